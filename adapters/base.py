@@ -1,0 +1,49 @@
+"""The one small interface every platform adapter implements.
+
+An adapter does transport only: it translates platform events into
+`IncomingMessage`s, hands them to the dispatcher with a `ReplyStream` that
+knows how to show progress on its platform, and sends the finished reply.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Protocol
+
+from bot.events import Reply
+
+
+class ReplyStream(Protocol):
+    """How one answer reaches the user on a platform, step by step."""
+
+    async def working(self) -> None:
+        """Show at once that the bot is working (placeholder, typing, status)."""
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        """A new piece of the answer arrived; the adapter may rate-limit visible updates."""
+
+    async def finish(self, reply: Reply) -> None:
+        """Show the final answer (or the error it carries) and end the working state."""
+
+
+class Adapter(abc.ABC):
+    """A platform connection with a lifecycle: `async with adapter: await adapter.run()`."""
+
+    platform: str
+
+    async def __aenter__(self) -> "Adapter":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Connect; default does nothing."""
+
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Serve events until stopped or the input ends."""
+
+    async def stop(self) -> None:
+        """Disconnect; default does nothing."""

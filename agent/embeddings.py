@@ -1,0 +1,77 @@
+"""Embedding models behind one small async interface.
+
+The default is WordLlama: its weights ship inside the PyPI package and load
+with downloads disabled, so nothing is fetched at run time. An
+OpenAI-compatible endpoint is used when an embedding model is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors. `name` identifies the vector space (one Chroma collection each)."""
+
+    name: str
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    async def embed_query(self, text: str) -> list[float]: ...
+
+
+class WordLlamaEmbedder:
+    """The bundled offline model (256 dimensions, English-trained; Korean relies on the lexical index)."""
+
+    def __init__(self, *, dimension: int = 256, batch_size: int = 512) -> None:
+        import wordllama  # noqa: PLC0415 - heavy import only when this embedder is used
+
+        package_dir = Path(wordllama.__file__).parent
+        self._model = wordllama.WordLlama.load(cache_dir=package_dir, disable_download=True, dim=dimension)
+        self._batch_size = batch_size
+        self.name = f"wordllama-l2-{dimension}"
+
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.embed(list(texts), norm=True, batch_size=self._batch_size)
+        return np.asarray(vectors, dtype=np.float32).tolist()
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        # CPU-bound: keep the event loop free for other conversations.
+        return await asyncio.to_thread(self._embed, texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await asyncio.to_thread(self._embed, [text]))[0]
+
+
+class OpenAICompatibleEmbedder:
+    """Embeddings from any OpenAI-compatible endpoint through langchain-openai."""
+
+    def __init__(self, *, model: str, api_key: str | None, base_url: str | None, timeout_s: float,
+                 max_retries: int) -> None:
+        from langchain_openai import OpenAIEmbeddings  # noqa: PLC0415
+
+        # check_embedding_ctx_length=False: otherwise the client downloads tiktoken files.
+        self._client = OpenAIEmbeddings(
+            model=model,
+            api_key=api_key or "not-needed",
+            base_url=base_url,
+            check_embedding_ctx_length=False,
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
+        self.name = "openai-" + re.sub(r"[^A-Za-z0-9_-]+", "-", model)[:40]
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return await self._client.aembed_documents(list(texts))
+
+    async def embed_query(self, text: str) -> list[float]:
+        return await self._client.aembed_query(text)

@@ -1,0 +1,32 @@
+"""The agent as a diagram:
+
+    START -> condense_question -> retrieve -+-> generate_answer -> END   (a model is configured)
+                                            +-> extract_answer  -> END   (no model: quote the documents)
+                                            +-> decline         -> END   (nothing relevant enough)
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agent import nodes
+from agent.state import AgentContext, AgentState
+
+
+def build_graph() -> CompiledStateGraph:
+    """Compile the question-answering graph; dependencies arrive per run as `AgentContext`."""
+    builder = StateGraph(AgentState, context_schema=AgentContext)
+    builder.add_node("condense_question", nodes.condense_question)
+    builder.add_node("retrieve", nodes.retrieve)
+    builder.add_node("generate_answer", nodes.generate_answer)
+    builder.add_node("extract_answer", nodes.extract_answer)
+    builder.add_node("decline", nodes.decline)
+
+    builder.add_edge(START, "condense_question")
+    builder.add_edge("condense_question", "retrieve")
+    builder.add_conditional_edges("retrieve", nodes.route_after_retrieval)
+    builder.add_edge("generate_answer", END)
+    builder.add_edge("extract_answer", END)
+    builder.add_edge("decline", END)
+    return builder.compile()

@@ -1,0 +1,225 @@
+"""The document catalog and the lexical (BM25) index, in one SQLite file.
+
+SQLite's FTS5 gives a persistent, transactional BM25 index with a small
+memory footprint. Text is tokenized by `agent.text.lexical_tokens` before it
+reaches FTS5 (character bigrams for Korean), so FTS5 only splits on spaces.
+
+Scope is enforced inside the FTS query itself: every chunk's indexed text
+carries one synthetic scope term, and every search ANDs the allowed scope
+terms with the question's terms, so no chunk from another channel can match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from agent.records import Chunk, DocumentInfo
+from bot.events import Scope
+
+_SCHEMA = """
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+    source TEXT NOT NULL, title TEXT NOT NULL, content_hash TEXT NOT NULL,
+    uploader TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    chunk_count INTEGER NOT NULL, size_bytes INTEGER NOT NULL, ingested_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_scope ON documents (platform, workspace, channel);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL, location TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, row);
+"""
+
+
+def scope_term(scope: Scope) -> str:
+    """The synthetic index term that marks a chunk's scope (alphanumeric, never a real word)."""
+    return "zzscope" + hashlib.blake2b(scope.key.encode(), digest_size=10).hexdigest()
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+class KnowledgeIndex:
+    """Catalog of documents plus BM25 search over their chunks.
+
+    All SQLite access goes through one connection guarded by a lock and runs
+    in worker threads, so the event loop never waits on disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, function, *args):  # type: ignore[no-untyped-def]
+        def locked():  # type: ignore[no-untyped-def]
+            with self._lock:
+                return function(*args)
+
+        return await asyncio.to_thread(locked)
+
+    # --- writes -----------------------------------------------------------------
+    def _replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
+                          chunk_terms: Sequence[Sequence[str]]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._delete_rows(document.id)
+            db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (document.id, document.scope.platform, document.scope.workspace, document.scope.channel,
+                 document.source, document.title, document.content_hash, document.uploader, document.note,
+                 document.chunk_count, document.size_bytes, document.ingested_at),
+            )
+            marker = scope_term(document.scope)
+            for chunk, terms in zip(chunks, chunk_terms, strict=True):
+                cursor = db.execute(
+                    "INSERT INTO chunks (id, document_id, ordinal, text, location) VALUES (?,?,?,?,?)",
+                    (chunk.id, chunk.document_id, chunk.ordinal, chunk.text, chunk.location),
+                )
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                    (cursor.lastrowid, marker + " " + " ".join(terms)),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _delete_rows(self, document_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
+            (document_id,),
+        )
+        self._db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+        self._db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+
+    def _delete_document(self, document_id: str) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._delete_rows(document_id)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    async def replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
+                               chunk_terms: Sequence[Sequence[str]]) -> None:
+        """Atomically put `document` and its chunks in place of any earlier version."""
+        await self._run(self._replace_document, document, chunks, chunk_terms)
+
+    async def delete_document(self, document_id: str) -> None:
+        await self._run(self._delete_document, document_id)
+
+    # --- reads ------------------------------------------------------------------
+    @staticmethod
+    def _document(row: tuple) -> DocumentInfo:  # type: ignore[type-arg]
+        return DocumentInfo(
+            id=row[0], scope=Scope(row[1], row[2], row[3]), source=row[4], title=row[5],
+            content_hash=row[6], uploader=row[7], note=row[8], chunk_count=row[9],
+            size_bytes=row[10], ingested_at=row[11],
+        )
+
+    def _documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
+        if not scopes:
+            return []
+        clause = " OR ".join("(platform=? AND workspace=? AND channel=?)" for _ in scopes)
+        params = [part for s in scopes for part in (s.platform, s.workspace, s.channel)]
+        rows = self._db.execute(
+            f"SELECT * FROM documents WHERE {clause} ORDER BY source COLLATE NOCASE", params
+        ).fetchall()
+        return [self._document(row) for row in rows]
+
+    async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
+        return await self._run(self._documents, list(scopes))
+
+    def _get_document(self, document_id: str) -> DocumentInfo | None:
+        row = self._db.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        return self._document(row) if row else None
+
+    async def get_document(self, document_id: str) -> DocumentInfo | None:
+        return await self._run(self._get_document, document_id)
+
+    def _chunk_ids(self, document_id: str) -> list[str]:
+        rows = self._db.execute("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        return [row[0] for row in rows]
+
+    async def chunk_ids(self, document_id: str) -> list[str]:
+        return await self._run(self._chunk_ids, document_id)
+
+    def _chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                "SELECT c.id, c.document_id, c.ordinal, c.text, c.location, d.source, d.title,"
+                " d.platform, d.workspace, d.channel"
+                f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+                batch,
+            )
+            for row in rows:
+                found[row[0]] = Chunk(
+                    id=row[0], document_id=row[1], ordinal=row[2], text=row[3], location=row[4],
+                    source=row[5], title=row[6], scope=Scope(row[7], row[8], row[9]),
+                )
+        return found
+
+    async def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return await self._run(self._chunks, list(ids))
+
+    def _search(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int) -> list[tuple[str, float]]:
+        if not terms or not scopes:
+            return []
+        allowed = " OR ".join(_quote(scope_term(s)) for s in scopes)
+        wanted = " OR ".join(_quote(t) for t in dict.fromkeys(terms))
+        rows = self._db.execute(
+            "SELECT c.id, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            (f"({allowed}) AND ({wanted})", limit),
+        ).fetchall()
+        # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
+        return [(chunk_id, -rank) for chunk_id, rank in rows]
+
+    async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
+        """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
+        return await self._run(self._search, list(terms), list(scopes), limit)
+
+    def _idf(self, terms: Iterable[str]) -> dict[str, float]:
+        unique = list(dict.fromkeys(terms))
+        total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        frequencies: dict[str, int] = {}
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for term, count in self._db.execute(
+                f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch
+            ):
+                frequencies[term] = count
+        return {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in unique}
+
+    async def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term over the whole index."""
+        return await self._run(self._idf, list(terms))

@@ -1,0 +1,65 @@
+"""Plain records passed between ingestion, the stores and retrieval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.events import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One retrievable piece of a document, with where it came from."""
+
+    id: str
+    document_id: str
+    ordinal: int
+    text: str
+    source: str
+    title: str
+    location: str
+    """Human location inside the document: `p. 3`, `§ Install > Linux`, `rows 1-40`, `lines 10-60`."""
+    scope: Scope
+
+    def searchable_text(self) -> str:
+        """What the lexical index sees: title and section heading count for every chunk of a section."""
+        return f"{self.title}\n{self.location}\n{self.text}"
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata for the vector store (scope fields are what queries filter on)."""
+        return {
+            "document_id": self.document_id,
+            "ordinal": self.ordinal,
+            "source": self.source,
+            "title": self.title,
+            "location": self.location,
+            "platform": self.scope.platform,
+            "workspace": self.scope.workspace,
+            "channel": self.scope.channel,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document in the knowledge base, as listed to users."""
+
+    id: str
+    scope: Scope
+    source: str
+    title: str
+    content_hash: str
+    uploader: str
+    chunk_count: int
+    size_bytes: int
+    ingested_at: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk with its fused score and the query terms' coverage of it."""
+
+    chunk: Chunk
+    score: float
+    coverage: float = 0.0
+    dense_similarity: float | None = None

@@ -1,0 +1,121 @@
+"""Language-aware text helpers shared by the lexical index, relevance checks and extraction.
+
+Korean is agglutinative: a noun carries its particle ("회의록을", "회의록에서"),
+so whole-word matching misses most hits. Overlapping character bigrams of
+every Hangul run match regardless of the attached particle or ending, need no
+dictionary, and retrieve Korean as well as morphological analysis does.
+Latin-script words are lower-cased, stop words dropped and lightly stemmed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
+_CJK = "\u3040-\u30ff\u4e00-\u9fff"
+_RUN = re.compile(rf"[{_HANGUL}]+|[{_CJK}]+|[^\W_{_HANGUL}{_CJK}]+", re.UNICODE)
+_HANGUL_RUN = re.compile(rf"^[{_HANGUL}{_CJK}]+$")
+
+STOP_WORDS = frozenset(
+    """a an the and or but if then else of to in on at by for with from into onto about as is are was were be been
+    being am do does did doing have has had having i me my we our you your he him his she her it its they them their
+    this that these those what which who whom whose when where why how there here not no nor so than too very can
+    will would shall should may might must could s t just also any all each both few more most other some such own
+    same only over under again further once up down out off between through during before after above below while
+    per via vs etc""".split()
+)
+
+# Particles and endings that carry no content when a Hangul run is only one syllable long.
+_KOREAN_SINGLE_STOP = frozenset("은는이가을를의에와과도로서며고다요")
+
+# Trailing particles and verb endings, longest first. One is stripped from a Hangul run
+# when at least two syllables remain, so "휴가는", "휴가를" and "휴가" all index as "휴가"
+# and question endings ("며칠인가요") do not turn into bigrams no document contains.
+_KOREAN_SUFFIXES = tuple(
+    sorted(
+        """입니다 습니다 합니다 됩니다 인가요 인가 인지 이다 이며 이고 에서는 에서도 에서 에게서 에게 한테 으로서
+        으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는 하고 하여 해서 해야 했다 한다
+        하다 된다 되는 되어 나요 까요 세요 가요 은 는 이 가 을 를 의 에 와 과 도 만 로 요 다""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _korean_stem(run: str) -> str:
+    for suffix in _KOREAN_SUFFIXES:
+        if run.endswith(suffix) and len(run) - len(suffix) >= 2:
+            return run[: -len(suffix)]
+    return run
+
+
+def normalize(text: str) -> str:
+    """NFKC and lower case: full-width forms, ligatures and case fold together."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    # A deliberately light stemmer: the same rules run on documents and
+    # queries, so consistency matters more than linguistic accuracy.
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement, min_len in (
+        ("ies", "y", 5),
+        ("sses", "ss", 5),
+        ("ing", "", 6),
+        ("edly", "", 7),
+        ("ed", "", 5),
+        ("es", "", 5),
+        ("s", "", 4),
+    ):
+        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
+            return word[: len(word) - len(suffix)] + replacement
+    return word
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Index terms of `text`: stemmed words for Latin script, character bigrams for Hangul/CJK."""
+    tokens: list[str] = []
+    for run in _RUN.findall(normalize(text)):
+        if _HANGUL_RUN.match(run):
+            run = _korean_stem(run)
+            if len(run) == 1:
+                if run not in _KOREAN_SINGLE_STOP:
+                    tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif run not in STOP_WORDS:
+            tokens.append(_stem(run))
+    return tokens
+
+
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?。！？])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9가-힣\u4e00-\u9fff])"
+    r"|(?<=[다요죠음함됨임까])\.\s*"
+    r"|\n{2,}"
+    r"|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+)
+_ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|mr|mrs|dr|st|no|fig|approx|inc|ltd|jr|sr)\.$", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences (English and Korean), keeping list items apart."""
+    pieces: list[str] = []
+    buffer = ""
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = buffer + text[start : match.end()]
+        start = match.end()
+        if _ABBREVIATIONS.search(candidate.rstrip()):
+            buffer = candidate
+            continue
+        buffer = ""
+        if candidate.strip():
+            pieces.append(candidate.strip())
+    tail = (buffer + text[start:]).strip()
+    if tail:
+        pieces.append(tail)
+    return pieces

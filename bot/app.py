@@ -1,0 +1,109 @@
+"""Wiring: build every part from settings once, hand them out, close them in order.
+
+    async with Teambot(settings) as teambot:
+        await teambot.dispatcher.handle(message, stream)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+import redis.asyncio as aioredis
+
+from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
+from agent.graph import build_graph
+from agent.lexical import KnowledgeIndex
+from agent.llm import build_chat_model
+from agent.retrieval import HybridRetriever
+from agent.state import AgentContext
+from agent.vectorstore import ChromaVectorStore
+from bot.dispatcher import Dispatcher
+from bot.history import RedisHistory
+from bot.knowledge import IngestLimits, KnowledgeBase
+from bot.parsers import ParseLimits
+from bot.redis_server import EmbeddedRedis
+from bot.settings import Settings
+from bot.usage import RedisUsage
+
+log = logging.getLogger(__name__)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_model:
+        return OpenAICompatibleEmbedder(
+            model=settings.embedding_model,
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            base_url=settings.openai_base_url,
+            timeout_s=settings.model_timeout_s,
+            max_retries=settings.model_max_retries,
+        )
+    return WordLlamaEmbedder()
+
+
+class Teambot:
+    """The running core: stores, knowledge base, agent and dispatcher, shared by every adapter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> "Teambot":
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        settings = self.settings
+        data_dir = settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+        redis_url = settings.redis_url
+        if redis_url is None:
+            embedded = await self._stack.enter_async_context(EmbeddedRedis(data_dir / "redis"))
+            redis_url = embedded.url
+        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5,
+                                       health_check_interval=30)
+        self._stack.push_async_callback(self.redis.aclose)
+
+        self.embedder = await asyncio.to_thread(build_embedder, settings)
+        if settings.chroma_host:
+            self.vectors = await asyncio.to_thread(
+                ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
+                ssl=settings.chroma_ssl, embedder_name=self.embedder.name,
+            )
+        else:
+            self.vectors = await asyncio.to_thread(
+                ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name
+            )
+        self.index = KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
+        self._stack.callback(self.index.close)
+
+        self.knowledge = KnowledgeBase(
+            index=self.index, vectors=self.vectors, embedder=self.embedder,
+            chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+            limits=IngestLimits(
+                max_bytes=settings.max_upload_bytes,
+                max_chunks=settings.max_chunks_per_document,
+                parse=ParseLimits(max_pages=settings.max_pages),
+            ),
+        )
+        self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)
+        self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
+        self.usage = RedisUsage(self.redis)
+        self.agent_context = AgentContext(
+            retriever=self.retriever,
+            chat_model=build_chat_model(settings),
+            top_k=settings.top_k,
+            min_relevance=settings.min_relevance,
+        )
+        self.dispatcher = Dispatcher(
+            graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage
+        )

@@ -1,0 +1,151 @@
+"""The dispatcher: history in, agent run, reply streamed out, turn saved, usage recorded.
+
+Each conversation is served in order (a per-thread lock), while different
+conversations run concurrently: everything here awaits, nothing blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import Any, Callable
+
+from langgraph.graph.state import CompiledStateGraph
+from redis.exceptions import RedisError
+
+from adapters.base import ReplyStream
+from agent.state import AgentContext
+from agent.vectorstore import VectorStoreError
+from bot.events import IncomingMessage, Reply, Scope
+from bot.history import HistoryStore, Turn
+from bot.scoping import visible_scopes
+from bot.usage import QuestionRecord, UsageRecorder
+
+log = logging.getLogger(__name__)
+
+
+def describe_failure(error: BaseException) -> tuple[str, str]:
+    """(kind, one-line message for the user) for an exception raised while answering."""
+    import httpx  # noqa: PLC0415
+    import openai  # noqa: PLC0415
+
+    if isinstance(error, VectorStoreError):
+        return "store", "the document store is unavailable right now. Please try again in a moment."
+    if isinstance(error, openai.RateLimitError):
+        return "model_rate_limit", "the language model is rate-limiting us. Please try again in a minute."
+    if isinstance(error, (openai.APITimeoutError, asyncio.TimeoutError, httpx.TimeoutException)):
+        return "model_timeout", "the language model did not answer in time. Please try again."
+    if isinstance(error, openai.AuthenticationError):
+        return "model_auth", "the language model rejected our credentials (check OPENAI_API_KEY)."
+    if isinstance(error, openai.APIStatusError):
+        return "model_error", f"the language model failed (HTTP {error.status_code}). Please try again."
+    if isinstance(error, (openai.APIConnectionError, httpx.HTTPError)):
+        return "model_unreachable", "the language model could not be reached. Please try again."
+    return "internal", f"something went wrong on our side ({type(error).__name__})."
+
+
+class Dispatcher:
+    """Answers normalized messages through the agent graph."""
+
+    def __init__(self, *, graph: CompiledStateGraph, context: AgentContext, history: HistoryStore,
+                 usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes) -> None:
+        self._graph = graph
+        self._context = context
+        self._history = history
+        self._usage = usage
+        self._scopes_for = scopes_for
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        """Answer `message`, streaming through `stream`; never raises for answer failures."""
+        lock = self._lock(message.conversation_key)
+        async with lock:
+            return await self._answer(message, stream)
+
+    async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
+        try:
+            return await self._history.load(key), True
+        except (RedisError, OSError) as exc:
+            log.warning("history unavailable", extra={"error": type(exc).__name__})
+            return [], False
+
+    async def _answer(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        started = time.perf_counter()
+        first_token_s: float | None = None
+        await stream.working()
+        history, history_ok = await self._load_history(message.conversation_key)
+        state: dict[str, Any] = {}
+        text_so_far = ""
+        try:
+            async for mode, payload in self._graph.astream(
+                {"question": message.text, "history": history, "scopes": self._scopes_for(message)},
+                context=self._context,
+                stream_mode=["custom", "values"],
+            ):
+                if mode == "custom" and isinstance(payload, dict) and payload.get("delta"):
+                    if first_token_s is None:
+                        first_token_s = time.perf_counter() - started
+                    text_so_far += payload["delta"]
+                    await stream.push(text_so_far=text_so_far, delta=payload["delta"])
+                elif mode == "values":
+                    state = payload
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
+            kind, reason = describe_failure(exc)
+            log.exception("answer failed", extra={"kind": kind})
+            reply = Reply(text=f"Sorry, I couldn't answer: {reason}", answered=False, mode="error",
+                          error=reason, history_available=history_ok)
+            await self._finish(stream, reply)
+            await self._record(message, reply, started, first_token_s, {}, error_kind=kind)
+            return reply
+
+        reply = Reply(
+            text=state.get("answer", ""),
+            citations=tuple(state.get("citations") or ()),
+            answered=bool(state.get("answered")),
+            mode=state.get("mode", "none"),
+            history_available=history_ok,
+        )
+        if first_token_s is None:
+            first_token_s = time.perf_counter() - started
+        await self._finish(stream, reply)
+        if history_ok:
+            try:
+                await self._history.append(message.conversation_key, Turn(message.text, reply.text, time.time()))
+            except (RedisError, OSError):
+                log.warning("could not save the turn")
+        await self._record(message, reply, started, first_token_s, state.get("usage") or {})
+        return reply
+
+    @staticmethod
+    async def _finish(stream: ReplyStream, reply: Reply) -> None:
+        try:
+            await stream.finish(reply)
+        except Exception:  # noqa: BLE001 - the platform failing to show it must not lose the turn
+            log.exception("could not deliver the reply")
+
+    async def _record(self, message: IncomingMessage, reply: Reply, started: float, first_token_s: float | None,
+                      usage: dict[str, int], *, error_kind: str | None = None) -> None:
+        record = QuestionRecord(
+            platform=message.platform, workspace=message.workspace, channel=message.channel, user=message.user,
+            question=message.text, answered=reply.answered, mode=reply.mode, first_token_s=first_token_s,
+            total_s=time.perf_counter() - started, input_tokens=usage.get("input_tokens", 0),
+            output_tokens=usage.get("output_tokens", 0), cited_sources=tuple(c.source for c in reply.citations),
+            error_kind=error_kind,
+        )
+        try:
+            await self._usage.record_question(record)
+        except (RedisError, OSError):
+            log.warning("could not record usage")
+
+    async def forget(self, conversation_key: str) -> None:
+        """Clear a thread's history."""
+        await self._history.clear(conversation_key)

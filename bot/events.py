@@ -1,0 +1,118 @@
+"""Normalized events: what every adapter turns platform payloads into.
+
+Past an adapter's translate module nothing knows which chat platform a
+message came from, except through these plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+WORKSPACE_WIDE = "*"
+"""Channel value of knowledge visible in every channel of a workspace."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a document lives: one channel of one workspace on one platform.
+
+    `channel == WORKSPACE_WIDE` is the workspace-wide scope.
+    """
+
+    platform: str
+    workspace: str
+    channel: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}"
+
+    def workspace_wide(self) -> "Scope":
+        return Scope(self.platform, self.workspace, WORKSPACE_WIDE)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message. `data` is filled by the adapter once downloaded."""
+
+    name: str
+    data: bytes | None = None
+    url: str | None = None
+    size: int | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message addressed to the bot, free of platform specifics."""
+
+    platform: str
+    workspace: str
+    channel: str
+    thread: str
+    user: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    is_dm: bool = False
+    mentions_bot: bool = False
+    event_id: str | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def conversation_key(self) -> str:
+        """`platform:workspace:channel:thread`, the name of one thread everywhere."""
+        return conversation_key(self.platform, self.workspace, self.channel, self.thread)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.platform, self.workspace, self.channel)
+
+
+def conversation_key(platform: str, workspace: str, channel: str, thread: str) -> str:
+    """Build the conversation key; the parts must not contain ':' themselves except the thread."""
+    return f"{platform}:{workspace}:{channel}:{thread}"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source the answer relies on."""
+
+    number: int
+    source: str
+    location: str
+    snippet: str
+    document_id: str
+    title: str | None = None
+
+    def label(self) -> str:
+        """`name (location)` or just `name`."""
+        return f"{self.source} ({self.location})" if self.location else self.source
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "source": self.source,
+            "location": self.location,
+            "snippet": self.snippet,
+            "document_id": self.document_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The bot's finished answer to one message."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+    answered: bool = True
+    """False when the bot said it does not know (no relevant passage)."""
+    mode: str = "llm"
+    """`llm`, `extractive` or `error`."""
+    error: str | None = None
+    """One-line reason when the answer failed."""
+    history_available: bool = True
+
+    def sources_text(self) -> str:
+        """Plain-text list of sources, one per line."""
+        return "\n".join(f"[{c.number}] {c.label()}" for c in self.citations)

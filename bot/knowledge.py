@@ -1,0 +1,174 @@
+"""The knowledge base: ingest, list and delete documents, all-or-nothing.
+
+A file is parsed, chunked and embedded before anything is written. Only then
+are the vector store and the catalog changed; if either write fails, the
+earlier version of the document is put back, so the stores are left exactly
+as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from agent.embeddings import Embedder
+from agent.lexical import KnowledgeIndex
+from agent.records import Chunk, DocumentInfo
+from agent.text import lexical_tokens
+from agent.vectorstore import ChromaVectorStore
+from bot.events import Scope
+from bot.parsers import IngestError, ParseLimits, parse_document
+
+_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one uploaded file."""
+
+    document: DocumentInfo
+    status: Literal["added", "replaced", "unchanged"]
+
+    def summary(self) -> str:
+        verb = {"added": "Added", "replaced": "Updated", "unchanged": "Already up to date:"}[self.status]
+        return f"{verb} {self.document.source} ({self.document.chunk_count} chunks)"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    max_bytes: int
+    max_chunks: int
+    parse: ParseLimits
+    parse_timeout_s: float = 120.0
+
+
+def document_id(scope: Scope, source: str) -> str:
+    """Stable id: the same file name in the same scope is the same document (re-upload replaces)."""
+    return hashlib.blake2b(f"{scope.key}\0{source}".encode(), digest_size=8).hexdigest()
+
+
+class KnowledgeBase:
+    """Documents per scope, searchable by the agent's retriever."""
+
+    def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
+                 chunk_size: int, chunk_overlap: int, limits: IngestLimits) -> None:
+        self.index = index
+        self.vectors = vectors
+        self.embedder = embedder
+        self.limits = limits
+        self._splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=_SEPARATORS, keep_separator="end",
+        )
+        # One writer per document at a time: two uploads of the same file must not interleave.
+        self._document_locks: dict[str, asyncio.Lock] = {}
+
+    def _chunk(self, *, doc_id: str, source: str, title: str, scope: Scope, sections) -> list[Chunk]:  # type: ignore[no-untyped-def]
+        chunks: list[Chunk] = []
+        for section in sections:
+            for piece in self._splitter.split_text(section.text):
+                piece = piece.strip()
+                if not piece:
+                    continue
+                chunks.append(
+                    Chunk(
+                        id=f"{doc_id}:{len(chunks)}", document_id=doc_id, ordinal=len(chunks), text=piece,
+                        source=source, title=title, location=section.location, scope=scope,
+                    )
+                )
+                if len(chunks) > self.limits.max_chunks:
+                    raise IngestError(f"the document is too large (more than {self.limits.max_chunks} chunks)")
+        return chunks
+
+    async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "") -> IngestResult:
+        """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing."""
+        source = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not source:
+            raise IngestError("the file has no name")
+        if len(data) > self.limits.max_bytes:
+            raise IngestError(
+                f"the file is {len(data) / 1048576:.1f} MB, over the {self.limits.max_bytes / 1048576:.0f} MB limit"
+            )
+        content_hash = hashlib.sha256(data).hexdigest()
+        doc_id = document_id(scope, source)
+        lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
+        async with lock:
+            existing = await self.index.get_document(doc_id)
+            if existing is not None and existing.content_hash == content_hash and not note:
+                return IngestResult(existing, "unchanged")
+            try:
+                parsed = await asyncio.wait_for(
+                    asyncio.to_thread(parse_document, source, data, self.limits.parse),
+                    timeout=self.limits.parse_timeout_s,
+                )
+            except asyncio.TimeoutError:
+                raise IngestError(f"reading the file took longer than {self.limits.parse_timeout_s:.0f} s") from None
+            chunks = await asyncio.to_thread(
+                self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, sections=parsed.sections
+            )
+            if not chunks:
+                raise IngestError("the file contains no text")
+            embeddings = await self.embedder.embed_documents([_embedding_text(c) for c in chunks])
+            terms = await asyncio.to_thread(lambda: [lexical_tokens(c.searchable_text()) for c in chunks])
+            document = DocumentInfo(
+                id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
+                uploader=uploader, chunk_count=len(chunks), size_bytes=len(data), ingested_at=time.time(), note=note,
+            )
+            await self._swap(doc_id, document, chunks, embeddings, terms)
+            return IngestResult(document, "replaced" if existing is not None else "added")
+
+    async def _swap(self, doc_id: str, document: DocumentInfo, chunks: Sequence[Chunk],
+                    embeddings: Sequence[Sequence[float]], terms: Sequence[Sequence[str]]) -> None:
+        old_ids = await self.index.chunk_ids(doc_id)
+        snapshot = await self.vectors.snapshot(old_ids)
+        await self.vectors.delete(old_ids)
+        try:
+            await self.vectors.add(chunks, embeddings)
+            await self.index.replace_document(document, chunks, terms)
+        except BaseException:
+            # Put the earlier version back; shield so a cancelled upload still restores.
+            await asyncio.shield(self._restore([c.id for c in chunks], snapshot))
+            raise
+
+    async def _restore(self, new_ids: list[str], snapshot) -> None:  # type: ignore[no-untyped-def]
+        await self.vectors.delete(new_ids)
+        await self.vectors.restore(snapshot)
+
+    async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
+        return await self.index.list_documents(scopes)
+
+    async def find(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
+        """A document by id or by file name within `scopes`; raises `IngestError` if none or ambiguous."""
+        documents = await self.list_documents(scopes)
+        matches = [d for d in documents if d.id == reference] or [
+            d for d in documents if d.source.lower() == reference.strip().lower()
+        ]
+        if not matches:
+            raise IngestError(f"no document named {reference!r} here")
+        if len(matches) > 1:
+            raise IngestError(f"{len(matches)} documents are named {reference!r}; use its id instead")
+        return matches[0]
+
+    async def delete(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
+        """Delete a document (by id or name) visible in `scopes`; returns what was deleted."""
+        document = await self.find(scopes, reference)
+        lock = self._document_locks.setdefault(document.id, asyncio.Lock())
+        async with lock:
+            ids = await self.index.chunk_ids(document.id)
+            snapshot = await self.vectors.snapshot(ids)
+            await self.vectors.delete(ids)
+            try:
+                await self.index.delete_document(document.id)
+            except BaseException:
+                await asyncio.shield(self.vectors.restore(snapshot))
+                raise
+        return document
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    heading = chunk.location.removeprefix("§ ") if chunk.location.startswith("§") else ""
+    return f"{chunk.title}. {heading}\n{chunk.text}" if heading else f"{chunk.title}\n{chunk.text}"

@@ -1,0 +1,343 @@
+"""Uploaded file -> text sections that keep the document's structure (pages, headings, rows, lines).
+
+Every parser raises `IngestError` with a one-line reason a user can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Callable
+
+
+class IngestError(ValueError):
+    """A file cannot be ingested; `str(error)` is the one-line reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A run of text with its human location (`p. 3`, `§ Setup > Linux`, `rows 2-51`, `lines 1-80`)."""
+
+    text: str
+    location: str = ""
+
+
+@dataclass(slots=True)
+class ParsedDocument:
+    title: str
+    sections: list[Section] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    max_pages: int = 2000
+    max_unzipped_bytes: int = 200 * 1024 * 1024
+
+
+CODE_EXTENSIONS = frozenset(
+    ".py .pyi .js .mjs .cjs .ts .tsx .jsx .go .java .kt .kts .rs .c .h .cc .cpp .hpp .cs .rb .php .swift .scala"
+    " .sh .bash .zsh .sql .yaml .yml .toml .ini .cfg .conf .xml .css .scss .r .lua .pl .proto .tf .gradle"
+    " .dockerfile .makefile".split()
+)
+TEXT_EXTENSIONS = frozenset(".txt .text .log .rst".split())
+MARKDOWN_EXTENSIONS = frozenset(".md .markdown .mdx".split())
+HTML_EXTENSIONS = frozenset(".html .htm .xhtml".split())
+SUPPORTED_EXTENSIONS = (
+    CODE_EXTENSIONS | TEXT_EXTENSIONS | MARKDOWN_EXTENSIONS | HTML_EXTENSIONS | {".pdf", ".docx", ".csv", ".json"}
+)
+_SPECIAL_NAMES = {"dockerfile": ".dockerfile", "makefile": ".makefile"}
+_CODE_LINES_PER_SECTION = 80
+_CSV_ROWS_PER_SECTION = 40
+
+
+def extension_of(name: str) -> str:
+    path = PurePath(name)
+    return _SPECIAL_NAMES.get(path.name.lower(), path.suffix.lower())
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or CP949 (common for Korean files from Windows)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise IngestError("the file is not valid UTF-16 text") from None
+    if b"\x00" in data[:8192]:
+        raise IngestError("the file looks binary, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp949")
+    except UnicodeDecodeError:
+        raise IngestError("the file is not valid UTF-8 text") from None
+
+
+def _stem_title(name: str) -> str:
+    return PurePath(name).stem.replace("_", " ").replace("-", " ").strip() or name
+
+
+# --- plain text and code --------------------------------------------------------
+
+
+def _parse_text(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    return ParsedDocument(title=_stem_title(name), sections=[Section(decode_text(data))])
+
+
+def _parse_code(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    lines = decode_text(data).splitlines()
+    sections = []
+    for start in range(0, len(lines), _CODE_LINES_PER_SECTION):
+        block = lines[start : start + _CODE_LINES_PER_SECTION]
+        end = start + len(block)
+        sections.append(Section("\n".join(block), f"lines {start + 1}-{end}"))
+    return ParsedDocument(title=PurePath(name).name, sections=sections)
+
+
+# --- markdown --------------------------------------------------------------------
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def _sections_by_headings(lines: list[tuple[int, str] | str]) -> tuple[str | None, list[Section]]:
+    """Group lines under their heading path. Items are `(level, heading)` or body lines."""
+    path: list[tuple[int, str]] = []
+    first_title: str | None = None
+    sections: list[Section] = []
+    body: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(body).strip()
+        if text:
+            location = "§ " + " > ".join(h for _, h in path) if path else ""
+            sections.append(Section(text, location))
+        body.clear()
+
+    for item in lines:
+        if isinstance(item, tuple):
+            flush()
+            level, heading = item
+            first_title = first_title or heading
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, heading))
+        else:
+            body.append(item)
+    flush()
+    return first_title, sections
+
+
+def _parse_markdown(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    items: list[tuple[int, str] | str] = []
+    in_fence = False
+    for line in decode_text(data).splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else _MD_HEADING.match(line)
+        items.append((len(match.group(1)), match.group(2)) if match else line)
+    title, sections = _sections_by_headings(items)
+    return ParsedDocument(title=title or _stem_title(name), sections=sections)
+
+
+# --- HTML ---------------------------------------------------------------------------
+
+
+def _parse_html(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    from bs4 import BeautifulSoup  # noqa: PLC0415
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg"]):
+        tag.decompose()
+    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    items: list[tuple[int, str] | str] = []
+    blocks = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "dt", "dd", "blockquote",
+              "figcaption", "caption"]
+    for element in (soup.body or soup).find_all(blocks):
+        if element.find_parent(blocks[6:]) is not None and element.name not in ("td", "th"):
+            continue  # nested block: its text is already in its parent
+        text = element.get_text(" ", strip=True)
+        if not text:
+            continue
+        if element.name[0] == "h" and element.name[1:].isdigit():
+            items.append((int(element.name[1]), text))
+        else:
+            items.append(text)
+    title, sections = _sections_by_headings(items)
+    return ParsedDocument(title=page_title or title or _stem_title(name), sections=sections)
+
+
+# --- PDF --------------------------------------------------------------------------------
+
+
+def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    from pypdf import PdfReader  # noqa: PLC0415
+    from pypdf.errors import PdfReadError  # noqa: PLC0415
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise IngestError("the PDF is encrypted; upload a copy without a password")
+        if len(reader.pages) > limits.max_pages:
+            raise IngestError(f"the PDF has {len(reader.pages)} pages, more than the limit of {limits.max_pages}")
+        sections = []
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            if text.strip():
+                sections.append(Section(text, f"p. {number}"))
+        metadata_title = (reader.metadata.title if reader.metadata else None) or ""
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise IngestError(f"the PDF is damaged or unreadable ({type(exc).__name__})") from None
+    if not sections:
+        raise IngestError("the PDF has no extractable text (a scan? run OCR first)")
+    return ParsedDocument(title=str(metadata_title).strip() or _stem_title(name), sections=sections)
+
+
+# --- DOCX ----------------------------------------------------------------------------------
+
+
+def _check_zip(data: bytes, limits: ParseLimits) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise IngestError("the file is not a valid .docx (not a zip archive)") from None
+    if total > limits.max_unzipped_bytes:
+        raise IngestError("the .docx expands to more than the allowed size (zip bomb?)")
+
+
+def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    import docx  # noqa: PLC0415
+    from docx.opc.exceptions import PackageNotFoundError  # noqa: PLC0415
+
+    _check_zip(data, limits)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise IngestError(f"the .docx is damaged or unreadable ({type(exc).__name__})") from None
+    items: list[tuple[int, str] | str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        match = re.match(r"(?:Heading|제목)\s*(\d)", style)
+        if style == "Title":
+            items.append((1, text))
+        elif match:
+            items.append((int(match.group(1)), text))
+        else:
+            items.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+            if cells:
+                items.append(" | ".join(dict.fromkeys(cells)))
+    core_title = (document.core_properties.title or "").strip()
+    title, sections = _sections_by_headings(items)
+    return ParsedDocument(title=core_title or title or _stem_title(name), sections=sections)
+
+
+# --- CSV and JSON ---------------------------------------------------------------------------
+
+
+def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    text = decode_text(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:
+        raise IngestError(f"the CSV is malformed ({exc})") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        return ParsedDocument(title=_stem_title(name))
+    header, body = rows[0], rows[1:]
+    sections = []
+    for start in range(0, len(body), _CSV_ROWS_PER_SECTION):
+        block = body[start : start + _CSV_ROWS_PER_SECTION]
+        lines = [
+            "; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in enumerate(zip(header, row)) if v.strip())
+            for row in block
+        ]
+        # +2: row numbers as a spreadsheet shows them, the header being row 1
+        sections.append(Section("\n".join(lines), f"rows {start + 2}-{start + len(block) + 1}"))
+    if not body:
+        sections.append(Section(", ".join(header), "row 1"))
+    return ParsedDocument(title=_stem_title(name), sections=sections)
+
+
+def _flatten_json(value: object, path: str, out: list[str], depth: int = 0) -> None:
+    if depth > 64:
+        raise IngestError("the JSON is nested too deeply")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten_json(item, f"{path}.{key}" if path else str(key), out, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten_json(item, f"{path}[{index}]", out, depth + 1)
+    elif value is not None and str(value).strip():
+        out.append(f"{path}: {value}" if path else str(value))
+
+
+def _parse_json(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    try:
+        value = json.loads(decode_text(data))
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"the JSON is malformed (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise IngestError("the JSON is nested too deeply") from None
+    sections = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            lines: list[str] = []
+            _flatten_json(item, str(key), lines)
+            if lines:
+                sections.append(Section("\n".join(lines), f"§ {key}"))
+    else:
+        lines = []
+        _flatten_json(value, "", lines)
+        if lines:
+            sections.append(Section("\n".join(lines)))
+    return ParsedDocument(title=_stem_title(name), sections=sections)
+
+
+_PARSERS: dict[str, Callable[[str, bytes, ParseLimits], ParsedDocument]] = {
+    **{ext: _parse_text for ext in TEXT_EXTENSIONS},
+    **{ext: _parse_markdown for ext in MARKDOWN_EXTENSIONS},
+    **{ext: _parse_html for ext in HTML_EXTENSIONS},
+    **{ext: _parse_code for ext in CODE_EXTENSIONS},
+    ".pdf": _parse_pdf,
+    ".docx": _parse_docx,
+    ".csv": _parse_csv,
+    ".json": _parse_json,
+}
+
+
+def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    """Parse `data` by the extension of `name`; raises `IngestError` with a one-line reason."""
+    extension = extension_of(name)
+    parser = _PARSERS.get(extension)
+    if parser is None:
+        shown = extension or "(no extension)"
+        raise IngestError(f"unsupported file type {shown}; supported: .txt .md .pdf .docx .html .csv .json and source code")
+    if not data:
+        raise IngestError("the file is empty")
+    try:
+        parsed = parser(name, data, limits)
+    except IngestError:
+        raise
+    except RecursionError:
+        raise IngestError("the file is nested too deeply to read") from None
+    if not any(section.text.strip() for section in parsed.sections):
+        raise IngestError("the file contains no text")
+    return parsed

@@ -1,0 +1,143 @@
+"""Settings: one pydantic-settings model, built once at start and passed down.
+
+Nothing else in the code base reads the environment. A bad value fails at
+start with one line naming the variable and what is wrong (`load_settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming the variable."""
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything teambot can be told, with the environment variable names users set."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- storage -----------------------------------------------------------
+    data_dir: Path = Field(Path("./data"), validation_alias=_env("TEAMBOT_DATA_DIR"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST"))
+    chroma_port: int = Field(8000, ge=1, le=65535, validation_alias=_env("CHROMA_PORT"))
+    chroma_ssl: bool = Field(False, validation_alias=_env("CHROMA_SSL"))
+
+    # --- model ---------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    chat_model: str = Field("gpt-4o-mini", min_length=1, validation_alias=_env("TEAMBOT_CHAT_MODEL"))
+    embedding_model: str | None = Field(
+        None,
+        validation_alias=_env("TEAMBOT_EMBEDDING_MODEL"),
+        description="OpenAI-compatible embedding model; unset = the bundled offline model.",
+    )
+    model_timeout_s: float = Field(60.0, gt=0, validation_alias=_env("TEAMBOT_MODEL_TIMEOUT"))
+    model_max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("TEAMBOT_MODEL_MAX_RETRIES"))
+    temperature: float = Field(0.1, ge=0, le=2, validation_alias=_env("TEAMBOT_TEMPERATURE"))
+
+    # --- retrieval -------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, validation_alias=_env("TEAMBOT_TOP_K"))
+    chunk_size: int = Field(1000, ge=100, le=20000, validation_alias=_env("TEAMBOT_CHUNK_SIZE"))
+    chunk_overlap: int = Field(150, ge=0, le=5000, validation_alias=_env("TEAMBOT_CHUNK_OVERLAP"))
+    min_relevance: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        validation_alias=_env("TEAMBOT_MIN_RELEVANCE"),
+        description="Share of the question's weighted terms the best passage must cover to be used.",
+    )
+
+    # --- ingestion limits --------------------------------------------------------
+    max_upload_mb: float = Field(20.0, gt=0, validation_alias=_env("TEAMBOT_MAX_UPLOAD_MB"))
+    max_pages: int = Field(2000, ge=1, validation_alias=_env("TEAMBOT_MAX_PAGES"))
+    max_chunks_per_document: int = Field(20000, ge=1, validation_alias=_env("TEAMBOT_MAX_CHUNKS"))
+
+    # --- history -----------------------------------------------------------------
+    history_max_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("TEAMBOT_HISTORY_TURNS"))
+    history_ttl_s: int = Field(7 * 24 * 3600, ge=60, validation_alias=_env("TEAMBOT_HISTORY_TTL"))
+
+    # --- logging -------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", validation_alias=_env("TEAMBOT_LOG_LEVEL")
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("openai_base_url", "redis_url", "chroma_host", "embedding_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def model_configured(self) -> bool:
+        """A chat model is reachable when a key or a base URL is given."""
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+
+
+def _variable_name(field_name: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        first = field.validation_alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return field_name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and `.env`), turning errors into one line."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = first.get("loc") or ("?",)
+        name = _variable_name(str(location[0]))
+        message = first.get("msg", "invalid value").removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+    if settings.chunk_overlap >= settings.chunk_size:
+        raise SettingsError("TEAMBOT_CHUNK_OVERLAP: must be smaller than TEAMBOT_CHUNK_SIZE")
+    return settings

@@ -1,0 +1,80 @@
+"""What every adapter does with uploaded files and document listings, in platform-free form."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from agent.records import DocumentInfo
+from agent.vectorstore import VectorStoreError
+from bot.events import Attachment, Scope
+from bot.knowledge import IngestResult, KnowledgeBase
+from bot.parsers import IngestError
+from bot.usage import UsageRecorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """One file's result: an `IngestResult`, or the one-line reason it was refused."""
+
+    name: str
+    result: IngestResult | None = None
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.result is not None:
+            return f"✓ {self.result.summary()}"
+        return f"✗ {self.name}: {self.error}"
+
+
+async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | None, *,
+                             attachments: Sequence[Attachment], scope: Scope, uploader: str,
+                             note: str = "") -> list[FileOutcome]:
+    """Ingest each downloaded attachment; a bad file never stops the others."""
+    outcomes = []
+    for attachment in attachments:
+        if attachment.data is None:
+            outcomes.append(FileOutcome(attachment.name, error="the file could not be downloaded"))
+            continue
+        try:
+            result = await knowledge.ingest(name=attachment.name, data=attachment.data, scope=scope,
+                                            uploader=uploader, note=note)
+            outcomes.append(FileOutcome(attachment.name, result=result))
+        except IngestError as exc:
+            outcomes.append(FileOutcome(attachment.name, error=str(exc)))
+        except VectorStoreError:
+            outcomes.append(FileOutcome(attachment.name, error="the document store is unavailable; try again"))
+        except Exception as exc:  # noqa: BLE001 - report per file, keep going
+            log.exception("ingestion failed")
+            outcomes.append(FileOutcome(attachment.name, error=f"could not be read ({type(exc).__name__})"))
+    if usage is not None:
+        try:
+            await usage.record_upload(
+                platform=scope.platform, channel=scope.channel,
+                documents=sum(1 for o in outcomes if o.result and o.result.status != "unchanged"),
+                chunks=sum(o.result.document.chunk_count for o in outcomes if o.result and o.result.status != "unchanged"),
+                failures=sum(1 for o in outcomes if o.error),
+            )
+        except Exception:  # noqa: BLE001 - usage is best effort
+            log.warning("could not record upload usage")
+    return outcomes
+
+
+def outcomes_text(outcomes: Sequence[FileOutcome]) -> str:
+    return "\n".join(outcome.line() for outcome in outcomes)
+
+
+def documents_text(documents: Sequence[DocumentInfo]) -> str:
+    """A plain listing of documents, one per line."""
+    if not documents:
+        return "No documents here yet. Upload a file to add one."
+    lines = []
+    for document in documents:
+        when = datetime.fromtimestamp(document.ingested_at, timezone.utc).strftime("%Y-%m-%d")
+        where = " (workspace-wide)" if document.scope.channel == "*" else ""
+        lines.append(f"{document.source}{where} · {document.chunk_count} chunks · {when} · id {document.id}")
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""Shared fixtures: a real redis-server, the loopback OpenAI server, settings and a running core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from bot.app import Teambot
+from bot.redis_server import EmbeddedRedis
+from bot.settings import Settings, load_settings
+from tests.support.openai_server import FakeOpenAI
+
+
+@pytest.fixture(scope="session")
+async def redis_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedRedis]:
+    """One real redis-server process for the whole run (no persistence)."""
+    async with EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False) as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_url(redis_server: EmbeddedRedis) -> AsyncIterator[str]:
+    """The shared server, emptied before each test."""
+    client = aioredis.from_url(redis_server.url)
+    await client.flushall()
+    await client.aclose()
+    yield redis_server.url
+
+
+@pytest.fixture
+async def openai_server() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
+    """Settings isolated from the developer's environment and .env, pointing at test servers."""
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": tmp_path / "data",
+            "redis_url": redis_url,
+            "openai_api_key": None,
+            "openai_base_url": None,
+            "embedding_model": None,
+            "chroma_host": None,
+            "_env_file": None,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@pytest.fixture
+async def teambot(make_settings: Callable[..., Settings]) -> AsyncIterator[Teambot]:
+    """A running core in extractive mode (no model), with real Redis and Chroma."""
+    async with Teambot(make_settings()) as bot:
+        yield bot
+
+
+@pytest.fixture
+async def teambot_llm(make_settings: Callable[..., Settings], openai_server: FakeOpenAI) -> AsyncIterator[Teambot]:
+    """A running core whose model is the loopback OpenAI server."""
+    settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test",
+                             chat_model="fake-model", model_max_retries=0)
+    async with Teambot(settings) as bot:
+        yield bot
