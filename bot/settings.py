@@ -72,6 +72,27 @@ class Settings(BaseSettings):
     history_max_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("TEAMBOT_HISTORY_TURNS"))
     history_ttl_s: int = Field(7 * 24 * 3600, ge=60, validation_alias=_env("TEAMBOT_HISTORY_TTL"))
 
+    # --- serving -------------------------------------------------------------------
+    http_host: str = Field("0.0.0.0", validation_alias=_env("TEAMBOT_HTTP_HOST"))
+    http_port: int = Field(3000, ge=1, le=65535, validation_alias=_env("TEAMBOT_HTTP_PORT", "PORT"))
+
+    # --- Slack ------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    slack_follow_up_without_mention: bool = Field(True, validation_alias=_env("SLACK_FOLLOW_UPS"))
+    slack_ask_command: str = Field("/ask", validation_alias=_env("SLACK_ASK_COMMAND"))
+    slack_upload_command: str = Field("/upload", validation_alias=_env("SLACK_UPLOAD_COMMAND"))
+    slack_kb_command: str = Field("/kb", validation_alias=_env("SLACK_KB_COMMAND"))
+
+    # --- Discord ---------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_guild_ids: str = Field(
+        "", validation_alias=_env("DISCORD_GUILD_IDS"),
+        description="Comma-separated guild ids to sync slash commands to at start; empty = global.",
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("TEAMBOT_LOG_LEVEL")
@@ -87,7 +108,23 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("openai_api_key", mode="before")
+    @field_validator("discord_guild_ids")
+    @classmethod
+    def _guild_ids(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if not part.isdigit():
+                raise ValueError(f"{part!r} is not a numeric guild id")
+        return value
+
+    @field_validator("slack_ask_command", "slack_upload_command", "slack_kb_command")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must be a slash command such as /ask")
+        return value
+
+    @field_validator("openai_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
+                     "discord_token", mode="before")
     @classmethod
     def _blank_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -111,6 +148,18 @@ class Settings(BaseSettings):
     def model_configured(self) -> bool:
         """A chat model is reachable when a key or a base URL is given."""
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def discord_guild_id_list(self) -> list[int]:
+        return [int(p) for p in (p.strip() for p in self.discord_guild_ids.split(",")) if p]
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
 
     @property
     def max_upload_bytes(self) -> int:
