@@ -8,6 +8,7 @@ knows how to show progress on its platform, and sends the finished reply.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.events import Reply
@@ -24,6 +25,24 @@ class ReplyStream(Protocol):
 
     async def finish(self, reply: Reply) -> None:
         """Show the final answer (or the error it carries) and end the working state."""
+
+
+@dataclass
+class CollectingStream:
+    """A `ReplyStream` that only remembers: for the CLI, the HTTP API and scenario tests."""
+
+    working_shown: bool = False
+    deltas: list[str] = field(default_factory=list)
+    reply: Reply | None = None
+
+    async def working(self) -> None:
+        self.working_shown = True
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        self.deltas.append(delta)
+
+    async def finish(self, reply: Reply) -> None:
+        self.reply = reply
 
 
 class Adapter(abc.ABC):

@@ -166,7 +166,7 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     lines = []
     for _, p_index, _, sentence in chosen:
         number = numbers.setdefault(p_index, len(numbers) + 1)
-        lines.append(f"> {sentence} [{number}]")
+        lines.append(f"> {' '.join(sentence.split())} [{number}]")
     note = prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE
     answer = "\n".join(lines) + "\n\n" + note
     citations = [

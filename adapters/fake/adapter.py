@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from itertools import count
 
-from adapters.base import Adapter
+from adapters.base import Adapter, CollectingStream
 from bot.app import Teambot
-from bot.events import Attachment, IncomingMessage, Reply
+from bot.events import Attachment, IncomingMessage
 from bot.scoping import upload_scope
 from bot.uploads import FileOutcome, ingest_attachments
-
-
-@dataclass
-class RecordingStream:
-    """Remembers every step of one reply."""
-
-    working_shown: bool = False
-    deltas: list[str] = field(default_factory=list)
-    reply: Reply | None = None
-
-    async def working(self) -> None:
-        self.working_shown = True
-
-    async def push(self, *, text_so_far: str, delta: str) -> None:
-        self.deltas.append(delta)
-
-    async def finish(self, reply: Reply) -> None:
-        self.reply = reply
 
 
 class FakeAdapter(Adapter):
@@ -50,8 +31,8 @@ class FakeAdapter(Adapter):
             event_id=f"E{next(self._ids)}",
         )
 
-    async def say(self, text: str, **where: object) -> RecordingStream:
-        stream = RecordingStream()
+    async def say(self, text: str, **where: object) -> CollectingStream:
+        stream = CollectingStream()
         await self.teambot.dispatcher.handle(self.message(text, **where), stream)  # type: ignore[arg-type]
         return stream
 

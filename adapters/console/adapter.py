@@ -1,0 +1,142 @@
+"""`teambot chat`: a terminal conversation through the same dispatcher as every platform."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import AsyncIterator, TextIO
+
+from adapters.base import Adapter
+from adapters.console import translate
+from bot.app import Teambot
+from bot.events import Attachment, Reply, Scope
+from bot.uploads import documents_text, ingest_attachments, outcomes_text
+
+
+class ConsoleStream:
+    """Prints the answer as it streams, then its sources."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._streamed = False
+
+    async def working(self) -> None:
+        self._out.write("teambot> ")
+        self._out.flush()
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        self._streamed = True
+        self._out.write(delta)
+        self._out.flush()
+
+    async def finish(self, reply: Reply) -> None:
+        if not self._streamed:
+            self._out.write(reply.text)
+        self._out.write("\n")
+        if reply.citations:
+            self._out.write("Sources:\n")
+            for citation in reply.citations:
+                self._out.write(f"  [{citation.number}] {citation.label()}\n")
+        if not reply.history_available:
+            self._out.write("(history is unavailable right now; this answer did not use the thread's earlier turns)\n")
+        self._out.write("\n")
+        self._out.flush()
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines from standard input without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError):
+        # stdin is a regular file: epoll cannot watch it, so read it in a thread.
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            yield line
+        return
+    while line := await reader.readline():
+        yield line.decode("utf-8", errors="replace")
+
+
+class ConsoleAdapter(Adapter):
+    """Reads questions and commands from lines of text and prints streamed answers."""
+
+    platform = translate.PLATFORM
+
+    def __init__(self, teambot: Teambot, *, channel: str = "general", thread: str = "main",
+                 lines: AsyncIterator[str] | None = None, out: TextIO | None = None) -> None:
+        self.teambot = teambot
+        self.channel = channel
+        self.thread = thread
+        self._lines = lines
+        self._out = out or sys.stdout
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(translate.PLATFORM, translate.WORKSPACE, self.channel)
+
+    @property
+    def conversation_key(self) -> str:
+        return translate.to_message("", channel=self.channel, thread=self.thread).conversation_key
+
+    def _say(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def _prompt(self) -> None:
+        self._out.write(f"[{self.channel}/{self.thread}] you> ")
+        self._out.flush()
+
+    async def run(self) -> None:
+        self._say(f"teambot chat: channel {self.channel!r}, thread {self.thread!r}. Type /help for commands.")
+        lines = self._lines if self._lines is not None else stdin_lines()
+        self._prompt()
+        async for line in lines:
+            if not await self.handle_line(line):
+                break
+            self._prompt()
+        self._say("")
+
+    async def handle_line(self, line: str) -> bool:
+        """Handle one line; False means the user asked to quit."""
+        command = translate.parse_command(line)
+        if command is None:
+            if line.strip():
+                message = translate.to_message(line, channel=self.channel, thread=self.thread)
+                await self.teambot.dispatcher.handle(message, ConsoleStream(self._out))
+            return True
+        match command:
+            case translate.Quit():
+                return False
+            case translate.Help():
+                self._say(translate.HELP)
+            case translate.Invalid(reason=reason):
+                self._say(reason)
+            case translate.SwitchThread(name=name):
+                self.thread = name
+                self._say(f"Now in thread {name!r}.")
+            case translate.Forget():
+                await self.teambot.dispatcher.forget(self.conversation_key)
+                self._say(f"Forgot the history of thread {self.thread!r}.")
+            case translate.ListDocuments():
+                self._say(documents_text(await self.teambot.knowledge.list_documents([self.scope])))
+            case translate.Upload(paths=paths):
+                self._say(outcomes_text(await self._upload(paths)))
+        return True
+
+    async def _upload(self, paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        attachments = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except OSError as exc:
+                data = None
+                self._say(f"✗ {raw}: {exc.strerror or 'cannot read the file'}")
+                continue
+            attachments.append(Attachment(name=path.name, data=data, size=len(data)))
+        return await ingest_attachments(
+            self.teambot.knowledge, self.teambot.usage, attachments=attachments, scope=self.scope,
+            uploader=translate.USER,
+        )

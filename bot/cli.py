@@ -1,0 +1,206 @@
+"""The `teambot` command: ingest, ask, docs, chat, serve.
+
+Errors end with a non-zero exit code and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from adapters.console import translate as console
+from adapters.base import CollectingStream
+from agent.vectorstore import VectorStoreError
+from bot.app import Teambot
+from bot.events import Attachment, Scope
+from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
+from bot.redis_server import RedisServerError
+from bot.settings import Settings, SettingsError, load_settings
+from bot.uploads import documents_text, ingest_attachments
+
+
+class CliError(Exception):
+    """A user error; the message is printed as one line."""
+
+
+def _scope(args: argparse.Namespace) -> Scope:
+    return Scope(console.PLATFORM, console.WORKSPACE, args.channel)
+
+
+def _collect_files(paths: Sequence[str]) -> list[Path]:
+    """Explicit files as given; directories walked for supported, non-hidden files."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                # Folders are walked for documents: empty files (package markers) are not documents.
+                if (child.is_file() and not hidden and extension_of(child.name) in SUPPORTED_EXTENSIONS
+                        and child.stat().st_size > 0):
+                    files.append(child)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CliError(f"{raw}: no such file or directory")
+    if not files:
+        raise CliError("no supported files found in the given paths")
+    return files
+
+
+async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    files = _collect_files(args.paths)
+    failures = 0
+    async with Teambot(settings) as teambot:
+        with tqdm(total=len(files), unit="file", disable=len(files) < 3 or not sys.stderr.isatty(),
+                  file=sys.stderr) as progress:
+            for path in files:
+                try:
+                    data = await asyncio.to_thread(path.read_bytes)
+                except OSError as exc:
+                    outcome_line, failed = f"✗ {path}: {exc.strerror or 'cannot read'}", True
+                else:
+                    [outcome] = await ingest_attachments(
+                        teambot.knowledge, teambot.usage, attachments=[Attachment(name=path.name, data=data)],
+                        scope=_scope(args), uploader=console.USER,
+                    )
+                    outcome_line, failed = outcome.line(), outcome.error is not None
+                failures += failed
+                progress.write(outcome_line, file=sys.stdout)
+                progress.update(1)
+    if failures:
+        print(f"teambot: {failures} of {len(files)} files could not be ingested", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    question = " ".join(args.question).strip()
+    if not question:
+        raise CliError("the question is empty")
+    async with Teambot(settings) as teambot:
+        message = console.to_message(question, channel=args.channel, thread=args.thread)
+        stream = CollectingStream()
+        reply = await teambot.dispatcher.handle(message, stream)
+    if args.json:
+        print(json.dumps({
+            "answer": reply.text,
+            "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet} for c in reply.citations],
+            "thread": args.thread,
+            "answered": reply.answered,
+            "mode": reply.mode,
+        }, ensure_ascii=False, indent=2))
+    else:
+        print(reply.text)
+        if reply.citations:
+            print("\nSources:\n" + reply.sources_text())
+    return 1 if reply.error else 0
+
+
+async def _docs(settings: Settings, args: argparse.Namespace) -> int:
+    async with Teambot(settings) as teambot:
+        scopes = [_scope(args)]
+        if args.docs_command == "delete":
+            document = await teambot.knowledge.delete(scopes, args.reference)
+            print(f"Deleted {document.source} ({document.chunk_count} chunks)")
+            return 0
+        documents = await teambot.knowledge.list_documents(scopes)
+    if args.json:
+        print(json.dumps([{
+            "id": d.id, "source": d.source, "title": d.title, "chunks": d.chunk_count, "bytes": d.size_bytes,
+            "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
+        } for d in documents], ensure_ascii=False, indent=2))
+    else:
+        print(documents_text(documents))
+    return 0
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.console.adapter import ConsoleAdapter  # noqa: PLC0415
+
+    async with Teambot(settings) as teambot, ConsoleAdapter(teambot, channel=args.channel, thread=args.thread) as chat:
+        await chat.run()
+    return 0
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.serve import NothingToServe, serve  # noqa: PLC0415
+
+    try:
+        await serve(settings, console=args.console, port=args.port)
+    except NothingToServe as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="teambot", description="A knowledge bot for team chat.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_channel(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--channel", default="general", help="knowledge scope (default: general)")
+        return sub
+
+    ingest = with_channel(commands.add_parser("ingest", help="add files or folders to a channel's knowledge"))
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.set_defaults(run=_ingest)
+
+    ask = with_channel(commands.add_parser("ask", help="ask one question"))
+    ask.add_argument("question", nargs="+")
+    ask.add_argument("--thread", default="cli", help="thread name; the same thread remembers earlier turns")
+    ask.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
+    ask.set_defaults(run=_ask)
+
+    docs = commands.add_parser("docs", help="list or delete documents")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True, metavar="ACTION")
+    listing = with_channel(docs_commands.add_parser("list", help="list documents"))
+    listing.add_argument("--json", action="store_true")
+    delete = with_channel(docs_commands.add_parser("delete", help="delete a document by name or id"))
+    delete.add_argument("reference", metavar="NAME_OR_ID")
+    docs.set_defaults(run=_docs)
+
+    chat = with_channel(commands.add_parser("chat", help="talk to the bot in the terminal"))
+    chat.add_argument("--thread", default="main")
+    chat.set_defaults(run=_chat)
+
+    serve = commands.add_parser("serve", help="run the bot on every configured platform")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: TEAMBOT_HTTP_PORT)")
+    serve.add_argument("--console", action="store_true", help="also chat in this terminal")
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `teambot` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _configure_logging(settings)
+        return asyncio.run(args.run(settings, args))
+    except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
+        print(f"teambot: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, SettingsError) else 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user; details at DEBUG level
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(f"teambot: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
