@@ -46,6 +46,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, row
 """
 
 
+_MIN_CORPUS_FOR_IDF = 1000
+
+
 def scope_term(scope: Scope) -> str:
     """The synthetic index term that marks a chunk's scope (alphanumeric, never a real word)."""
     return "zzscope" + hashlib.blake2b(scope.key.encode(), digest_size=10).hexdigest()
@@ -218,7 +221,10 @@ class KnowledgeIndex:
                 f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch
             ):
                 frequencies[term] = count
-        return {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in unique}
+        # A floor on the corpus size: in a knowledge base of three chunks every matched term
+        # would otherwise weigh nearly nothing next to one unmatched word of the question.
+        corpus = max(total, _MIN_CORPUS_FOR_IDF)
+        return {t: math.log(1 + (corpus - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in unique}
 
     async def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term over the whole index."""

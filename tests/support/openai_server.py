@@ -32,6 +32,9 @@ class FakeOpenAI:
     embedding_dimension: int = 64
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    """Most chat requests served at the same moment: proof that conversations overlap."""
     _runner: web.AppRunner | None = None
     _failures: int = 0
 
@@ -80,6 +83,14 @@ class FakeOpenAI:
         return self.reply(body) if callable(self.reply) else self.reply
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve_chat(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve_chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append({"path": request.path, "body": body, "headers": dict(request.headers)})
         if self.stall:

@@ -1,0 +1,54 @@
+"""The console adapter: commands and streamed answers through the real dispatcher."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import AsyncIterator
+
+from adapters.console import translate
+from adapters.console.adapter import ConsoleAdapter
+from bot.app import Teambot
+from tests.support.openai_server import FakeOpenAI
+
+
+async def lines(*items: str) -> AsyncIterator[str]:
+    for item in items:
+        yield item + "\n"
+
+
+def test_translate_commands() -> None:
+    assert translate.parse_command("what is up?") is None
+    assert translate.parse_command("/upload 'my file.md' b.txt") == translate.Upload(("my file.md", "b.txt"))
+    assert translate.parse_command("/thread release") == translate.SwitchThread("release")
+    assert translate.parse_command("/upload") == translate.Invalid("usage: /upload PATH...")
+    assert translate.parse_command("/frobnicate") == translate.Invalid("unknown command /frobnicate; type /help")
+    message = translate.to_message("  hi  ", channel="ops", thread="t")
+    assert message.conversation_key == "console:local:ops:t" and message.text == "hi"
+
+
+async def test_chat_session(teambot_llm: Teambot, openai_server: FakeOpenAI, tmp_path: Path) -> None:
+    (tmp_path / "guide.md").write_text("# Guide\n\nThe web console listens on port 8080.\n")
+    (tmp_path / "bad.exe").write_bytes(b"MZ")
+    openai_server.reply = "Port 8080 [1]."
+    out = io.StringIO()
+    chat = ConsoleAdapter(
+        teambot_llm, channel="ops",
+        lines=lines(f"/upload {tmp_path / 'guide.md'} {tmp_path / 'bad.exe'} {tmp_path / 'nope.md'}",
+                    "/docs", "Which port does the console use?", "/thread other", "/forget", "/quit",
+                    "never read"),
+        out=out,
+    )
+    await chat.run()
+    text = out.getvalue()
+
+    assert "✓ Added guide.md (1 chunks)" in text
+    assert "✗ bad.exe: unsupported file type .exe" in text
+    assert "✗ " + str(tmp_path / "nope.md") + ": No such file or directory" in text
+    assert "guide.md · 1 chunks" in text
+    assert "teambot> Port 8080 [1].\nSources:\n  [1] guide.md (§ Guide)" in text
+    assert "Now in thread 'other'." in text and "Forgot the history of thread 'other'." in text
+    assert len(openai_server.chat_requests()) == 1
+    assert [t.question for t in await teambot_llm.history.load("console:local:ops:main")] == [
+        "Which port does the console use?"
+    ]

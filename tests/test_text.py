@@ -1,0 +1,30 @@
+"""Tokenization and sentence splitting for English and Korean."""
+
+from __future__ import annotations
+
+from agent.text import lexical_tokens, split_sentences
+
+
+def test_korean_particles_do_not_change_terms() -> None:
+    assert lexical_tokens("휴가는") == lexical_tokens("휴가를") == lexical_tokens("휴가") == ["휴가"]
+    assert lexical_tokens("연차 휴가는 며칠인가요?") == ["연차", "휴가", "며칠"]
+
+
+def test_korean_compounds_become_overlapping_bigrams() -> None:
+    assert lexical_tokens("대한민국") == ["대한", "한민", "민국"]
+
+
+def test_english_is_stemmed_and_stop_words_dropped() -> None:
+    assert lexical_tokens("The deployments") == lexical_tokens("deployment")
+    assert "the" not in lexical_tokens("What is the port?")
+
+
+def test_full_width_and_case_fold_together() -> None:
+    assert lexical_tokens("ＰＯＲＴ") == lexical_tokens("port")
+
+
+def test_sentences_english_and_korean() -> None:
+    english = split_sentences("The port is 8080. Use e.g. curl to test it. Done!")
+    assert english == ["The port is 8080.", "Use e.g. curl to test it.", "Done!"]
+    korean = split_sentences("직원은 15일의 휴가를 받습니다. 신청은 3일 전에 합니다.")
+    assert korean == ["직원은 15일의 휴가를 받습니다.", "신청은 3일 전에 합니다."]
