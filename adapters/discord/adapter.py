@@ -1,0 +1,215 @@
+"""The Discord adapter: a discord.py client wired to the teambot core.
+
+    adapter = DiscordAdapter(teambot, token=...)
+    async with adapter:          # logs in, syncs slash commands
+        await adapter.run()      # gateway connection until cancelled
+
+Tests point it at a loopback fake with `api_base=` and `gateway_url=`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.base import Adapter
+from adapters.discord import translate
+from adapters.discord.commands import build_commands, download_attachments
+from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, split_message
+from bot.app import Teambot
+from bot.scoping import upload_scope
+from bot.uploads import ingest_attachments, outcomes_text
+
+log = logging.getLogger(__name__)
+
+REDIS_PREFIX = "teambot:discord:"
+THREAD_TTL_S = 90 * 24 * 3600
+"""How long the bot remembers that it owns a thread (refreshed on every answer)."""
+
+
+def intents() -> discord.Intents:
+    """Guilds, guild and DM messages, and the privileged message content intent (to read questions)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+class TeambotClient(discord.Client):
+    """A discord.py client whose event handlers are given, not defined by decorators at import."""
+
+    def __init__(self, *, on_message: Callable[[discord.Message], Awaitable[None]],
+                 setup: Callable[["TeambotClient"], Awaitable[None]], **options: Any) -> None:
+        super().__init__(intents=intents(), **options)
+        self.tree = app_commands.CommandTree(self)
+        self._on_message = on_message
+        self._setup = setup
+
+    async def setup_hook(self) -> None:
+        await self._setup(self)
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self._on_message(message)
+
+
+class DiscordAdapter(Adapter):
+    """Answers mentions in threads it opens, follow-ups in its threads, DMs and slash commands."""
+
+    platform = translate.PLATFORM
+
+    def __init__(self, teambot: Teambot, *, token: str, guild_ids: list[int] | None = None,
+                 api_base: str | None = None, gateway_url: str | None = None,
+                 edit_interval_s: float = 1.0) -> None:
+        self.teambot = teambot
+        self.token = token
+        self.guild_ids = list(guild_ids or [])
+        self.api_base = api_base.rstrip("/") if api_base else None
+        self.gateway_url = gateway_url
+        self.edit_interval_s = edit_interval_s
+        self.client: TeambotClient | None = None
+        self._saved_globals: tuple[str, yarl.URL] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in and sync the slash commands; the gateway connects in `run`."""
+        if self.api_base or self.gateway_url:
+            # discord.py keeps both endpoints in class attributes; set them only when asked, put them back in stop.
+            self._saved_globals = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+            if self.api_base:
+                Route.BASE = self.api_base
+            if self.gateway_url:
+                DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        self.client = TeambotClient(on_message=self.on_message, setup=self._setup)
+        try:
+            await self.client.login(self.token)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def run(self) -> None:
+        """Hold the gateway connection (discord.py reconnects) until cancelled."""
+        assert self.client is not None, "start() first"
+        await self.client.connect(reconnect=True)
+
+    async def stop(self) -> None:
+        """Close the client and restore discord.py's endpoints."""
+        if self.client is not None:
+            await self.client.close()
+        if self._saved_globals is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_globals
+            self._saved_globals = None
+
+    async def _setup(self, client: TeambotClient) -> None:
+        """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
+        for command in build_commands(self.teambot, stream_factory=self._stream):
+            client.tree.add_command(command)
+        try:
+            if self.guild_ids:
+                for guild_id in self.guild_ids:
+                    guild = discord.Object(id=guild_id)
+                    client.tree.copy_global_to(guild=guild)
+                    await client.tree.sync(guild=guild)
+            else:
+                await client.tree.sync()
+        except discord.HTTPException as exc:
+            # Missing `applications.commands` scope or a wrong guild id: mentions and DMs still work.
+            log.warning("could not sync slash commands: %s", exc)
+
+    def _stream(self, surface: ChannelSurface | InteractionSurface) -> DiscordReplyStream:
+        return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s)
+
+    # --- threads the bot owns ------------------------------------------------------------------------------
+
+    def _thread_key(self, thread_id: int | str) -> str:
+        return f"{REDIS_PREFIX}thread:{thread_id}"
+
+    async def _remember_thread(self, thread_id: int | str, parent_id: str) -> None:
+        try:
+            await self.teambot.redis.set(self._thread_key(thread_id), parent_id, ex=THREAD_TTL_S)
+        except Exception as exc:  # noqa: BLE001 - the thread's owner id still identifies it
+            log.warning("could not remember thread: %s", exc)
+
+    async def _owned_thread_parent(self, message: discord.Message) -> str | None:
+        """The parent channel id if the message is in a thread the bot owns, else None."""
+        if message.guild is None or self.client is None or self.client.user is None:
+            return None
+        channel = message.channel
+        if isinstance(channel, discord.Thread) and channel.owner_id == self.client.user.id and channel.parent_id:
+            return str(channel.parent_id)
+        if isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
+            return None  # a plain channel is never a thread
+        try:
+            parent = await self.teambot.redis.get(self._thread_key(channel.id))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not look up thread: %s", exc)
+            return None
+        return parent.decode() if isinstance(parent, bytes) else parent
+
+    # --- messages ------------------------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Gateway MESSAGE_CREATE: decide, then answer in a thread, the thread or the DM."""
+        assert self.client is not None and self.client.user is not None
+        me = self.client.user.id
+        if message.author.bot or message.author.id == me:
+            return
+        where = translate.locate(message, bot_user_id=me,
+                                 owned_thread_parent=await self._owned_thread_parent(message))
+        if where.action == "ignore":
+            return
+        target: discord.abc.Messageable = message.channel
+        thread_id = where.thread
+        if where.action == "open_thread":
+            try:
+                thread = await message.create_thread(
+                    name=translate.thread_name(translate.strip_mention(message.content, me)),
+                )
+            except discord.HTTPException as exc:
+                # No permission to create threads: answer in the channel, the message names the conversation.
+                log.warning("could not create a thread: %s", exc)
+                thread_id = str(message.id)
+            else:
+                target, thread_id = thread, str(thread.id)
+                await self._remember_thread(thread.id, where.channel)
+        elif where.is_dm is False and isinstance(message.channel, discord.Thread) \
+                and message.channel.owner_id == me:
+            await self._remember_thread(message.channel.id, where.channel)
+
+        incoming = translate.incoming_message(message, where, bot_user_id=me, thread=thread_id)
+        if message.attachments:
+            downloaded, refused = await download_attachments(
+                message.attachments, max_bytes=self.teambot.settings.max_upload_bytes)
+            outcomes = refused + await ingest_attachments(
+                self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
+                scope=upload_scope(incoming), uploader=incoming.user,
+            )
+            for piece in split_message(outcomes_text(outcomes)):
+                await target.send(piece, allowed_mentions=discord.AllowedMentions.none())
+            if not incoming.text:
+                return  # a file without a question: the upload report is the whole reply
+        if not incoming.text:
+            await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
+            return
+        await self.teambot.dispatcher.handle(incoming, self._stream(ChannelSurface(target)))
+
+
+def create_adapter(teambot: Teambot, *, web_app: object = None, api_base: str | None = None,
+                   gateway_url: str | None = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
+    """Build the adapter from settings; `teambot serve` calls this when DISCORD_TOKEN is set."""
+    del web_app  # Discord connects out over the gateway; it needs no HTTP route of ours.
+    settings = teambot.settings
+    if settings.discord_token is None:
+        raise ValueError("DISCORD_TOKEN is not set")
+    return DiscordAdapter(
+        teambot, token=settings.discord_token.get_secret_value(), guild_ids=settings.discord_guild_id_list,
+        api_base=api_base, gateway_url=gateway_url, edit_interval_s=edit_interval_s,
+    )

@@ -1,0 +1,123 @@
+"""Slash commands: `/ask`, `/upload`, `/kb list|delete`, `/forget`, registered explicitly on a CommandTree.
+
+Each command defers first (Discord allows three seconds for the first
+response) and then reports through the deferred response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import discord
+from discord import app_commands
+
+from adapters.discord import translate
+from adapters.discord.stream import DiscordReplyStream, InteractionSurface, split_message
+from bot.app import Teambot
+from bot.events import Attachment
+from bot.parsers import IngestError
+from bot.scoping import upload_scope, visible_scopes
+from bot.uploads import FileOutcome, documents_text, ingest_attachments, outcomes_text
+
+log = logging.getLogger(__name__)
+
+StreamFactory = Callable[[InteractionSurface], DiscordReplyStream]
+
+
+async def download_attachments(attachments: Sequence[discord.Attachment], *, max_bytes: int
+                               ) -> tuple[list[Attachment], list[FileOutcome]]:
+    """Download what may be ingested; files too big or unreachable become per-file refusals."""
+    downloaded: list[Attachment] = []
+    refused: list[FileOutcome] = []
+    for attachment in attachments:
+        stub = translate.attachment_stub(attachment)
+        if attachment.size > max_bytes:
+            # Refuse before downloading: no reason to pull a huge file just to reject it.
+            refused.append(FileOutcome(stub.name, error=(
+                f"the file is {attachment.size / 1048576:.1f} MB, over the {max_bytes / 1048576:.0f} MB limit")))
+            continue
+        try:
+            data = await attachment.read()
+        except (discord.HTTPException, discord.ClientException, OSError) as exc:
+            log.warning("attachment download failed: %s", exc)
+            refused.append(FileOutcome(stub.name, error="the file could not be downloaded from Discord"))
+            continue
+        downloaded.append(Attachment(name=stub.name, data=data, url=stub.url, size=stub.size,
+                                     mime_type=stub.mime_type))
+    return downloaded, refused
+
+
+async def reply_text(interaction: discord.Interaction[Any], text: str) -> None:
+    """Report on a deferred interaction, in as many messages as the text needs."""
+    pieces = split_message(text) or ["(nothing)"]
+    await interaction.edit_original_response(content=pieces[0], allowed_mentions=discord.AllowedMentions.none())
+    for piece in pieces[1:]:
+        await interaction.followup.send(piece, allowed_mentions=discord.AllowedMentions.none())
+
+
+def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
+                   ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group]:
+    """The bot's slash commands, bound to `teambot`; the adapter adds them to its tree."""
+
+    @app_commands.command(name="ask", description="Ask a question about this channel's documents.")
+    @app_commands.describe(question="What you want to know")
+    async def ask(interaction: discord.Interaction[Any], question: str) -> None:
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text=question)
+        stream = stream_factory(InteractionSurface(interaction))
+        await teambot.dispatcher.handle(message, stream)
+
+    @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
+    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None) -> None:
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text="")
+        downloaded, refused = await download_attachments([file], max_bytes=teambot.settings.max_upload_bytes)
+        outcomes = refused + await ingest_attachments(
+            teambot.knowledge, teambot.usage, attachments=downloaded, scope=upload_scope(message),
+            uploader=message.user, note=note or "",
+        )
+        await reply_text(interaction, outcomes_text(outcomes))
+
+    kb = app_commands.Group(name="kb", description="This channel's knowledge base.")
+
+    @kb.command(name="list", description="List the documents this channel can answer from.")
+    async def kb_list(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text="")
+        try:
+            documents = await teambot.knowledge.list_documents(visible_scopes(message))
+        except Exception:  # noqa: BLE001 - tell the user instead of a silent failed interaction
+            log.exception("listing documents failed")
+            await reply_text(interaction, "Sorry, the document store is unavailable right now.")
+            return
+        await reply_text(interaction, documents_text(documents))
+
+    @kb.command(name="delete", description="Delete a document of this channel (by name or id).")
+    @app_commands.describe(document="The document's file name or id, as /kb list shows it")
+    async def kb_delete(interaction: discord.Interaction[Any], document: str) -> None:
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text="")
+        try:
+            # Only the channel's own documents: workspace-wide ones are not a channel's to delete.
+            deleted = await teambot.knowledge.delete([upload_scope(message)], document)
+        except IngestError as exc:
+            await reply_text(interaction, f"✗ {exc}")
+            return
+        except Exception:  # noqa: BLE001
+            log.exception("deleting a document failed")
+            await reply_text(interaction, "Sorry, the document store is unavailable right now.")
+            return
+        await reply_text(interaction, f"Deleted {deleted.source}.")
+
+    @app_commands.command(name="forget", description="Forget this thread's conversation history.")
+    async def forget(interaction: discord.Interaction[Any]) -> None:
+        if not translate.in_thread(interaction):
+            await interaction.response.send_message("Use /forget inside a thread.", ephemeral=True)
+            return
+        message = translate.interaction_message(interaction, text="")
+        await teambot.dispatcher.forget(message.conversation_key)
+        await interaction.response.send_message("Done: I forgot this thread's conversation.", ephemeral=True)
+
+    return [ask, upload, kb, forget]

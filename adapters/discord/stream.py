@@ -1,0 +1,303 @@
+"""How an answer appears in Discord: typing, rate-limited progressive edits, 2,000-char pieces, sources.
+
+A `DiscordReplyStream` renders into a `Surface`: a channel (messages sent and
+edited over REST) or an interaction (the deferred response, then followups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import Any, Protocol
+
+import discord
+
+from bot.events import Citation, Reply
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+"""Discord refuses message content longer than this."""
+
+_FENCE = re.compile(r"^\s*```")
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+# --- splitting -----------------------------------------------------------------------------------------------
+
+
+def _blocks(text: str) -> list[tuple[str, bool]]:
+    """Paragraphs and whole fenced code blocks, in order: (text, is_code)."""
+    blocks: list[tuple[str, bool]] = []
+    prose: list[str] = []
+    code: list[str] | None = None
+
+    def flush_prose() -> None:
+        paragraph = "\n".join(prose).strip("\n")
+        if paragraph.strip():
+            blocks.append((paragraph, False))
+        prose.clear()
+
+    for line in text.split("\n"):
+        if code is not None:
+            code.append(line)
+            if _FENCE.match(line):
+                blocks.append(("\n".join(code), True))
+                code = None
+        elif _FENCE.match(line):
+            flush_prose()
+            code = [line]
+        elif not line.strip():
+            flush_prose()
+        else:
+            prose.append(line)
+    if code is not None:  # an unclosed fence (e.g. mid-stream): still one block
+        blocks.append(("\n".join(code), True))
+    flush_prose()
+    return blocks
+
+
+def _split_code(block: str, limit: int) -> list[str]:
+    """A code block too long for one message: cut between lines, closing and reopening the fence."""
+    lines = block.split("\n")
+    opening = lines[0].strip()
+    body = lines[1:-1] if len(lines) > 1 and _FENCE.match(lines[-1]) else lines[1:]
+    room = limit - len(opening) - len("\n\n```")
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in body:
+        while len(line) > room:  # a single monster line: hard cut, nothing better exists
+            if current:
+                pieces.append("\n".join(current))
+                current, size = [], 0
+            pieces.append(line[:room])
+            line = line[room:]
+        if size + len(line) + 1 > room and current:
+            pieces.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current or not pieces:
+        pieces.append("\n".join(current))
+    return [f"{opening}\n{piece}\n```" for piece in pieces]
+
+
+def _split_prose(paragraph: str, limit: int) -> list[str]:
+    """A paragraph too long for one message: cut after sentences, else between words, else anywhere."""
+    units: list[str] = []
+    for sentence in _SENTENCE_END.split(paragraph):
+        if len(sentence) <= limit:
+            units.append(sentence)
+            continue
+        for word in sentence.split(" "):
+            units.extend(word[i:i + limit] for i in range(0, max(len(word), 1), limit))
+    pieces: list[str] = []
+    current = ""
+    for unit in units:
+        candidate = f"{current} {unit}" if current else unit
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pieces.append(current)
+            current = unit
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def split_message(text: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split `text` into pieces of at most `limit` characters.
+
+    Cuts fall between paragraphs, else between sentences; a fenced code block
+    is never cut unless it alone exceeds the limit, and then each piece is a
+    complete, re-fenced block.
+    """
+    if len(text) <= limit:
+        return [text] if text.strip() else []
+    units: list[str] = []
+    for block, is_code in _blocks(text):
+        if len(block) <= limit:
+            units.append(block)
+        elif is_code:
+            units.extend(_split_code(block, limit))
+        else:
+            units.extend(_split_prose(block, limit))
+    pieces: list[str] = []
+    current = ""
+    for unit in units:
+        candidate = f"{current}\n\n{unit}" if current else unit
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pieces.append(current)
+            current = unit
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def sources_block(citations: tuple[Citation, ...]) -> str:
+    """The sources footer: one line per cited document with its page or section."""
+    if not citations:
+        return ""
+    lines = [f"[{c.number}] **{c.source}**" + (f" — {c.location}" if c.location else "") for c in citations]
+    return "**Sources**\n" + "\n".join(lines)
+
+
+def render_reply(reply: Reply) -> str:
+    """The full text of a finished reply: the answer, then its sources."""
+    text = reply.text.strip() or ("Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
+    sources = sources_block(reply.citations)
+    return f"{text}\n\n{sources}" if sources else text
+
+
+# --- where messages go ---------------------------------------------------------------------------------------
+
+
+class Surface(Protocol):
+    """Somewhere a reply can be posted as a sequence of messages."""
+
+    async def typing(self) -> None:
+        """Show the typing indicator (for about ten seconds)."""
+
+    async def post(self, content: str) -> Any:
+        """Send a new message; returns something `edit`/`delete` accept."""
+
+    async def edit(self, handle: Any, content: str) -> None:
+        """Replace the content of a posted message."""
+
+    async def delete(self, handle: Any) -> None:
+        """Remove a posted message."""
+
+
+class ChannelSurface:
+    """A text channel, thread or DM: plain messages over REST."""
+
+    def __init__(self, channel: discord.abc.Messageable) -> None:
+        self.channel = channel
+
+    async def typing(self) -> None:
+        await self.channel.typing()
+
+    async def post(self, content: str) -> discord.Message:
+        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS)
+
+    async def edit(self, handle: discord.Message, content: str) -> None:
+        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+
+    async def delete(self, handle: discord.Message) -> None:
+        await handle.delete()
+
+
+class InteractionSurface:
+    """A deferred slash command: the first message is the original response, the rest are followups."""
+
+    def __init__(self, interaction: discord.Interaction[Any]) -> None:
+        self.interaction = interaction
+        self._original_used = False
+
+    async def typing(self) -> None:
+        # The deferred "is thinking…" state already shows that the bot is working.
+        return None
+
+    async def post(self, content: str) -> Any:
+        if not self._original_used:
+            self._original_used = True
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            return None  # None names the original response
+        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS)
+
+    async def edit(self, handle: Any, content: str) -> None:
+        if handle is None:
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+        else:
+            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+
+    async def delete(self, handle: Any) -> None:
+        if handle is None:
+            await self.interaction.delete_original_response()
+        else:
+            await handle.delete()
+
+
+# --- the stream ------------------------------------------------------------------------------------------------
+
+
+class DiscordReplyStream:
+    """A `ReplyStream` that shows one answer on a `Surface`.
+
+    Visible updates during streaming happen at most once per `min_interval_s`
+    (Discord rate-limits edits; discord.py queues whatever still hits a limit).
+    """
+
+    def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
+                 limit: int = MESSAGE_LIMIT) -> None:
+        self.surface = surface
+        self.min_interval_s = min_interval_s
+        self.typing_every_s = typing_every_s
+        self.limit = limit
+        self.pieces: list[str] = []
+        """What each posted message currently shows."""
+        self._handles: list[Any] = []
+        self._last_render = 0.0
+        self._typing: asyncio.Task[None] | None = None
+
+    async def working(self) -> None:
+        """Start the typing indicator, renewed until the first message appears."""
+        self._typing = asyncio.create_task(self._keep_typing(), name="discord-typing")
+
+    async def _keep_typing(self) -> None:
+        while not self._handles:
+            try:
+                await self.surface.typing()
+            except discord.HTTPException as exc:  # cosmetic: never fail an answer for it
+                log.debug("typing indicator failed: %s", exc)
+                return
+            await asyncio.sleep(self.typing_every_s)
+
+    async def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._typing
+            self._typing = None
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        """Show the partial answer, at most once per interval."""
+        now = time.monotonic()
+        if now - self._last_render < self.min_interval_s or not text_so_far.strip():
+            return
+        self._last_render = now
+        await self._render(split_message(text_so_far + " …", limit=self.limit))
+
+    async def finish(self, reply: Reply) -> None:
+        """Show the whole answer with its sources, split over as many messages as needed."""
+        await self._stop_typing()
+        await self._render(split_message(render_reply(reply), limit=self.limit))
+
+    async def _render(self, pieces: list[str]) -> None:
+        """Make the posted messages show `pieces`: edit what changed, post what is new, drop the excess."""
+        for index, piece in enumerate(pieces):
+            if index < len(self._handles):
+                if self.pieces[index] != piece:
+                    await self.surface.edit(self._handles[index], piece)
+                    self.pieces[index] = piece
+            else:
+                self._handles.append(await self.surface.post(piece))
+                self.pieces.append(piece)
+        while len(self._handles) > len(pieces):
+            handle = self._handles.pop()
+            self.pieces.pop()
+            await self.surface.delete(handle)
+        if self._handles:
+            await self._stop_typing_soon()
+
+    async def _stop_typing_soon(self) -> None:
+        # Posting a message ends Discord's typing indicator; stop renewing it.
+        if self._typing is not None and not self._typing.done():
+            self._typing.cancel()

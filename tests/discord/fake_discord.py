@@ -1,0 +1,326 @@
+"""A loopback fake of Discord: the websocket gateway and the REST API, recording every call.
+
+The real discord.py client connects to it (the adapter gets `api_base` and
+`gateway_url`). Tests push gateway events (`message`, `slash`) and read what
+the bot did from `calls` (`wait_for` polls until a condition holds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Callable
+
+from aiohttp import WSMsgType, web
+
+from bot.redis_server import free_port
+
+# Real-looking snowflakes: discord.py's mention parsing expects 15-20 digits.
+BOT_ID = 110000000000000001
+APP_ID = BOT_ID
+GUILD_ID = 150000000000000001
+CHANNEL_ID = 160000000000000001
+HUMAN_ID = 120000000000000001
+OTHER_BOT_ID = 130000000000000001
+DM_CHANNEL_ID = 170000000000000001
+TIMESTAMP = "2025-01-01T00:00:00+00:00"
+
+
+def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {"id": str(user_id), "username": name, "global_name": name, "discriminator": "0",
+            "avatar": None, "bot": bot}
+
+
+def _json(data: Any, *, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only when the content type is exactly `application/json` (no charset).
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: Any
+    query: dict[str, str]
+    message_id: str | None = None
+    """The id of the message the call created or edited, if any."""
+
+
+@dataclass
+class FakeDiscord:
+    """`async with FakeDiscord() as discord:` then `discord.api_base`, `discord.gateway_url`."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Attachment downloads served at `/attachments/<name>`; a missing name is a 404."""
+    calls: list[Call] = field(default_factory=list)
+    identify: dict[str, Any] | None = None
+    port: int = 0
+    _ids: Any = field(default_factory=lambda: count(190000000000000001))
+    _seq: Any = field(default_factory=lambda: count(1))
+    _ws: web.WebSocketResponse | None = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.base}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def __aenter__(self) -> "FakeDiscord":
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{name}", self._attachment)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- gateway ------------------------------------------------------------------------------------------------
+
+    async def connected(self, timeout: float = 10.0) -> None:
+        """Wait until the client identified and got READY and GUILD_CREATE."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def _send(self, op: int, data: Any, event: str | None = None) -> None:
+        assert self._ws is not None, "no gateway connection"
+        payload: dict[str, Any] = {"op": op, "d": data, "s": None, "t": event}
+        if op == 0:
+            payload["s"] = next(self._seq)
+        await self._ws.send_str(json.dumps(payload))
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        await self._send(0, data, event)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await self._send(10, {"heartbeat_interval": 41250})
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            frame = json.loads(msg.data)
+            if frame["op"] == 1:
+                await self._send(11, None)
+            elif frame["op"] == 2:
+                self.identify = frame["d"]
+                await self.dispatch("READY", {
+                    "v": 10, "user": user(BOT_ID, "teambot", bot=True), "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "session_id": "session-1", "resume_gateway_url": self.gateway_url, "shard": [0, 1],
+                    "application": {"id": str(APP_ID), "flags": 0},
+                })
+                await self.dispatch("GUILD_CREATE", self.guild())
+                self._ready.set()
+        return ws
+
+    def guild(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID), "name": "Team", "icon": None, "owner_id": str(HUMAN_ID), "unavailable": False,
+            "member_count": 2, "large": False, "features": [], "emojis": [], "stickers": [], "voice_states": [],
+            "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
+            "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+            "mfa_level": 0, "premium_tier": 0, "nsfw_level": 0, "preferred_locale": "en-US",
+            "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": str((1 << 50) - 1), "position": 0,
+                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "members": [{"user": user(BOT_ID, "teambot", bot=True), "roles": [], "joined_at": TIMESTAMP,
+                         "deaf": False, "mute": False, "flags": 0}],
+            "channels": [{"id": str(CHANNEL_ID), "type": 0, "name": "general", "guild_id": str(GUILD_ID),
+                          "position": 0, "permission_overwrites": [], "nsfw": False, "topic": None,
+                          "parent_id": None, "rate_limit_per_user": 0}],
+        }
+
+    # --- events pushed by tests ---------------------------------------------------------------------------------
+
+    def message_payload(self, content: str, *, channel_id: int, author_id: int = HUMAN_ID, guild: bool = True,
+                        mention_bot: bool = False, attachments: list[dict[str, Any]] | None = None,
+                        author_bot: bool = False, message_id: int | None = None) -> dict[str, Any]:
+        author = user(author_id, f"user{author_id}", bot=author_bot)
+        payload: dict[str, Any] = {
+            "id": str(message_id or next(self._ids)), "channel_id": str(channel_id), "author": author,
+            "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [user(BOT_ID, "teambot", bot=True)] if mention_bot else [],
+            "mention_roles": [], "attachments": attachments or [], "embeds": [], "pinned": False, "type": 0,
+            "flags": 0, "components": [],
+        }
+        if guild:
+            payload["guild_id"] = str(GUILD_ID)
+            payload["member"] = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}
+        return payload
+
+    async def message(self, content: str, *, channel_id: int = CHANNEL_ID, **options: Any) -> dict[str, Any]:
+        """Push MESSAGE_CREATE as a human (by default) would cause it; returns the payload."""
+        payload = self.message_payload(content, channel_id=channel_id, **options)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    def attachment(self, name: str, data: bytes | None, *, content_type: str = "text/plain") -> dict[str, Any]:
+        """An attachment payload whose URL this server serves (or 404s when `data` is None)."""
+        if data is not None:
+            self.files[name] = data
+        return {"id": str(next(self._ids)), "filename": name, "size": len(data or b""),
+                "url": f"{self.base}/attachments/{name}", "proxy_url": f"{self.base}/attachments/{name}",
+                "content_type": content_type}
+
+    async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, channel_id: int = CHANNEL_ID,
+                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Push INTERACTION_CREATE for a chat-input command; returns the payload (its `token`, `id`)."""
+        interaction_id = next(self._ids)
+        channel_type = 11 if channel_id in self.threads else 0
+        channel = {"id": str(channel_id), "type": channel_type, "guild_id": str(GUILD_ID), "name": "c",
+                   "parent_id": str(CHANNEL_ID) if channel_type == 11 else None, "permissions": str((1 << 50) - 1)}
+        data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1, "guild_id": str(GUILD_ID),
+                                "options": options or []}
+        if attachments:
+            data["resolved"] = {"attachments": {a["id"]: a for a in attachments}}
+        payload = {
+            "id": str(interaction_id), "application_id": str(APP_ID), "type": 2, "token": f"tok{interaction_id}",
+            "version": 1, "guild_id": str(GUILD_ID), "channel_id": str(channel_id), "channel": channel,
+            "member": {"user": user(HUMAN_ID, "alice"), "roles": [], "joined_at": TIMESTAMP, "deaf": False,
+                       "mute": False, "flags": 0, "permissions": str((1 << 50) - 1)},
+            "app_permissions": str((1 << 50) - 1), "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
+            "attachment_size_limit": 25 * 1024 * 1024, "data": data,
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    # --- REST ---------------------------------------------------------------------------------------------------
+
+    def calls_to(self, method: str, pattern: str) -> list[Call]:
+        regex = re.compile(pattern)
+        return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+        """Poll until `condition()` is truthy; returns its value."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; calls were: {[(c.method, c.path) for c in self.calls]}")
+            await asyncio.sleep(0.02)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.calls.append(Call("GET", f"/attachments/{name}", None, dict(request.query)))
+        if name not in self.files:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=self.files[name], content_type="application/octet-stream")
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        if request.content_type == "application/json":
+            return await request.json()
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    return json.loads(await part.text())  # type: ignore[union-attr]
+        return None
+
+    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:
+        return {**self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
+                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)}
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body = await self._body(request)
+        self.calls.append(Call(request.method, path, body, dict(request.query)))
+        method = request.method
+        ok = _json
+
+        if method == "GET" and path == "/users/@me":
+            return ok(user(BOT_ID, "teambot", bot=True))
+        if method == "GET" and path == "/oauth2/applications/@me":
+            return ok({"id": str(APP_ID), "name": "teambot", "icon": None, "description": "", "bot_public": True,
+                       "bot_require_code_grant": False, "owner": user(HUMAN_ID, "alice"), "summary": "",
+                       "verify_key": "00", "flags": 0, "rpc_origins": [], "team": None})
+        if method == "PUT" and (m := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path)):
+            return ok([{**command, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1",
+                        "guild_id": m.group(1), "default_member_permissions": None, "nsfw": False,
+                        "description": command.get("description", ""), "type": command.get("type", 1)}
+                       for command in body or []])
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
+            thread_id = next(self._ids)
+            thread = {"id": str(thread_id), "guild_id": str(GUILD_ID), "parent_id": m.group(1),
+                      "owner_id": str(BOT_ID), "name": body["name"], "type": 11, "last_message_id": None,
+                      "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+                      "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                          "archive_timestamp": TIMESTAMP, "locked": False}}
+            self.threads[thread_id] = thread
+            # Like Discord: the creator also receives THREAD_CREATE over the gateway.
+            await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+            return ok(thread, status=201)
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
+            return web.Response(status=204)
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
+            message = self._bot_message(m.group(1), body.get("content", ""))
+            self.calls[-1].message_id = message["id"]
+            return ok(message)
+        if method == "PATCH" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
+            self.calls[-1].message_id = m.group(2)
+            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2))))
+        if method == "DELETE" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
+            self.calls[-1].message_id = m.group(2)
+            return web.Response(status=204)
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)):
+            data = body.get("data") or {}
+            return ok({"interaction": {"id": m.group(1), "type": 2,
+                                       "response_message_loading": body.get("type") == 5,
+                                       "response_message_ephemeral": bool(data.get("flags", 0) & 64)}})
+        if (m := re.fullmatch(r"/webhooks/\d+/[^/]+(?:/messages/(@original|\d+))?", path)) and method in ("POST",
+                                                                                                         "PATCH"):
+            message_id = next(self._ids) if m.group(1) in (None, "@original") else int(m.group(1))
+            self.calls[-1].message_id = m.group(1) if m.group(1) == "@original" else str(message_id)
+            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id))
+        if method == "DELETE" and path.startswith("/webhooks/"):
+            return web.Response(status=204)
+        return ok({"message": f"fake discord: no route {method} {path}", "code": 0}, status=404)
+
+    # --- what the bot showed ------------------------------------------------------------------------------------
+
+    def thread_ids(self) -> list[int]:
+        return list(self.threads)
+
+    def contents(self, channel_id: int) -> list[str]:
+        """What each message the bot posted in a channel finally shows, in posting order (edits applied)."""
+        shown: dict[str, str] = {}
+        for call in self.calls:
+            if call.message_id and call.path.startswith(f"/channels/{channel_id}/messages"):
+                if call.method == "POST":
+                    shown[call.message_id] = call.json.get("content", "")
+                elif call.method == "PATCH" and call.message_id in shown:
+                    shown[call.message_id] = call.json.get("content", "")
+                elif call.method == "DELETE":
+                    shown.pop(call.message_id, None)
+        return list(shown.values())
+
+    def interaction_contents(self, token: str) -> list[str]:
+        """What the deferred response and each followup of one interaction finally show."""
+        shown: dict[str, str] = {}
+        for call in self.calls:
+            if call.message_id and f"/{token}" in call.path and call.path.startswith("/webhooks/"):
+                shown[call.message_id] = (call.json or {}).get("content", "")
+        return list(shown.values())
