@@ -1,8 +1,10 @@
 """The agent as a diagram:
 
-    START -> condense_question -> retrieve -+-> generate_answer -> END   (a model is configured)
-                                            +-> extract_answer  -> END   (no model: quote the documents)
-                                            +-> decline         -> END   (nothing relevant enough)
+    START -> condense_question -> retrieve -+-> generate_answer -> END       (a model is configured)
+                                    ^       +-> extract_answer  -> END       (no model: quote the documents)
+                                    |       +-> decline         -> END       (nothing relevant enough)
+                                    |       +-> broaden_with_history --+     (nothing relevant, first try
+                                    +----------------------------------+      in a thread with history)
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ def build_graph() -> CompiledStateGraph:
     builder.add_node("generate_answer", nodes.generate_answer)
     builder.add_node("extract_answer", nodes.extract_answer)
     builder.add_node("decline", nodes.decline)
+    builder.add_node("broaden_with_history", nodes.broaden_with_history)
 
     builder.add_edge(START, "condense_question")
     builder.add_edge("condense_question", "retrieve")
     builder.add_conditional_edges("retrieve", nodes.route_after_retrieval)
+    builder.add_edge("broaden_with_history", "retrieve")
     builder.add_edge("generate_answer", END)
     builder.add_edge("extract_answer", END)
     builder.add_edge("decline", END)

@@ -49,40 +49,59 @@ def _citation(number: int, passage: Passage, snippet: str | None = None) -> Cita
 
 
 async def condense_question(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
-    """Make a follow-up standalone using the thread's history (by the model if there is one)."""
+    """With a model, rewrite a follow-up into a standalone query using the thread's history."""
     question = state["question"]
     history = state.get("history") or []
-    if not history:
-        return {"search_query": question}
     model = runtime.context.chat_model
-    if model is not None:
+    if history and model is not None:
         try:
             response = await model.ainvoke(
                 [SystemMessage(prompts.CONDENSE_SYSTEM), *_history_messages(state, turns=3), HumanMessage(question)]
             )
             rewritten = str(response.content).strip()
             if rewritten:
-                return {"search_query": rewritten}
-        except Exception:  # noqa: BLE001 - rewriting is an optimisation; fall back to the heuristic
+                return {"search_query": rewritten, "broadened": False}
+        except Exception:  # noqa: BLE001 - rewriting is an optimisation; the question alone still works
             pass
-    # Without a model: search with the previous question too, so "what about Windows?"
-    # after "how do I install on Linux?" still finds the install guide.
-    previous = " ".join(turn.question for turn in history[-_FOLLOW_UP_CONTEXT_TURNS:])
-    return {"search_query": f"{question} {previous}"}
+    return {"search_query": question, "broadened": False}
+
+
+def broaden_with_history(state: AgentState) -> AgentState:
+    """Nothing relevant for the question alone: search again together with the previous question.
+
+    This is how "And on Windows?" after "How do I install on Linux?" finds the install guide
+    without a model, while a self-contained question is never mixed with an unrelated earlier one.
+    """
+    previous = " ".join(turn.question for turn in (state.get("history") or [])[-_FOLLOW_UP_CONTEXT_TURNS:])
+    return {"search_query": f"{state['question']} {previous}", "broadened": True}
 
 
 async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
     """Find the best passages within the caller's scopes."""
     context = runtime.context
-    passages = await context.retriever.retrieve(state["search_query"], state["scopes"], k=context.top_k)
+    retriever = context.retriever
+    passages = await retriever.retrieve(state["search_query"], state["scopes"], k=context.top_k)
+    if state.get("broadened"):
+        # The earlier question only helps find the topic: a passage must still speak to
+        # this question's own words, or "what is the capital of Peru?" would get the last answer again.
+        own_terms = lexical_tokens(state["question"])
+        idf = await retriever.index.idf(own_terms)
+        passages = [
+            p for p in passages
+            if coverage(own_terms, lexical_tokens(p.chunk.searchable_text()), idf) >= context.min_relevance / 2
+        ]
     return {"passages": passages}
 
 
-def route_after_retrieval(state: AgentState) -> Literal["generate_answer", "extract_answer", "decline"]:
-    """Decline when nothing relevant was found; otherwise answer with the model or extractively."""
+def route_after_retrieval(
+    state: AgentState,
+) -> Literal["generate_answer", "extract_answer", "broaden_with_history", "decline"]:
+    """Answer with the model or extractively; if nothing is relevant, broaden once, then decline."""
     context = get_runtime(AgentContext).context
     passages = state.get("passages") or []
     if not passages or max(p.coverage for p in passages) < context.min_relevance:
+        if state.get("history") and not state.get("broadened"):
+            return "broaden_with_history"
         return "decline"
     return "generate_answer" if context.chat_model is not None else "extract_answer"
 

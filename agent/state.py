@@ -19,6 +19,8 @@ class AgentState(TypedDict, total=False):
     scopes: list[Scope]
     search_query: str
     """The question made standalone with the thread's history; what retrieval searches for."""
+    broadened: bool
+    """True once the search was retried together with the thread's previous question."""
     passages: list[Passage]
     answer: str
     citations: list[Citation]

@@ -270,7 +270,8 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
             for row in block
         ]
         # +2: row numbers as a spreadsheet shows them, the header being row 1
-        sections.append(Section("\n".join(lines), f"rows {start + 2}-{start + len(block) + 1}"))
+        # Blank lines between rows: each row is its own paragraph (and quotable sentence).
+        sections.append(Section("\n\n".join(lines), f"rows {start + 2}-{start + len(block) + 1}"))
     if not body:
         sections.append(Section(", ".join(header), "row 1"))
     return ParsedDocument(title=_stem_title(name), sections=sections)

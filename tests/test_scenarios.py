@@ -148,3 +148,16 @@ async def test_history_survives_a_restart_with_the_embedded_redis(make_settings)
         assert [t.question for t in turns] == ["What is the default port of the web console?"]
         assert "8080" in turns[0].answer
         assert [d.source for d in await second_run.knowledge.list_documents([FakeAdapter(second_run).message("").scope])] == ["guide.md"]
+
+
+async def test_an_unrelated_question_in_a_thread_is_not_mixed_with_the_last_one(teambot: Teambot) -> None:
+    fake = FakeAdapter(teambot)
+    await fake.upload("guide.md", GUIDE)
+    await fake.upload("휴가정책.md", KOREAN_POLICY)
+    await fake.say("What is the default port of the web console?", thread="mixed")
+
+    korean = await fake.say("재택근무는 일주일에 몇 번 가능한가요?", thread="mixed")
+    unrelated = await fake.say("What is the capital of Peru?", thread="mixed")
+
+    assert korean.reply is not None and "주 2회" in korean.reply.text
+    assert unrelated.reply is not None and not unrelated.reply.answered

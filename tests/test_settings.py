@@ -53,3 +53,21 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(_env_file=None)
     assert "sk-very-secret" not in repr(settings)
     assert settings.model_configured
+
+
+def test_env_example_documents_every_variable_and_loads() -> None:
+    from pydantic import AliasChoices
+
+    from bot.settings import Settings
+
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    documented = {
+        line.split("=", 1)[0] for line in example.read_text().splitlines() if line and not line.startswith("#")
+    }
+    declared = {
+        field.validation_alias.choices[0]
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+    }
+    assert documented == declared
+    load_settings(_env_file=example)  # the example itself is a valid configuration
