@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Callable
@@ -45,6 +46,7 @@ class Call:
     path: str
     json: Any
     query: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
     message_id: str | None = None
     """The id of the message the call created or edited, if any."""
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from tests.discord.conftest import Running
+from bot.events import Scope
+from bot.settings import Settings
+from tests.discord.conftest import Running, running_discord
 from tests.discord.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
 from tests.support.openai_server import FakeOpenAI
 
@@ -109,3 +113,119 @@ async def test_endpoints_are_restored_after_stop(discord_bot: Running) -> None:
     await discord_bot.adapter.stop()
     assert Route.BASE == "https://discord.com/api/v10"
     assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+
+
+async def test_slash_upload_then_ask(discord_bot: Running) -> None:
+    discord = discord_bot.discord
+    attachment = discord.attachment("guide.md", GUIDE)
+    upload = await discord.slash("upload", [{"name": "file", "type": 11, "value": attachment["id"]},
+                                            {"name": "note", "type": 3, "value": "how we deploy"}],
+                                 attachments=[attachment])
+    [callback] = await discord.wait_for(lambda: discord.calls_to("POST", rf"/interactions/{upload['id']}/.+/callback"))
+    assert callback.json["type"] == 5, "deferred with 'thinking' first"
+    [report] = await discord.wait_for(lambda: discord.interaction_contents(upload["token"]))
+    assert report == "✓ Added guide.md (2 chunks)"
+    assert discord.calls_to("GET", r"/attachments/guide\.md"), "the file was downloaded from its URL"
+
+    ask = await discord.slash("ask", [{"name": "question", "type": 3,
+                                       "value": "What is the default port of the web console?"}])
+    answer = await discord.wait_for(
+        lambda: [c for c in discord.interaction_contents(ask["token"]) if "Sources" in c])
+    assert "8080" in answer[0] and "guide.md" in answer[0]
+
+    listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
+    [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
+    assert documents.startswith("guide.md · 2 chunks")
+
+    delete = await discord.slash("kb", [{"name": "delete", "type": 1,
+                                         "options": [{"name": "document", "type": 3, "value": "guide.md"}]}])
+    [deleted] = await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+    assert deleted == "Deleted guide.md."
+    channel_scope = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
+    assert await discord_bot.teambot.knowledge.list_documents([channel_scope]) == []
+
+
+async def test_bad_attachments_get_a_reason_each(discord_bot: Running) -> None:
+    discord = discord_bot.discord
+    good = discord.attachment("guide.md", GUIDE)
+    binary = discord.attachment("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), content_type="image/png")
+    missing = discord.attachment("gone.pdf", None, content_type="application/pdf")
+    await discord.message(MENTION, mention_bot=True, attachments=[good, binary, missing])
+    thread = await discord.wait_for(lambda: discord.thread_ids() and discord.thread_ids()[0])
+    [report] = await discord.wait_for(lambda: discord.contents(thread))
+    lines = report.splitlines()
+    assert any(line.startswith("✓ Added guide.md") for line in lines)
+    assert any(line.startswith("✗ photo.png: ") for line in lines)
+    assert "✗ gone.pdf: the file could not be downloaded from Discord" in lines
+    assert len(lines) == 3
+
+
+async def test_model_failure_is_told_in_the_thread(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+    discord = discord_bot_llm.discord
+    await upload_in_channel(discord_bot_llm)
+    openai_server.fail_status = 500
+    await discord.message(f"{MENTION} How do I deploy on Linux?", mention_bot=True)
+    thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+    [shown] = await discord.wait_for(lambda: discord.contents(thread))
+    assert shown.startswith("Sorry, I couldn't answer: the language model failed (HTTP 500)")
+
+
+async def test_long_answer_is_split_and_streamed(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+    discord = discord_bot_llm.discord
+    await upload_in_channel(discord_bot_llm)
+    paragraph = "Linux deploys use make install and then systemctl start teambot on the host. " * 6
+    code = "```sh\n" + "\n".join(f"echo step {i}" for i in range(60)) + "\n```"
+    openai_server.reply = "\n\n".join([paragraph] * 4 + [code] + [paragraph] * 4) + " [1]"
+    openai_server.token_delay_s = 0.002
+    await discord.message(f"{MENTION} How do I deploy on Linux?", mention_bot=True)
+    thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+    shown = await discord.wait_for(
+        lambda: (c := discord.contents(thread)) and "Sources" in c[-1] and c)
+
+    assert len(shown) >= 3
+    assert all(len(piece) <= 2000 for piece in shown)
+    for piece in shown:
+        assert piece.count("```") % 2 == 0, "no message leaves a code block open"
+    assert code in "\n\n".join(shown), "the code block arrives whole, in one message"
+    assert "guide.md" in shown[-1]
+    edits = discord.calls_to("PATCH", rf"/channels/{thread}/messages/\d+")
+    assert edits, "the answer was edited in progressively"
+    updates = sorted({call.at for call in edits + discord.calls_to("POST", rf"/channels/{thread}/messages")})
+    rounds = [updates[0]]  # one render touches several messages at once; count renders, not calls
+    for moment in updates[1:]:
+        if moment - rounds[-1] > 0.3:
+            rounds.append(moment)
+    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    assert all(gap >= 0.9 for gap in gaps[:-1]), f"visible updates at most about once a second: {gaps}"
+
+
+async def test_forget_in_thread_clears_history(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+    discord = discord_bot_llm.discord
+    await upload_in_channel(discord_bot_llm)
+    await discord.message(f"{MENTION} How do I deploy on Linux?", mention_bot=True)
+    thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+    await discord.wait_for(lambda: any("Sources" in c for c in discord.contents(thread)))
+
+    outside = await discord.slash("forget")
+    [refusal] = await discord.wait_for(lambda: discord.calls_to("POST", rf"/interactions/{outside['id']}/.+/callback"))
+    assert refusal.json["data"]["content"] == "Use /forget inside a thread."
+    assert refusal.json["data"]["flags"] & 64, "only the user sees it"
+
+    forget = await discord.slash("forget", channel_id=thread)
+    [done] = await discord.wait_for(lambda: discord.calls_to("POST", rf"/interactions/{forget['id']}/.+/callback"))
+    assert done.json["data"]["content"].startswith("Done")
+
+    openai_server.requests.clear()
+    await discord.message("And on Windows?", channel_id=thread)
+    await discord.wait_for(lambda: len(discord.contents(thread)) == 2)
+    [request] = openai_server.chat_requests()
+    contents = [m["content"] for m in request["body"]["messages"]]
+    assert "And on Windows?" in "\n".join(contents)
+    assert "How do I deploy on Linux?" not in contents, "the forgotten turn no longer reaches the model"
+
+
+async def test_commands_sync_globally_without_guild_ids(make_settings: Callable[..., Settings]) -> None:
+    async with running_discord(make_settings(discord_token="test-token")) as env:
+        [sync] = env.discord.calls_to("PUT", rf"/applications/{APP_ID}/commands")
+        assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "upload"]
+        assert not env.discord.calls_to("PUT", r"/applications/\d+/guilds/\d+/commands")
