@@ -90,10 +90,13 @@ class ChromaVectorStore:
                     documents=documents[start:end], metadatas=metadatas[start:end],
                 )
 
-    async def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+    async def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], *,
+                  document_metadata: dict[str, str | int | float] | None = None) -> None:
+        """Store chunks with their vectors; `document_metadata` (uploader, hash, time) goes on each."""
+        extra = document_metadata or {}
         await self._call(
             self._add, [c.id for c in chunks], [list(e) for e in embeddings],
-            [c.text for c in chunks], [c.metadata() for c in chunks],
+            [c.text for c in chunks], [{**c.metadata(), **extra} for c in chunks],
         )
 
     async def restore(self, snapshot: VectorSnapshot) -> None:

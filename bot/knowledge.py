@@ -127,7 +127,10 @@ class KnowledgeBase:
         snapshot = await self.vectors.snapshot(old_ids)
         await self.vectors.delete(old_ids)
         try:
-            await self.vectors.add(chunks, embeddings)
+            await self.vectors.add(chunks, embeddings, document_metadata={
+                "uploader": document.uploader, "content_hash": document.content_hash,
+                "ingested_at": document.ingested_at,
+            })
             await self.index.replace_document(document, chunks, terms)
         except BaseException:
             # Put the earlier version back; shield so a cancelled upload still restores.

@@ -118,6 +118,10 @@ async def test_every_format_is_ingested_and_searchable(teambot: Teambot) -> None
     assert sorted(name for name, _, _ in listed) == sorted(files)
     assert vector_count == sum(chunks for _, chunks, _ in listed)
 
+    stored = teambot.vectors._collection.get(limit=1, include=["metadatas"])["metadatas"][0]
+    assert stored["uploader"] == "alice" and len(stored["content_hash"]) == 64 and stored["ingested_at"] > 0
+    assert {"source", "title", "location", "platform", "workspace", "channel"} <= set(stored)
+
     passages = await teambot.retriever.retrieve("When are expenses reimbursed?", [SCOPE], k=3)
     assert passages[0].chunk.source == "handbook.pdf" and passages[0].chunk.location == "p. 2"
     passages = await teambot.retriever.retrieve("Grace extension", [SCOPE], k=3)

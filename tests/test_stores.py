@@ -1,0 +1,73 @@
+"""The stores for real: a Chroma server over HTTP (CHROMA_HOST) and OpenAI-compatible embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from adapters.fake.adapter import FakeAdapter
+from bot.app import Teambot
+from bot.redis_server import free_port
+from bot.settings import Settings
+from tests.support.openai_server import FakeOpenAI
+
+GUIDE = b"# Guide\n\n## Ports\n\nThe web console listens on port 8080.\n\n## Backups\n\nBackups run nightly at 02:00."
+
+
+@pytest.fixture
+async def chroma_server(tmp_path: Path) -> AsyncIterator[int]:
+    """A real Chroma server (the `chroma` binary that ships with chromadb) on a free loopback port."""
+    binary = shutil.which("chroma") or str(Path(__import__("sys").executable).with_name("chroma"))
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        binary, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/api/v2/heartbeat") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("chroma server did not start")
+        yield port
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_chroma_server_over_http(make_settings: Callable[..., Settings], chroma_server: int) -> None:
+    settings = make_settings(chroma_host="127.0.0.1", chroma_port=chroma_server)
+    async with Teambot(settings) as teambot:
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", GUIDE)
+        await teambot.vectors.ping()
+        assert await teambot.vectors.count() == 2
+        stream = await fake.say("When do backups run?")
+        assert stream.reply is not None and "02:00" in stream.reply.text
+    assert not (settings.data_dir / "chroma").exists(), "no embedded store when a server is configured"
+
+
+async def test_openai_compatible_embeddings(make_settings: Callable[..., Settings], openai_server: FakeOpenAI) -> None:
+    settings = make_settings(openai_base_url=openai_server.base_url, embedding_model="fake-embedding")
+    async with Teambot(settings) as teambot:
+        assert teambot.embedder.name == "openai-fake-embedding"
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", GUIDE)
+        embedded = [r["body"]["input"] for r in openai_server.requests if r["path"].endswith("/embeddings")]
+        assert len(embedded[0]) == 2, "both chunks embedded in one request"
+        openai_server.reply = "Nightly at 02:00 [1]."
+        stream = await fake.say("When do backups run?")
+        assert stream.reply is not None and stream.reply.text == "Nightly at 02:00 [1]."
+        inputs = [r["body"]["input"] for r in openai_server.requests if r["path"].endswith("/embeddings")]
+        assert inputs[-1] in (["When do backups run?"], "When do backups run?"), "the question is embedded there too"
