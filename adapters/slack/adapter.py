@@ -1,0 +1,384 @@
+"""The Slack adapter: one Bolt app, served over HTTP (`POST /slack/events`) or Socket Mode.
+
+Listeners only acknowledge; the work happens here, in tracked background
+tasks, so Slack always gets its ack well inside 3 s. Redis remembers which
+events were already handled (Slack retries and Socket Mode redeliveries)
+and which threads the bot answered in (follow-ups without a mention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any, Awaitable
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from redis.exceptions import RedisError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import Adapter
+from adapters.slack import translate
+from adapters.slack.listeners import CommandNames, Registration, register
+from adapters.slack.stream import SlackReplyStream
+from bot.app import Teambot
+from bot.events import Attachment, IncomingMessage, Scope
+from bot.parsers import IngestError
+from bot.scoping import upload_scope, visible_scopes
+from bot.uploads import FileOutcome, documents_text, ingest_attachments, outcomes_text
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "teambot:slack:"
+EVENTS_PATH = "/slack/events"
+SLACK_FILE_HOSTS = ("files.slack.com",)
+
+
+class SlackConfigError(RuntimeError):
+    """Slack is enabled but a required credential is missing."""
+
+
+class SlackAdapter(Adapter):
+    """Slack over Bolt. `async with adapter: await adapter.run()`."""
+
+    platform = translate.PLATFORM
+
+    def __init__(self, teambot: Teambot, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
+                 dedupe_ttl_s: int = 24 * 3600, update_interval_s: float = 1.0,
+                 download_timeout_s: float = 60.0) -> None:
+        settings = teambot.settings
+        if settings.slack_bot_token is None:
+            raise SlackConfigError("SLACK_BOT_TOKEN is not set")
+        self.teambot = teambot
+        self.settings = settings
+        self.socket_mode = settings.slack_app_token is not None
+        if not self.socket_mode and settings.slack_signing_secret is None:
+            raise SlackConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN)")
+        api_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        self.client = client or AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=api_url,
+            # Honour 429 Retry-After on every Web API call, on top of the default reconnects.
+            retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        )
+        self._download_hosts = {*SLACK_FILE_HOSTS, urlsplit(api_url).hostname or ""}
+        self._dedupe_ttl_s = dedupe_ttl_s
+        self._update_interval_s = update_interval_s
+        self._download_timeout_s = download_timeout_s
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
+            # Socket Mode envelopes are not signed; HTTP requests always are checked.
+            request_verification_enabled=not self.socket_mode,
+            logger=logging.getLogger("teambot.slack.bolt"),
+        )
+        self.registration: Registration = register(self.app, handlers=self, commands=CommandNames(
+            ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
+        ))
+        if not self.socket_mode and web_app is not None:
+            # Routes must be added now: the shared app is frozen once the server starts.
+            web_app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._download_timeout_s))
+        if self.socket_mode:
+            assert self.settings.slack_app_token is not None
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token.get_secret_value())
+            await self._socket.connect_async()
+
+    async def run(self) -> None:
+        """Serve until cancelled (HTTP requests arrive through the shared web app)."""
+        await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        # Let answers in flight finish briefly, so no placeholder is left behind.
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """`POST /slack/events`: Bolt verifies the signature (401 if bad or stale) and dispatches."""
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    def spawn(self, work: Awaitable[None], *, name: str) -> None:
+        """Run `work` after the ack, tracked so `stop()` and `idle()` can wait for it."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:  # noqa: BLE001 - a background failure must be logged, not lost
+                log.exception("slack work failed", extra={"task": name})
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until no background work is running (used by tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- Redis bookkeeping ------------------------------------------------------------------
+
+    async def _claim(self, key: str) -> bool:
+        """True the first time `key` is claimed within the TTL; used to answer exactly once."""
+        try:
+            return bool(await self.teambot.redis.set(KEY_PREFIX + key, "1", nx=True, ex=self._dedupe_ttl_s))
+        except (RedisError, OSError):
+            # Without Redis we cannot dedupe; answering (maybe twice) beats going silent.
+            log.warning("dedupe unavailable", extra={"key": key})
+            return True
+
+    @staticmethod
+    def _thread_key(message: IncomingMessage) -> str:
+        return f"thread:{message.workspace}:{message.channel}:{message.thread}"
+
+    async def _remember_thread(self, message: IncomingMessage) -> None:
+        try:
+            await self.teambot.redis.set(KEY_PREFIX + self._thread_key(message), "1",
+                                         ex=self.settings.history_ttl_s)
+        except (RedisError, OSError):
+            log.warning("could not remember the thread")
+
+    async def _bot_in_thread(self, message: IncomingMessage) -> bool:
+        try:
+            return bool(await self.teambot.redis.exists(KEY_PREFIX + self._thread_key(message)))
+        except (RedisError, OSError):
+            return False
+
+    # --- events ---------------------------------------------------------------------------
+
+    async def on_event(self, *, body: dict[str, Any], bot_user_id: str | None) -> None:
+        """An `app_mention` or `message` event: answer it, ingest its files, or ignore it."""
+        event_id = body.get("event_id")
+        if event_id and not await self._claim(f"event:{event_id}"):
+            return  # a retry or a redelivery of an event already handled
+        event = body.get("event") or {}
+        route = translate.route_event(event, bot_user_id=bot_user_id)
+        if route == "ignore":
+            return
+        message = translate.message_from_event(body, bot_user_id=bot_user_id)
+        if route == "maybe_follow_up" and not (
+            self.settings.slack_follow_up_without_mention and await self._bot_in_thread(message)
+        ):
+            return
+        # A mention in a thread also arrives as a `message` event with another event id.
+        if not await self._claim(f"message:{message.workspace}:{message.channel}:{event.get('ts')}"):
+            return
+        if message.attachments:
+            await self._ingest_message_files(message, files=event.get("files") or [])
+            if not message.text or "?" not in message.text:
+                return  # the files were the point; a question comes with a question mark
+        if not message.text:
+            await self._post(channel=message.channel, thread_ts=message.thread,
+                             text="Ask me a question about this channel's documents, or attach files to add them.")
+            return
+        await self._remember_thread(message)
+        await self.answer(message, SlackReplyStream(client=self.client, channel=message.channel,
+                                                    thread_ts=message.thread,
+                                                    min_interval_s=self._update_interval_s))
+
+    async def answer(self, message: IncomingMessage, stream: SlackReplyStream) -> None:
+        """Run the dispatcher; whatever fails, the working state ends with a message."""
+        try:
+            await self.teambot.dispatcher.handle(message, stream)
+        except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
+            log.exception("answer failed")
+            if not stream.finished:
+                await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
+
+    # --- files ------------------------------------------------------------------------------
+
+    async def _ingest_message_files(self, message: IncomingMessage, *, files: list[dict[str, Any]]) -> None:
+        outcomes = await self.ingest_files(
+            attachments=message.attachments, file_ids=translate.file_ids_of(files),
+            scope=upload_scope(message), uploader=message.user, note="",
+        )
+        await self._post(channel=message.channel, thread_ts=message.thread,
+                         text=f"Files for this channel's knowledge:\n{outcomes_text(outcomes)}")
+
+    async def ingest_files(self, *, attachments: tuple[Attachment, ...], file_ids: dict[str, str], scope: Scope,
+                           uploader: str, note: str) -> list[FileOutcome]:
+        """Download each file with the bot token, ingest the good ones, report each in order."""
+        downloaded: list[Attachment | FileOutcome] = []
+        for attachment in attachments:
+            downloaded.append(await self._download(attachment, file_id=file_ids.get(attachment.name)))
+        ready = [d for d in downloaded if isinstance(d, Attachment)]
+        ingested = iter(await ingest_attachments(self.teambot.knowledge, self.teambot.usage, attachments=ready,
+                                                 scope=scope, uploader=uploader, note=note))
+        return [next(ingested) if isinstance(d, Attachment) else d for d in downloaded]
+
+    async def _download(self, attachment: Attachment, *, file_id: str | None) -> Attachment | FileOutcome:
+        limit = self.settings.max_upload_bytes
+        if attachment.url is None and file_id:
+            # Some events carry only a file stub; files.info has the download URL.
+            try:
+                info = (await self.client.files_info(file=file_id))["file"]
+                attachment = translate.attachments_of([info])[0]
+            except (SlackApiError, IndexError, KeyError):
+                return FileOutcome(attachment.name, error="Slack did not give me access to this file")
+        if attachment.size is not None and attachment.size > limit:
+            return FileOutcome(attachment.name, error=f"too large ({attachment.size / 1048576:.1f} MB; "
+                                                      f"the limit is {self.settings.max_upload_mb:g} MB)")
+        if attachment.url is None or urlsplit(attachment.url).hostname not in self._download_hosts:
+            return FileOutcome(attachment.name, error="the file has no download link from Slack")
+        assert self._session is not None, "start() the adapter first"
+        token = self.settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+        try:
+            async with self._session.get(attachment.url, headers={"Authorization": f"Bearer {token}"}) as response:
+                if response.status != 200:
+                    return FileOutcome(attachment.name, error=f"the download failed (HTTP {response.status})")
+                if response.content_type == "text/html" and not attachment.name.lower().endswith((".html", ".htm")):
+                    # Slack answers a missing files:read scope with its login page, not an error.
+                    return FileOutcome(attachment.name, error="Slack refused the download (is files:read granted?)")
+                data = await response.content.read(limit + 1)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return FileOutcome(attachment.name, error=f"the download failed ({type(exc).__name__})")
+        if len(data) > limit:
+            return FileOutcome(attachment.name, error=f"too large (the limit is {self.settings.max_upload_mb:g} MB)")
+        return replace(attachment, data=data, size=len(data))
+
+    # --- slash commands -----------------------------------------------------------------------
+
+    async def on_ask(self, *, command: dict[str, Any]) -> None:
+        """`/ask QUESTION`: answer in the channel; the answer's thread continues the conversation."""
+        question = (command.get("text") or "").strip()
+        channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
+        if not question:
+            await self._ephemeral(channel=channel, user=user,
+                                  text=f"Usage: {self.settings.slack_ask_command} QUESTION")
+            return
+        heading = f"<@{user}> asked: {question}"
+        stream = SlackReplyStream(client=self.client, channel=channel, thread_ts=None, heading=heading,
+                                  min_interval_s=self._update_interval_s)
+        try:
+            await stream.working()
+        except SlackApiError as exc:
+            await self._ephemeral(channel=channel, user=user, text=_post_failure(exc))
+            return
+        assert stream.ts is not None
+        message = translate.message_from_command(command, thread=stream.ts)
+        await self._remember_thread(message)
+        await self.answer(message, stream)
+
+    async def on_upload_command(self, *, command: dict[str, Any]) -> None:
+        """`/upload`: open the modal; the target channel rides along in `private_metadata`."""
+        target = translate.upload_target_from_command(command)
+        await self.client.views_open(trigger_id=command["trigger_id"], view=upload_modal(target))
+
+    async def on_upload_submission(self, *, body: dict[str, Any]) -> None:
+        submission = translate.upload_submission(body)
+        target = submission.target
+        outcomes = await self.ingest_files(
+            attachments=submission.files, file_ids=submission.file_ids,
+            scope=Scope(translate.PLATFORM, target.workspace, target.channel),
+            uploader=submission.user, note=submission.note,
+        )
+        text = f"<@{submission.user}> uploaded to this channel's knowledge:\n{outcomes_text(outcomes)}"
+        if not await self._post(channel=target.channel, thread_ts=None, text=text):
+            await self._ephemeral(channel=target.channel, user=submission.user, text=text)
+
+    async def on_kb(self, *, command: dict[str, Any]) -> None:
+        """`/kb` lists the channel's documents; `/kb delete NAME-OR-ID` deletes one."""
+        channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
+        message = translate.message_from_command(command, thread="kb")
+        parsed = translate.parse_kb(command.get("text") or "")
+        name = self.settings.slack_kb_command
+        if isinstance(parsed, translate.KbList):
+            documents = await self.teambot.knowledge.list_documents(visible_scopes(message))
+            text = documents_text(documents)
+        elif isinstance(parsed, translate.KbDelete):
+            try:
+                # Only this channel's own documents: workspace-wide ones are not one channel's to delete.
+                document = await self.teambot.knowledge.delete([message.scope], parsed.reference)
+                text = f"Deleted {document.source} ({document.chunk_count} chunks)."
+            except IngestError as exc:
+                text = f"Could not delete: {exc}."
+        else:
+            reason = f"{parsed.reason}. " if parsed.reason else ""
+            text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
+        await self._ephemeral(channel=channel, user=user, text=text)
+
+    # --- feedback -------------------------------------------------------------------------------
+
+    async def on_feedback(self, *, body: dict[str, Any]) -> None:
+        feedback = translate.feedback_from_action(body)
+        if feedback is None:
+            return
+        # One vote per person per answer, however often they click.
+        if not await self._claim(f"feedback:{feedback.channel}:{feedback.message_ts}:{feedback.user}"):
+            return
+        await self.teambot.usage.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful)
+        await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
+
+    # --- posting helpers --------------------------------------------------------------------------
+
+    async def _post(self, *, channel: str, thread_ts: str | None, text: str) -> bool:
+        try:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+            return True
+        except SlackApiError as exc:
+            log.warning("could not post: %s", exc.response.get("error"))
+            return False
+
+    async def _ephemeral(self, *, channel: str, user: str, text: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            log.warning("could not post an ephemeral message: %s", exc.response.get("error"))
+
+
+def _post_failure(exc: SlackApiError) -> str:
+    error = exc.response.get("error")
+    if error in ("not_in_channel", "channel_not_found"):
+        return "I can't post in this channel yet: invite me first (`/invite @teambot`)."
+    return f"I couldn't post here (Slack said: {error})."
+
+
+def upload_modal(target: translate.UploadTarget) -> dict[str, Any]:
+    """The `/upload` modal: a file input and an optional note."""
+    return {
+        "type": "modal",
+        "callback_id": translate.UPLOAD_CALLBACK_ID,
+        "private_metadata": target.to_metadata(),
+        "title": {"type": "plain_text", "text": "Add documents"},
+        "submit": {"type": "plain_text", "text": "Upload"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "input", "block_id": translate.UPLOAD_FILES_BLOCK,
+             "label": {"type": "plain_text", "text": "Files"},
+             "element": {"type": "file_input", "action_id": "files", "max_files": 10}},
+            {"type": "input", "block_id": translate.UPLOAD_NOTE_BLOCK, "optional": True,
+             "label": {"type": "plain_text", "text": "Note (optional)"},
+             "element": {"type": "plain_text_input", "action_id": "note", "multiline": True}},
+        ],
+    }
+
+
+def create_adapter(teambot: Teambot, *, web_app: web.Application | None) -> SlackAdapter:
+    """Build the Slack adapter for `teambot serve` (routes are added to `web_app` in HTTP mode)."""
+    return SlackAdapter(teambot, web_app=web_app)

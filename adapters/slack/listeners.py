@@ -1,0 +1,96 @@
+"""Bolt listeners: acknowledge at once, hand the work to the adapter in the background.
+
+`register(app, handlers=..., commands=...)` adds every listener explicitly
+and returns what it registered, so the manifest test can compare the two.
+Importing this module does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Protocol
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from adapters.slack.translate import FEEDBACK_ACTION_PREFIX, UPLOAD_CALLBACK_ID
+
+EVENTS = ("app_mention", "message")
+"""Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
+
+
+class Handlers(Protocol):
+    """What the listeners call; implemented by `SlackAdapter`. Each runs after the ack."""
+
+    def spawn(self, work: Awaitable[None], *, name: str) -> None: ...
+
+    async def on_event(self, *, body: dict[str, Any], bot_user_id: str | None) -> None: ...
+
+    async def on_ask(self, *, command: dict[str, Any]) -> None: ...
+
+    async def on_upload_command(self, *, command: dict[str, Any]) -> None: ...
+
+    async def on_upload_submission(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_kb(self, *, command: dict[str, Any]) -> None: ...
+
+    async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CommandNames:
+    ask: str
+    upload: str
+    kb: str
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """Everything `register` told Bolt to listen to."""
+
+    events: tuple[str, ...]
+    commands: tuple[str, ...]
+    actions: tuple[str, ...]
+    views: tuple[str, ...]
+
+
+def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Registration:
+    """Add all of teambot's listeners to `app`."""
+
+    async def event(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Bolt acknowledges Events API requests before calling us.
+        handlers.spawn(handlers.on_event(body=body, bot_user_id=context.bot_user_id), name="slack-event")
+
+    for event_type in EVENTS:
+        app.event(event_type)(event)
+
+    def command_listener(work: Callable[..., Awaitable[None]], name: str) -> Callable[..., Awaitable[None]]:
+        async def listener(ack: AsyncAck, command: dict[str, Any]) -> None:
+            # Schedule first, then ack: the work is tracked before Slack sees the 200.
+            handlers.spawn(work(command=command), name=name)
+            await ack()
+        return listener
+
+    app.command(commands.ask)(command_listener(handlers.on_ask, "slack-ask"))
+    app.command(commands.upload)(command_listener(handlers.on_upload_command, "slack-upload"))
+    app.command(commands.kb)(command_listener(handlers.on_kb, "slack-kb"))
+
+    async def upload_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_upload_submission(body=body), name="slack-upload-submit")
+        await ack()  # an empty ack closes the modal
+
+    app.view(UPLOAD_CALLBACK_ID)(upload_submitted)
+
+    async def feedback(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_feedback(body=body), name="slack-feedback")
+        await ack()
+
+    app.action(re.compile("^" + re.escape(FEEDBACK_ACTION_PREFIX)))(feedback)
+
+    return Registration(
+        events=EVENTS,
+        commands=(commands.ask, commands.upload, commands.kb),
+        actions=(FEEDBACK_ACTION_PREFIX + "*",),
+        views=(UPLOAD_CALLBACK_ID,),
+    )

@@ -1,0 +1,263 @@
+"""Slack payloads in, plain values out: the only place that knows Slack's JSON shapes.
+
+Everything here is pure: no network, no Redis. The adapter does the I/O
+(is this a thread the bot answered in? download the files) and passes the
+results in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+from bot.events import Attachment, IncomingMessage
+
+PLATFORM = "slack"
+
+# Message subtypes that still carry a user's words; every other subtype is an
+# edit, a deletion, a join, a bot post... and is not for the bot.
+_USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+FEEDBACK_ACTION_PREFIX = "teambot_feedback_"
+HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "helpful"
+NOT_HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "not_helpful"
+UPLOAD_CALLBACK_ID = "teambot_upload"
+UPLOAD_FILES_BLOCK = "files"
+UPLOAD_NOTE_BLOCK = "note"
+
+
+Route = Literal["ignore", "mention", "dm", "maybe_follow_up"]
+
+
+def _mention_token(bot_user_id: str) -> str:
+    return f"<@{bot_user_id}>"
+
+
+def mentions_bot(text: str, *, bot_user_id: str | None) -> bool:
+    """True when `text` @-mentions the bot user (`<@U123>` or `<@U123|name>`)."""
+    if not bot_user_id:
+        return False
+    return re.search(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", text) is not None
+
+
+def strip_mention(text: str, *, bot_user_id: str | None) -> str:
+    """The text without the bot's own mention tokens, whitespace tidied."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def is_from_bot_or_noise(event: Mapping[str, Any], *, bot_user_id: str | None) -> bool:
+    """Bots (including this one), edits, deletions and other system messages are never answered."""
+    if event.get("bot_id") or event.get("bot_profile"):
+        return True
+    if event.get("subtype") not in _USER_SUBTYPES:
+        return True
+    user = event.get("user")
+    return not user or (bot_user_id is not None and user == bot_user_id)
+
+
+def route_event(event: Mapping[str, Any], *, bot_user_id: str | None) -> Route:
+    """What to do with an `app_mention` or `message` event, before any I/O.
+
+    - `mention`: an @mention in a channel; answer in its thread.
+    - `dm`: a direct message; answer in its thread.
+    - `maybe_follow_up`: a plain reply in a thread; answer only if the bot
+      has answered in that thread (the adapter checks).
+    - `ignore`: anything else. Channel messages that mention the bot are
+      ignored here because Slack also sends them as `app_mention`.
+    """
+    if is_from_bot_or_noise(event, bot_user_id=bot_user_id):
+        return "ignore"
+    kind = event.get("type")
+    if kind == "app_mention":
+        return "mention"
+    if kind != "message":
+        return "ignore"
+    if event.get("channel_type") == "im":
+        return "dm"
+    if mentions_bot(event.get("text") or "", bot_user_id=bot_user_id):
+        return "ignore"
+    if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+        return "maybe_follow_up"
+    return "ignore"
+
+
+def thread_of(event: Mapping[str, Any]) -> str:
+    """The thread an answer belongs in: the event's thread, or the message itself as a new thread's root."""
+    return str(event.get("thread_ts") or event["ts"])
+
+
+def workspace_of(body: Mapping[str, Any]) -> str:
+    """The team id of an Events API envelope, a slash command or an interaction payload."""
+    event = body.get("event") or {}
+    team = body.get("team")
+    return str(
+        body.get("team_id")
+        or (team.get("id") if isinstance(team, Mapping) else team)
+        or event.get("team")
+        or "unknown"
+    )
+
+
+def attachments_of(files: Any) -> tuple[Attachment, ...]:
+    """Slack file objects -> `Attachment`s to download (data not yet filled)."""
+    result = []
+    for file in files or ():
+        if not isinstance(file, Mapping) or file.get("mode") == "tombstone":
+            continue
+        result.append(Attachment(
+            name=str(file.get("name") or file.get("title") or file.get("id") or "file"),
+            url=file.get("url_private_download") or file.get("url_private"),
+            size=file.get("size"),
+            mime_type=file.get("mimetype"),
+        ))
+    return tuple(result)
+
+
+def file_ids_of(files: Any) -> dict[str, str]:
+    """Name -> file id, for files whose event copy lacks a download URL (`files.info` fills it)."""
+    return {str(f.get("name") or f.get("id")): str(f["id"]) for f in files or ()
+            if isinstance(f, Mapping) and f.get("id")}
+
+
+def message_from_event(body: Mapping[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
+    """An `app_mention` or `message` Events API envelope -> `IncomingMessage`."""
+    event = body["event"]
+    text = event.get("text") or ""
+    return IncomingMessage(
+        platform=PLATFORM,
+        workspace=workspace_of(body),
+        channel=str(event["channel"]),
+        thread=thread_of(event),
+        user=str(event.get("user") or ""),
+        text=strip_mention(text, bot_user_id=bot_user_id),
+        attachments=attachments_of(event.get("files")),
+        is_dm=event.get("channel_type") == "im",
+        mentions_bot=event.get("type") == "app_mention" or mentions_bot(text, bot_user_id=bot_user_id),
+        event_id=body.get("event_id"),
+    )
+
+
+def message_from_command(command: Mapping[str, Any], *, thread: str) -> IncomingMessage:
+    """A slash command form (`/ask QUESTION`) -> `IncomingMessage` answered in `thread`."""
+    channel = str(command["channel_id"])
+    return IncomingMessage(
+        platform=PLATFORM,
+        workspace=workspace_of(command),
+        channel=channel,
+        thread=thread,
+        user=str(command.get("user_id") or ""),
+        text=(command.get("text") or "").strip(),
+        is_dm=channel.startswith("D") or command.get("channel_name") == "directmessage",
+        mentions_bot=True,
+        event_id=command.get("trigger_id"),
+    )
+
+
+# --- /kb ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KbList:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KbDelete:
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class KbHelp:
+    reason: str = ""
+
+
+KbCommand = KbList | KbDelete | KbHelp
+
+
+def parse_kb(text: str) -> KbCommand:
+    """`/kb`, `/kb list`, `/kb delete NAME-OR-ID`."""
+    words = text.strip().split(maxsplit=1)
+    if not words or words[0].lower() in ("list", "ls"):
+        return KbList()
+    if words[0].lower() in ("delete", "remove", "rm"):
+        if len(words) < 2 or not words[1].strip():
+            return KbHelp("say which document to delete: its name or id")
+        return KbDelete(words[1].strip().strip('"'))
+    if words[0].lower() == "help":
+        return KbHelp()
+    return KbHelp(f"unknown option {words[0]!r}")
+
+
+# --- /upload modal ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where a `/upload` modal's files go; carried through the modal in `private_metadata`."""
+
+    workspace: str
+    channel: str
+    user: str
+
+    def to_metadata(self) -> str:
+        return json.dumps({"workspace": self.workspace, "channel": self.channel, "user": self.user})
+
+
+def upload_target_from_command(command: Mapping[str, Any]) -> UploadTarget:
+    return UploadTarget(workspace=workspace_of(command), channel=str(command["channel_id"]),
+                        user=str(command.get("user_id") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSubmission:
+    target: UploadTarget
+    files: tuple[Attachment, ...]
+    file_ids: dict[str, str]
+    note: str
+    user: str
+
+
+def upload_submission(body: Mapping[str, Any]) -> UploadSubmission:
+    """A `view_submission` of the upload modal -> target channel, files and note."""
+    view = body["view"]
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = (view.get("state") or {}).get("values") or {}
+    files_value = next(iter((values.get(UPLOAD_FILES_BLOCK) or {}).values()), {}) or {}
+    note_value = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
+    user = str((body.get("user") or {}).get("id") or meta.get("user") or "")
+    target = UploadTarget(workspace=str(meta.get("workspace") or workspace_of(body)),
+                          channel=str(meta.get("channel") or ""), user=str(meta.get("user") or user))
+    files = files_value.get("files") or []
+    return UploadSubmission(target=target, files=attachments_of(files), file_ids=file_ids_of(files),
+                            note=(note_value.get("value") or "").strip(), user=user)
+
+
+# --- feedback buttons ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    helpful: bool
+    user: str
+    channel: str
+    message_ts: str
+
+
+def feedback_from_action(body: Mapping[str, Any]) -> Feedback | None:
+    """A `block_actions` click on one of the answer's feedback buttons, or None."""
+    actions = body.get("actions") or []
+    action = next((a for a in actions if str(a.get("action_id", "")).startswith(FEEDBACK_ACTION_PREFIX)), None)
+    if action is None:
+        return None
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    return Feedback(
+        helpful=action["action_id"] == HELPFUL_ACTION,
+        user=str((body.get("user") or {}).get("id") or ""),
+        channel=str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+        message_ts=str(container.get("message_ts") or message.get("ts") or ""),
+    )

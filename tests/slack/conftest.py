@@ -1,0 +1,122 @@
+"""Slack test harness: the fake Web API, a running core and adapter, and signed requests over loopback."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from adapters.slack import SlackAdapter, create_adapter
+from bot.app import Teambot
+from bot.events import Scope
+from bot.redis_server import free_port
+from bot.serve import build_web_app
+from bot.settings import Settings
+from tests.slack.fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.support.openai_server import FakeOpenAI
+
+PAYLOADS = Path(__file__).parent / "payloads"
+SIGNING_SECRET = "secret"
+
+GUIDE = b"""# Deploy guide
+
+## Linux
+
+To deploy on Linux, run make install and start the service with systemctl start teambot.
+The default port of the web console is 8080.
+
+## Windows
+
+On Windows, run the installer teambot-setup.exe and choose the service option.
+"""
+
+
+def payload(name: str) -> dict[str, Any]:
+    """A captured Slack payload from `payloads/`, freshly copied."""
+    return copy.deepcopy(json.loads((PAYLOADS / f"{name}.json").read_text()))
+
+
+def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,
+                   content_type: str = "application/json") -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature, "Content-Type": content_type}
+
+
+@dataclass
+class SlackHarness:
+    """A running teambot + Slack adapter behind a real aiohttp server on a free port."""
+
+    fake: FakeSlack
+    teambot: Teambot
+    adapter: SlackAdapter
+    url: str
+    session: aiohttp.ClientSession
+
+    async def post(self, body: str, *, content_type: str = "application/json",
+                   headers: dict[str, str] | None = None, **signing: Any) -> tuple[int, str]:
+        all_headers = {**signed_headers(body, content_type=content_type, **signing), **(headers or {})}
+        async with self.session.post(f"{self.url}/slack/events", data=body.encode(), headers=all_headers) as r:
+            return r.status, await r.text()
+
+    async def event(self, body: dict[str, Any], **kwargs: Any) -> tuple[int, str]:
+        return await self.post(json.dumps(body), **kwargs)
+
+    async def command(self, command: str, text: str, *, channel: str = "C1", user: str = "U1",
+                      trigger_id: str = "1700000500.1.ghi") -> tuple[int, str]:
+        form = payload("slash_command_ask")
+        form.update(command=command, text=text, channel_id=channel, user_id=user, trigger_id=trigger_id)
+        return await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
+
+    async def interaction(self, body: dict[str, Any]) -> tuple[int, str]:
+        return await self.post(urlencode({"payload": json.dumps(body)}),
+                               content_type="application/x-www-form-urlencoded")
+
+    async def seed_guide(self, channel: str = "C1") -> None:
+        await self.teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, channel),
+                                            uploader="U1")
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+def slack_settings(make_settings: Callable[..., Settings], fake: FakeSlack, openai: FakeOpenAI | None,
+                   **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                                  slack_api_url=fake.api_url, http_host="127.0.0.1")
+    if openai is not None:
+        values.update(openai_base_url=openai.base_url, openai_api_key="sk-test", chat_model="fake-model",
+                      model_max_retries=0)
+    values.update(overrides)
+    return make_settings(**values)
+
+
+@pytest.fixture
+async def slack(make_settings: Callable[..., Settings], fake_slack: FakeSlack,
+                openai_server: FakeOpenAI) -> AsyncIterator[SlackHarness]:
+    """HTTP mode: the adapter's `/slack/events` on the shared web app, the model on the loopback server."""
+    settings = slack_settings(make_settings, fake_slack, openai_server)
+    async with Teambot(settings) as teambot:
+        web_app = build_web_app(teambot)
+        adapter = create_adapter(teambot, web_app=web_app)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with adapter, aiohttp.ClientSession() as session:
+                yield SlackHarness(fake_slack, teambot, adapter, f"http://127.0.0.1:{port}", session)
+        finally:
+            await runner.cleanup()
