@@ -229,3 +229,18 @@ async def test_commands_sync_globally_without_guild_ids(make_settings: Callable[
         [sync] = env.discord.calls_to("PUT", rf"/applications/{APP_ID}/commands")
         assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "upload"]
         assert not env.discord.calls_to("PUT", r"/applications/\d+/guilds/\d+/commands")
+
+
+async def test_owned_thread_is_remembered_across_restarts(discord_bot: Running) -> None:
+    """A thread the bot opened before a restart is not in discord.py's cache; Redis still says it is ours."""
+    discord = discord_bot.discord
+    await upload_in_channel(discord_bot)
+    old_thread = 180000000000000001
+    await discord_bot.teambot.redis.set(f"teambot:discord:thread:{old_thread}", str(CHANNEL_ID))
+    await discord.message("What is the default port of the web console?", channel_id=old_thread)
+    [answer] = await discord.wait_for(lambda: discord.contents(old_thread))
+    assert "8080" in answer, "answered from the parent channel's documents"
+    await discord.message("unrelated chatter", channel_id=180000000000000002)  # not ours, no mention
+    await discord.message("What is the default port?", channel_id=old_thread)
+    await discord.wait_for(lambda: len(discord.contents(old_thread)) == 2)
+    assert not discord.contents(180000000000000002)
