@@ -31,6 +31,12 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> str:
+        """The ts Slack gave the posted message."""
+        return str(self.result.get("ts"))
 
 
 @dataclass
@@ -127,10 +133,13 @@ class FakeSlack:
             self.calls.append(Call(method, params, time.monotonic(), status=429))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": "1"})
-        self.calls.append(Call(method, params, time.monotonic()))
+        call = Call(method, params, time.monotonic())
+        self.calls.append(call)
         if method in self.errors:
-            return web.json_response({"ok": False, "error": self.errors[method]})
-        return web.json_response(self._answer(method, params))
+            call.result = {"ok": False, "error": self.errors[method]}
+        else:
+            call.result = self._answer(method, params)
+        return web.json_response(call.result)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

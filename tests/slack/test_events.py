@@ -1,0 +1,136 @@
+"""Events API over signed HTTP: mentions, follow-ups, DMs, duplicates, signatures, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.slack.conftest import SlackHarness, payload
+from tests.slack.fake_slack import BOT_TOKEN
+from tests.support.openai_server import FakeOpenAI
+
+
+async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    await slack.seed_guide()
+    openai_server.reply = "The web console listens on **port 8080** [1]."
+    started = time.monotonic()
+    status, _ = await slack.event(payload("app_mention"))
+    assert status == 200
+    assert time.monotonic() - started < 1.0, "Slack needs its ack well inside 3 s"
+
+    [placeholder] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert placeholder.params["channel"] == "C1"
+    assert placeholder.params["thread_ts"] == "1700000000.000100"
+    assert placeholder.params["_auth"] == f"Bearer {BOT_TOKEN}"
+    final = await slack.fake.wait_for(lambda: slack.fake.final_update(placeholder.ts))
+
+    blocks = final.params["blocks"]
+    assert blocks[0]["text"]["text"] == "The web console listens on *port 8080* [1]."
+    [sources] = [b for b in blocks if b["type"] == "context"]
+    assert sources["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux"
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["teambot_feedback_helpful", "teambot_feedback_not_helpful"]
+    question = openai_server.chat_requests()[-1]["body"]["messages"][-1]["content"]
+    assert "What is the default port of the web console?" in question
+    assert "<@UBOT>" not in question, "the mention token is stripped at the edge"
+
+
+async def test_follow_up_in_answered_thread_needs_no_mention_and_carries_history(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    await slack.seed_guide()
+    openai_server.reply = "Run make install, then systemctl start teambot [1]."
+    await slack.event(payload("app_mention"))
+    await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
+    await slack.adapter.idle()
+
+    openai_server.requests.clear()
+    openai_server.reply = "Run teambot-setup.exe [1]."
+    await slack.event(payload("message_thread_reply"))
+    posts = await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postMessage")) == 2 and
+                                      slack.fake.of("chat.postMessage"))
+    assert posts[1].params["thread_ts"] == "1700000000.000100"
+    await slack.fake.wait_for(lambda: slack.fake.final_update("1700000002.000100"))
+    contents = [m["content"] for r in openai_server.chat_requests() for m in r["body"]["messages"]]
+    assert any("What is the default port of the web console?" in c for c in contents), "history reaches the model"
+    assert any("Run make install, then systemctl start teambot [1]." in c for c in contents)
+
+
+async def test_thread_reply_where_the_bot_never_answered_is_ignored(slack: SlackHarness) -> None:
+    status, _ = await slack.event(payload("message_thread_reply"))
+    assert status == 200
+    await slack.adapter.idle()
+    assert slack.fake.of("chat.postMessage") == []
+
+
+async def test_bots_itself_edits_and_deletions_are_ignored(slack: SlackHarness) -> None:
+    await slack.seed_guide()
+    await slack.event(payload("app_mention"))
+    await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
+    await slack.adapter.idle()
+    for name in ("message_changed", "message_deleted", "bot_message", "own_message"):
+        status, _ = await slack.event(payload(name))
+        assert status == 200
+    await asyncio.sleep(0.1)
+    await slack.adapter.idle()
+    assert len(slack.fake.of("chat.postMessage")) == 1, "only the mention was answered"
+
+
+async def test_direct_message_is_answered_in_its_own_thread(slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    await slack.seed_guide("D1")
+    openai_server.reply = "Use make install [1]."
+    await slack.event(payload("message_im"))
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert (post.params["channel"], post.params["thread_ts"]) == ("D1", "1700000100.000300")
+    final = await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
+    assert final.params["blocks"][0]["text"]["text"] == "Use make install [1]."
+
+
+async def test_retried_delivery_is_answered_exactly_once(slack: SlackHarness) -> None:
+    await slack.seed_guide()
+    body = payload("app_mention")
+    first = await slack.event(body)
+    retry = await slack.event(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert first[0] == retry[0] == 200
+    # The same message also arrives as a `message` event with another id: still one answer.
+    as_message = payload("app_mention")
+    as_message["event_id"] = "Ev0001-message"
+    as_message["event"].update(type="message", channel_type="channel")
+    await slack.event(as_message)
+    await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
+    await asyncio.sleep(0.1)
+    await slack.adapter.idle()
+    assert len(slack.fake.of("chat.postMessage")) == 1
+
+
+async def test_bad_or_stale_signature_gets_401_and_nothing_happens(slack: SlackHarness) -> None:
+    wrong_secret = await slack.event(payload("app_mention"), secret="not-the-secret")
+    stale = await slack.event(payload("app_mention"), timestamp=int(time.time()) - 600)
+    assert wrong_secret[0] == stale[0] == 401
+    await asyncio.sleep(0.1)
+    await slack.adapter.idle()
+    assert slack.fake.calls == [], "no Web API call, not even auth.test"
+
+
+async def test_model_failure_ends_the_working_state_with_a_plain_message(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    await slack.seed_guide()
+    openai_server.fail_status = 500
+    await slack.event(payload("app_mention"))
+    final = await slack.fake.wait_for(lambda: [c for c in slack.fake.of("chat.update")
+                                               if c.params["ts"] == "1700000001.000100"
+                                               and "Sorry" in c.params["text"]])
+    text = final[-1].params["text"]
+    assert "the language model failed (HTTP 500)" in text
+    blocks = final[-1].params["blocks"]
+    assert not [b for b in blocks if b["type"] == "actions"], "no feedback buttons on an error"
+
+
+async def test_slack_429_is_honoured_with_retry_after(slack: SlackHarness) -> None:
+    await slack.seed_guide()
+    slack.fake.rate_limit["chat.postMessage"] = 1
+    await slack.event(payload("app_mention"))
+    await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"), timeout=15)
+    attempts = [c for c in slack.fake.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in attempts] == [429, 200]
+    assert attempts[1].at - attempts[0].at >= 1.0, "waited Retry-After before retrying"
