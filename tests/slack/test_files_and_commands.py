@@ -1,0 +1,117 @@
+"""Files on mentions, `/upload` modal round trip, `/ask`, `/kb`, feedback buttons."""
+
+from __future__ import annotations
+
+from bot.events import Scope
+from tests.slack.conftest import GUIDE, SlackHarness, payload
+from tests.slack.fake_slack import BOT_TOKEN, TEAM_ID
+from tests.support.openai_server import FakeOpenAI
+
+C1 = Scope("slack", TEAM_ID, "C1")
+
+
+async def test_file_attached_to_a_mention_is_downloaded_with_the_bot_token_and_ingested(slack: SlackHarness) -> None:
+    body = payload("app_mention_with_files")
+    body["event"]["files"] = [slack.fake.add_file("F1", "guide.md", GUIDE, mimetype="text/markdown")]
+    await slack.event(body)
+
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert post.params["thread_ts"] == "1700000200.000600"
+    assert "✓ Added guide.md" in post.params["text"]
+    assert slack.fake.downloads == [{"id": "F1", "auth": f"Bearer {BOT_TOKEN}"}]
+    [document] = await slack.teambot.knowledge.list_documents([C1])
+    assert (document.source, document.uploader) == ("guide.md", "U1")
+
+
+async def test_bad_file_is_reported_per_file_and_the_good_one_still_ingested(slack: SlackHarness) -> None:
+    body = payload("app_mention_with_files")
+    body["event"]["files"] = [
+        slack.fake.add_file("F1", "broken.pdf", b"%PDF-1.4 this is not really a pdf", mimetype="application/pdf"),
+        slack.fake.add_file("F2", "guide.md", GUIDE, mimetype="text/markdown"),
+        slack.fake.add_file("F3", "huge.txt", b"x" * 64, mimetype="text/plain") | {"size": 10**9},
+    ]
+    await slack.event(body)
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    lines = post.params["text"].splitlines()[1:]
+    assert lines[0].startswith("✗ broken.pdf: ")
+    assert lines[1].startswith("✓ Added guide.md")
+    assert lines[2].startswith("✗ huge.txt: too large")
+    assert [d["id"] for d in slack.fake.downloads] == ["F1", "F2"], "an oversized file is never downloaded"
+    assert [d.source for d in await slack.teambot.knowledge.list_documents([C1])] == ["guide.md"]
+
+
+async def test_file_stub_without_url_is_resolved_through_files_info(slack: SlackHarness) -> None:
+    slack.fake.add_file("F1", "guide.md", GUIDE, mimetype="text/markdown")
+    body = payload("app_mention_with_files")
+    body["event"]["files"] = [{"id": "F1", "name": "guide.md", "file_access": "check_file_info"}]
+    await slack.event(body)
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert "✓ Added guide.md" in post.params["text"]
+    assert slack.fake.of("files.info")[0].params["file"] == "F1"
+
+
+async def test_upload_command_opens_a_modal_and_submission_ingests_into_the_command_channel(
+        slack: SlackHarness) -> None:
+    status, _ = await slack.command("/upload", "", channel="C1")
+    assert status == 200
+    [opened] = await slack.fake.wait_for(lambda: slack.fake.of("views.open"))
+    view = opened.params["view"]
+    assert opened.params["trigger_id"] == "1700000500.1.ghi"
+    assert view["blocks"][0]["element"]["type"] == "file_input"
+    assert view["blocks"][1]["optional"] is True
+
+    submission = payload("view_submission_upload")
+    submission["view"]["private_metadata"] = view["private_metadata"]
+    file = slack.fake.add_file("F2", "handbook.md", b"# Handbook\n\nVacation is 25 days a year.\n",
+                               mimetype="text/markdown")
+    submission["view"]["state"]["values"]["files"]["files"]["files"] = [file]
+    status, text = await slack.interaction(submission)
+    assert status == 200 and text == "", "an empty ack closes the modal"
+
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert post.params["channel"] == "C1"
+    assert "✓ Added handbook.md" in post.params["text"]
+    [document] = await slack.teambot.knowledge.list_documents([C1])
+    assert (document.source, document.note) == ("handbook.md", "HR handbook 2024")
+
+
+async def test_ask_command_answers_in_the_channel(slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    await slack.seed_guide()
+    openai_server.reply = "Port 8080 [1]."
+    status, _ = await slack.command("/ask", "What is the default port of the web console?")
+    assert status == 200
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert post.params["channel"] == "C1" and not post.params.get("thread_ts")
+    final = await slack.fake.wait_for(lambda: slack.fake.final_update(post.ts))
+    heading, answer = final.params["blocks"][:2]
+    assert "<@U1> asked: What is the default port" in heading["elements"][0]["text"]
+    assert answer["text"]["text"] == "Port 8080 [1]."
+
+
+async def test_kb_lists_and_deletes_the_channel_documents(slack: SlackHarness) -> None:
+    await slack.seed_guide()
+    await slack.command("/kb", "")
+    [listing] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral"))
+    assert listing.params["user"] == "U1" and "guide.md" in listing.params["text"]
+
+    await slack.command("/kb", "delete guide.md")
+    deleted = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral")[1:])
+    assert deleted[0].params["text"].startswith("Deleted guide.md")
+    assert await slack.teambot.knowledge.list_documents([C1]) == []
+
+
+async def test_feedback_click_is_recorded_once_per_person(slack: SlackHarness) -> None:
+    click = payload("block_actions_feedback")
+    assert (await slack.interaction(click))[0] == 200
+    await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral"))
+    await slack.interaction(click)
+    not_helpful = payload("block_actions_feedback")
+    not_helpful["user"]["id"] = "U2"
+    not_helpful["actions"][0]["action_id"] = "teambot_feedback_not_helpful"
+    await slack.interaction(not_helpful)
+    await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
+    await slack.adapter.idle()
+
+    day = next(k for k in await slack.teambot.redis.keys("teambot:usage:*:totals"))
+    totals = await slack.teambot.usage.day_totals(day.decode().split(":")[2])
+    assert (totals.get("helpful"), totals.get("not_helpful")) == (1, 1)
