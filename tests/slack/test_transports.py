@@ -1,0 +1,87 @@
+"""The two transports end to end: `teambot serve` in HTTP mode, and Socket Mode over a loopback websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Callable
+
+import aiohttp
+
+from adapters.slack import create_adapter
+from bot.app import Teambot
+from bot.events import Scope
+from bot.redis_server import free_port
+from bot.serve import serve
+from bot.settings import Settings
+from tests.slack.conftest import GUIDE, payload, signed_headers, slack_settings
+from tests.slack.fake_slack import APP_TOKEN, TEAM_ID, FakeSlack
+from tests.support.openai_server import FakeOpenAI
+
+
+async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
+        make_settings: Callable[..., Settings], fake_slack: FakeSlack, openai_server: FakeOpenAI) -> None:
+    port = free_port()
+    settings = slack_settings(make_settings, fake_slack, openai_server)
+    async with Teambot(settings) as seeding:
+        await seeding.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
+                                       uploader="U1")
+    server = asyncio.create_task(serve(settings, port=port))
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def post(body: dict, **headers: str) -> int:
+                raw = json.dumps(body)
+                async with session.post(f"http://127.0.0.1:{port}/slack/events", data=raw,
+                                        headers={**signed_headers(raw), **headers}) as response:
+                    return response.status
+
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.05)
+            mention = payload("app_mention")
+            assert await post(mention) == 200
+            assert await post(mention, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}) == 200
+            [placeholder] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
+            assert placeholder.params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder.ts))
+
+            assert await post(payload("message_thread_reply")) == 200
+            posts = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage")[1:])
+            assert posts[0].params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(posts[0].ts))
+            await asyncio.sleep(0.2)
+            assert len(fake_slack.of("chat.postMessage")) == 2, "the retry produced no second answer"
+    finally:
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+
+
+async def test_socket_mode_round_trip_over_a_loopback_websocket(
+        make_settings: Callable[..., Settings], fake_slack: FakeSlack, openai_server: FakeOpenAI) -> None:
+    settings = slack_settings(make_settings, fake_slack, openai_server, slack_app_token=APP_TOKEN,
+                              slack_signing_secret=None)
+    async with Teambot(settings) as teambot:
+        await teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
+                                       uploader="U1")
+        adapter = create_adapter(teambot, web_app=None)
+        async with adapter:
+            [opened] = fake_slack.of("apps.connections.open")
+            assert opened.params["_auth"] == f"Bearer {APP_TOKEN}"
+            await fake_slack.wait_for(lambda: fake_slack._sockets)
+            envelope = {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
+                        "retry_attempt": 0, "retry_reason": "", "payload": payload("app_mention")}
+            await fake_slack.send_envelope(envelope)
+            await fake_slack.wait_for(lambda: fake_slack.socket_acks)
+            assert fake_slack.socket_acks[0]["envelope_id"] == "env-1"
+            # A redelivery after a reconnect carries the same event id: no second answer.
+            await fake_slack.send_envelope({**envelope, "envelope_id": "env-2", "retry_attempt": 1})
+            [placeholder] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
+            assert placeholder.params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder.ts))
+            await fake_slack.wait_for(lambda: len(fake_slack.socket_acks) == 2)
+            await adapter.idle()
+            assert len(fake_slack.of("chat.postMessage")) == 1
