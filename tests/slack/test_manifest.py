@@ -1,0 +1,48 @@
+"""manifest.yml declares exactly what the code listens to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack.listeners import CommandNames, register
+from bot.settings import Settings
+
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.channels": "channels:history",
+                "message.groups": "groups:history", "message.im": "im:history", "message.mpim": "mpim:history"}
+
+
+class _Inert:
+    """Handlers that must never run: registration alone is under test."""
+
+    def __getattr__(self, name: str) -> Any:
+        def never(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError(f"{name} called during registration")
+        return never
+
+
+def _registration(settings: Settings):  # type: ignore[no-untyped-def]
+    app = AsyncApp(token="xoxb-test", signing_secret="secret")
+    return register(app, handlers=_Inert(), commands=CommandNames(  # type: ignore[arg-type]
+        ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command))
+
+
+def test_manifest_events_and_commands_match_the_listeners(make_settings: Callable[..., Settings]) -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    registration = _registration(make_settings())
+
+    bot_events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert {event.split(".")[0] for event in bot_events} == set(registration.events)
+    declared_commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert sorted(declared_commands) == sorted(registration.commands)
+
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {EVENT_SCOPES[event] for event in bot_events} <= scopes
+    assert {"chat:write", "commands", "files:read"} <= scopes
+    assert registration.actions and registration.views
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert isinstance(manifest["settings"]["socket_mode_enabled"], bool)

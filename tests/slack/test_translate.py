@@ -1,0 +1,97 @@
+"""Captured Slack payloads -> normalized values (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.slack import translate
+from adapters.slack.mrkdwn import to_mrkdwn
+from tests.slack.conftest import payload
+
+BOT = "UBOT"
+
+
+def test_app_mention_becomes_a_message_in_the_mentions_thread() -> None:
+    body = payload("app_mention")
+    assert translate.route_event(body["event"], bot_user_id=BOT) == "mention"
+    message = translate.message_from_event(body, bot_user_id=BOT)
+    assert (message.platform, message.workspace, message.channel) == ("slack", "T1", "C1")
+    assert message.thread == "1700000000.000100", "a top-level mention starts its own thread"
+    assert message.text == "What is the default port of the web console?"
+    assert (message.user, message.mentions_bot, message.is_dm, message.event_id) == ("U1", True, False, "Ev0001")
+
+
+def test_thread_reply_is_a_possible_follow_up_in_the_parent_thread() -> None:
+    body = payload("message_thread_reply")
+    assert translate.route_event(body["event"], bot_user_id=BOT) == "maybe_follow_up"
+    assert translate.message_from_event(body, bot_user_id=BOT).thread == "1700000000.000100"
+
+
+def test_direct_message() -> None:
+    body = payload("message_im")
+    assert translate.route_event(body["event"], bot_user_id=BOT) == "dm"
+    message = translate.message_from_event(body, bot_user_id=BOT)
+    assert (message.channel, message.thread, message.is_dm) == ("D1", "1700000100.000300", True)
+
+
+@pytest.mark.parametrize("name", ["message_changed", "message_deleted", "bot_message", "own_message"])
+def test_edits_deletions_bots_and_itself_are_ignored(name: str) -> None:
+    assert translate.route_event(payload(name)["event"], bot_user_id=BOT) == "ignore"
+
+
+def test_channel_message_with_a_mention_is_left_to_app_mention() -> None:
+    event = payload("app_mention")["event"] | {"type": "message", "channel_type": "channel"}
+    assert translate.route_event(event, bot_user_id=BOT) == "ignore"
+
+
+def test_files_of_a_mention_become_attachments_to_download() -> None:
+    message = translate.message_from_event(payload("app_mention_with_files"), bot_user_id=BOT)
+    [attachment] = message.attachments
+    assert attachment.name == "guide.md" and attachment.data is None
+    assert attachment.url == "https://files.slack.com/files-pri/T1-F1/download/guide.md"
+    assert (attachment.size, attachment.mime_type) == (300, "text/markdown")
+    assert message.text == "here is the guide"
+
+
+def test_upload_submission_carries_channel_files_and_note() -> None:
+    submission = translate.upload_submission(payload("view_submission_upload"))
+    assert submission.target == translate.UploadTarget(workspace="T1", channel="C1", user="U1")
+    assert [a.name for a in submission.files] == ["handbook.md"]
+    assert submission.file_ids == {"handbook.md": "F2"}
+    assert submission.note == "HR handbook 2024"
+
+
+def test_upload_target_round_trips_through_private_metadata() -> None:
+    command = payload("slash_command_ask") | {"command": "/upload", "channel_id": "C9"}
+    target = translate.upload_target_from_command(command)
+    assert json.loads(target.to_metadata()) == {"workspace": "T1", "channel": "C9", "user": "U1"}
+
+
+def test_feedback_click() -> None:
+    feedback = translate.feedback_from_action(payload("block_actions_feedback"))
+    assert feedback == translate.Feedback(helpful=True, user="U1", channel="C1", message_ts="1700000001.000100")
+
+
+def test_ask_command_becomes_a_message() -> None:
+    message = translate.message_from_command(payload("slash_command_ask"), thread="1700000009.000100")
+    assert (message.channel, message.thread, message.text) == (
+        "C1", "1700000009.000100", "What is the default port of the web console?")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", translate.KbList()), ("list", translate.KbList()),
+    ("delete guide.md", translate.KbDelete("guide.md")),
+    ("delete", translate.KbHelp("say which document to delete: its name or id")),
+    ("frobnicate", translate.KbHelp("unknown option 'frobnicate'")),
+])
+def test_kb_arguments(text: str, expected: translate.KbCommand) -> None:
+    assert translate.parse_kb(text) == expected
+
+
+def test_markdown_becomes_mrkdwn() -> None:
+    markdown = "## Setup\nRun **make install** and *then* see [docs](https://example.com/d).\n- a < b & c\n`**raw**`"
+    assert to_mrkdwn(markdown) == (
+        "*Setup*\nRun *make install* and _then_ see <https://example.com/d|docs>.\n• a &lt; b &amp; c\n`**raw**`"
+    )
