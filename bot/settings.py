@@ -93,6 +93,23 @@ class Settings(BaseSettings):
         description="Comma-separated guild ids to sync slash commands to at start; empty = global.",
     )
 
+    # --- usage statistics and reports --------------------------------------------------
+    usage_retention_days: int = Field(400, ge=1, le=3650, validation_alias=_env("TEAMBOT_USAGE_RETENTION_DAYS"))
+    price_per_1k_input: float | None = Field(
+        None, ge=0, validation_alias=_env("TEAMBOT_PRICE_PER_1K_INPUT"),
+        description="Price of 1000 input tokens; set it (and the output price) to see estimated costs.",
+    )
+    price_per_1k_output: float | None = Field(None, ge=0, validation_alias=_env("TEAMBOT_PRICE_PER_1K_OUTPUT"))
+    report_cron: str = Field("0 9 * * 1", validation_alias=_env("REPORT_CRON"))
+    report_timezone: str = Field("UTC", validation_alias=_env("REPORT_TIMEZONE"))
+    report_period: Literal["day", "week", "month"] = Field("week", validation_alias=_env("REPORT_PERIOD"))
+    report_slack_channel: str | None = Field(None, validation_alias=_env("REPORT_SLACK_CHANNEL"))
+    report_discord_channel: str | None = Field(None, validation_alias=_env("REPORT_DISCORD_CHANNEL"))
+    report_grace_minutes: int = Field(
+        720, ge=0, le=44640, validation_alias=_env("REPORT_GRACE_MINUTES"),
+        description="A report missed while the bot was down is still sent this long after its time.",
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("TEAMBOT_LOG_LEVEL")
@@ -103,7 +120,8 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("openai_base_url", "redis_url", "chroma_host", "embedding_model", mode="before")
+    @field_validator("openai_base_url", "redis_url", "chroma_host", "embedding_model", "price_per_1k_input",
+                     "price_per_1k_output", "report_slack_channel", "report_discord_channel", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -128,6 +146,35 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("report_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - only needed to check the value
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression ({exc})") from None
+        return value
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
+
+    @field_validator("report_discord_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().isdigit():
+            raise ValueError("must be a numeric Discord channel id")
+        return value.strip() if value else value
 
     @field_validator("redis_url")
     @classmethod
@@ -189,4 +236,8 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"{name}: {message}") from None
     if settings.chunk_overlap >= settings.chunk_size:
         raise SettingsError("TEAMBOT_CHUNK_OVERLAP: must be smaller than TEAMBOT_CHUNK_SIZE")
+    if settings.report_slack_channel and not settings.slack_enabled:
+        raise SettingsError("REPORT_SLACK_CHANNEL: needs SLACK_BOT_TOKEN to post the report")
+    if settings.report_discord_channel and not settings.discord_enabled:
+        raise SettingsError("REPORT_DISCORD_CHANNEL: needs DISCORD_TOKEN to post the report")
     return settings
