@@ -97,7 +97,7 @@ class Teambot:
         )
         self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)
         self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
-        self.usage = RedisUsage(self.redis)
+        self.usage = RedisUsage.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
             retriever=self.retriever,
             chat_model=build_chat_model(settings),
