@@ -22,6 +22,7 @@ from agent.vectorstore import ChromaVectorStore
 from bot.dispatcher import Dispatcher
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
+from bot.observability import Metrics
 from bot.parsers import ParseLimits
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings
@@ -86,7 +87,9 @@ class Teambot:
         self.index = KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
         self._stack.callback(self.index.close)
 
+        self.metrics = Metrics()
         self.knowledge = KnowledgeBase(
+            metrics=self.metrics,
             index=self.index, vectors=self.vectors, embedder=self.embedder,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
             limits=IngestLimits(
@@ -105,5 +108,6 @@ class Teambot:
             min_relevance=settings.min_relevance,
         )
         self.dispatcher = Dispatcher(
-            graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage
+            graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,
+            metrics=self.metrics, log_message_text=settings.log_message_text,
         )

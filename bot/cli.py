@@ -1,4 +1,4 @@
-"""The `teambot` command: ingest, ask, docs, chat, serve.
+"""The `teambot` command: ingest, ask, docs, chat, stats, serve.
 
 Errors end with a non-zero exit code and one line on stderr, never a traceback.
 """
@@ -18,6 +18,7 @@ from adapters.base import CollectingStream
 from agent.vectorstore import VectorStoreError
 from bot.app import Teambot
 from bot.events import Attachment, Scope
+from bot.observability import configure_logging
 from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
 from bot.redis_server import RedisServerError
 from bot.settings import Settings, SettingsError, load_settings
@@ -130,6 +131,18 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    from bot.reports import render_text, stats_report  # noqa: PLC0415
+    from bot.reports.store import open_usage  # noqa: PLC0415
+
+    async with open_usage(settings) as usage:
+        report = await stats_report(usage, kind=args.period, now=datetime.now(timezone.utc))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else render_text(report))
+    return 0
+
+
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.serve import NothingToServe, serve  # noqa: PLC0415
 
@@ -170,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--thread", default="main")
     chat.set_defaults(run=_chat)
 
+    stats = commands.add_parser("stats", help="usage statistics of the period so far, against the previous one")
+    stats.add_argument("--period", choices=("day", "week", "month"), default="week", help="default: week")
+    stats.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    stats.set_defaults(run=_stats)
+
     serve = commands.add_parser("serve", help="run the bot on every configured platform")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default: TEAMBOT_HTTP_PORT)")
     serve.add_argument("--console", action="store_true", help="also chat in this terminal")
@@ -177,19 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `teambot` console script."""
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        _configure_logging(settings)
+        configure_logging(level=settings.log_level, json_format=settings.log_format == "json",
+                          secrets=settings.secret_values())
         return asyncio.run(args.run(settings, args))
     except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
         print(f"teambot: error: {exc}", file=sys.stderr)

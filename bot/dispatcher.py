@@ -20,6 +20,7 @@ from agent.state import AgentContext
 from agent.vectorstore import VectorStoreError
 from bot.events import IncomingMessage, Reply, Scope
 from bot.history import HistoryStore, Turn
+from bot.observability import Metrics, new_correlation_id
 from bot.scoping import visible_scopes
 from bot.usage import QuestionRecord, UsageRecorder
 
@@ -50,7 +51,10 @@ class Dispatcher:
     """Answers normalized messages through the agent graph."""
 
     def __init__(self, *, graph: CompiledStateGraph, context: AgentContext, history: HistoryStore,
-                 usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes) -> None:
+                 usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes,
+                 metrics: Metrics | None = None, log_message_text: bool = False) -> None:
+        self._metrics = metrics
+        self._log_message_text = log_message_text
         self._graph = graph
         self._context = context
         self._history = history
@@ -67,9 +71,17 @@ class Dispatcher:
 
     async def handle(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
         """Answer `message`, streaming through `stream`; never raises for answer failures."""
+        new_correlation_id(message.event_id)
+        log.info("question received", extra={
+            "platform": message.platform, "channel": message.channel, "length": len(message.text),
+            **({"text": message.text} if self._log_message_text else {}),
+        })
         lock = self._lock(message.conversation_key)
         async with lock:
-            return await self._answer(message, stream)
+            reply = await self._answer(message, stream)
+        log.info("reply sent", extra={"mode": reply.mode, "answered": reply.answered,
+                                      "citations": len(reply.citations)})
+        return reply
 
     async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
         try:
@@ -141,6 +153,12 @@ class Dispatcher:
             output_tokens=usage.get("output_tokens", 0), cited_sources=tuple(c.source for c in reply.citations),
             error_kind=error_kind,
         )
+        if self._metrics is not None:
+            outcome = "error" if error_kind else ("answered" if reply.answered else "unanswered")
+            self._metrics.observe_answer(
+                platform=message.platform, outcome=outcome, total_s=record.total_s, first_token_s=first_token_s,
+                input_tokens=record.input_tokens, output_tokens=record.output_tokens, error_kind=error_kind,
+            )
         try:
             await self._usage.record_question(record)
         except (RedisError, OSError):

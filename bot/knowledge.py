@@ -22,6 +22,7 @@ from agent.records import Chunk, DocumentInfo
 from agent.text import lexical_tokens
 from agent.vectorstore import ChromaVectorStore
 from bot.events import Scope
+from bot.observability import Metrics
 from bot.parsers import IngestError, ParseLimits, parse_document
 
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
@@ -56,7 +57,8 @@ class KnowledgeBase:
     """Documents per scope, searchable by the agent's retriever."""
 
     def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
-                 chunk_size: int, chunk_overlap: int, limits: IngestLimits) -> None:
+                 chunk_size: int, chunk_overlap: int, limits: IngestLimits, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
         self.index = index
         self.vectors = vectors
         self.embedder = embedder
@@ -86,6 +88,17 @@ class KnowledgeBase:
 
     async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "") -> IngestResult:
         """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing."""
+        try:
+            result = await self._ingest(name=name, data=data, scope=scope, uploader=uploader, note=note)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.observe_ingest(chunks=None)
+            raise
+        if self.metrics is not None and result.status != "unchanged":
+            self.metrics.observe_ingest(chunks=result.document.chunk_count)
+        return result
+
+    async def _ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str) -> IngestResult:
         source = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
         if not source:
             raise IngestError("the file has no name")

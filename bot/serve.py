@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from adapters.base import Adapter
+from bot import observability
 from bot.app import Teambot
 from bot.settings import Settings
 
@@ -27,11 +28,7 @@ class NothingToServe(RuntimeError):
 def build_web_app(teambot: Teambot) -> web.Application:
     """The shared aiohttp application; adapters add their routes (e.g. Slack's `/slack/events`)."""
     app = web.Application(client_max_size=teambot.settings.max_upload_bytes + 1024 * 1024)
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app.router.add_get("/healthz", healthz)
+    observability.register(app, teambot)
     return app
 
 
@@ -60,12 +57,18 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
         adapters = build_adapters(teambot, web_app=web_app, console=console)
         if not adapters:
             raise NothingToServe("nothing to serve: set SLACK_BOT_TOKEN or DISCORD_TOKEN, or pass --console")
+        from bot.reports.wiring import attach_reports  # noqa: PLC0415
+
+        # `/stats` must be registered before the adapters start; the scheduler posts through their clients.
+        reports = attach_reports(teambot, adapters)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.http_host, port or settings.http_port).start()
         for adapter in adapters:
             await stack.enter_async_context(adapter)
+        if reports is not None:
+            await stack.enter_async_context(reports)  # APScheduler on this loop; stopped before the adapters
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("TEAMBOT_LOG_LEVEL")
     )
+    log_format: Literal["json", "text"] = Field("json", validation_alias=_env("TEAMBOT_LOG_FORMAT"))
+    log_message_text: bool = Field(
+        False, validation_alias=_env("TEAMBOT_LOG_MESSAGE_TEXT"),
+        description="Include users' message text in logs (off: only lengths are logged).",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -191,6 +196,11 @@ class Settings(BaseSettings):
         return value.rstrip("/") if value else value
 
     # --- derived -----------------------------------------------------------------------
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so log output can redact them."""
+        secrets = [value for value in vars(self).values() if isinstance(value, SecretStr)]
+        return [secret.get_secret_value() for secret in secrets]
+
     @property
     def model_configured(self) -> bool:
         """A chat model is reachable when a key or a base URL is given."""

@@ -1,0 +1,197 @@
+"""Health, readiness, Prometheus metrics and structured logs.
+
+Metrics live in a registry owned by each `Teambot` (not the process-global
+one), so several cores in one process — tests, mostly — never share counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Iterable
+
+from aiohttp import ClientSession, ClientTimeout, web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from bot.app import Teambot
+
+correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+
+
+def new_correlation_id(event_id: str | None = None) -> str:
+    """Set (and return) the id every log line of this event carries."""
+    value = event_id or uuid.uuid4().hex[:12]
+    correlation_id.set(value)
+    return value
+
+
+class Metrics:
+    """The bot's Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.questions = Counter(
+            "teambot_questions", "Questions answered, by platform and outcome (answered, unanswered, error).",
+            ["platform", "outcome"], registry=self.registry,
+        )
+        self.answer_seconds = Histogram(
+            "teambot_answer_seconds", "Time from the incoming message to the final reply.", ["platform"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80), registry=self.registry,
+        )
+        self.first_token_seconds = Histogram(
+            "teambot_first_token_seconds", "Time from the incoming message to the first visible text.", ["platform"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20), registry=self.registry,
+        )
+        self.model_tokens = Counter(
+            "teambot_model_tokens", "Tokens reported by the model.", ["direction"], registry=self.registry,
+        )
+        self.errors = Counter("teambot_errors", "Failures by kind.", ["kind"], registry=self.registry)
+        self.ingested_documents = Counter(
+            "teambot_ingested_documents", "Documents added or replaced.", registry=self.registry,
+        )
+        self.ingested_chunks = Counter("teambot_ingested_chunks", "Chunks stored.", registry=self.registry)
+        self.ingest_failures = Counter(
+            "teambot_ingest_failures", "Files refused or failed during ingestion.", registry=self.registry,
+        )
+
+    def observe_answer(self, *, platform: str, outcome: str, total_s: float, first_token_s: float | None,
+                       input_tokens: int, output_tokens: int, error_kind: str | None) -> None:
+        self.questions.labels(platform, outcome).inc()
+        self.answer_seconds.labels(platform).observe(total_s)
+        if first_token_s is not None:
+            self.first_token_seconds.labels(platform).observe(first_token_s)
+        self.model_tokens.labels("input").inc(input_tokens)
+        self.model_tokens.labels("output").inc(output_tokens)
+        if error_kind:
+            self.errors.labels(error_kind).inc()
+
+    def observe_ingest(self, *, chunks: int | None) -> None:
+        """`chunks=None` records a failure."""
+        if chunks is None:
+            self.ingest_failures.inc()
+        else:
+            self.ingested_documents.inc()
+            self.ingested_chunks.inc(chunks)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict[str, str]:
+    """`{"redis": "ok" | reason, "chroma": ..., "model": ...}`, checked concurrently."""
+
+    async def redis() -> str:
+        await asyncio.wait_for(teambot.redis.ping(), timeout_s)
+        return "ok"
+
+    async def chroma() -> str:
+        await asyncio.wait_for(teambot.vectors.ping(), timeout_s)
+        return "ok"
+
+    async def model() -> str:
+        settings = teambot.settings
+        if not settings.model_configured:
+            return "not configured (extractive answers)"
+        base = settings.openai_base_url or "https://api.openai.com/v1"
+        headers = {}
+        if settings.openai_api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.openai_api_key.get_secret_value()}"
+        async with ClientSession(timeout=ClientTimeout(total=timeout_s)) as session:
+            async with session.get(f"{base}/models", headers=headers) as response:
+                # Any HTTP answer but a server error means the endpoint is up and routing.
+                return "ok" if response.status < 500 else f"HTTP {response.status}"
+
+    names = ("redis", "chroma", "model")
+    results = await asyncio.gather(redis(), chroma(), model(), return_exceptions=True)
+    return {
+        name: result if isinstance(result, str) else f"unavailable ({type(result).__name__})"
+        for name, result in zip(names, results)
+    }
+
+
+def register(app: web.Application, teambot: "Teambot") -> None:
+    """Add `/healthz`, `/readyz` and `/metrics` to the shared HTTP server."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = await check_readiness(teambot)
+        ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=teambot.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the event's correlation id and any `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": correlation_id.get(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RedactSecrets(logging.Filter):
+    """Replace every configured secret with *** wherever it appears in a log line."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            redacted = message
+            for secret in self._secrets:
+                redacted = redacted.replace(secret, "***")
+            if redacted != message:
+                record.msg, record.args = redacted, None
+            if record.exc_info and record.exc_info[1] is not None:
+                text = logging.Formatter().formatException(record.exc_info)
+                for secret in self._secrets:
+                    text = text.replace(secret, "***")
+                record.exc_text, record.exc_info = text, None
+        return True
+
+
+def configure_logging(*, level: str, json_format: bool, secrets: Iterable[str]) -> None:
+    """Root logging for the process: JSON (or text) on stderr, secrets redacted, chatty libraries quieted."""
+    import sys  # noqa: PLC0415
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_format else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,101 @@
+"""Health, readiness, metrics and logs of a running core."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import AsyncIterator, Callable
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.fake.adapter import FakeAdapter
+from bot.app import Teambot
+from bot.observability import configure_logging
+from bot.redis_server import EmbeddedRedis
+from bot.serve import build_web_app
+from bot.settings import Settings
+from tests.support.openai_server import FakeOpenAI
+
+
+async def client_for(teambot: Teambot) -> TestClient:
+    client = TestClient(TestServer(build_web_app(teambot)))
+    await client.start_server()
+    return client
+
+
+async def test_health_ready_and_metrics(teambot_llm: Teambot) -> None:
+    client = await client_for(teambot_llm)
+    try:
+        assert (await client.get("/healthz")).status == 200
+        ready = await client.get("/readyz")
+        assert ready.status == 200
+        assert (await ready.json())["checks"] == {"redis": "ok", "chroma": "ok", "model": "ok"}
+
+        fake = FakeAdapter(teambot_llm)
+        await fake.upload("guide.md", b"# Guide\n\nThe web console listens on port 8080.")
+        await fake.upload("bad.exe", b"MZ")
+        await fake.say("Which port does the web console listen on?")
+        await fake.say("How do I bake bread?", thread="t2")
+
+        metrics = await (await client.get("/metrics")).text()
+        assert 'teambot_questions_total{outcome="answered",platform="fake"} 1.0' in metrics
+        assert 'teambot_questions_total{outcome="unanswered",platform="fake"} 1.0' in metrics
+        assert 'teambot_answer_seconds_count{platform="fake"} 2.0' in metrics
+        assert 'teambot_model_tokens_total{direction="input"} 100.0' in metrics
+        assert "teambot_ingested_documents_total 1.0" in metrics
+        assert "teambot_ingest_failures_total 1.0" in metrics
+    finally:
+        await client.close()
+
+
+async def test_readyz_reports_a_stopped_redis(make_settings: Callable[..., Settings], tmp_path) -> None:
+    async with EmbeddedRedis(tmp_path / "own-redis", persist=False) as redis_server:
+        async with Teambot(make_settings(redis_url=redis_server.url)) as teambot:
+            client = await client_for(teambot)
+            try:
+                await redis_server.stop()
+                response = await client.get("/readyz")
+                body = await response.json()
+                assert response.status == 503 and not body["ready"]
+                assert body["checks"]["redis"].startswith("unavailable")
+                assert body["checks"]["chroma"] == "ok"
+                assert body["checks"]["model"] == "not configured (extractive answers)"
+            finally:
+                await client.close()
+
+
+@pytest.fixture
+def captured_logs() -> AsyncIterator[io.StringIO]:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    buffer = io.StringIO()
+    yield buffer
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
+async def test_json_logs_carry_correlation_ids_and_hide_text_and_secrets(
+    make_settings: Callable[..., Settings], openai_server: FakeOpenAI, captured_logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-live-secret-123",
+                             model_max_retries=0)
+    configure_logging(level="INFO", json_format=True, secrets=settings.secret_values())
+    monkeypatch.setattr(logging.getLogger().handlers[0], "stream", captured_logs)
+    async with Teambot(settings) as teambot:
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", b"# Guide\n\nThe web console listens on port 8080.")
+        openai_server.fail_status = 401
+        await fake.say("Which port does the confidential web console listen on?")
+        logging.getLogger("test").warning("token was sk-live-secret-123")
+
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    received = next(line for line in lines if line["message"] == "question received")
+    assert received["correlation_id"] == "E2" and received["length"] == len("Which port does the confidential web console listen on?")
+    failed = next(line for line in lines if line["message"] == "answer failed")
+    assert failed["correlation_id"] == "E2" and failed["kind"] == "model_auth"
+    output = captured_logs.getvalue()
+    assert "confidential" not in output, "message text is not logged unless enabled"
+    assert "sk-live-secret-123" not in output and "token was ***" in output
