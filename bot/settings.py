@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # --- serving -------------------------------------------------------------------
     http_host: str = Field("0.0.0.0", validation_alias=_env("TEAMBOT_HTTP_HOST"))
     http_port: int = Field(3000, ge=1, le=65535, validation_alias=_env("TEAMBOT_HTTP_PORT", "PORT"))
+    api_token: SecretStr | None = Field(
+        None, validation_alias=_env("TEAMBOT_API_TOKEN"),
+        description="Bearer token of the HTTP API under /api/v1; unset = the API is disabled.",
+    )
 
     # --- Slack ------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
@@ -147,7 +151,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("openai_api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token",
-                     "discord_token", mode="before")
+                     "discord_token", "api_token", mode="before")
     @classmethod
     def _blank_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
