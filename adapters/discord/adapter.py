@@ -75,6 +75,8 @@ class DiscordAdapter(Adapter):
         self.gateway_url = gateway_url
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
+        self.extra_commands: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = []
+        """Commands other parts add before `start` (e.g. `/stats` from bot.reports); synced with the rest."""
         self._saved_globals: tuple[str, yarl.URL] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -110,7 +112,7 @@ class DiscordAdapter(Adapter):
 
     async def _setup(self, client: TeambotClient) -> None:
         """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
-        for command in build_commands(self.teambot, stream_factory=self._stream):
+        for command in [*build_commands(self.teambot, stream_factory=self._stream), *self.extra_commands]:
             client.tree.add_command(command)
         try:
             if self.guild_ids:

@@ -1,0 +1,162 @@
+"""Aggregate a period's day buckets (and the previous period's) into one report."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Sequence
+
+from bot.reports.periods import Period
+from bot.usage import DayUsage, RedisUsage
+
+TOP = 5
+"""Rows shown in the top channels / documents lists."""
+GAPS_SHOWN = 8
+"""Unanswered questions listed in a report."""
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """Linear-interpolated percentile (`share` in 0..1); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * share
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    day: date
+    questions: int
+    unanswered: int
+
+
+@dataclass(slots=True)
+class PeriodStats:
+    """Everything a report says about one period."""
+
+    period: Period
+    questions: int = 0
+    distinct_users: int = 0
+    active_channels: int = 0
+    answered: int = 0
+    unanswered: int = 0
+    errors: int = 0
+    helpful: int = 0
+    not_helpful: int = 0
+    first_token_p50_s: float | None = None
+    first_token_p95_s: float | None = None
+    total_p50_s: float | None = None
+    total_p95_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    uploads: int = 0
+    uploaded_documents: int = 0
+    uploaded_chunks: int = 0
+    upload_failures: int = 0
+    top_channels: list[tuple[str, int]] = field(default_factory=list)
+    top_documents: list[tuple[str, int]] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+    per_day: list[DayCount] = field(default_factory=list)
+
+    @property
+    def dont_know_share(self) -> float | None:
+        return self.unanswered / self.questions if self.questions else None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class UsageReport:
+    """A period and the one before it, for the change figures."""
+
+    current: PeriodStats
+    previous: PeriodStats
+    priced: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (`teambot stats --json`)."""
+
+        def stats(s: PeriodStats) -> dict[str, Any]:
+            data = asdict(s)
+            data["period"] = {"kind": s.period.kind, "start": s.period.start.isoformat(),
+                              "end": s.period.end.isoformat(), "label": s.period.label}
+            data["per_day"] = [{"day": d.day.isoformat(), "questions": d.questions, "unanswered": d.unanswered}
+                               for d in s.per_day]
+            data["top_channels"] = [{"channel": c, "questions": n} for c, n in s.top_channels]
+            data["top_documents"] = [{"document": c, "citations": n} for c, n in s.top_documents]
+            data["dont_know_share"] = s.dont_know_share
+            data["tokens"] = s.tokens
+            return data
+
+        return {"period": self.current.period.kind, "priced": self.priced,
+                "current": stats(self.current), "previous": stats(self.previous)}
+
+
+def channel_label(key: str) -> str:
+    """`slack:T1:C1` -> `slack #C1` (ids only: names would need a platform call)."""
+    platform, _, rest = key.partition(":")
+    channel = rest.rpartition(":")[2] or rest
+    return f"{platform} #{channel}"
+
+
+async def period_stats(usage: RedisUsage, period: Period) -> PeriodStats:
+    """Read and add up the day buckets of `period`."""
+    days: list[DayUsage] = await usage.read_days(period.days())
+    stats = PeriodStats(period=period)
+    channels: Counter[str] = Counter()
+    cited: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    first_token: list[float] = []
+    total: list[float] = []
+    cost = 0.0
+    for day in days:
+        stats.questions += int(day.total("questions"))
+        stats.answered += int(day.total("answered"))
+        stats.unanswered += int(day.total("unanswered"))
+        stats.errors += int(day.total("errors"))
+        stats.helpful += int(day.total("helpful"))
+        stats.not_helpful += int(day.total("not_helpful"))
+        stats.input_tokens += int(day.total("input_tokens"))
+        stats.output_tokens += int(day.total("output_tokens"))
+        stats.uploads += int(day.total("uploads"))
+        stats.uploaded_documents += int(day.total("uploaded_documents"))
+        stats.uploaded_chunks += int(day.total("uploaded_chunks"))
+        stats.upload_failures += int(day.total("upload_failures"))
+        cost += day.total("cost")
+        channels.update(day.channels)
+        cited.update(day.cited)
+        errors.update(day.errors)
+        for first, whole in day.latencies:
+            if first is not None:
+                first_token.append(first)
+            total.append(whole)
+        stats.per_day.append(DayCount(day.day, int(day.total("questions")), int(day.total("unanswered"))))
+    stats.distinct_users = await usage.distinct_users(period.days())
+    stats.active_channels = len(channels)
+    stats.first_token_p50_s, stats.first_token_p95_s = percentile(first_token, 0.5), percentile(first_token, 0.95)
+    stats.total_p50_s, stats.total_p95_s = percentile(total, 0.5), percentile(total, 0.95)
+    stats.cost = round(cost, 6) if usage.priced else None
+    stats.top_channels = [(channel_label(k), n) for k, n in channels.most_common(TOP)]
+    stats.top_documents = cited.most_common(TOP)
+    stats.errors_by_kind = dict(errors.most_common())
+    # The most recent gaps first, each question once: these are the documents to write next.
+    seen: dict[str, None] = {}
+    for day in reversed(days):
+        for gap in reversed(day.gaps):
+            seen.setdefault(" ".join(gap.split()), None)
+    stats.gaps = list(seen)[:GAPS_SHOWN]
+    return stats
+
+
+async def build_report(usage: RedisUsage, period: Period) -> UsageReport:
+    """The report for `period`, compared with the period before it."""
+    return UsageReport(current=await period_stats(usage, period),
+                       previous=await period_stats(usage, period.previous()), priced=usage.priced)

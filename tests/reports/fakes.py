@@ -1,0 +1,79 @@
+"""The adapter tests' loopback fakes, extended with what posting a report needs.
+
+`FilesFakeSlack` adds the `files_upload_v2` flow (`files.getUploadURLExternal`,
+the upload itself, `files.completeUploadExternal`); `FilesFakeDiscord` keeps
+the files of multipart message posts. `MemoryDestination` is a real
+`ReportDestination` that keeps what it was given.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from aiohttp import web
+
+from tests.discord.fake_discord import FakeDiscord
+from tests.slack.fake_slack import FakeSlack
+
+
+@dataclass
+class FilesFakeSlack(FakeSlack):
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """file id -> {"filename", "length", "body"} once uploaded."""
+    _file_ids: Any = field(default_factory=lambda: count(1))
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "_upload":
+            # Like files.slack.com: the raw bytes POSTed to the upload URL; answers plain text "OK".
+            file_id = request.query["file"]
+            self.uploads[file_id]["body"] = await request.read()
+            return web.Response(text="OK - " + str(len(self.uploads[file_id]["body"])))
+        return await super()._api(request)
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):04d}"
+            self.uploads[file_id] = {"filename": params.get("filename"), "length": int(params.get("length", 0))}
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.api_url}_upload?file={file_id}"}
+        if method == "files.completeUploadExternal":
+            files = json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files")
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title"),
+                                           "name": self.uploads.get(f["id"], {}).get("filename")} for f in files]}
+        return super()._answer(method, params)
+
+
+@dataclass
+class FilesFakeDiscord(FakeDiscord):
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    """Every file part of a multipart request: {"path", "filename", "content_type", "data"}."""
+
+    async def _body(self, request: web.Request) -> Any:  # type: ignore[override]
+        if not request.content_type.startswith("multipart/"):
+            return await FakeDiscord._body(request)
+        body = None
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":  # type: ignore[union-attr]
+                body = json.loads(await part.text())  # type: ignore[union-attr]
+            elif part.filename:  # type: ignore[union-attr]
+                self.attachments.append({"path": request.path, "filename": part.filename,  # type: ignore[union-attr]
+                                         "content_type": part.headers.get("Content-Type"),  # type: ignore[union-attr]
+                                         "data": await part.read()})  # type: ignore[union-attr]
+        return body
+
+
+@dataclass
+class MemoryDestination:
+    """A destination that keeps every report it is given (and can be told to fail)."""
+
+    name: str = "memory:reports"
+    posts: list[tuple[str, bytes, str]] = field(default_factory=list)
+    fail: bool = False
+
+    async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
+        if self.fail:
+            raise RuntimeError("the channel is unavailable")
+        self.posts.append((report_text, chart_png, title))
