@@ -70,7 +70,7 @@ class Teambot:
         if redis_url is None:
             embedded = await self._stack.enter_async_context(EmbeddedRedis(data_dir / "redis"))
             redis_url = embedded.url
-        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5,
+        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=3,
                                        health_check_interval=30)
         self._stack.push_async_callback(self.redis.aclose)
 

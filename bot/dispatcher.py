@@ -26,6 +26,10 @@ from bot.usage import QuestionRecord, UsageRecorder
 
 log = logging.getLogger(__name__)
 
+HISTORY_UNAVAILABLE = (
+    "_I can't reach my memory of this thread right now, so I answered without its earlier messages._"
+)
+
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
     """(kind, one-line message for the user) for an exception raised while answering."""
@@ -61,6 +65,7 @@ class Dispatcher:
         self._usage = usage
         self._scopes_for = scopes_for
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._outage_announced = False
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -85,10 +90,19 @@ class Dispatcher:
 
     async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
         try:
-            return await self._history.load(key), True
+            turns = await self._history.load(key)
         except (RedisError, OSError) as exc:
             log.warning("history unavailable", extra={"error": type(exc).__name__})
             return [], False
+        self._outage_announced = False  # back: the next outage is announced again
+        return turns, True
+
+    def _outage_notice(self, history_ok: bool) -> str:
+        """Say once per outage (not on every answer) that the thread's memory is unavailable."""
+        if history_ok or self._outage_announced:
+            return ""
+        self._outage_announced = True
+        return "\n\n" + HISTORY_UNAVAILABLE
 
     async def _answer(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
         started = time.perf_counter()
@@ -113,14 +127,15 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
             kind, reason = describe_failure(exc)
             log.exception("answer failed", extra={"kind": kind})
-            reply = Reply(text=f"Sorry, I couldn't answer: {reason}", answered=False, mode="error",
+            reply = Reply(text=f"Sorry, I couldn't answer: {reason}" + self._outage_notice(history_ok),
+                          answered=False, mode="error",
                           error=reason, history_available=history_ok)
             await self._finish(stream, reply)
             await self._record(message, reply, started, first_token_s, {}, error_kind=kind)
             return reply
 
         reply = Reply(
-            text=state.get("answer", ""),
+            text=state.get("answer", "") + self._outage_notice(history_ok),
             citations=tuple(state.get("citations") or ()),
             answered=bool(state.get("answered")),
             mode=state.get("mode", "none"),

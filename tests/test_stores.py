@@ -19,8 +19,21 @@ from tests.support.openai_server import FakeOpenAI
 GUIDE = b"# Guide\n\n## Ports\n\nThe web console listens on port 8080.\n\n## Backups\n\nBackups run nightly at 02:00."
 
 
+class ChromaServer:
+    """A running `chroma run` process that a test may stop."""
+
+    def __init__(self, port: int, process: asyncio.subprocess.Process) -> None:
+        self.port = port
+        self.process = process
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
 @pytest.fixture
-async def chroma_server(tmp_path: Path) -> AsyncIterator[int]:
+async def chroma_server(tmp_path: Path) -> AsyncIterator[ChromaServer]:
     """A real Chroma server (the `chroma` binary that ships with chromadb) on a free loopback port."""
     binary = shutil.which("chroma") or str(Path(__import__("sys").executable).with_name("chroma"))
     port = free_port()
@@ -40,14 +53,14 @@ async def chroma_server(tmp_path: Path) -> AsyncIterator[int]:
                 await asyncio.sleep(0.05)
             else:
                 pytest.fail("chroma server did not start")
-        yield port
+        server = ChromaServer(port, process)
+        yield server
     finally:
-        process.terminate()
-        await process.wait()
+        await ChromaServer(port, process).stop()
 
 
-async def test_chroma_server_over_http(make_settings: Callable[..., Settings], chroma_server: int) -> None:
-    settings = make_settings(chroma_host="127.0.0.1", chroma_port=chroma_server)
+async def test_chroma_server_over_http(make_settings: Callable[..., Settings], chroma_server: ChromaServer) -> None:
+    settings = make_settings(chroma_host="127.0.0.1", chroma_port=chroma_server.port)
     async with Teambot(settings) as teambot:
         fake = FakeAdapter(teambot)
         await fake.upload("guide.md", GUIDE)
@@ -56,6 +69,22 @@ async def test_chroma_server_over_http(make_settings: Callable[..., Settings], c
         stream = await fake.say("When do backups run?")
         assert stream.reply is not None and "02:00" in stream.reply.text
     assert not (settings.data_dir / "chroma").exists(), "no embedded store when a server is configured"
+
+
+async def test_chroma_server_down_gives_clear_messages(make_settings: Callable[..., Settings],
+                                                       chroma_server: ChromaServer) -> None:
+    settings = make_settings(chroma_host="127.0.0.1", chroma_port=chroma_server.port)
+    async with Teambot(settings) as teambot:
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", GUIDE)
+        await chroma_server.stop()
+
+        stream = await fake.say("When do backups run?")
+        assert stream.reply is not None and stream.reply.mode == "error"
+        assert stream.reply.error == "the document store is unavailable right now. Please try again in a moment."
+        [outcome] = await fake.upload("other.md", b"# Other\n\nSomething new.")
+        assert outcome.error == "the document store is unavailable; try again"
+        assert [d.source for d in await teambot.knowledge.list_documents([fake.message("").scope])] == ["guide.md"]
 
 
 async def test_openai_compatible_embeddings(make_settings: Callable[..., Settings], openai_server: FakeOpenAI) -> None:

@@ -19,27 +19,30 @@ class ConsoleStream:
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._streamed = False
+        self._shown = ""
 
     async def working(self) -> None:
         self._out.write("teambot> ")
         self._out.flush()
 
     async def push(self, *, text_so_far: str, delta: str) -> None:
-        self._streamed = True
+        self._shown = text_so_far
         self._out.write(delta)
         self._out.flush()
 
     async def finish(self, reply: Reply) -> None:
-        if not self._streamed:
-            self._out.write(reply.text)
+        # Print whatever the stream has not shown yet (all of it for extractive answers,
+        # a trailing notice for streamed ones).
+        shown = self._shown.strip()
+        if reply.text.startswith(shown):
+            self._out.write(reply.text[len(shown):])
+        else:
+            self._out.write("\n" + reply.text)
         self._out.write("\n")
         if reply.citations:
             self._out.write("Sources:\n")
             for citation in reply.citations:
                 self._out.write(f"  [{citation.number}] {citation.label()}\n")
-        if not reply.history_available:
-            self._out.write("(history is unavailable right now; this answer did not use the thread's earlier turns)\n")
         self._out.write("\n")
         self._out.flush()
 
