@@ -14,6 +14,8 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from adapters.base import Adapter
+from bot import api as http_api
+from bot import observability
 from bot.app import Teambot
 from bot.settings import Settings
 
@@ -27,11 +29,8 @@ class NothingToServe(RuntimeError):
 def build_web_app(teambot: Teambot) -> web.Application:
     """The shared aiohttp application; adapters add their routes (e.g. Slack's `/slack/events`)."""
     app = web.Application(client_max_size=teambot.settings.max_upload_bytes + 1024 * 1024)
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app.router.add_get("/healthz", healthz)
+    observability.register(app, teambot)
+    http_api.register(app, teambot)
     return app
 
 
