@@ -159,10 +159,10 @@ class Settings(BaseSettings):
     @field_validator("report_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - only needed to check the value
+        from bot.reports.cron import cron_trigger  # noqa: PLC0415 - only needed to check the value
 
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            cron_trigger(value, tz="UTC")
         except ValueError as exc:
             raise ValueError(f"not a cron expression ({exc})") from None
         return value

@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 
 import redis.asyncio as aioredis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from redis.exceptions import RedisError
 
 from bot.reports.aggregate import build_report
+from bot.reports.cron import cron_trigger
 from bot.reports.destinations import ReportDestination
 from bot.reports.periods import Period, PeriodKind, last_complete
 from bot.reports.render import render_chart, render_text
@@ -50,7 +50,7 @@ class ReportScheduler:
         self._redis = redis
         self._usage = usage
         self.destinations = list(destinations)
-        self.trigger = CronTrigger.from_crontab(cron, timezone=tz)
+        self.trigger = cron_trigger(cron, tz=tz)
         self.tz = tz
         self.kind = kind
         self.grace = grace
