@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from typing import Callable
 
 import aiohttp
@@ -58,6 +59,9 @@ async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+        # serve() installs SIGINT/SIGTERM handlers on the shared test loop; give them back.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().remove_signal_handler(sig)
 
 
 async def test_socket_mode_round_trip_over_a_loopback_websocket(
