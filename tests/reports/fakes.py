@@ -9,14 +9,18 @@ the files of multipart message posts. `MemoryDestination` is a real
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from tests.discord.fake_discord import FakeDiscord
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.fake_slack import Call, FakeSlack
+
+FILES_METHODS = ("files.getUploadURLExternal", "files.completeUploadExternal")
 
 
 @dataclass
@@ -31,6 +35,14 @@ class FilesFakeSlack(FakeSlack):
             file_id = request.query["file"]
             self.uploads[file_id]["body"] = await request.read()
             return web.Response(text="OK - " + str(len(self.uploads[file_id]["body"])))
+        if request.match_info["method"] in FILES_METHODS:
+            # slack_sdk sends these two methods' arguments in the query string of a POST.
+            method = request.match_info["method"]
+            params: dict[str, Any] = {**request.query, **dict(parse_qsl((await request.read()).decode())),
+                                      "_auth": request.headers.get("Authorization", "")}
+            call = Call(method, params, time.monotonic(), result=self._answer(method, params))
+            self.calls.append(call)
+            return web.json_response(call.result)
         return await super()._api(request)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,155 @@
+"""The report posted through the loopback Slack and Discord fakes (image included), and `/stats` on both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterator, Callable
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.discord import create_adapter as create_discord
+from bot.app import Teambot
+from bot.redis_server import free_port
+from bot.reports.discord import DiscordReportDestination
+from bot.reports.scheduler import ReportScheduler
+from bot.reports.slack import SlackReportDestination
+from bot.reports.wiring import discord_stats_command, register_slack_stats
+from bot.serve import serve
+from bot.settings import Settings
+from bot.usage import QuestionRecord, RedisUsage
+from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
+from tests.reports.fakes import FilesFakeDiscord, FilesFakeSlack
+from tests.slack.conftest import SlackHarness, fake_slack, slack, slack_settings  # noqa: F401 - fixtures
+from tests.slack.fake_slack import BOT_TOKEN
+
+PNG = b"\x89PNG\r\n\x1a\n"
+NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
+
+
+async def seed(usage: RedisUsage, *, at: datetime) -> None:
+    await usage.record_question(QuestionRecord(
+        platform="slack", workspace="T1", channel="C1", user="U1", question="Where is the VPN guide?",
+        answered=False, mode="llm", first_token_s=None, total_s=0.4, at=at))
+    await usage.record_question(QuestionRecord(
+        platform="slack", workspace="T1", channel="C1", user="U2", question="Which port?", answered=True,
+        mode="llm", first_token_s=0.3, total_s=1.1, cited_sources=("guide.md",), at=at))
+
+
+async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        async with FilesFakeSlack() as fake:
+            usage = RedisUsage(client)
+            await seed(usage, at=NOW - timedelta(days=3))
+            slack_client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+            scheduler = ReportScheduler(
+                redis=client, usage=usage, destinations=[SlackReportDestination(client=slack_client, channel="CREP")],
+                cron="0 9 * * 1", tz=timezone.utc, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
+            assert await scheduler.run_scheduled() == ["slack:CREP"]
+    finally:
+        await client.aclose()
+    [get_url] = fake.of("files.getUploadURLExternal")
+    assert get_url.params["filename"] == "usage-report.png" and get_url.params["_auth"] == f"Bearer {BOT_TOKEN}"
+    [upload] = fake.uploads.values()
+    assert upload["body"].startswith(PNG) and upload["length"] == len(upload["body"])
+    [complete] = fake.of("files.completeUploadExternal")
+    assert complete.params["channel_id"] == "CREP"
+    assert json.loads(complete.params["files"])[0]["title"] == "Usage report · week 2, 06 Jan – 12 Jan 2025"
+    comment = complete.params["initial_comment"]
+    # Markdown became Slack mrkdwn: *bold*, not **bold**.
+    assert comment.startswith("*Usage report · week 2") and "Questions *2* (+2)" in comment
+    assert "“Where is the VPN guide?”" in comment
+
+
+async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:  # noqa: F811
+    await seed(slack.teambot.usage, at=datetime.now(timezone.utc))
+    register_slack_stats(slack.adapter, usage=slack.teambot.usage)
+    status, _ = await slack.command("/stats", "day", channel="C1", user="U7")
+    assert status == 200
+    [answer] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral"))
+    assert answer.params["channel"] == "C1" and answer.params["user"] == "U7"
+    assert answer.params["text"].startswith("*Usage report · ") and "Questions *2*" in answer.params["text"]
+    status, _ = await slack.command("/stats", "year", channel="C1", user="U7")
+    usage_hint = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral")[1:])
+    assert "[day|week|month]" in usage_hint[0].params["text"]
+    assert slack.fake.of("chat.postMessage") == []  # nothing visible to the channel
+
+
+@contextlib.asynccontextmanager
+async def discord_with_stats(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Any, Teambot]]:
+    """Core, fake Discord (keeping files), the adapter with `/stats` added, connected to the gateway."""
+    async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
+        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
+        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage))
+        async with adapter:
+            task = asyncio.create_task(adapter.run())
+            try:
+                await discord.connected()
+                yield discord, adapter, teambot
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def test_discord_report_is_a_message_with_the_chart_attached(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
+    async with discord_with_stats(settings) as (discord, adapter, teambot):
+        await seed(teambot.usage, at=NOW - timedelta(days=3))
+        scheduler = ReportScheduler(
+            redis=teambot.redis, usage=teambot.usage, tz=timezone.utc, kind="week", cron="0 9 * * 1",
+            destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)],
+            grace=timedelta(hours=1), clock=lambda: NOW)
+        assert await scheduler.run_scheduled() == [f"discord:{CHANNEL_ID}"]
+        assert await scheduler.run_scheduled() == []
+
+        [post] = discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")
+        assert post.json["content"].startswith("**Usage report · week 2")
+        assert post.json["allowed_mentions"]["parse"] == []
+        assert post.json["attachments"][0]["filename"] == "usage-report.png"
+        [image] = discord.attachments
+        assert image["filename"] == "usage-report.png" and image["data"].startswith(PNG)
+
+        # `/stats` was synced with the adapter's commands and answers ephemerally.
+        synced = discord.calls_to("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")[-1].json
+        assert "stats" in {c["name"] for c in synced}
+        interaction = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}])
+        callback = await discord.wait_for(lambda: discord.calls_to("POST", rf"/interactions/\d+/[^/]+/callback"))
+        assert callback[0].json["data"]["flags"] & 64  # ephemeral
+        shown = await discord.wait_for(lambda: [c for c in discord.interaction_contents(interaction["token"]) if c])
+        assert shown[0].startswith("**Usage report · ")
+
+
+async def test_serve_sends_a_missed_report_on_start(make_settings: Callable[..., Settings]) -> None:
+    """`teambot serve` starts the scheduler on its loop: a run due this minute (bot 'down' at that time) goes out."""
+    async with FilesFakeSlack() as fake:
+        settings = slack_settings(make_settings, fake, None, report_slack_channel="CREP", report_cron="* * * * *",
+                                  report_period="day", report_grace_minutes=5, http_port=free_port())
+        server = asyncio.create_task(serve(settings))
+        try:
+            [complete] = await fake.wait_for(lambda: fake.of("files.completeUploadExternal"), timeout=60)
+            assert complete.params["channel_id"] == "CREP"
+            assert complete.params["initial_comment"].startswith("*Usage report · ")
+            assert next(iter(fake.uploads.values()))["body"].startswith(PNG)
+            async with aiohttp.ClientSession() as session:  # the rest of serve is up too
+                async with session.get(f"http://127.0.0.1:{settings.http_port}/healthz") as response:
+                    assert response.status == 200
+        finally:
+            server.cancel()
+            await asyncio.gather(server, return_exceptions=True)
+        assert len(fake.of("files.completeUploadExternal")) == 1
+
+
+def test_settings_refuse_a_report_channel_without_its_platform(make_settings: Callable[..., Settings]) -> None:
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="^REPORT_SLACK_CHANNEL: needs SLACK_BOT_TOKEN"):
+        make_settings(report_slack_channel="C1", slack_bot_token=None)
+    with pytest.raises(SettingsError, match="^REPORT_CRON: not a cron expression"):
+        make_settings(report_cron="every monday")
