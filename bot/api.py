@@ -338,6 +338,7 @@ class HttpApi:
     async def _read_form(self, request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
         """Read every part before anything is stored, refusing an over-size one while reading it."""
         limit = self.teambot.settings.max_upload_bytes
+        megabytes = self.teambot.settings.max_upload_mb
         fields: dict[str, str] = {}
         files: list[Attachment] = []
         try:
@@ -361,7 +362,7 @@ class HttpApi:
                 if not filename.strip():
                     raise ApiError(400, "every 'file' part needs a filename")
                 data = await _read_part(part, limit=limit, too_big=lambda: ApiError(
-                    413, f"{filename} is over the {limit / 1048576:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
+                    413, f"{filename} is over the {megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
                 files.append(Attachment(name=filename, data=data, size=len(data)))
             elif name in {"workspace", "channel", "platform", "note", "uploader"}:
                 if name in fields:
