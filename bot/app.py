@@ -25,6 +25,7 @@ from bot.knowledge import IngestLimits, KnowledgeBase
 from bot.observability import Metrics
 from bot.parsers import ParseLimits
 from bot.redis_server import EmbeddedRedis
+from bot.sandbox import ParserSandbox
 from bot.settings import Settings
 from bot.usage import RedisUsage
 
@@ -88,14 +89,18 @@ class Teambot:
         self._stack.callback(self.index.close)
 
         self.metrics = Metrics()
+        sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576)
+        self._stack.callback(sandbox.close)
         self.knowledge = KnowledgeBase(
             metrics=self.metrics,
+            sandbox=sandbox,
             index=self.index, vectors=self.vectors, embedder=self.embedder,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
             limits=IngestLimits(
                 max_bytes=settings.max_upload_bytes,
                 max_chunks=settings.max_chunks_per_document,
-                parse=ParseLimits(max_pages=settings.max_pages),
+                parse=ParseLimits(max_pages=settings.max_pages,
+                                  max_unzipped_bytes=settings.max_unzipped_mb * 1048576),
             ),
         )
         self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)

@@ -18,6 +18,7 @@ from adapters.base import CollectingStream
 from agent.vectorstore import VectorStoreError
 from bot.app import Teambot
 from bot.events import Attachment, Scope
+from bot.observability import configure_logging
 from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
 from bot.redis_server import RedisServerError
 from bot.settings import Settings, SettingsError, load_settings
@@ -194,19 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `teambot` console script."""
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        _configure_logging(settings)
+        configure_logging(level=settings.log_level, json_format=settings.log_format == "json",
+                          secrets=settings.secret_values())
         return asyncio.run(args.run(settings, args))
     except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
         print(f"teambot: error: {exc}", file=sys.stderr)

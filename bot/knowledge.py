@@ -23,7 +23,8 @@ from agent.text import lexical_tokens
 from agent.vectorstore import ChromaVectorStore
 from bot.events import Scope
 from bot.observability import Metrics
-from bot.parsers import IngestError, ParseLimits, parse_document
+from bot.parsers import IngestError, ParseLimits
+from bot.sandbox import ParserSandbox
 
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
 
@@ -45,7 +46,6 @@ class IngestLimits:
     max_bytes: int
     max_chunks: int
     parse: ParseLimits
-    parse_timeout_s: float = 120.0
 
 
 def document_id(scope: Scope, source: str) -> str:
@@ -57,7 +57,9 @@ class KnowledgeBase:
     """Documents per scope, searchable by the agent's retriever."""
 
     def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
-                 chunk_size: int, chunk_overlap: int, limits: IngestLimits, metrics: Metrics | None = None) -> None:
+                 chunk_size: int, chunk_overlap: int, limits: IngestLimits, sandbox: ParserSandbox,
+                 metrics: Metrics | None = None) -> None:
+        self.sandbox = sandbox
         self.metrics = metrics
         self.index = index
         self.vectors = vectors
@@ -113,13 +115,7 @@ class KnowledgeBase:
             existing = await self.index.get_document(doc_id)
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
-            try:
-                parsed = await asyncio.wait_for(
-                    asyncio.to_thread(parse_document, source, data, self.limits.parse),
-                    timeout=self.limits.parse_timeout_s,
-                )
-            except asyncio.TimeoutError:
-                raise IngestError(f"reading the file took longer than {self.limits.parse_timeout_s:.0f} s") from None
+            parsed = await self.sandbox.parse(source, data, self.limits.parse)
             chunks = await asyncio.to_thread(
                 self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, sections=parsed.sections
             )

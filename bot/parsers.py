@@ -74,9 +74,14 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp949")
+        text = data.decode("cp949")
     except UnicodeDecodeError:
         raise IngestError("the file is not valid UTF-8 text") from None
+    # CP949 decodes many byte soups; only accept it when the result reads like Korean or ASCII text.
+    readable = sum(1 for ch in text if ch.isascii() or "\uac00" <= ch <= "\ud7a3")
+    if readable < 0.95 * len(text):
+        raise IngestError("the file is not valid UTF-8 text")
+    return text
 
 
 def _stem_title(name: str) -> str:
@@ -148,26 +153,45 @@ def _parse_markdown(name: str, data: bytes, limits: ParseLimits) -> ParsedDocume
 # --- HTML ---------------------------------------------------------------------------
 
 
+_HTML_BLOCKS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer form header hr li main nav ol p pre"
+    " section table tbody td tfoot th thead tr ul caption details summary".split()
+)
+_HTML_SKIP = frozenset("script style noscript template svg head title".split())
+
+
 def _parse_html(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
-    from bs4 import BeautifulSoup  # noqa: PLC0415
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag  # noqa: PLC0415
 
     soup = BeautifulSoup(decode_text(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "svg"]):
-        tag.decompose()
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
     items: list[tuple[int, str] | str] = []
-    blocks = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "dt", "dd", "blockquote",
-              "figcaption", "caption"]
-    for element in (soup.body or soup).find_all(blocks):
-        if element.find_parent(blocks[6:]) is not None and element.name not in ("td", "th"):
-            continue  # nested block: its text is already in its parent
-        text = element.get_text(" ", strip=True)
-        if not text:
-            continue
-        if element.name[0] == "h" and element.name[1:].isdigit():
-            items.append((int(element.name[1]), text))
-        else:
+    line: list[str] = []
+    skipped: set[int] = set()  # ids of text nodes already used (headings) or not content
+
+    def end_line() -> None:
+        text = " ".join(" ".join(line).split())
+        if text:
             items.append(text)
+        line.clear()
+
+    # `descendants` is an iterative walk, so deeply nested markup cannot overflow the stack.
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            if node.name in _HTML_SKIP or (len(node.name) == 2 and node.name[0] == "h" and node.name[1].isdigit()):
+                strings = list(node.strings)
+                skipped.update(id(s) for s in strings)
+                if node.name[0] == "h" and node.name not in _HTML_SKIP:
+                    end_line()
+                    heading = " ".join(" ".join(strings).split())
+                    if heading:
+                        items.append((int(node.name[1]), heading))
+            elif node.name in _HTML_BLOCKS:
+                end_line()
+        elif isinstance(node, NavigableString) and not isinstance(node, Comment) and id(node) not in skipped:
+            if type(node) is NavigableString:  # not CData, Doctype, processing instructions
+                line.append(str(node))
+    end_line()
     title, sections = _sections_by_headings(items)
     return ParsedDocument(title=page_title or title or _stem_title(name), sections=sections)
 
@@ -177,7 +201,6 @@ def _parse_html(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
 
 def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     from pypdf import PdfReader  # noqa: PLC0415
-    from pypdf.errors import PdfReadError  # noqa: PLC0415
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -193,7 +216,9 @@ def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many exception types on broken files
         raise IngestError(f"the PDF is damaged or unreadable ({type(exc).__name__})") from None
     if not sections:
         raise IngestError("the PDF has no extractable text (a scan? run OCR first)")
@@ -335,10 +360,12 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
         raise IngestError("the file is empty")
     try:
         parsed = parser(name, data, limits)
-    except IngestError:
+    except (IngestError, MemoryError):
         raise
     except RecursionError:
         raise IngestError("the file is nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - third-party parsers fail in many ways on hostile input
+        raise IngestError(f"the file is damaged or not really a {extension} file ({type(exc).__name__})") from None
     if not any(section.text.strip() for section in parsed.sections):
         raise IngestError("the file contains no text")
     return parsed

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(20.0, gt=0, validation_alias=_env("TEAMBOT_MAX_UPLOAD_MB"))
     max_pages: int = Field(2000, ge=1, validation_alias=_env("TEAMBOT_MAX_PAGES"))
     max_chunks_per_document: int = Field(20000, ge=1, validation_alias=_env("TEAMBOT_MAX_CHUNKS"))
+    parse_timeout_s: float = Field(60.0, gt=0, validation_alias=_env("TEAMBOT_PARSE_TIMEOUT"))
+    parse_memory_mb: int = Field(1024, ge=128, validation_alias=_env("TEAMBOT_PARSE_MEMORY_MB"))
+    max_unzipped_mb: int = Field(200, ge=1, validation_alias=_env("TEAMBOT_MAX_UNZIPPED_MB"))
 
     # --- history -----------------------------------------------------------------
     history_max_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("TEAMBOT_HISTORY_TURNS"))
