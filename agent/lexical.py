@@ -206,6 +206,25 @@ class KnowledgeIndex:
         # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
         return [(chunk_id, -rank) for chunk_id, rank in rows]
 
+    def _chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                "SELECT c.id, f.terms FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
+                f" WHERE c.id IN ({marks})",
+                batch,
+            )
+            for chunk_id, terms in rows:
+                # The first term is the synthetic scope marker, never a query term.
+                found[chunk_id] = terms.split(" ")[1:]
+        return found
+
+    async def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The indexed terms of each chunk, in text order (title, location, then body)."""
+        return await self._run(self._chunk_terms, list(ids))
+
     async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
         return await self._run(self._search, list(terms), list(scopes), limit)

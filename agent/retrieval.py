@@ -1,10 +1,15 @@
 """Hybrid retrieval: BM25 over the lexical index and dense vectors from Chroma, fused.
 
 Both searches run at once and are restricted to the caller's scopes inside
-the stores' own queries. Results are fused with weighted reciprocal-rank
-fusion. Each passage also gets a *coverage* score (the share of the question's
-IDF weight found in it), an absolute measure the agent uses to decide whether
-anything relevant was found at all.
+the stores' own queries. The union of their candidates is then reranked with
+cheap features computed from each chunk's indexed terms: weighted
+reciprocal-rank fusion of the two rankings, *coverage* (share of the question's
+IDF weight found in the chunk), the best *window* coverage (the question's words
+close together, as in the one sentence that answers it), adjacent query-term
+pairs found adjacent (*phrase*), the cosine similarity and the normalised BM25
+score. Weights were tuned on the dev splits of SQuAD, KorQuAD and the docs set
+(see docs/benchmarks.md). Coverage is also kept on each passage: an absolute
+measure the agent uses to decide whether anything relevant was found at all.
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ class FusionWeights:
     dense_for_korean: float = 0.1
     rrf_k: int = 60
     candidates: int = 40
+    coverage: float = 1.0
+    """Share of the question's IDF weight anywhere in the chunk."""
+    window: float = 1.0
+    """Best share of the question's IDF weight within `short_window` consecutive terms..."""
+    long_window: float = 1.0
+    """...and within `long_window_terms`."""
+    short_window_terms: int = 12
+    long_window_terms: int = 25
+    phrase: float = 0.5
+    """Share of the question's adjacent term pairs found adjacent in the chunk."""
+    similarity: float = 1.0
+    """Cosine similarity of the chunk to the question (scaled down for Korean like `dense`)."""
+    bm25: float = 0.5
+    """BM25 score relative to the best lexical hit."""
 
 
 def hangul_share(text: str) -> float:
@@ -65,16 +84,14 @@ class HybridRetriever:
             self.index.search(terms, scopes, limit=limit),
             self._dense(query, scopes, limit),
         )
-        dense_weight = weights.dense_for_korean if hangul_share(query) > 0.3 else weights.dense
-        fused: dict[str, float] = {}
-        for rank, (chunk_id, _) in enumerate(lexical_hits):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weights.lexical / (weights.rrf_k + rank + 1)
-        for rank, (chunk_id, _) in enumerate(dense_hits):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + dense_weight / (weights.rrf_k + rank + 1)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        if not best:
+        candidates = list(dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]))
+        if not candidates:
             return []
-        chunks, idf = await asyncio.gather(self.index.get_chunks(best), self.index.idf(terms))
+        chunk_terms, idf = await asyncio.gather(self.index.chunk_terms(candidates), self.index.idf(terms))
+        scores = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights,
+                               korean=hangul_share(query) > 0.3)
+        best = sorted(candidates, key=lambda c: scores[c][0], reverse=True)[:k]
+        chunks = await self.index.get_chunks(best)
         similarity = dict(dense_hits)
         passages = []
         for chunk_id in best:
@@ -82,14 +99,76 @@ class HybridRetriever:
             if chunk is None:  # vector without catalog row (mid-replacement): skip it
                 continue
             passages.append(
-                Passage(
-                    chunk=chunk,
-                    score=fused[chunk_id],
-                    coverage=coverage(terms, lexical_tokens(chunk.searchable_text()), idf),
-                    dense_similarity=similarity.get(chunk_id),
-                )
+                Passage(chunk=chunk, score=scores[chunk_id][0], coverage=scores[chunk_id][1],
+                        dense_similarity=similarity.get(chunk_id))
             )
         return passages
+
+
+def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: dict[str, float],
+                width: int) -> float:
+    """Largest share of the query's IDF weight found within `width` consecutive passage terms."""
+    unique = set(query_terms)
+    total = sum(idf.get(t, 0.0) for t in unique)
+    if total <= 0:
+        return 0.0
+    hits = [(i, t) for i, t in enumerate(passage_terms) if t in unique]
+    counts: dict[str, int] = {}
+    weight = best = 0.0
+    left = 0
+    for position, term in hits:
+        counts[term] = counts.get(term, 0) + 1
+        if counts[term] == 1:
+            weight += idf.get(term, 0.0)
+        while position - hits[left][0] >= width:
+            old = hits[left][1]
+            counts[old] -= 1
+            if counts[old] == 0:
+                weight -= idf.get(old, 0.0)
+            left += 1
+        best = max(best, weight)
+    return best / total
+
+
+def phrase_share(query_terms: Sequence[str], passage_terms: Sequence[str]) -> float:
+    """Share of the query's adjacent term pairs that are adjacent in the passage too."""
+    pairs = set(zip(query_terms, query_terms[1:]))
+    if not pairs:
+        return 0.0
+    present = set(zip(passage_terms, passage_terms[1:]))
+    return sum(1 for pair in pairs if pair in present) / len(pairs)
+
+
+def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]],
+                  dense_hits: Sequence[tuple[str, float]], chunk_terms: dict[str, list[str]],
+                  idf: dict[str, float], weights: FusionWeights, *, korean: bool) -> dict[str, tuple[float, float]]:
+    """(final score, coverage) of every candidate chunk; higher is better."""
+    dense_scale = (weights.dense_for_korean / weights.dense if weights.dense else 0.0) if korean else 1.0
+    lexical_rank = {c: r for r, (c, _) in enumerate(lexical_hits)}
+    dense_rank = {c: r for r, (c, _) in enumerate(dense_hits)}
+    bm25 = dict(lexical_hits)
+    top_bm25 = max(bm25.values(), default=0.0) or 1.0
+    similarity = dict(dense_hits)
+    floor = min(similarity.values(), default=0.0)
+    rrf = weights.rrf_k
+    scores: dict[str, tuple[float, float]] = {}
+    for chunk_id in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]):
+        passage_terms = chunk_terms.get(chunk_id, [])
+        covered = coverage(terms, passage_terms, idf)
+        score = 0.0
+        if chunk_id in lexical_rank:
+            score += weights.lexical * rrf / (rrf + lexical_rank[chunk_id] + 1)
+            score += weights.bm25 * bm25[chunk_id] / top_bm25
+        if chunk_id in dense_rank:
+            score += weights.dense * dense_scale * rrf / (rrf + dense_rank[chunk_id] + 1)
+        score += weights.similarity * dense_scale * similarity.get(chunk_id, floor)
+        if passage_terms and terms:
+            score += weights.coverage * covered
+            score += weights.window * best_window(terms, passage_terms, idf, weights.short_window_terms)
+            score += weights.long_window * best_window(terms, passage_terms, idf, weights.long_window_terms)
+            score += weights.phrase * phrase_share(terms, passage_terms)
+        scores[chunk_id] = (score, covered)
+    return scores
 
 
 def coverage(query_terms: Sequence[str], passage_terms: Sequence[str], idf: dict[str, float]) -> float:
