@@ -1,0 +1,279 @@
+"""Speed and memory of the running bot, measured through the real `Teambot` and `Dispatcher`.
+
+    python -m bench.speed [--json] [--chunks 10000,100000] [--questions 200]
+
+1. Ingestion: SQuAD + KorQuAD articles (one document per article, paragraphs joined) through
+   `KnowledgeBase.ingest` end to end (parse, chunk, embed, store in Chroma and SQLite/FTS5), in
+   chunks/s, beside Chroma's own `add` of the same chunks with precomputed vectors (same
+   per-document batches) into a fresh collection in the same run.
+2. Overhead per answer: `Dispatcher.handle` from the incoming message to the reply handed to
+   the stream, with the loopback OpenAI-compatible server answering instantly (so the figure is
+   our overhead plus one loopback HTTP round trip), p50/p95, at 10k and 100k chunks.
+   The chunks are synthetic (see `synthetic_documents`): SQuAD and KorQuAD paragraphs repeated
+   with variations until the knowledge base holds the target number of chunks, all in the
+   channel the questions come from.
+3. First token: time from the message to the first streamed token minus the model's own time
+   to first token (a raw streamed request to the same loopback server, 0.5 s delay).
+4. Concurrency: 100 conversations at once against a model that takes 1 s to answer.
+5. Memory: resident set size of a fresh process running the bot, idle (empty knowledge base)
+   and after answering questions over the 100k-chunk knowledge base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import httpx
+import psutil
+
+from adapters.base import CollectingStream
+from bench.datasets import EVAL_ROOT, load_squad
+from bench.quality import percentile
+from bot.app import Teambot
+from bot.events import IncomingMessage, Scope
+from bot.settings import load_settings
+from tests.support.openai_server import FakeOpenAI
+
+SCOPE = Scope("bench", "workspace", "channel")
+SQUAD = EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json"
+KORQUAD = EVAL_ROOT / "korquad-v1.0" / "KorQuAD_v1.0_dev.json"
+_NUMBER = re.compile(r"\d+")
+
+
+def _settings(data_dir: Path, model_url: str | None) -> Any:
+    values: dict[str, Any] = {"data_dir": data_dir, "redis_url": None, "embedding_model": None,
+                              "chroma_host": None, "_env_file": None, "openai_api_key": None,
+                              "openai_base_url": None}
+    if model_url:
+        values.update(openai_base_url=model_url, openai_api_key="sk-bench", chat_model="fake-model",
+                      model_max_retries=0)
+    return load_settings(**values)
+
+
+def articles() -> list[tuple[str, str]]:
+    """(file name, text) per SQuAD and KorQuAD article: paragraphs joined by blank lines."""
+    import json as _json  # noqa: PLC0415
+
+    documents = []
+    for tag, path in (("squad", SQUAD), ("korquad", KORQUAD)):
+        raw = _json.loads(path.read_text(encoding="utf-8"))
+        for n, article in enumerate(raw["data"]):
+            text = "\n\n".join(p["context"] for p in article["paragraphs"])
+            documents.append((f"{tag}-{n:03d}.txt", text))
+    return documents
+
+
+def synthetic_documents(seed: int = 6, paragraphs_per_document: int = 400):  # type: ignore[no-untyped-def]
+    """Endless (file name, text): every SQuAD/KorQuAD paragraph again and again, each copy varied
+    (sentences rotated, every number replaced by a random one, a variant tag prepended), shuffled."""
+    rng = random.Random(seed)
+    paragraphs = [p.text for p in load_squad(SQUAD).passages] + [p.text for p in load_squad(KORQUAD).passages]
+    n = 0
+    while True:
+        body = []
+        for _ in range(paragraphs_per_document):
+            sentences = re.split(r"(?<=[.!?])\s+", rng.choice(paragraphs))
+            turn = rng.randrange(len(sentences))
+            varied = " ".join(sentences[turn:] + sentences[:turn])
+            varied = _NUMBER.sub(lambda m: str(rng.randrange(10 ** len(m.group()))), varied)
+            body.append(f"Variant {rng.randrange(10**6)}. {varied}")
+        yield f"synthetic-{n:05d}.txt", "\n\n".join(body)
+        n += 1
+
+
+def holdout_questions(count: int, seed: int = 6) -> list[str]:
+    dev = set((EVAL_ROOT / "splits" / "squad-v1.1-dev.txt").read_text().split())
+    dev |= set((EVAL_ROOT / "splits" / "korquad-v1.0-dev.txt").read_text().split())
+    questions = [q.text for path in (SQUAD, KORQUAD) for q in load_squad(path).questions if q.id not in dev]
+    return random.Random(seed).sample(questions, count)
+
+
+class TimedStream(CollectingStream):
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_delta_at: float | None = None
+        self.finished_at: float | None = None
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        if self.first_delta_at is None:
+            self.first_delta_at = time.perf_counter()
+        await super().push(text_so_far=text_so_far, delta=delta)
+
+    async def finish(self, reply) -> None:  # type: ignore[no-untyped-def]
+        self.finished_at = time.perf_counter()
+        await super().finish(reply)
+
+
+def message(text: str, thread: str) -> IncomingMessage:
+    return IncomingMessage(platform=SCOPE.platform, workspace=SCOPE.workspace, channel=SCOPE.channel,
+                           thread=thread, user="U1", text=text, mentions_bot=True)
+
+
+async def ask(bot: Teambot, text: str, thread: str) -> tuple[float, float | None]:
+    """(seconds to the reply, seconds to the first streamed token)."""
+    stream = TimedStream()
+    started = time.perf_counter()
+    await bot.dispatcher.handle(message(text, thread), stream)
+    finished = (stream.finished_at or time.perf_counter()) - started
+    first = stream.first_delta_at - started if stream.first_delta_at else None
+    return finished, first
+
+
+# --- 1. ingestion -----------------------------------------------------------------------------
+async def measure_ingestion(workdir: Path) -> dict[str, Any]:
+    documents = articles()
+    async with Teambot(_settings(workdir / "ingest", None)) as bot:
+        started = time.perf_counter()
+        chunks = 0
+        for name, text in documents:
+            result = await bot.knowledge.ingest(name=name, data=text.encode(), scope=SCOPE, uploader="bench")
+            chunks += result.document.chunk_count
+        ours_s = time.perf_counter() - started
+        # The same chunks, vectors computed beforehand (not timed), added by Chroma itself.
+        batches = []
+        for name, _ in documents:
+            document = await bot.knowledge.find([SCOPE], name)
+            ids = await bot.index.chunk_ids(document.id)
+            stored = await bot.vectors.snapshot(ids)
+            batches.append(stored)
+    client = chromadb.PersistentClient(path=str(workdir / "chroma-raw"),
+                                       settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("raw", embedding_function=None,
+                                                 configuration={"hnsw": {"space": "cosine"}})
+    started = time.perf_counter()
+    for stored in batches:
+        collection.add(ids=stored.ids, embeddings=stored.embeddings, documents=stored.documents,
+                       metadatas=stored.metadatas)
+    raw_s = time.perf_counter() - started
+    return {"documents": len(documents), "chunks": chunks, "ours_s": ours_s, "ours_chunks_per_s": chunks / ours_s,
+            "chroma_add_s": raw_s, "chroma_add_chunks_per_s": chunks / raw_s,
+            "ratio": (chunks / ours_s) / (chunks / raw_s)}
+
+
+# --- 2-4. overhead, first token, concurrency --------------------------------------------------
+async def fill(bot: Teambot, target_chunks: int, generator) -> int:  # type: ignore[no-untyped-def]
+    count = sum(d.chunk_count for d in await bot.knowledge.list_documents([SCOPE]))
+    while count < target_chunks:
+        name, text = next(generator)
+        result = await bot.knowledge.ingest(name=name, data=text.encode(), scope=SCOPE, uploader="bench")
+        count += result.document.chunk_count
+    return count
+
+
+async def model_first_token(server: FakeOpenAI, times: int = 10) -> list[float]:
+    """The model's own time to first token, seen by a raw streaming client."""
+    values = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(times):
+            started = time.perf_counter()
+            async with client.stream("POST", f"{server.base_url}/chat/completions", json={
+                "model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "hi"}],
+            }) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: {") and '"content"' in line:
+                        values.append(time.perf_counter() - started)
+                        break
+    return values
+
+
+async def measure_serving(workdir: Path, sizes: list[int], questions: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {"sizes": {}}
+    generator = synthetic_documents()
+    data_dir = workdir / "serve"
+    for size in sizes:
+        async with FakeOpenAI(reply="Here is the answer [1].") as server:
+            async with Teambot(_settings(data_dir, server.base_url)) as bot:
+                started = time.perf_counter()
+                chunks = await fill(bot, size, generator)
+                fill_s = time.perf_counter() - started
+                await ask(bot, questions[0], "warm-up")
+                totals = [(await ask(bot, q, f"o{size}-{i}"))[0] for i, q in enumerate(questions)]
+                entry: dict[str, Any] = {
+                    "chunks": chunks, "fill_s": fill_s, "overhead_ms_p50": 1000 * percentile(totals, 0.5),
+                    "overhead_ms_p95": 1000 * percentile(totals, 0.95), "questions": len(questions),
+                }
+                if size == sizes[0]:
+                    server.first_token_delay_s = 0.5
+                    own = await model_first_token(server)
+                    ours = [(await ask(bot, q, f"f{i}"))[1] for i, q in enumerate(questions[:30])]
+                    extra = [o - statistics.median(own) for o in ours if o is not None]
+                    entry.update(model_first_token_ms_p50=1000 * statistics.median(own),
+                                 first_token_extra_ms_p50=1000 * percentile(extra, 0.5),
+                                 first_token_extra_ms_p95=1000 * percentile(extra, 0.95))
+                    server.first_token_delay_s = 1.0
+                    started = time.perf_counter()
+                    await asyncio.gather(*(ask(bot, questions[i % len(questions)], f"c{i}") for i in range(100)))
+                    entry.update(concurrent_100_total_s=time.perf_counter() - started,
+                                 concurrent_max_in_flight=server.max_in_flight)
+                result["sizes"][str(size)] = entry
+    result["data_dir"] = str(data_dir)
+    return result
+
+
+# --- 5. memory ---------------------------------------------------------------------------------
+async def _probe(data_dir: Path, questions: list[str]) -> dict[str, float]:
+    process = psutil.Process()
+    async with FakeOpenAI(reply="Here is the answer [1].") as server:
+        async with Teambot(_settings(data_dir, server.base_url)) as bot:
+            idle = process.memory_info().rss
+            for i, q in enumerate(questions):
+                await ask(bot, q, f"m{i}")
+            busy = process.memory_info().rss
+    return {"rss_mb_after_start": idle / 2**20, "rss_mb_after_questions": busy / 2**20}
+
+
+def measure_memory(data_dir: Path, questions: int) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.speed", "--probe", str(data_dir), "--questions", str(questions)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+async def run(sizes: list[int], question_count: int) -> dict[str, Any]:
+    questions = holdout_questions(question_count)
+    with tempfile.TemporaryDirectory(prefix="teambot-speed-") as tmp:
+        workdir = Path(tmp)
+        report: dict[str, Any] = {"ingestion": await measure_ingestion(workdir)}
+        report["serving"] = await measure_serving(workdir, sizes, questions)
+        report["memory"] = {
+            "idle": measure_memory(workdir / "empty", 20),
+            f"with_{sizes[-1]}_chunks": measure_memory(workdir / "serve", 50),
+        }
+    report["serving"].pop("data_dir", None)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed")
+    parser.add_argument("--chunks", default="10000,100000")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    import logging  # noqa: PLC0415
+
+    logging.disable(logging.INFO)
+    if args.probe:
+        questions = holdout_questions(args.questions, seed=7)
+        print(json.dumps(asyncio.run(_probe(args.probe, questions))))
+        return 0
+    report = asyncio.run(run([int(s) for s in args.chunks.split(",")], args.questions))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

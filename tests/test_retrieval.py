@@ -1,0 +1,71 @@
+"""Retrieval behaviour: Korean particles, English stemming, scope filtering and reranking."""
+
+from __future__ import annotations
+
+from bot.app import Teambot
+from bot.events import Scope
+from agent.retrieval import best_window, phrase_share
+from agent.text import lexical_tokens
+
+CHANNEL = Scope("slack", "T1", "C1")
+OTHER = Scope("slack", "T1", "C2")
+
+
+async def _ingest(bot: Teambot, name: str, text: str, scope: Scope = CHANNEL) -> None:
+    await bot.knowledge.ingest(name=name, data=text.encode("utf-8"), scope=scope, uploader="U1")
+
+
+async def test_korean_matches_whatever_particle_is_attached(teambot: Teambot) -> None:
+    await _ingest(teambot, "회의.txt", "회의록은 매주 금요일에 위키에 공유됩니다.")
+    await _ingest(teambot, "휴가.txt", "연차 휴가는 입사 첫해에 15일이 주어집니다.")
+    passages = await teambot.retriever.retrieve("회의록을 어디에서 볼 수 있나요?", [CHANNEL], k=2)
+    assert passages[0].chunk.source == "회의.txt"
+    assert passages[0].coverage > 0
+    passages = await teambot.retriever.retrieve("휴가를 며칠 받나요?", [CHANNEL], k=2)
+    assert passages[0].chunk.source == "휴가.txt"
+
+
+async def test_english_inflections_match_through_stemming(teambot: Teambot) -> None:
+    await _ingest(teambot, "deploy.txt", "Deployments run nightly from the release branches.")
+    await _ingest(teambot, "lunch.txt", "Lunch is served in the cafeteria at noon.")
+    passages = await teambot.retriever.retrieve("When do deployment runs start, and from which branch?", [CHANNEL], k=2)
+    assert passages[0].chunk.source == "deploy.txt"
+    assert passages[0].coverage > 0.5
+
+
+async def test_other_channels_documents_are_never_returned(teambot: Teambot) -> None:
+    await _ingest(teambot, "secret.txt", "The vault password rotation happens every Tuesday.", scope=OTHER)
+    await _ingest(teambot, "public.txt", "The cafeteria opens at eight.")
+    passages = await teambot.retriever.retrieve("vault password rotation Tuesday", [CHANNEL], k=5)
+    assert all(p.chunk.scope == CHANNEL for p in passages)
+    assert not any(p.chunk.source == "secret.txt" for p in passages)
+    allowed = await teambot.retriever.retrieve("vault password rotation Tuesday", [OTHER], k=5)
+    assert allowed[0].chunk.source == "secret.txt"
+
+
+async def test_question_words_close_together_rank_first(teambot: Teambot) -> None:
+    scattered = ("The database team meets on Mondays. " + "Coffee and snacks are provided. " * 12
+                 + "Ask facilities about parking and the port of Hamburg.")
+    await _ingest(teambot, "scattered.txt", scattered)
+    await _ingest(teambot, "config.txt", "The database port is 5432 in every environment.")
+    passages = await teambot.retriever.retrieve("Which port does the database use?", [CHANNEL], k=2)
+    assert passages[0].chunk.source == "config.txt"
+
+
+async def test_top_k_is_a_prefix_of_a_longer_list(teambot: Teambot) -> None:
+    for n, topic in enumerate(["billing invoices", "invoice disputes", "billing cycles", "refund invoices"]):
+        await _ingest(teambot, f"doc{n}.txt", f"Notes about {topic} and how the billing team handles them.")
+    five = await teambot.retriever.retrieve("how are billing invoices handled", [CHANNEL], k=5)
+    two = await teambot.retriever.retrieve("how are billing invoices handled", [CHANNEL], k=2)
+    assert [p.chunk.id for p in two] == [p.chunk.id for p in five[:2]]
+
+
+def test_window_and_phrase_features() -> None:
+    query = lexical_tokens("database port")
+    idf = {t: 1.0 for t in query}
+    near = lexical_tokens("the database port is 5432")
+    far = lexical_tokens("database " + "filler " * 30 + "port")
+    assert best_window(query, near, idf, 12) == 1.0
+    assert best_window(query, far, idf, 12) == 0.5
+    assert phrase_share(query, near) == 1.0
+    assert phrase_share(query, far) == 0.0
