@@ -26,6 +26,7 @@ from bot.usage import QuestionRecord, UsageRecorder
 
 log = logging.getLogger(__name__)
 
+SHUTTING_DOWN = "Sorry, I'm restarting and couldn't finish this answer. Please ask again in a minute."
 HISTORY_UNAVAILABLE = (
     "_I can't reach my memory of this thread right now, so I answered without its earlier messages._"
 )
@@ -66,6 +67,8 @@ class Dispatcher:
         self._scopes_for = scopes_for
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._outage_announced = False
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._accepting = True
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -81,12 +84,22 @@ class Dispatcher:
             "platform": message.platform, "channel": message.channel, "length": len(message.text),
             **({"text": message.text} if self._log_message_text else {}),
         })
-        lock = self._lock(message.conversation_key)
-        async with lock:
-            reply = await self._answer(message, stream)
+        if not self._accepting:
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error="shutting down")
+            await self._finish(stream, reply)
+            return reply
+        # Each answer is its own task, so shutdown can wait for (or end) answers, not the adapters' loops.
+        answer = asyncio.ensure_future(self._answer_in_order(message, stream))
+        self._in_flight.add(answer)
+        answer.add_done_callback(self._in_flight.discard)
+        reply = await answer
         log.info("reply sent", extra={"mode": reply.mode, "answered": reply.answered,
                                       "citations": len(reply.citations)})
         return reply
+
+    async def _answer_in_order(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        async with self._lock(message.conversation_key):
+            return await self._answer(message, stream)
 
     async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
         try:
@@ -124,6 +137,11 @@ class Dispatcher:
                     await stream.push(text_so_far=text_so_far, delta=payload["delta"])
                 elif mode == "values":
                     state = payload
+        except asyncio.CancelledError:
+            # Shutting down mid-answer: end the "working" state with a reason instead of silence.
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error="shutting down")
+            await asyncio.shield(self._finish(stream, reply))
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
             kind, reason = describe_failure(exc)
             log.exception("answer failed", extra={"kind": kind})
@@ -178,6 +196,25 @@ class Dispatcher:
             await self._usage.record_question(record)
         except (RedisError, OSError):
             log.warning("could not record usage")
+
+    @property
+    def in_flight(self) -> int:
+        """Answers being worked on right now."""
+        return len(self._in_flight)
+
+    async def drain(self, *, timeout_s: float) -> None:
+        """Stop taking messages, let answers in flight finish, and end the rest with a notice.
+
+        Messages arriving from now on are told the bot is restarting rather than left unanswered.
+        """
+        self._accepting = False
+        pending = set(self._in_flight)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
     async def forget(self, conversation_key: str) -> None:
         """Clear a thread's history."""

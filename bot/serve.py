@@ -66,7 +66,8 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, settings.http_host, port or settings.http_port).start()
+        site = web.TCPSite(runner, settings.http_host, port or settings.http_port)
+        await site.start()
         for adapter in adapters:
             await stack.enter_async_context(adapter)
         if reports is not None:
@@ -84,6 +85,11 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
         try:
             await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Graceful shutdown: stop taking events, finish (or report) the answers in flight,
+            # then the exit stack closes the scheduler, the adapters and the connections.
+            log.info("shutting down", extra={"in_flight": teambot.dispatcher.in_flight})
+            await site.stop()
+            await teambot.dispatcher.drain(timeout_s=settings.shutdown_grace_s)
             for task in [*tasks, stopper]:
                 task.cancel()
             await asyncio.gather(*tasks, stopper, return_exceptions=True)
