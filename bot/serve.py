@@ -57,8 +57,10 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
     async with Teambot(settings) as teambot, AsyncExitStack() as stack:
         web_app = build_web_app(teambot)
         adapters = build_adapters(teambot, web_app=web_app, console=console)
-        if not adapters:
-            raise NothingToServe("nothing to serve: set SLACK_BOT_TOKEN or DISCORD_TOKEN, or pass --console")
+        if not adapters and settings.api_token is None:
+            raise NothingToServe(
+                "nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN, or pass --console"
+            )
         from bot.reports.wiring import attach_reports  # noqa: PLC0415
 
         # `/stats` must be registered before the adapters start; the scheduler posts through their clients.

@@ -89,7 +89,7 @@ async def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         (("ask", "  "), env, 1, "teambot: error: the question is empty"),
         (("docs", "delete", "nothing.md"), env, 1, "teambot: error: no document named 'nothing.md' here"),
         (("ask", "hi"), {**env, "TEAMBOT_TOP_K": "zero"}, 2, "teambot: error: TEAMBOT_TOP_K: Input should be a valid integer"),
-        (("serve",), env, 1, "teambot: error: nothing to serve: set SLACK_BOT_TOKEN or DISCORD_TOKEN"),
+        (("serve",), env, 1, "teambot: error: nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN"),
     ]
     for args, case_env, expected_code, expected in cases:
         code, out, err = await run_cli(*args, env=case_env, cwd=tmp_path)

@@ -9,6 +9,7 @@ import yaml
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.listeners import CommandNames, register
+from bot.reports.wiring import STATS_COMMAND
 from bot.settings import Settings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -38,11 +39,12 @@ def test_manifest_events_and_commands_match_the_listeners(make_settings: Callabl
     bot_events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert {event.split(".")[0] for event in bot_events} == set(registration.events)
     declared_commands = [c["command"] for c in manifest["features"]["slash_commands"]]
-    assert sorted(declared_commands) == sorted(registration.commands)
+    # /stats is registered by the usage reports (bot/reports/wiring.py) on the same Bolt app.
+    assert sorted(declared_commands) == sorted([*registration.commands, STATS_COMMAND])
 
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {EVENT_SCOPES[event] for event in bot_events} <= scopes
-    assert {"chat:write", "commands", "files:read"} <= scopes
+    assert {"chat:write", "commands", "files:read", "files:write"} <= scopes
     assert registration.actions and registration.views
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert isinstance(manifest["settings"]["socket_mode_enabled"], bool)
