@@ -24,6 +24,7 @@ from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
 from bot.observability import Metrics
 from bot.parsers import ParseLimits
+from bot.permissions import Permissions
 from bot.redis_server import EmbeddedRedis
 from bot.sandbox import ParserSandbox
 from bot.settings import Settings
@@ -89,6 +90,7 @@ class Teambot:
         self._stack.callback(self.index.close)
 
         self.metrics = Metrics()
+        self.permissions = Permissions.from_settings(settings)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576)
         self._stack.callback(sandbox.close)
         self.knowledge = KnowledgeBase(

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.permissions import Actor
 
 WORKSPACE_WIDE = "*"
 """Channel value of knowledge visible in every channel of a workspace."""
@@ -57,6 +61,8 @@ class IncomingMessage:
     is_dm: bool = False
     mentions_bot: bool = False
     event_id: str | None = None
+    roles: tuple[str, ...] = ()
+    """The sender's roles on the platform (Discord role ids and names), for permissions."""
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -67,6 +73,13 @@ class IncomingMessage:
     @property
     def scope(self) -> Scope:
         return Scope(self.platform, self.workspace, self.channel)
+
+    @property
+    def actor(self) -> "Actor":
+        """The sender, for permission checks."""
+        from bot.permissions import Actor  # noqa: PLC0415 - permissions imports settings
+
+        return Actor(self.platform, self.user, frozenset(self.roles))
 
 
 def conversation_key(platform: str, workspace: str, channel: str, thread: str) -> str:

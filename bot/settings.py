@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         description="A report missed while the bot was down is still sent this long after its time.",
     )
 
+    # --- permissions ---------------------------------------------------------------------
+    admins: str = Field(
+        "", validation_alias=_env("TEAMBOT_ADMINS"),
+        description="platform:user_id entries who may manage workspace-wide documents.",
+    )
+    uploaders: str = Field(
+        "*", validation_alias=_env("TEAMBOT_UPLOADERS"),
+        description="* (everyone) or platform:user_id / platform:role:ROLE entries who may upload and delete.",
+    )
+
     # --- logging -------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias=_env("TEAMBOT_LOG_LEVEL")
@@ -145,6 +155,17 @@ class Settings(BaseSettings):
         for part in filter(None, (p.strip() for p in value.split(","))):
             if not part.isdigit():
                 raise ValueError(f"{part!r} is not a numeric guild id")
+        return value
+
+    @field_validator("admins", "uploaders")
+    @classmethod
+    def _principals(cls, value: str) -> str:
+        for entry in filter(None, (p.strip() for p in value.split(","))):
+            parts = entry.split(":")
+            valid = entry == "*" or (len(parts) == 2 and all(parts)) or (
+                len(parts) == 3 and parts[1] == "role" and parts[0] and parts[2])
+            if not valid:
+                raise ValueError(f"{entry!r} is not '*', 'platform:user_id' or 'platform:role:ROLE'")
         return value
 
     @field_validator("slack_ask_command", "slack_upload_command", "slack_kb_command")

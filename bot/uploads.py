@@ -12,6 +12,7 @@ from agent.vectorstore import VectorStoreError
 from bot.events import Attachment, Scope
 from bot.knowledge import IngestResult, KnowledgeBase
 from bot.parsers import IngestError
+from bot.permissions import Actor, PermissionDenied, Permissions
 from bot.usage import UsageRecorder
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,18 @@ class FileOutcome:
 
 async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | None, *,
                              attachments: Sequence[Attachment], scope: Scope, uploader: str,
-                             note: str = "") -> list[FileOutcome]:
-    """Ingest each downloaded attachment; a bad file never stops the others."""
+                             note: str = "", actor: Actor | None = None,
+                             permissions: Permissions | None = None) -> list[FileOutcome]:
+    """Ingest each downloaded attachment; a bad file never stops the others.
+
+    With `permissions`, `actor` must be allowed to manage documents in `scope` (chat platforms);
+    trusted local callers (CLI, console) pass none.
+    """
+    if permissions is not None and actor is not None:
+        try:
+            permissions.check_manage(actor, scope)
+        except PermissionDenied as denied:
+            return [FileOutcome(a.name, error=str(denied)) for a in attachments]
     outcomes = []
     for attachment in attachments:
         if attachment.data is None:
@@ -62,6 +73,22 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
         except Exception:  # noqa: BLE001 - usage is best effort
             log.warning("could not record upload usage")
     return outcomes
+
+
+async def delete_document(knowledge: KnowledgeBase, *, scopes: Sequence[Scope], reference: str,
+                          actor: Actor, permissions: Permissions) -> DocumentInfo:
+    """Delete a document (by name or id) among `scopes` if `actor` may.
+
+    Raises `IngestError` (no such document) or `PermissionDenied`, each with a one-line reason.
+    """
+    document = await knowledge.find(scopes, reference)
+    permissions.check_manage(actor, document.scope)
+    return await knowledge.delete([document.scope], document.id)
+
+
+def manageable_scopes(scope: Scope, *, actor: Actor, permissions: Permissions) -> list[Scope]:
+    """The scopes whose documents `actor` could delete from a channel: its own, plus workspace-wide for admins."""
+    return [scope, scope.workspace_wide()] if permissions.is_admin(actor) else [scope]
 
 
 def outcomes_text(outcomes: Sequence[FileOutcome]) -> str:

@@ -193,6 +193,7 @@ class DiscordAdapter(Adapter):
             outcomes = refused + await ingest_attachments(
                 self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
                 scope=upload_scope(incoming), uploader=incoming.user,
+                actor=incoming.actor, permissions=self.teambot.permissions,
             )
             for piece in split_message(outcomes_text(outcomes)):
                 await target.send(piece, allowed_mentions=discord.AllowedMentions.none())

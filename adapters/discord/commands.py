@@ -18,7 +18,15 @@ from bot.app import Teambot
 from bot.events import Attachment
 from bot.parsers import IngestError
 from bot.scoping import upload_scope, visible_scopes
-from bot.uploads import FileOutcome, documents_text, ingest_attachments, outcomes_text
+from bot.permissions import PermissionDenied
+from bot.uploads import (
+    FileOutcome,
+    delete_document,
+    documents_text,
+    ingest_attachments,
+    manageable_scopes,
+    outcomes_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +77,22 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
         await teambot.dispatcher.handle(message, stream)
 
     @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
-    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
-    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None) -> None:
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)",
+                           everywhere="Admins: make it available in every channel of this server")
+    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None,
+                     everywhere: bool = False) -> None:
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
+        scope = upload_scope(message).workspace_wide() if everywhere else upload_scope(message)
+        try:
+            teambot.permissions.check_manage(message.actor, scope)
+        except PermissionDenied as denied:
+            await reply_text(interaction, f"✗ {denied}")  # refused before anything is downloaded
+            return
         downloaded, refused = await download_attachments([file], max_bytes=teambot.settings.max_upload_bytes)
         outcomes = refused + await ingest_attachments(
-            teambot.knowledge, teambot.usage, attachments=downloaded, scope=upload_scope(message),
-            uploader=message.user, note=note or "",
+            teambot.knowledge, teambot.usage, attachments=downloaded, scope=scope,
+            uploader=message.user, note=note or "", actor=message.actor, permissions=teambot.permissions,
         )
         await reply_text(interaction, outcomes_text(outcomes))
 
@@ -100,9 +116,12 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         try:
-            # Only the channel's own documents: workspace-wide ones are not a channel's to delete.
-            deleted = await teambot.knowledge.delete([upload_scope(message)], document)
-        except IngestError as exc:
+            # The channel's own documents; workspace-wide ones only for admins.
+            deleted = await delete_document(
+                teambot.knowledge, reference=document, actor=message.actor, permissions=teambot.permissions,
+                scopes=manageable_scopes(upload_scope(message), actor=message.actor, permissions=teambot.permissions),
+            )
+        except (IngestError, PermissionDenied) as exc:
             await reply_text(interaction, f"✗ {exc}")
             return
         except Exception:  # noqa: BLE001

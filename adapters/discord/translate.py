@@ -85,6 +85,12 @@ def attachment_stub(attachment: discord.Attachment) -> Attachment:
                       mime_type=attachment.content_type)
 
 
+def member_roles(author: object) -> tuple[str, ...]:
+    """Role ids and names of a guild member (for permissions); none for users outside a guild."""
+    roles = [r for r in getattr(author, "roles", None) or () if not r.is_default()]
+    return tuple(dict.fromkeys([*(str(r.id) for r in roles), *(r.name for r in roles)]))
+
+
 def incoming_message(message: discord.Message, where: Where, *, bot_user_id: int, thread: str | None = None,
                      attachments: tuple[Attachment, ...] = ()) -> IncomingMessage:
     """The normalized message; `thread` overrides `where.thread` once a thread was opened."""
@@ -99,6 +105,7 @@ def incoming_message(message: discord.Message, where: Where, *, bot_user_id: int
         is_dm=where.is_dm,
         mentions_bot=where.mentions_bot,
         event_id=str(message.id),
+        roles=member_roles(message.author),
     )
 
 
@@ -132,7 +139,7 @@ def interaction_message(interaction: discord.Interaction[Any], *, text: str,
     return IncomingMessage(
         platform=PLATFORM, workspace=where.workspace, channel=where.channel, thread=where.thread,
         user=str(interaction.user.id), text=text.strip(), attachments=attachments, is_dm=where.is_dm,
-        mentions_bot=True, event_id=str(interaction.id),
+        mentions_bot=True, event_id=str(interaction.id), roles=member_roles(interaction.user),
     )
 
 

@@ -35,7 +35,15 @@ from bot.app import Teambot
 from bot.events import Attachment, IncomingMessage, Scope
 from bot.parsers import IngestError
 from bot.scoping import upload_scope, visible_scopes
-from bot.uploads import FileOutcome, documents_text, ingest_attachments, outcomes_text
+from bot.permissions import Actor, PermissionDenied
+from bot.uploads import (
+    FileOutcome,
+    delete_document,
+    documents_text,
+    ingest_attachments,
+    manageable_scopes,
+    outcomes_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +236,10 @@ class SlackAdapter(Adapter):
         for attachment in attachments:
             downloaded.append(await self._download(attachment, file_id=file_ids.get(attachment.name)))
         ready = [d for d in downloaded if isinstance(d, Attachment)]
-        ingested = iter(await ingest_attachments(self.teambot.knowledge, self.teambot.usage, attachments=ready,
-                                                 scope=scope, uploader=uploader, note=note))
+        ingested = iter(await ingest_attachments(
+            self.teambot.knowledge, self.teambot.usage, attachments=ready, scope=scope, uploader=uploader, note=note,
+            actor=Actor(translate.PLATFORM, uploader), permissions=self.teambot.permissions,
+        ))
         return [next(ingested) if isinstance(d, Attachment) else d for d in downloaded]
 
     async def _download(self, attachment: Attachment, *, file_id: str | None) -> Attachment | FileOutcome:
@@ -288,6 +298,11 @@ class SlackAdapter(Adapter):
     async def on_upload_command(self, *, command: dict[str, Any]) -> None:
         """`/upload`: open the modal; the target channel rides along in `private_metadata`."""
         target = translate.upload_target_from_command(command)
+        try:
+            self.teambot.permissions.check_manage(Actor(translate.PLATFORM, target.user), target.scope)
+        except PermissionDenied as denied:
+            await self._ephemeral(channel=target.channel, user=target.user, text=f"Can't upload: {denied}.")
+            return
         await self.client.views_open(trigger_id=command["trigger_id"], view=upload_modal(target))
 
     async def on_upload_submission(self, *, body: dict[str, Any]) -> None:
@@ -295,10 +310,10 @@ class SlackAdapter(Adapter):
         target = submission.target
         outcomes = await self.ingest_files(
             attachments=submission.files, file_ids=submission.file_ids,
-            scope=Scope(translate.PLATFORM, target.workspace, target.channel),
-            uploader=submission.user, note=submission.note,
+            scope=target.scope, uploader=submission.user, note=submission.note,
         )
-        text = f"<@{submission.user}> uploaded to this channel's knowledge:\n{outcomes_text(outcomes)}"
+        where = "the whole workspace's" if target.workspace_wide else "this channel's"
+        text = f"<@{submission.user}> uploaded to {where} knowledge:\n{outcomes_text(outcomes)}"
         if not await self._post(channel=target.channel, thread_ts=None, text=text):
             await self._ephemeral(channel=target.channel, user=submission.user, text=text)
 
@@ -312,11 +327,15 @@ class SlackAdapter(Adapter):
             documents = await self.teambot.knowledge.list_documents(visible_scopes(message))
             text = documents_text(documents)
         elif isinstance(parsed, translate.KbDelete):
+            permissions, actor = self.teambot.permissions, message.actor
             try:
-                # Only this channel's own documents: workspace-wide ones are not one channel's to delete.
-                document = await self.teambot.knowledge.delete([message.scope], parsed.reference)
+                # The channel's own documents; workspace-wide ones only for admins.
+                document = await delete_document(
+                    self.teambot.knowledge, reference=parsed.reference, actor=actor, permissions=permissions,
+                    scopes=manageable_scopes(message.scope, actor=actor, permissions=permissions),
+                )
                 text = f"Deleted {document.source} ({document.chunk_count} chunks)."
-            except IngestError as exc:
+            except (IngestError, PermissionDenied) as exc:
                 text = f"Could not delete: {exc}."
         else:
             reason = f"{parsed.reason}. " if parsed.reason else ""

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from bot.events import Attachment, IncomingMessage
+from bot.events import Attachment, IncomingMessage, Scope
 
 PLATFORM = "slack"
 
@@ -202,14 +202,26 @@ class UploadTarget:
     workspace: str
     channel: str
     user: str
+    workspace_wide: bool = False
+    """`/upload everywhere` (admins): the files become visible in every channel of the workspace."""
+
+    @property
+    def scope(self) -> Scope:
+        channel = Scope(PLATFORM, self.workspace, self.channel)
+        return channel.workspace_wide() if self.workspace_wide else channel
 
     def to_metadata(self) -> str:
-        return json.dumps({"workspace": self.workspace, "channel": self.channel, "user": self.user})
+        return json.dumps({"workspace": self.workspace, "channel": self.channel, "user": self.user,
+                           "workspace_wide": self.workspace_wide})
+
+
+EVERYWHERE_WORDS = frozenset({"everywhere", "workspace", "all"})
 
 
 def upload_target_from_command(command: Mapping[str, Any]) -> UploadTarget:
     return UploadTarget(workspace=workspace_of(command), channel=str(command["channel_id"]),
-                        user=str(command.get("user_id") or ""))
+                        user=str(command.get("user_id") or ""),
+                        workspace_wide=(command.get("text") or "").strip().lower() in EVERYWHERE_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +242,8 @@ def upload_submission(body: Mapping[str, Any]) -> UploadSubmission:
     note_value = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
     user = str((body.get("user") or {}).get("id") or meta.get("user") or "")
     target = UploadTarget(workspace=str(meta.get("workspace") or workspace_of(body)),
-                          channel=str(meta.get("channel") or ""), user=str(meta.get("user") or user))
+                          channel=str(meta.get("channel") or ""), user=str(meta.get("user") or user),
+                          workspace_wide=bool(meta.get("workspace_wide")))
     files = files_value.get("files") or []
     return UploadSubmission(target=target, files=attachments_of(files), file_ids=file_ids_of(files),
                             note=(note_value.get("value") or "").strip(), user=user)

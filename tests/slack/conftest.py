@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import asynccontextmanager
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,13 @@ def slack_settings(make_settings: Callable[..., Settings], fake: FakeSlack, open
 async def slack(make_settings: Callable[..., Settings], fake_slack: FakeSlack,
                 openai_server: FakeOpenAI) -> AsyncIterator[SlackHarness]:
     """HTTP mode: the adapter's `/slack/events` on the shared web app, the model on the loopback server."""
-    settings = slack_settings(make_settings, fake_slack, openai_server)
+    async with running_slack(slack_settings(make_settings, fake_slack, openai_server), fake_slack) as harness:
+        yield harness
+
+
+@asynccontextmanager
+async def running_slack(settings: Settings, fake: FakeSlack) -> AsyncIterator[SlackHarness]:
+    """A core and Slack adapter in HTTP mode for `settings`, served on a free loopback port."""
     async with Teambot(settings) as teambot:
         web_app = build_web_app(teambot)
         adapter = create_adapter(teambot, web_app=web_app)
@@ -117,6 +124,6 @@ async def slack(make_settings: Callable[..., Settings], fake_slack: FakeSlack,
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             async with adapter, aiohttp.ClientSession() as session:
-                yield SlackHarness(fake_slack, teambot, adapter, f"http://127.0.0.1:{port}", session)
+                yield SlackHarness(fake, teambot, adapter, f"http://127.0.0.1:{port}", session)
         finally:
             await runner.cleanup()

@@ -66,7 +66,17 @@ def test_upload_submission_carries_channel_files_and_note() -> None:
 def test_upload_target_round_trips_through_private_metadata() -> None:
     command = payload("slash_command_ask") | {"command": "/upload", "channel_id": "C9"}
     target = translate.upload_target_from_command(command)
-    assert json.loads(target.to_metadata()) == {"workspace": "T1", "channel": "C9", "user": "U1"}
+    assert json.loads(target.to_metadata()) == {"workspace": "T1", "channel": "C9", "user": "U1",
+                                                "workspace_wide": False}
+    assert target.scope.key == "slack:T1:C9"
+
+
+def test_upload_everywhere_targets_the_workspace_scope() -> None:
+    command = payload("slash_command_ask") | {"command": "/upload", "channel_id": "C9", "text": " Everywhere "}
+    target = translate.upload_target_from_command(command)
+    assert target.workspace_wide and target.scope.key == "slack:T1:*"
+    body = {"user": {"id": "U1"}, "view": {"private_metadata": target.to_metadata(), "state": {"values": {}}}}
+    assert translate.upload_submission(body).target == target
 
 
 def test_feedback_click() -> None:
