@@ -22,6 +22,7 @@ from bot.redis_server import free_port
 # Real-looking snowflakes: discord.py's mention parsing expects 15-20 digits.
 BOT_ID = 110000000000000001
 APP_ID = BOT_ID
+EDITOR_ROLE_ID = 222222222222222222
 GUILD_ID = 150000000000000001
 CHANNEL_ID = 160000000000000001
 HUMAN_ID = 120000000000000001
@@ -144,6 +145,8 @@ class FakeDiscord:
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "mfa_level": 0, "premium_tier": 0, "nsfw_level": 0, "preferred_locale": "en-US",
             "roles": [{"id": str(GUILD_ID), "name": "@everyone", "permissions": str((1 << 50) - 1), "position": 0,
+                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0},
+                      {"id": str(EDITOR_ROLE_ID), "name": "Editors", "permissions": "0", "position": 1,
                        "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
             "members": [{"user": user(BOT_ID, "teambot", bot=True), "roles": [], "joined_at": TIMESTAMP,
                          "deaf": False, "mute": False, "flags": 0}],
@@ -185,7 +188,8 @@ class FakeDiscord:
                 "content_type": content_type}
 
     async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, channel_id: int = CHANNEL_ID,
-                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    attachments: list[dict[str, Any]] | None = None, roles: list[int] | None = None
+                    ) -> dict[str, Any]:
         """Push INTERACTION_CREATE for a chat-input command; returns the payload (its `token`, `id`)."""
         interaction_id = next(self._ids)
         channel_type = 11 if channel_id in self.threads else 0
@@ -198,8 +202,9 @@ class FakeDiscord:
         payload = {
             "id": str(interaction_id), "application_id": str(APP_ID), "type": 2, "token": f"tok{interaction_id}",
             "version": 1, "guild_id": str(GUILD_ID), "channel_id": str(channel_id), "channel": channel,
-            "member": {"user": user(HUMAN_ID, "alice"), "roles": [], "joined_at": TIMESTAMP, "deaf": False,
-                       "mute": False, "flags": 0, "permissions": str((1 << 50) - 1)},
+            "member": {"user": user(HUMAN_ID, "alice"), "roles": [str(r) for r in roles or []],
+                       "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0,
+                       "permissions": str((1 << 50) - 1)},
             "app_permissions": str((1 << 50) - 1), "locale": "en-US", "guild_locale": "en-US",
             "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
             "attachment_size_limit": 25 * 1024 * 1024, "data": data,

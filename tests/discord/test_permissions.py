@@ -1,0 +1,36 @@
+"""Upload permissions by Discord role, and admins-only workspace-wide uploads, through the real client."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from bot.events import Scope
+from bot.settings import Settings
+from tests.discord.conftest import running_discord
+from tests.discord.fake_discord import CHANNEL_ID, EDITOR_ROLE_ID, GUILD_ID
+from tests.discord.test_discord import GUIDE
+
+
+async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
+                             uploaders="discord:role:Editors", admins="discord:1")
+    async with running_discord(settings) as env:
+        discord = env.discord
+
+        async def upload(*, roles: list[int], everywhere: bool = False) -> str:
+            attachment = discord.attachment("guide.md", GUIDE)
+            options = [{"name": "file", "type": 11, "value": attachment["id"]}]
+            if everywhere:
+                options.append({"name": "everywhere", "type": 5, "value": True})
+            sent = await discord.slash("upload", options, attachments=[attachment], roles=roles)
+            [report] = await discord.wait_for(lambda: discord.interaction_contents(sent["token"]))
+            return report
+
+        assert await upload(roles=[]) == "✗ you are not allowed to add or delete documents here; ask an admin"
+        assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
+        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == "✗ only admins can change workspace-wide documents"
+        assert (await upload(roles=[EDITOR_ROLE_ID])).startswith("✓ Added guide.md")
+
+        channel = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
+        assert [d.source for d in await env.teambot.knowledge.list_documents([channel])] == ["guide.md"]
+        assert await env.teambot.knowledge.list_documents([channel.workspace_wide()]) == []
