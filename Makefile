@@ -18,7 +18,7 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
 demo: install
-	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest samples docs --channel demo
+	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest README.md samples --channel demo
 	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot chat --channel demo
 
 test: install-test

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 REDIS_PREFIX = "teambot:discord:"
 THREAD_TTL_S = 90 * 24 * 3600
+MESSAGE_CLAIM_TTL_S = 24 * 3600
 """How long the bot remembers that it owns a thread (refreshed on every answer)."""
 
 
@@ -140,6 +141,15 @@ class DiscordAdapter(Adapter):
         except Exception as exc:  # noqa: BLE001 - the thread's owner id still identifies it
             log.warning("could not remember thread: %s", exc)
 
+    async def _claim_message(self, message_id: int) -> bool:
+        """True the first time a message is seen: every replica on the same token receives every message."""
+        try:
+            return bool(await self.teambot.redis.set(f"teambot:discord:message:{message_id}", "1", nx=True,
+                                                     ex=MESSAGE_CLAIM_TTL_S))
+        except Exception as exc:  # noqa: BLE001 - without Redis, answering (maybe twice) beats silence
+            log.warning("dedupe unavailable: %s", exc)
+            return True
+
     async def _owned_thread_parent(self, message: discord.Message) -> str | None:
         """The parent channel id if the message is in a thread the bot owns, else None."""
         if message.guild is None or self.client is None or self.client.user is None:
@@ -168,6 +178,8 @@ class DiscordAdapter(Adapter):
                                  owned_thread_parent=await self._owned_thread_parent(message))
         if where.action == "ignore":
             return
+        if not await self._claim_message(message.id):
+            return  # another replica (or a replayed gateway event) already took this message
         target: discord.abc.Messageable = message.channel
         thread_id = where.thread
         if where.action == "open_thread":
