@@ -96,10 +96,15 @@ def _split_prose(paragraph: str, limit: int) -> list[str]:
             continue
         for word in sentence.split(" "):
             units.extend(word[i:i + limit] for i in range(0, max(len(word), 1), limit))
+    return _pack(units, limit=limit, joiner=" ")
+
+
+def _pack(units: list[str], *, limit: int, joiner: str) -> list[str]:
+    """Greedily join units (each within `limit`) into as few pieces of at most `limit` characters as possible."""
     pieces: list[str] = []
     current = ""
     for unit in units:
-        candidate = f"{current} {unit}" if current else unit
+        candidate = f"{current}{joiner}{unit}" if current else unit
         if len(candidate) <= limit:
             current = candidate
         else:
@@ -127,18 +132,7 @@ def split_message(text: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
             units.extend(_split_code(block, limit))
         else:
             units.extend(_split_prose(block, limit))
-    pieces: list[str] = []
-    current = ""
-    for unit in units:
-        candidate = f"{current}\n\n{unit}" if current else unit
-        if len(candidate) <= limit:
-            current = candidate
-        else:
-            pieces.append(current)
-            current = unit
-    if current:
-        pieces.append(current)
-    return pieces
+    return _pack(units, limit=limit, joiner="\n\n")
 
 
 def sources_block(citations: tuple[Citation, ...]) -> str:
