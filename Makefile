@@ -12,10 +12,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[all]'
+	$(BIN)/pip install --quiet '.[all]'
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet '.[test]'
 
 demo: install
 	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest README.md samples --channel demo
