@@ -37,6 +37,7 @@ class FakeOpenAI:
     """Most chat requests served at the same moment: proof that conversations overlap."""
     _runner: web.AppRunner | None = None
     _failures: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -56,6 +57,7 @@ class FakeOpenAI:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -94,7 +96,7 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append({"path": request.path, "body": body, "headers": dict(request.headers)})
         if self.stall:
-            await asyncio.sleep(3600)
+            await self._released.wait()  # until the test ends: a model that never answers
         if self._should_fail():
             return web.json_response(
                 {"error": {"message": "injected failure", "type": "server_error"}},
