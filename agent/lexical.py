@@ -16,6 +16,8 @@ import hashlib
 import math
 import sqlite3
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -47,6 +49,35 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, row
 
 
 _MIN_CORPUS_FOR_IDF = 1000
+_TOTAL_CACHE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TermStatistics:
+    """Document frequencies of some terms and the size of the index they were counted in."""
+
+    chunks: int
+    frequencies: dict[str, int]
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term."""
+        # A floor on the corpus size: in a knowledge base of three chunks every matched term
+        # would otherwise weigh nearly nothing next to one unmatched word of the question.
+        corpus = max(self.chunks, _MIN_CORPUS_FOR_IDF)
+        result = {}
+        for term in terms:
+            frequency = self.frequencies.get(term, 0)
+            result[term] = math.log(1 + (corpus - frequency + 0.5) / (frequency + 0.5))
+        return result
+
+    def selective(self, terms: Sequence[str], *, max_share: float, max_terms: int) -> list[str]:
+        """The terms worth searching for: the rarest `max_terms`, without terms in more than
+        `max_share` of all chunks (they match most of the index and barely change the ranking).
+        At least the rarest term is always kept."""
+        unique = sorted(dict.fromkeys(terms), key=lambda t: self.frequencies.get(t, 0))
+        limit = max_share * self.chunks
+        kept = [t for t in unique if self.frequencies.get(t, 0) <= limit][:max_terms]
+        return kept or unique[:1]
 
 
 def scope_term(scope: Scope) -> str:
@@ -71,6 +102,7 @@ class KnowledgeIndex:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._total_cache: tuple[int, float] | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -229,9 +261,15 @@ class KnowledgeIndex:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
         return await self._run(self._search, list(terms), list(scopes), limit)
 
-    def _idf(self, terms: Iterable[str]) -> dict[str, float]:
+    def _chunk_count(self) -> int:
+        # count(*) walks the whole table; IDF does not need it exact to the second.
+        now = time.monotonic()
+        if self._total_cache is None or now - self._total_cache[1] > _TOTAL_CACHE_S:
+            self._total_cache = (self._db.execute("SELECT count(*) FROM chunks").fetchone()[0], now)
+        return self._total_cache[0]
+
+    def _statistics(self, terms: Iterable[str]) -> TermStatistics:
         unique = list(dict.fromkeys(terms))
-        total = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         frequencies: dict[str, int] = {}
         for start in range(0, len(unique), 500):
             batch = unique[start : start + 500]
@@ -240,10 +278,15 @@ class KnowledgeIndex:
                 f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch
             ):
                 frequencies[term] = count
-        # A floor on the corpus size: in a knowledge base of three chunks every matched term
-        # would otherwise weigh nearly nothing next to one unmatched word of the question.
-        corpus = max(total, _MIN_CORPUS_FOR_IDF)
-        return {t: math.log(1 + (corpus - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in unique}
+        return TermStatistics(chunks=self._chunk_count(), frequencies=frequencies)
+
+    async def statistics(self, terms: Iterable[str]) -> "TermStatistics":
+        """How many chunks the index holds and how many contain each term."""
+        return await self._run(self._statistics, list(terms))
+
+    def _idf(self, terms: Iterable[str]) -> dict[str, float]:
+        terms = list(terms)
+        return self._statistics(terms).idf(terms)
 
     async def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term over the whole index."""

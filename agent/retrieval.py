@@ -52,6 +52,10 @@ class FusionWeights:
     """Cosine similarity of the chunk to the question (scaled down for Korean like `dense`)."""
     bm25: float = 0.5
     """BM25 score relative to the best lexical hit."""
+    common_term_share: float = 0.05
+    """Terms found in more than this share of all chunks are left out of the BM25 query (not the scoring)."""
+    max_search_terms: int = 16
+    """At most this many (the rarest) terms go into the BM25 query."""
 
 
 def hangul_share(text: str) -> float:
@@ -80,14 +84,20 @@ class HybridRetriever:
         terms = lexical_tokens(query)
         weights = self.weights
         limit = max(weights.candidates, k)
-        lexical_hits, dense_hits = await asyncio.gather(
-            self.index.search(terms, scopes, limit=limit),
-            self._dense(query, scopes, limit),
-        )
+        dense = asyncio.ensure_future(self._dense(query, scopes, limit))
+        try:
+            statistics = await self.index.statistics(terms)
+            search_terms = statistics.selective(terms, max_share=weights.common_term_share,
+                                                max_terms=weights.max_search_terms)
+            lexical_hits = await self.index.search(search_terms, scopes, limit=limit)
+            dense_hits = await dense
+        finally:
+            dense.cancel()
         candidates = list(dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]))
         if not candidates:
             return []
-        chunk_terms, idf = await asyncio.gather(self.index.chunk_terms(candidates), self.index.idf(terms))
+        idf = statistics.idf(terms)
+        chunk_terms = await self.index.chunk_terms(candidates)
         scores = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights,
                                korean=hangul_share(query) > 0.3)
         best = sorted(candidates, key=lambda c: scores[c][0], reverse=True)[:k]

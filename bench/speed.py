@@ -146,7 +146,7 @@ async def measure_ingestion(workdir: Path) -> dict[str, Any]:
         for name, _ in documents:
             document = await bot.knowledge.find([SCOPE], name)
             ids = await bot.index.chunk_ids(document.id)
-            stored = await bot.vectors.snapshot(ids)
+            stored = await bot.vectors.snapshot(ids, scope=SCOPE)
             batches.append(stored)
     client = chromadb.PersistentClient(path=str(workdir / "chroma-raw"),
                                        settings=chromadb.Settings(anonymized_telemetry=False))

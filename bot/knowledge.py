@@ -20,7 +20,7 @@ from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo
 from agent.text import lexical_tokens
-from agent.vectorstore import ChromaVectorStore
+from agent.vectorstore import ChromaVectorStore, VectorSnapshot
 from bot.events import Scope
 from bot.observability import Metrics
 from bot.parsers import IngestError, ParseLimits
@@ -133,8 +133,8 @@ class KnowledgeBase:
     async def _swap(self, doc_id: str, document: DocumentInfo, chunks: Sequence[Chunk],
                     embeddings: Sequence[Sequence[float]], terms: Sequence[Sequence[str]]) -> None:
         old_ids = await self.index.chunk_ids(doc_id)
-        snapshot = await self.vectors.snapshot(old_ids)
-        await self.vectors.delete(old_ids)
+        snapshot = await self.vectors.snapshot(old_ids, scope=document.scope)
+        await self.vectors.delete(old_ids, scope=document.scope)
         try:
             await self.vectors.add(chunks, embeddings, document_metadata={
                 "uploader": document.uploader, "content_hash": document.content_hash,
@@ -146,8 +146,8 @@ class KnowledgeBase:
             await asyncio.shield(self._restore([c.id for c in chunks], snapshot))
             raise
 
-    async def _restore(self, new_ids: list[str], snapshot) -> None:  # type: ignore[no-untyped-def]
-        await self.vectors.delete(new_ids)
+    async def _restore(self, new_ids: list[str], snapshot: VectorSnapshot) -> None:
+        await self.vectors.delete(new_ids, scope=snapshot.scope)
         await self.vectors.restore(snapshot)
 
     async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
@@ -171,8 +171,8 @@ class KnowledgeBase:
         lock = self._document_locks.setdefault(document.id, asyncio.Lock())
         async with lock:
             ids = await self.index.chunk_ids(document.id)
-            snapshot = await self.vectors.snapshot(ids)
-            await self.vectors.delete(ids)
+            snapshot = await self.vectors.snapshot(ids, scope=document.scope)
+            await self.vectors.delete(ids, scope=document.scope)
             try:
                 await self.index.delete_document(document.id)
             except BaseException:

@@ -118,7 +118,7 @@ async def test_every_format_is_ingested_and_searchable(teambot: Teambot) -> None
     assert sorted(name for name, _, _ in listed) == sorted(files)
     assert vector_count == sum(chunks for _, chunks, _ in listed)
 
-    stored = teambot.vectors._collection.get(limit=1, include=["metadatas"])["metadatas"][0]
+    stored = teambot.vectors.collection(SCOPE).get(limit=1, include=["metadatas"])["metadatas"][0]
     assert stored["uploader"] == "alice" and len(stored["content_hash"]) == 64 and stored["ingested_at"] > 0
     assert {"source", "title", "location", "platform", "workspace", "channel"} <= set(stored)
 
