@@ -92,8 +92,9 @@ def _quote(term: str) -> str:
 class KnowledgeIndex:
     """Catalog of documents plus BM25 search over their chunks.
 
-    All SQLite access goes through one connection guarded by a lock and runs
-    in worker threads, so the event loop never waits on disk.
+    Writes go through one connection guarded by a lock; reads use one connection
+    per worker thread. Everything runs in worker threads, so the event loop never
+    waits on disk.
     """
 
     def __init__(self, path: Path) -> None:
@@ -102,11 +103,32 @@ class KnowledgeIndex:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._path = path
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._total_cache: tuple[int, float] | None = None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection: with WAL, readers run in parallel with each other and
+        with the writer, and SQLite releases the GIL while a query runs, so searches use both cores."""
+        reader = getattr(self._local, "connection", None)
+        if reader is None:
+            reader = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            reader.execute("PRAGMA query_only = ON")
+            self._local.connection = reader
+            with self._lock:
+                self._readers.append(reader)
+        return reader
+
+    async def _read(self, function, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.to_thread(function, *args)
 
     async def _run(self, function, *args):  # type: ignore[no-untyped-def]
         def locked():  # type: ignore[no-untyped-def]
@@ -182,34 +204,34 @@ class KnowledgeIndex:
             return []
         clause = " OR ".join("(platform=? AND workspace=? AND channel=?)" for _ in scopes)
         params = [part for s in scopes for part in (s.platform, s.workspace, s.channel)]
-        rows = self._db.execute(
+        rows = self._reader().execute(
             f"SELECT * FROM documents WHERE {clause} ORDER BY source COLLATE NOCASE", params
         ).fetchall()
         return [self._document(row) for row in rows]
 
     async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
-        return await self._run(self._documents, list(scopes))
+        return await self._read(self._documents, list(scopes))
 
     def _get_document(self, document_id: str) -> DocumentInfo | None:
-        row = self._db.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        row = self._reader().execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
         return self._document(row) if row else None
 
     async def get_document(self, document_id: str) -> DocumentInfo | None:
-        return await self._run(self._get_document, document_id)
+        return await self._read(self._get_document, document_id)
 
     def _chunk_ids(self, document_id: str) -> list[str]:
-        rows = self._db.execute("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,))
+        rows = self._reader().execute("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,))
         return [row[0] for row in rows]
 
     async def chunk_ids(self, document_id: str) -> list[str]:
-        return await self._run(self._chunk_ids, document_id)
+        return await self._read(self._chunk_ids, document_id)
 
     def _chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         found: dict[str, Chunk] = {}
         for start in range(0, len(ids), 500):
             batch = list(ids[start : start + 500])
             marks = ",".join("?" * len(batch))
-            rows = self._db.execute(
+            rows = self._reader().execute(
                 "SELECT c.id, c.document_id, c.ordinal, c.text, c.location, d.source, d.title,"
                 " d.platform, d.workspace, d.channel"
                 f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
@@ -223,27 +245,32 @@ class KnowledgeIndex:
         return found
 
     async def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
-        return await self._run(self._chunks, list(ids))
+        return await self._read(self._chunks, list(ids))
 
     def _search(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int) -> list[tuple[str, float]]:
         if not terms or not scopes:
             return []
         allowed = " OR ".join(_quote(scope_term(s)) for s in scopes)
         wanted = " OR ".join(_quote(t) for t in dict.fromkeys(terms))
-        rows = self._db.execute(
-            "SELECT c.id, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
-            " WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+        # Rank inside FTS5 alone, then look up the ids of the few winners: joining every
+        # match to `chunks` before the LIMIT doubles the cost of a search.
+        rows = self._reader().execute(
+            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
             (f"({allowed}) AND ({wanted})", limit),
         ).fetchall()
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        ids = dict(self._reader().execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", [r for r, _ in rows]))
         # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
-        return [(chunk_id, -rank) for chunk_id, rank in rows]
+        return [(ids[rowid], -rank) for rowid, rank in rows if rowid in ids]
 
     def _chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for start in range(0, len(ids), 500):
             batch = list(ids[start : start + 500])
             marks = ",".join("?" * len(batch))
-            rows = self._db.execute(
+            rows = self._reader().execute(
                 "SELECT c.id, f.terms FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
                 f" WHERE c.id IN ({marks})",
                 batch,
@@ -255,17 +282,17 @@ class KnowledgeIndex:
 
     async def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
         """The indexed terms of each chunk, in text order (title, location, then body)."""
-        return await self._run(self._chunk_terms, list(ids))
+        return await self._read(self._chunk_terms, list(ids))
 
     async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
-        return await self._run(self._search, list(terms), list(scopes), limit)
+        return await self._read(self._search, list(terms), list(scopes), limit)
 
     def _chunk_count(self) -> int:
         # count(*) walks the whole table; IDF does not need it exact to the second.
         now = time.monotonic()
         if self._total_cache is None or now - self._total_cache[1] > _TOTAL_CACHE_S:
-            self._total_cache = (self._db.execute("SELECT count(*) FROM chunks").fetchone()[0], now)
+            self._total_cache = (self._reader().execute("SELECT count(*) FROM chunks").fetchone()[0], now)
         return self._total_cache[0]
 
     def _statistics(self, terms: Iterable[str]) -> TermStatistics:
@@ -274,7 +301,7 @@ class KnowledgeIndex:
         for start in range(0, len(unique), 500):
             batch = unique[start : start + 500]
             marks = ",".join("?" * len(batch))
-            for term, count in self._db.execute(
+            for term, count in self._reader().execute(
                 f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch
             ):
                 frequencies[term] = count
@@ -282,7 +309,7 @@ class KnowledgeIndex:
 
     async def statistics(self, terms: Iterable[str]) -> "TermStatistics":
         """How many chunks the index holds and how many contain each term."""
-        return await self._run(self._statistics, list(terms))
+        return await self._read(self._statistics, list(terms))
 
     def _idf(self, terms: Iterable[str]) -> dict[str, float]:
         terms = list(terms)
@@ -290,4 +317,4 @@ class KnowledgeIndex:
 
     async def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term over the whole index."""
-        return await self._run(self._idf, list(terms))
+        return await self._read(self._idf, list(terms))
