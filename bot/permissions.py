@@ -57,6 +57,9 @@ class Permissions:
         """Raise `PermissionDenied` unless `actor` may add or delete documents in `scope`."""
         if scope.channel == WORKSPACE_WIDE:
             if not self.is_admin(actor):
-                raise PermissionDenied("only admins can change workspace-wide documents")
+                raise PermissionDenied(
+                    "only admins can change workspace-wide documents (files sent in a DM would be one); "
+                    "upload in a channel instead"
+                )
         elif not self.may_manage_documents(actor):
             raise PermissionDenied("you are not allowed to add or delete documents here; ask an admin")

@@ -6,14 +6,13 @@ from bot.events import IncomingMessage, Scope
 
 
 def visible_scopes(message: IncomingMessage) -> list[Scope]:
-    """A channel (and its threads) sees its own documents plus the workspace-wide ones.
-
-    A DM sees the workspace-wide documents and whatever was uploaded in that DM itself.
-    """
-    own = message.scope
-    return [own, own.workspace_wide()]
+    """A channel (and its threads) sees its own documents plus the workspace-wide ones; a DM sees
+    only the workspace-wide ones (a DM is nobody's channel, so nothing is private to it)."""
+    if message.is_dm:
+        return [message.scope.workspace_wide()]
+    return [message.scope, message.scope.workspace_wide()]
 
 
 def upload_scope(message: IncomingMessage) -> Scope:
-    """Documents uploaded with a message belong to the channel it was sent in."""
-    return message.scope
+    """Files sent in a channel belong to it; files sent in a DM would be workspace-wide (admins only)."""
+    return message.scope.workspace_wide() if message.is_dm else message.scope

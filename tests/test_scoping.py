@@ -46,7 +46,8 @@ async def test_channels_workspaces_platforms_and_dms_never_leak(teambot_llm: Tea
         ({"channel": "C1"}, {"FALCON-ALPHA"}, {"falcon.md", "holidays.md"}),
         ({"channel": "C2"}, {"SECRET-BLUEBIRD-C2"}, {"bluebird.md", "holidays.md"}),
         ({"channel": "C1", "workspace": "W2"}, {"SECRET-REDWING-W2"}, {"redwing.md"}),
-        ({"channel": "D-alice", "is_dm": True}, {"SECRET-DM-ALICE"}, {"notes.md", "holidays.md"}),
+        # A DM sees the workspace-wide documents only, whatever is stored under its own id.
+        ({"channel": "D-alice", "is_dm": True}, set(), {"holidays.md"}),
         ({"channel": "D-bob", "is_dm": True}, set(), {"holidays.md"}),
     ]
     for where, allowed, allowed_sources in cases:
@@ -58,6 +59,8 @@ async def test_channels_workspaces_platforms_and_dms_never_leak(teambot_llm: Tea
             assert not leaks(seen, allowed), (where, question)
             if number == 0:
                 assert all(secret in seen for secret in allowed), "the channel's own document must be used"
+                if "holidays.md" in allowed_sources:
+                    assert "announced in March" in seen, "workspace-wide documents are visible everywhere"
             assert {c.source for c in stream.reply.citations} <= allowed_sources, (where, question)
 
 
@@ -71,3 +74,16 @@ async def test_extractive_answers_do_not_leak_either(teambot: Teambot) -> None:
         if question == QUESTIONS[0]:
             assert "SECRET-BLUEBIRD-C2" in stream.reply.text
         assert {c.source for c in stream.reply.citations} <= {"bluebird.md", "holidays.md"}
+
+
+async def test_files_sent_in_a_dm_are_workspace_wide_so_only_admins_may(make_settings) -> None:
+    async with Teambot(make_settings(admins="fake:boss")) as teambot:
+        fake = FakeAdapter(teambot, workspace="W1")
+        [refused] = await fake.upload("notes.md", b"# Notes\n\nThe wifi password is hunter2.", channel="D1",
+                                      is_dm=True, user="alice")
+        assert refused.error is not None and refused.error.startswith("only admins can change workspace-wide")
+        [added] = await fake.upload("policy.md", b"# Policy\n\nLaptops are replaced every 3 years.",
+                                    channel="D2", is_dm=True, user="boss")
+        assert added.result is not None and added.result.document.scope == Scope("fake", "W1", "*")
+        answer = await fake.say("How often are laptops replaced?", channel="C7")
+        assert answer.reply is not None and "3 years" in answer.reply.text

@@ -41,6 +41,7 @@ class FakeAdapter(Adapter):
         return await ingest_attachments(
             self.teambot.knowledge, self.teambot.usage, attachments=message.attachments,
             scope=upload_scope(message), uploader=message.user,
+            actor=message.actor, permissions=self.teambot.permissions,
         )
 
     async def run(self) -> None:

@@ -77,7 +77,7 @@ async def test_bots_itself_edits_and_deletions_are_ignored(slack: SlackHarness) 
 
 
 async def test_direct_message_is_answered_in_its_own_thread(slack: SlackHarness, openai_server: FakeOpenAI) -> None:
-    await slack.seed_guide("D1")
+    await slack.seed_guide("*")  # a DM answers from the workspace-wide documents
     openai_server.reply = "Use make install [1]."
     await slack.event(payload("message_im"))
     [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))

@@ -38,7 +38,7 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         await slack.command("/upload", "everywhere", user="UEDITOR")
         await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
         assert slack.fake.of("chat.postEphemeral")[1].params["text"] == (
-            "Can't upload: only admins can change workspace-wide documents."
+            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead."
         )
         assert slack.fake.of("views.open") == []
 
