@@ -16,8 +16,8 @@ from itertools import count
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
+from tests.support.loopback import serve_on_loopback
 
-from bot.redis_server import free_port
 
 # Real-looking snowflakes: discord.py's mention parsing expects 15-20 digits.
 BOT_ID = 110000000000000001
@@ -87,10 +87,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{name}", self._attachment)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

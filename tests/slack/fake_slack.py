@@ -16,8 +16,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+from tests.support.loopback import serve_on_loopback
 
-from bot.redis_server import free_port
 
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
@@ -69,10 +69,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods (files.info) with GET
         app.router.add_get("/files/{id}/{name}", self._download)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

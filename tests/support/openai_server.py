@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 from aiohttp import web
+from tests.support.loopback import serve_on_loopback
 
-from bot.redis_server import free_port
 
 
 @dataclass
@@ -51,10 +51,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._runner, self.port = await serve_on_loopback(app)
 
     async def stop(self) -> None:
         self._released.set()
