@@ -16,6 +16,7 @@ from itertools import count
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
+
 from tests.support.loopback import serve_on_loopback
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
 from tests.support.loopback import serve_on_loopback
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 from aiohttp import web
+
 from tests.support.loopback import serve_on_loopback
 
 
