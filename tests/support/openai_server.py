@@ -20,7 +20,6 @@ from aiohttp import web
 from tests.support.loopback import serve_on_loopback
 
 
-
 @dataclass
 class FakeOpenAI:
     reply: str | Callable[[dict[str, Any]], str] = "The answer is 42 [1]."
