@@ -115,14 +115,12 @@ class HybridRetriever:
         return passages
 
 
-def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: dict[str, float],
-                width: int) -> float:
-    """Largest share of the query's IDF weight found within `width` consecutive passage terms."""
-    unique = set(query_terms)
-    total = sum(idf.get(t, 0.0) for t in unique)
-    if total <= 0:
-        return 0.0
-    hits = [(i, t) for i, t in enumerate(passage_terms) if t in unique]
+def _hits(unique: set[str], passage_terms: Sequence[str]) -> list[tuple[int, str]]:
+    """(position, term) of every query term in the passage: the one pass all features share."""
+    return [(i, t) for i, t in enumerate(passage_terms) if t in unique]
+
+
+def _best_window_of_hits(hits: Sequence[tuple[int, str]], idf: dict[str, float], total: float, width: int) -> float:
     counts: dict[str, int] = {}
     weight = best = 0.0
     left = 0
@@ -140,13 +138,28 @@ def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: d
     return best / total
 
 
+def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: dict[str, float],
+                width: int) -> float:
+    """Largest share of the query's IDF weight found within `width` consecutive passage terms."""
+    unique = set(query_terms)
+    total = sum(idf.get(t, 0.0) for t in unique)
+    if total <= 0:
+        return 0.0
+    return _best_window_of_hits(_hits(unique, passage_terms), idf, total, width)
+
+
+def _phrase_share_of_hits(pairs: set[tuple[str, str]], hits: Sequence[tuple[int, str]]) -> float:
+    # Adjacent passage terms that are both query terms are consecutive hits one position apart.
+    present = {(a, b) for (i, a), (j, b) in zip(hits, hits[1:]) if j == i + 1}
+    return sum(1 for pair in pairs if pair in present) / len(pairs)
+
+
 def phrase_share(query_terms: Sequence[str], passage_terms: Sequence[str]) -> float:
     """Share of the query's adjacent term pairs that are adjacent in the passage too."""
     pairs = set(zip(query_terms, query_terms[1:]))
     if not pairs:
         return 0.0
-    present = set(zip(passage_terms, passage_terms[1:]))
-    return sum(1 for pair in pairs if pair in present) / len(pairs)
+    return _phrase_share_of_hits(pairs, _hits(set(query_terms), passage_terms))
 
 
 def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]],
@@ -161,10 +174,15 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
     similarity = dict(dense_hits)
     floor = min(similarity.values(), default=0.0)
     rrf = weights.rrf_k
+    unique = set(terms)
+    total = sum(idf.get(t, 0.0) for t in unique)
+    pairs = set(zip(terms, terms[1:]))
     scores: dict[str, tuple[float, float]] = {}
     for chunk_id in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]):
         passage_terms = chunk_terms.get(chunk_id, [])
-        covered = coverage(terms, passage_terms, idf)
+        hits = _hits(unique, passage_terms)
+        found = {t for _, t in hits}
+        covered = sum(idf.get(t, 0.0) for t in found) / total if total > 0 else 0.0
         score = 0.0
         if chunk_id in lexical_rank:
             score += weights.lexical * rrf / (rrf + lexical_rank[chunk_id] + 1)
@@ -174,9 +192,11 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
         score += weights.similarity * dense_scale * similarity.get(chunk_id, floor)
         if passage_terms and terms:
             score += weights.coverage * covered
-            score += weights.window * best_window(terms, passage_terms, idf, weights.short_window_terms)
-            score += weights.long_window * best_window(terms, passage_terms, idf, weights.long_window_terms)
-            score += weights.phrase * phrase_share(terms, passage_terms)
+            if total > 0:
+                score += weights.window * _best_window_of_hits(hits, idf, total, weights.short_window_terms)
+                score += weights.long_window * _best_window_of_hits(hits, idf, total, weights.long_window_terms)
+            if pairs:
+                score += weights.phrase * _phrase_share_of_hits(pairs, hits)
         scores[chunk_id] = (score, covered)
     return scores
 
