@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-import aiohttp
 import pytest
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
 from bot.redis_server import free_port
 from bot.settings import Settings
+from tests.support.loopback import wait_until_ok
 from tests.support.openai_server import FakeOpenAI
 
 GUIDE = b"# Guide\n\n## Ports\n\nThe web console listens on port 8080.\n\n## Backups\n\nBackups run nightly at 02:00."
@@ -42,17 +42,7 @@ async def chroma_server(tmp_path: Path) -> AsyncIterator[ChromaServer]:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/api/v2/heartbeat") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail("chroma server did not start")
+        await wait_until_ok(f"http://127.0.0.1:{port}/api/v2/heartbeat")
         server = ChromaServer(port, process)
         yield server
     finally:

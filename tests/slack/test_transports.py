@@ -18,6 +18,7 @@ from bot.settings import Settings
 from tests.slack.conftest import GUIDE, payload, signed_headers, slack_settings
 from tests.slack.fake_slack import APP_TOKEN, TEAM_ID, FakeSlack
 from tests.support.openai_server import FakeOpenAI
+from tests.support.loopback import wait_until_ok
 
 
 async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
@@ -36,13 +37,7 @@ async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
                                         headers={**signed_headers(raw), **headers}) as response:
                     return response.status
 
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.05)
+            await wait_until_ok(f"http://127.0.0.1:{port}/healthz")
             mention = payload("app_mention")
             assert await post(mention) == 200
             assert await post(mention, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}) == 200
