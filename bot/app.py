@@ -72,8 +72,13 @@ class Teambot:
         if redis_url is None:
             embedded = await self._stack.enter_async_context(EmbeddedRedis(data_dir / "redis"))
             redis_url = embedded.url
-        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=3,
-                                       health_check_interval=30)
+        # A small pool that callers wait on: every Redis call is sub-millisecond, so a burst of
+        # questions shares a dozen connections instead of each opening (and handshaking) its own.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=16, timeout=5, socket_connect_timeout=2, socket_timeout=3,
+            health_check_interval=30,
+        )
+        self.redis = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
         self._stack.push_async_callback(self.redis.aclose)
 
         self.embedder = await asyncio.to_thread(build_embedder, settings)
