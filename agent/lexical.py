@@ -80,6 +80,17 @@ class TermStatistics:
         return kept or unique[:1]
 
 
+@dataclass(frozen=True, slots=True)
+class LexicalCandidates:
+    """One lexical search: the statistics of the query's terms, the BM25 hits, and their terms."""
+
+    statistics: TermStatistics
+    hits: list[tuple[str, float]]
+    """(chunk id, BM25 score) with higher = better, best first."""
+    chunk_terms: dict[str, list[str]]
+    """The indexed terms of each hit, in text order."""
+
+
 def scope_term(scope: Scope) -> str:
     """The synthetic index term that marks a chunk's scope (alphanumeric, never a real word)."""
     return "zzscope" + hashlib.blake2b(scope.key.encode(), digest_size=10).hexdigest()
@@ -247,23 +258,44 @@ class KnowledgeIndex:
     async def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return await self._read(self._chunks, list(ids))
 
-    def _search(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int) -> list[tuple[str, float]]:
+    def _search(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int,
+                ) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
         if not terms or not scopes:
-            return []
+            return [], {}
         allowed = " OR ".join(_quote(scope_term(s)) for s in scopes)
         wanted = " OR ".join(_quote(t) for t in dict.fromkeys(terms))
         # Rank inside FTS5 alone, then look up the ids of the few winners: joining every
         # match to `chunks` before the LIMIT doubles the cost of a search.
         rows = self._reader().execute(
-            "SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            "SELECT rowid, bm25(chunks_fts) AS rank, terms FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY rank LIMIT ?",
             (f"({allowed}) AND ({wanted})", limit),
         ).fetchall()
         if not rows:
-            return []
+            return [], {}
         marks = ",".join("?" * len(rows))
-        ids = dict(self._reader().execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", [r for r, _ in rows]))
+        ids = dict(self._reader().execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", [r[0] for r in rows]))
         # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
-        return [(ids[rowid], -rank) for rowid, rank in rows if rowid in ids]
+        hits = [(ids[rowid], -rank) for rowid, rank, _ in rows if rowid in ids]
+        # The first term is the synthetic scope marker, never a query term.
+        terms_by_chunk = {ids[rowid]: text.split(" ")[1:] for rowid, _, text in rows if rowid in ids}
+        return hits, terms_by_chunk
+
+    def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
+                            max_terms: int) -> LexicalCandidates:
+        statistics = self._statistics(terms)
+        selected = statistics.selective(terms, max_share=max_share, max_terms=max_terms) if terms else []
+        hits, terms_by_chunk = self._search(selected, scopes, limit)
+        return LexicalCandidates(statistics=statistics, hits=hits, chunk_terms=terms_by_chunk)
+
+    async def lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int,
+                                 max_share: float, max_terms: int) -> LexicalCandidates:
+        """Statistics of `terms` and the best BM25 hits within `scopes`, with their terms, in one read.
+
+        Only the selective terms are searched for (see `TermStatistics.selective`). One call, one
+        worker-thread hop: under load each hop waits for a busy event loop, so fewer is faster.
+        """
+        return await self._read(self._lexical_candidates, list(terms), list(scopes), limit, max_share, max_terms)
 
     def _chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
@@ -286,7 +318,8 @@ class KnowledgeIndex:
 
     async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
-        return await self._read(self._search, list(terms), list(scopes), limit)
+        hits, _ = await self._read(self._search, list(terms), list(scopes), limit)
+        return hits
 
     def _chunk_count(self) -> int:
         # count(*) walks the whole table; IDF does not need it exact to the second.

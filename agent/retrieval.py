@@ -86,18 +86,21 @@ class HybridRetriever:
         limit = max(weights.candidates, k)
         dense = asyncio.ensure_future(self._dense(query, scopes, limit))
         try:
-            statistics = await self.index.statistics(terms)
-            search_terms = statistics.selective(terms, max_share=weights.common_term_share,
-                                                max_terms=weights.max_search_terms)
-            lexical_hits = await self.index.search(search_terms, scopes, limit=limit)
+            lexical = await self.index.lexical_candidates(
+                terms, scopes, limit=limit, max_share=weights.common_term_share, max_terms=weights.max_search_terms,
+            )
             dense_hits = await dense
         finally:
             dense.cancel()
+        lexical_hits = lexical.hits
         candidates = list(dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]))
         if not candidates:
             return []
-        idf = statistics.idf(terms)
-        chunk_terms = await self.index.chunk_terms(candidates)
+        idf = lexical.statistics.idf(terms)
+        chunk_terms = dict(lexical.chunk_terms)
+        missing = [c for c in candidates if c not in chunk_terms]
+        if missing:  # found by the dense search alone
+            chunk_terms.update(await self.index.chunk_terms(missing))
         scores = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights,
                                korean=hangul_share(query) > 0.3)
         best = sorted(candidates, key=lambda c: scores[c][0], reverse=True)[:k]
