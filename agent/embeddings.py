@@ -47,7 +47,9 @@ class WordLlamaEmbedder:
         return await asyncio.to_thread(self._embed, texts)
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await asyncio.to_thread(self._embed, [text]))[0]
+        # One short text takes a fraction of a millisecond: less than handing it to a worker
+        # thread and waiting for a busy event loop to notice the result.
+        return self._embed([text])[0]
 
 
 class OpenAICompatibleEmbedder:
