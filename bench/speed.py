@@ -8,13 +8,16 @@
    per-document batches) into a fresh collection in the same run.
 2. Overhead per answer: `Dispatcher.handle` from the incoming message to the reply handed to
    the stream, with the loopback OpenAI-compatible server answering instantly (so the figure is
-   our overhead plus one loopback HTTP round trip), p50/p95, at 10k and 100k chunks.
+   our overhead plus one loopback HTTP round trip), p50/p95, at 10k and 100k chunks. The server
+   runs in its own process, as a real model does, so its work is not billed to the bot.
    The chunks are synthetic (see `synthetic_documents`): SQuAD and KorQuAD paragraphs repeated
    with variations until the knowledge base holds the target number of chunks, all in the
    channel the questions come from.
 3. First token: time from the message to the first streamed token minus the model's own time
    to first token (a raw streamed request to the same loopback server, 0.5 s delay).
-4. Concurrency: 100 conversations at once against a model that takes 1 s to answer.
+4. Concurrency: 100 conversations at once against a model that takes 1 s to answer, beside the
+   floor set by the libraries alone (`framework_floor`: the same 100 streamed calls through
+   langchain-openai, bare and inside a two-node LangGraph graph).
 5. Memory: resident set size of a fresh process running the bot, idle (empty knowledge base)
    and after answering questions over the 100k-chunk knowledge base.
 """
@@ -44,7 +47,6 @@ from bench.quality import percentile
 from bot.app import Teambot
 from bot.events import IncomingMessage, Scope
 from bot.settings import load_settings
-from tests.support.openai_server import FakeOpenAI
 
 SCOPE = Scope("bench", "workspace", "channel")
 SQUAD = EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json"
@@ -172,7 +174,45 @@ async def fill(bot: Teambot, target_chunks: int, generator) -> int:  # type: ign
     return count
 
 
-async def model_first_token(server: FakeOpenAI, times: int = 10) -> list[float]:
+class ModelProcess:
+    """The loopback OpenAI-compatible server (`tests/support/openai_server.py`) in its own process.
+
+    A real model runs elsewhere: serving 100 streams in our own interpreter would bill its work
+    to us. `configure` sets its delay before the first token and resets its in-flight high mark.
+    """
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> "ModelProcess":
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.openai_server", "--reply", "Here is the answer [1].",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert self._process.stdout is not None
+        self.base_url = (await asyncio.wait_for(self._process.stdout.readline(), 30)).decode().strip()
+        if not self.base_url.startswith("http"):
+            raise RuntimeError("the model server did not start")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+    async def configure(self, *, first_token_delay_s: float) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(f"{self.base_url}/_configure",
+                                         json={"first_token_delay_s": first_token_delay_s})
+            return response.json()
+
+    async def stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return (await client.get(f"{self.base_url}/_stats")).json()
+
+
+async def model_first_token(server: ModelProcess, times: int = 10) -> list[float]:
     """The model's own time to first token, seen by a raw streaming client."""
     values = []
     async with httpx.AsyncClient(timeout=30) as client:
@@ -193,7 +233,7 @@ async def measure_serving(workdir: Path, sizes: list[int], questions: list[str])
     generator = synthetic_documents()
     data_dir = workdir / "serve"
     for size in sizes:
-        async with FakeOpenAI(reply="Here is the answer [1].") as server:
+        async with ModelProcess() as server:
             async with Teambot(_settings(data_dir, server.base_url)) as bot:
                 started = time.perf_counter()
                 chunks = await fill(bot, size, generator)
@@ -205,27 +245,75 @@ async def measure_serving(workdir: Path, sizes: list[int], questions: list[str])
                     "overhead_ms_p95": 1000 * percentile(totals, 0.95), "questions": len(questions),
                 }
                 if size == sizes[0]:
-                    server.first_token_delay_s = 0.5
+                    await server.configure(first_token_delay_s=0.5)
                     own = await model_first_token(server)
                     ours = [(await ask(bot, q, f"f{i}"))[1] for i, q in enumerate(questions[:30])]
                     extra = [o - statistics.median(own) for o in ours if o is not None]
                     entry.update(model_first_token_ms_p50=1000 * statistics.median(own),
                                  first_token_extra_ms_p50=1000 * percentile(extra, 0.5),
                                  first_token_extra_ms_p95=1000 * percentile(extra, 0.95))
-                    server.first_token_delay_s = 1.0
+                    await server.configure(first_token_delay_s=1.0)
                     started = time.perf_counter()
                     await asyncio.gather(*(ask(bot, questions[i % len(questions)], f"c{i}") for i in range(100)))
                     entry.update(concurrent_100_total_s=time.perf_counter() - started,
-                                 concurrent_max_in_flight=server.max_in_flight)
+                                 concurrent_max_in_flight=(await server.stats())["max_in_flight"])
+                    entry["concurrent_100_floor"] = await framework_floor(bot.agent_context.chat_model)
                 result["sizes"][str(size)] = entry
     result["data_dir"] = str(data_dir)
+    return result
+
+
+async def framework_floor(model: Any, conversations: int = 100) -> dict[str, float]:
+    """What the libraries the bot is built on cost alone, against the same model server.
+
+    `conversations` streamed langchain-openai calls at once, first bare, then each inside a
+    two-node LangGraph graph (a no-op node, then the streaming call): no retrieval, no Redis,
+    no dispatcher. The bot cannot finish its concurrent answers faster than this.
+    """
+    from langchain_core.messages import HumanMessage, SystemMessage  # noqa: PLC0415
+    from langgraph.graph import END, START, StateGraph  # noqa: PLC0415
+    from typing_extensions import TypedDict  # noqa: PLC0415
+
+    class FloorState(TypedDict, total=False):
+        question: str
+        answer: str
+
+    sources = " ".join(["source text"] * 700)  # about the size of five numbered passages
+
+    async def stream_answer(question: str) -> str:
+        parts = [chunk.content async for chunk in model.astream([SystemMessage(sources), HumanMessage(question)])]
+        return "".join(str(p) for p in parts)
+
+    async def prepare(state: FloorState) -> FloorState:
+        return {}
+
+    async def answer(state: FloorState) -> FloorState:
+        return {"answer": await stream_answer(state["question"])}
+
+    builder = StateGraph(FloorState)
+    builder.add_node("prepare", prepare)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "answer")
+    builder.add_edge("answer", END)
+    graph = builder.compile()
+
+    async def through_graph(question: str) -> None:
+        async for _ in graph.astream({"question": question}, stream_mode=["custom", "values"]):
+            pass
+
+    result = {}
+    for name, run_one in (("langchain_openai_s", stream_answer), ("langgraph_and_langchain_openai_s", through_graph)):
+        started = time.perf_counter()
+        await asyncio.gather(*(run_one(f"question {i}") for i in range(conversations)))
+        result[name] = time.perf_counter() - started
     return result
 
 
 # --- 5. memory ---------------------------------------------------------------------------------
 async def _probe(data_dir: Path, questions: list[str]) -> dict[str, float]:
     process = psutil.Process()
-    async with FakeOpenAI(reply="Here is the answer [1].") as server:
+    async with ModelProcess() as server:
         async with Teambot(_settings(data_dir, server.base_url)) as bot:
             idle = process.memory_info().rss
             for i, q in enumerate(questions):

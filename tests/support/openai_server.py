@@ -51,6 +51,8 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/_stats", self._stats)
+        app.router.add_post("/v1/_configure", self._configure)
         self._runner, self.port = await serve_on_loopback(app)
 
     async def stop(self) -> None:
@@ -77,6 +79,17 @@ class FakeOpenAI:
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
+                                  "chat_requests": len(self.chat_requests())})
+
+    async def _configure(self, request: web.Request) -> web.Response:
+        """Benchmarks running this server in another process change its delay here."""
+        body = await request.json()
+        self.first_token_delay_s = float(body.get("first_token_delay_s", self.first_token_delay_s))
+        self.max_in_flight = self.in_flight
+        return await self._stats(request)
 
     def _reply_for(self, body: dict[str, Any]) -> str:
         return self.reply(body) if callable(self.reply) else self.reply
@@ -151,3 +164,22 @@ def _hash_embedding(text: str, dimension: int) -> list[float]:
         vector[int.from_bytes(digest, "little") % dimension] += 1.0
     norm = float(np.linalg.norm(vector)) or 1.0
     return (vector / norm).tolist()
+
+
+async def _serve_forever(arguments: list[str]) -> None:
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.openai_server")
+    parser.add_argument("--reply", default="Here is the answer [1].")
+    parser.add_argument("--first-token-delay", type=float, default=0.0)
+    options = parser.parse_args(arguments)
+    async with FakeOpenAI(reply=options.reply, first_token_delay_s=options.first_token_delay) as server:
+        print(server.base_url, flush=True)  # the parent reads this line to find the port
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # A separate process for benchmarks: the model's own work must not share our interpreter.
+    import sys  # noqa: PLC0415
+
+    asyncio.run(_serve_forever(sys.argv[1:]))
