@@ -193,5 +193,5 @@ def configure_logging(*, level: str, json_format: bool, secrets: Iterable[str]) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("chromadb", "httpx", "httpcore", "openai", "urllib3", "aiohttp.access"):
+    for noisy in ("chromadb", "httpx", "httpx2", "httpcore", "openai", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

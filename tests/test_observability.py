@@ -99,3 +99,4 @@ async def test_json_logs_carry_correlation_ids_and_hide_text_and_secrets(
     output = captured_logs.getvalue()
     assert "confidential" not in output, "message text is not logged unless enabled"
     assert "sk-live-secret-123" not in output and "token was ***" in output
+    assert "HTTP Request" not in output, "the model client's per-request transport lines stay quiet at INFO"
