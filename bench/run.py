@@ -129,7 +129,8 @@ def render(command: str, started: datetime.datetime, quality_results: list[dict[
         "| --- | ---: | ---: | --- |",
         f"| ingestion, chunks/s end to end ({ing['documents']} articles, {ing['chunks']} chunks) |"
         f" {ing['ours_chunks_per_s']:.0f} | Chroma `add` of precomputed vectors: {ing['chroma_add_chunks_per_s']:.0f}"
-        f" ({100 * ing['ratio']:.0f}%) | ≥ 80% of Chroma |",
+        f" ({100 * ing['ratio']:.0f}%; rounds: {', '.join(f'{100 * r:.0f}%' for r in ing.get('ratios', []))})"
+        " | ≥ 80% of Chroma |",
     ]
     sizes = speed_results["serving"]["sizes"]
     for size, s in sizes.items():
