@@ -88,8 +88,8 @@ def render(command: str, started: datetime.datetime, quality_results: list[dict[
         f"- machine: `nproc` = {m['nproc']}, CPU {m['cpu']}, {m['memory_gb']} GB memory, Python {m['python']},"
         f" {m['os']}",
         "- offline: the bundled WordLlama model (256 dimensions) for both systems, no network.",
-        "- the machine is shared: other sessions ran test suites at the same time, so every timing figure is"
-        " noisy (re-run `python -m bench.speed` to check).",
+        "- timings on this small virtual machine vary from run to run (Chroma's `add`, bound by its disk writes,"
+        " by a third): compare figures within one run, and re-run `python -m bench.speed` to check.",
         "",
         "## Retrieval and extractive answers (holdout)",
         "",
