@@ -96,6 +96,11 @@ def scope_term(scope: Scope) -> str:
     return "zzscope" + hashlib.blake2b(scope.key.encode(), digest_size=10).hexdigest()
 
 
+def _indexed_terms(stored: str) -> list[str]:
+    """A chunk's query-comparable terms from its FTS5 text: the first is the synthetic scope marker."""
+    return stored.split(" ")[1:]
+
+
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -277,8 +282,7 @@ class KnowledgeIndex:
         ids = dict(self._reader().execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", [r[0] for r in rows]))
         # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
         hits = [(ids[rowid], -rank) for rowid, rank, _ in rows if rowid in ids]
-        # The first term is the synthetic scope marker, never a query term.
-        terms_by_chunk = {ids[rowid]: text.split(" ")[1:] for rowid, _, text in rows if rowid in ids}
+        terms_by_chunk = {ids[rowid]: _indexed_terms(text) for rowid, _, text in rows if rowid in ids}
         return hits, terms_by_chunk
 
     def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
@@ -308,8 +312,7 @@ class KnowledgeIndex:
                 batch,
             )
             for chunk_id, terms in rows:
-                # The first term is the synthetic scope marker, never a query term.
-                found[chunk_id] = terms.split(" ")[1:]
+                found[chunk_id] = _indexed_terms(terms)
         return found
 
     async def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
@@ -339,10 +342,6 @@ class KnowledgeIndex:
             ):
                 frequencies[term] = count
         return TermStatistics(chunks=self._chunk_count(), frequencies=frequencies)
-
-    async def statistics(self, terms: Iterable[str]) -> "TermStatistics":
-        """How many chunks the index holds and how many contain each term."""
-        return await self._read(self._statistics, list(terms))
 
     def _idf(self, terms: Iterable[str]) -> dict[str, float]:
         terms = list(terms)
