@@ -1,28 +1,36 @@
-"""The document catalog and the lexical (BM25) index, in one SQLite file.
+"""The document catalog in SQLite, and BM25 search over it through a term index beside it.
 
-SQLite's FTS5 gives a persistent, transactional BM25 index with a small
-memory footprint. Text is tokenized by `agent.text.lexical_tokens` before it
-reaches FTS5 (character bigrams for Korean), so FTS5 only splits on spaces.
+SQLite holds documents, chunks and each chunk's index terms (`agent.text.lexical_tokens`:
+stemmed words, character bigrams for Korean), and is the source of truth. The BM25 index
+(`agent.termindex.TermIndex`, tantivy) is derived from it: every catalog change also writes a
+row to `lexical_outbox` in the same transaction, and `sync` applies the outbox to the term
+index and commits it. A crash between the two leaves the outbox behind, so the next start
+finishes the work; a lost or unreadable term index is rebuilt from the catalog.
 
-Scope is enforced inside the FTS query itself: every chunk's indexed text
-carries one synthetic scope term, and every search ANDs the allowed scope
-terms with the question's terms, so no chunk from another channel can match.
+Ingestion does not wait for that commit (it fsyncs: about 20 ms here, an eighth of what a
+document's ingestion takes); the sync runs in the background, and every search first waits for
+any sync still owed or running, so a document is searchable as soon as `replace_document` returns.
+
+Scope is enforced inside the term index's query itself: each chunk carries its scope, and a
+search only matches chunks of the allowed scopes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import logging
 import math
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from agent.records import Chunk, DocumentInfo
+from agent.termindex import TermIndex
 from bot.events import Scope
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -40,16 +48,28 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT NOT NULL UNIQUE,
     document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL, location TEXT NOT NULL
+    text TEXT NOT NULL, location TEXT NOT NULL,
+    terms TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, row);
+CREATE TABLE IF NOT EXISTS lexical_outbox (
+    seq INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL
+);
 """
 
+# Before the term index moved to tantivy, chunks' terms lived in an FTS5 table, each prefixed
+# with a synthetic scope term. Opening such a file moves the terms into `chunks` and drops it.
+_MIGRATE_FROM_FTS5 = """
+ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+UPDATE chunks SET terms = coalesce((
+    SELECT substr(f.terms, instr(f.terms, ' ') + 1) FROM chunks_fts f WHERE f.rowid = chunks.rowid
+), '');
+DROP TABLE IF EXISTS chunks_vocab;
+DROP TABLE IF EXISTS chunks_fts;
+"""
 
 _MIN_CORPUS_FOR_IDF = 1000
-_TOTAL_CACHE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +111,8 @@ class LexicalCandidates:
     """The indexed terms of each hit, in text order."""
 
 
-def scope_term(scope: Scope) -> str:
-    """The synthetic index term that marks a chunk's scope (alphanumeric, never a real word)."""
-    return "zzscope" + hashlib.blake2b(scope.key.encode(), digest_size=10).hexdigest()
-
-
-def _indexed_terms(stored: str) -> list[str]:
-    """A chunk's query-comparable terms from its FTS5 text: the first is the synthetic scope marker."""
-    return stored.split(" ")[1:]
-
-
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
+def _split_terms(stored: str) -> list[str]:
+    return stored.split(" ") if stored else []
 
 
 class KnowledgeIndex:
@@ -110,21 +120,60 @@ class KnowledgeIndex:
 
     Writes go through one connection guarded by a lock; reads use one connection
     per worker thread. Everything runs in worker threads, so the event loop never
-    waits on disk.
+    waits on disk. Use as `async with KnowledgeIndex(path) as index:` (or call `open`
+    and `aclose`): opening finishes any term-index work a crash left behind.
     """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._path = path
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._total_cache: tuple[int, float] | None = None
+        self._terms = TermIndex(path.with_name(path.stem + ".terms"))
+        # True while the outbox may hold changes the term index has not committed. Starts True so
+        # the first sync also checks the term index against the catalog (see `_apply_outbox`).
+        self._sync_owed = True
+        self._checked = False
+        self._sync_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
-    def close(self) -> None:
+    def _migrate(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "chunks_fts" in tables:
+            try:
+                self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_FROM_FTS5 + "COMMIT;")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    async def open(self) -> "KnowledgeIndex":
+        """Bring the term index up to date with the catalog (a rebuild if it was lost)."""
+        await self.sync()
+        return self
+
+    async def __aenter__(self) -> "KnowledgeIndex":
+        return await self.open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Finish the owed sync, then close the term index and the database."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            await self.sync()
+        except Exception:  # noqa: BLE001 - the outbox keeps the work for the next start
+            log.exception("could not update the lexical index before closing")
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
         with self._lock:
             self._db.close()
             for reader in self._readers:
@@ -146,12 +195,93 @@ class KnowledgeIndex:
     async def _read(self, function, *args):  # type: ignore[no-untyped-def]
         return await asyncio.to_thread(function, *args)
 
-    async def _run(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _read_terms(self, function, *args):  # type: ignore[no-untyped-def]
+        """A read that needs the term index: first let it catch up with the catalog (or finish doing so)."""
+        if self._sync_owed or self._sync_lock.locked():
+            try:
+                await self.sync()
+            except Exception:  # noqa: BLE001 - stale lexical results beat no answer; the outbox keeps the work
+                log.exception("could not update the lexical index; searching it as it is")
+        return await asyncio.to_thread(function, *args)
+
+    async def _write(self, function, *args):  # type: ignore[no-untyped-def]
         def locked():  # type: ignore[no-untyped-def]
             with self._lock:
                 return function(*args)
 
-        return await asyncio.to_thread(locked)
+        result = await asyncio.to_thread(locked)
+        self._sync_owed = True
+        task = asyncio.ensure_future(self._sync_in_background())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return result
+
+    # --- the term index -----------------------------------------------------------------------------
+    async def sync(self) -> None:
+        """Apply every catalog change the term index has not seen yet, and commit it."""
+        async with self._sync_lock:
+            if not self._sync_owed:
+                return
+            # Cleared before the work: a write landing meanwhile sets it again and is synced next time.
+            self._sync_owed = False
+            work = asyncio.ensure_future(asyncio.to_thread(self._apply_outbox))
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The thread cannot be stopped: hold the lock until it ends, so no second sync runs beside it.
+                await asyncio.wait([work])
+                if work.exception() is not None:
+                    self._sync_owed = True
+                raise
+            except BaseException:
+                self._sync_owed = True
+                raise
+
+    async def _sync_in_background(self) -> None:
+        try:
+            await self.sync()
+        except Exception:  # noqa: BLE001 - retried by the next search or write
+            log.exception("could not update the lexical index")
+
+    def _apply_outbox(self) -> None:
+        reader = self._reader()
+        pending = reader.execute("SELECT seq, document_id FROM lexical_outbox ORDER BY seq").fetchall()
+        first = not self._checked
+        self._checked = True
+        if first and self._terms.created:
+            self._rebuild(pending)
+            return
+        if pending:
+            changed = dict.fromkeys(document_id for _, document_id in pending)
+            self._terms.write((document_id, self._term_rows(document_id)) for document_id in changed)
+            self._forget_outbox(pending[-1][0])
+        # Once per open, a last check: a term index that disagrees with the catalog (say, restored
+        # from another backup than the database) is rebuilt rather than trusted.
+        if first and self._terms.count() != reader.execute("SELECT count(*) FROM chunks").fetchone()[0]:
+            self._rebuild([])
+
+    def _term_rows(self, document_id: str) -> list[tuple[int, str, str]]:
+        rows = self._reader().execute(
+            "SELECT c.rowid, d.platform, d.workspace, d.channel, c.terms FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?",
+            (document_id,),
+        )
+        return [(rowid, Scope(platform, workspace, channel).key, terms)
+                for rowid, platform, workspace, channel, terms in rows]
+
+    def _rebuild(self, pending: list[tuple[int, str]]) -> None:
+        documents = [row[0] for row in self._reader().execute("SELECT id FROM documents")]
+        if documents:
+            log.info("rebuilding the lexical index from the catalog", extra={"documents": len(documents)})
+        # A generator: one document's terms in memory at a time, however large the catalog.
+        self._terms.write(((document_id, self._term_rows(document_id)) for document_id in documents),
+                          clear_first=True)
+        if pending:
+            self._forget_outbox(pending[-1][0])
+
+    def _forget_outbox(self, last_seq: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM lexical_outbox WHERE seq <= ?", (last_seq,))
 
     # --- writes -----------------------------------------------------------------
     def _replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
@@ -166,28 +296,20 @@ class KnowledgeIndex:
                  document.source, document.title, document.content_hash, document.uploader, document.note,
                  document.chunk_count, document.size_bytes, document.ingested_at),
             )
-            marker = scope_term(document.scope)
-            for chunk, terms in zip(chunks, chunk_terms, strict=True):
-                cursor = db.execute(
-                    "INSERT INTO chunks (id, document_id, ordinal, text, location) VALUES (?,?,?,?,?)",
-                    (chunk.id, chunk.document_id, chunk.ordinal, chunk.text, chunk.location),
-                )
-                db.execute(
-                    "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
-                    (cursor.lastrowid, marker + " " + " ".join(terms)),
-                )
+            db.executemany(
+                "INSERT INTO chunks (id, document_id, ordinal, text, location, terms) VALUES (?,?,?,?,?,?)",
+                [(chunk.id, chunk.document_id, chunk.ordinal, chunk.text, chunk.location, " ".join(terms))
+                 for chunk, terms in zip(chunks, chunk_terms, strict=True)],
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
     def _delete_rows(self, document_id: str) -> None:
-        self._db.execute(
-            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)",
-            (document_id,),
-        )
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
         self._db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+        self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))
 
     def _delete_document(self, document_id: str) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -201,10 +323,10 @@ class KnowledgeIndex:
     async def replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
                                chunk_terms: Sequence[Sequence[str]]) -> None:
         """Atomically put `document` and its chunks in place of any earlier version."""
-        await self._run(self._replace_document, document, chunks, chunk_terms)
+        await self._write(self._replace_document, document, chunks, chunk_terms)
 
     async def delete_document(self, document_id: str) -> None:
-        await self._run(self._delete_document, document_id)
+        await self._write(self._delete_document, document_id)
 
     # --- reads ------------------------------------------------------------------
     @staticmethod
@@ -267,22 +389,21 @@ class KnowledgeIndex:
                 ) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
         if not terms or not scopes:
             return [], {}
-        allowed = " OR ".join(_quote(scope_term(s)) for s in scopes)
-        wanted = " OR ".join(_quote(t) for t in dict.fromkeys(terms))
-        # Rank inside FTS5 alone, then look up the ids of the few winners: joining every
-        # match to `chunks` before the LIMIT doubles the cost of a search.
-        rows = self._reader().execute(
-            "SELECT rowid, bm25(chunks_fts) AS rank, terms FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY rank LIMIT ?",
-            (f"({allowed}) AND ({wanted})", limit),
-        ).fetchall()
-        if not rows:
+        ranked = self._terms.search(terms, [s.key for s in scopes], limit=limit)
+        if not ranked:
             return [], {}
-        marks = ",".join("?" * len(rows))
-        ids = dict(self._reader().execute(f"SELECT rowid, id FROM chunks WHERE rowid IN ({marks})", [r[0] for r in rows]))
-        # FTS5's bm25() is lower-is-better; flip it so higher is better everywhere.
-        hits = [(ids[rowid], -rank) for rowid, rank, _ in rows if rowid in ids]
-        terms_by_chunk = {ids[rowid]: _indexed_terms(text) for rowid, _, text in rows if rowid in ids}
+        marks = ",".join("?" * len(ranked))
+        allowed = " OR ".join("(d.platform=? AND d.workspace=? AND d.channel=?)" for _ in scopes)
+        rows = self._reader().execute(
+            "SELECT c.rowid, c.id, c.terms FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE c.rowid IN ({marks}) AND ({allowed})",
+            [rowid for rowid, _ in ranked] + [part for s in scopes for part in (s.platform, s.workspace, s.channel)],
+        )
+        found = {rowid: (chunk_id, terms) for rowid, chunk_id, terms in rows}
+        # A row id without a catalog row in these scopes is a chunk deleted since the term index last
+        # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
+        hits = [(found[rowid][0], score) for rowid, score in ranked if rowid in found]
+        terms_by_chunk = {found[rowid][0]: _split_terms(found[rowid][1]) for rowid, _ in ranked if rowid in found}
         return hits, terms_by_chunk
 
     def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
@@ -299,20 +420,16 @@ class KnowledgeIndex:
         Only the selective terms are searched for (see `TermStatistics.selective`). One call, one
         worker-thread hop: under load each hop waits for a busy event loop, so fewer is faster.
         """
-        return await self._read(self._lexical_candidates, list(terms), list(scopes), limit, max_share, max_terms)
+        return await self._read_terms(self._lexical_candidates, list(terms), list(scopes), limit, max_share,
+                                      max_terms)
 
     def _chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for start in range(0, len(ids), 500):
             batch = list(ids[start : start + 500])
             marks = ",".join("?" * len(batch))
-            rows = self._reader().execute(
-                "SELECT c.id, f.terms FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
-                f" WHERE c.id IN ({marks})",
-                batch,
-            )
-            for chunk_id, terms in rows:
-                found[chunk_id] = _indexed_terms(terms)
+            for chunk_id, terms in self._reader().execute(f"SELECT id, terms FROM chunks WHERE id IN ({marks})", batch):
+                found[chunk_id] = _split_terms(terms)
         return found
 
     async def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
@@ -321,27 +438,11 @@ class KnowledgeIndex:
 
     async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
-        hits, _ = await self._read(self._search, list(terms), list(scopes), limit)
+        hits, _ = await self._read_terms(self._search, list(terms), list(scopes), limit)
         return hits
 
-    def _chunk_count(self) -> int:
-        # count(*) walks the whole table; IDF does not need it exact to the second.
-        now = time.monotonic()
-        if self._total_cache is None or now - self._total_cache[1] > _TOTAL_CACHE_S:
-            self._total_cache = (self._reader().execute("SELECT count(*) FROM chunks").fetchone()[0], now)
-        return self._total_cache[0]
-
     def _statistics(self, terms: Iterable[str]) -> TermStatistics:
-        unique = list(dict.fromkeys(terms))
-        frequencies: dict[str, int] = {}
-        for start in range(0, len(unique), 500):
-            batch = unique[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for term, count in self._reader().execute(
-                f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch
-            ):
-                frequencies[term] = count
-        return TermStatistics(chunks=self._chunk_count(), frequencies=frequencies)
+        return TermStatistics(chunks=self._terms.count(), frequencies=self._terms.frequencies(terms))
 
     def _idf(self, terms: Iterable[str]) -> dict[str, float]:
         terms = list(terms)
@@ -349,4 +450,4 @@ class KnowledgeIndex:
 
     async def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term over the whole index."""
-        return await self._read(self._idf, list(terms))
+        return await self._read_terms(self._idf, list(terms))

@@ -97,7 +97,7 @@ async def evaluate(dataset: Dataset, questions: list[Question], *, concurrency: 
             measured = await _measure(system, questions, answers=answers, concurrency=concurrency)
             measured.update({"chunks": system.chunks, "ingest_s": ingest_s})
             report["systems"][name] = measured
-            system.close()
+            await system.aclose()
     return report
 
 

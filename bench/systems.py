@@ -1,7 +1,7 @@
 """The two systems measured side by side: ours (teambot's own pipeline) and the naive baseline.
 
-Ours goes through the real code: `KnowledgeBase.ingest` (parse, chunk, embed, store in Chroma and
-the SQLite/FTS5 index), `HybridRetriever.retrieve`, and the agent graph in extractive mode.
+Ours goes through the real code: `KnowledgeBase.ingest` (parse, chunk, embed, store in Chroma, the
+SQLite catalog and its term index), `HybridRetriever.retrieve`, and the agent graph in extractive mode.
 
 The baseline is what a typical tutorial bot does: `RecursiveCharacterTextSplitter(1000, 200)`,
 the same WordLlama embeddings, Chroma (cosine), dense-only top-k, no lexical index. Without a
@@ -97,8 +97,8 @@ class Ours:
         )
         return str(state.get("answer", ""))
 
-    def close(self) -> None:
-        self.index.close()
+    async def aclose(self) -> None:
+        await self.index.aclose()
         sandbox = getattr(self, "sandbox", None)
         if sandbox is not None:
             sandbox.close()
@@ -148,7 +148,7 @@ class Baseline:
         documents = (await asyncio.to_thread(self._query, question, 1))[1]
         return documents[0] if documents else ""
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         pass
 
 

@@ -91,8 +91,9 @@ class Teambot:
             self.vectors = await asyncio.to_thread(
                 ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name
             )
-        self.index = KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
-        self._stack.callback(self.index.close)
+        self.index = await self._stack.enter_async_context(
+            KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
+        )
 
         self.metrics = Metrics()
         self.permissions = Permissions.from_settings(settings)

@@ -1,0 +1,182 @@
+"""The catalog and its term index for real (SQLite and tantivy on disk): search, recovery, migration."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import tantivy
+
+from agent.lexical import KnowledgeIndex
+from agent.records import Chunk, DocumentInfo
+from agent.text import lexical_tokens
+from bot.events import Scope
+
+SALES = Scope("slack", "T1", "C-sales")
+ENGINEERING = Scope("slack", "T1", "C-eng")
+
+
+def _document(doc_id: str, scope: Scope, texts: list[str]) -> tuple[DocumentInfo, list[Chunk], list[list[str]]]:
+    info = DocumentInfo(id=doc_id, scope=scope, source=f"{doc_id}.md", title=doc_id, content_hash=doc_id,
+                        uploader="U1", chunk_count=len(texts), size_bytes=sum(map(len, texts)), ingested_at=0.0)
+    chunks = [Chunk(id=f"{doc_id}#{n}", document_id=doc_id, ordinal=n, text=text, source=info.source,
+                    title=doc_id, location="", scope=scope) for n, text in enumerate(texts)]
+    return info, chunks, [lexical_tokens(c.searchable_text()) for c in chunks]
+
+
+async def _search(index: KnowledgeIndex, question: str, *scopes: Scope) -> list[str]:
+    return [chunk_id for chunk_id, _ in await index.search(lexical_tokens(question), list(scopes), limit=5)]
+
+
+def _terms_dir(path: Path) -> Path:
+    return path.with_name(path.stem + ".terms")
+
+
+async def test_search_sees_every_write_as_soon_as_it_returns(tmp_path: Path) -> None:
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
+
+        await index.replace_document(*_document("pricing", SALES, ["Team seats cost 12 euros a month."]))
+        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]  # "seats" still matches
+        assert [c for c in await _search(index, "enterprise", SALES)] == []
+
+        await index.delete_document("pricing")
+        assert await _search(index, "seats", SALES) == []
+
+
+async def test_a_search_during_the_background_commit_waits_for_it(tmp_path: Path) -> None:
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        for word in ("alpaca", "bison", "camel", "dingo", "eland"):
+            await index.replace_document(*_document(word, SALES, [f"The release is named {word}."]))
+            await asyncio.sleep(0)  # the background sync starts and is now committing in its thread
+            assert await _search(index, word, SALES) == [f"{word}#0"]
+
+
+async def test_writes_wait_their_turn_behind_another_processs_writer(tmp_path: Path) -> None:
+    """Replicas on one host share the data directory; tantivy allows one writer at a time."""
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        other = tantivy.Index.open(str(_terms_dir(path))).writer(heap_size=15_000_000, num_threads=1)
+        release = threading.Timer(0.5, other.wait_merging_threads)  # the other writer finishes in 0.5 s
+        release.start()
+        try:
+            await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+            assert await _search(index, "console port", SALES) == ["ports#0"]
+        finally:
+            release.join()
+
+
+async def test_search_stays_within_the_allowed_scopes(tmp_path: Path) -> None:
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        await index.replace_document(*_document("deploys", ENGINEERING, ["Deploys freeze on Fridays."]))
+        await index.replace_document(*_document("quota", SALES, ["The quarterly quota freeze is in March."]))
+        assert await _search(index, "freeze", SALES) == ["quota#0"]
+        assert set(await _search(index, "freeze", SALES, ENGINEERING)) == {"quota#0", "deploys#0"}
+        candidates = await index.lexical_candidates(lexical_tokens("freeze"), [SALES], limit=5, max_share=1.0,
+                                                    max_terms=5)
+        assert [chunk_id for chunk_id, _ in candidates.hits] == ["quota#0"]
+        # Statistics are over the whole knowledge base, as BM25's are: the scope filters, it does not reweigh.
+        assert candidates.statistics.chunks == 2 and candidates.statistics.frequencies == {"freeze": 2}
+
+
+async def test_a_stale_term_index_cannot_leak_another_channels_chunk(tmp_path: Path) -> None:
+    """Until the term index catches up, a row id it knows may belong to another channel's chunk."""
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
+        with sqlite3.connect(path) as db:  # behind the term index's back: the row now is engineering's
+            db.execute("UPDATE documents SET channel = ? WHERE id = 'pricing'", (ENGINEERING.channel,))
+        assert await _search(index, "enterprise seats", SALES) == []
+        assert await _search(index, "enterprise seats", ENGINEERING) == []  # the term index says sales
+
+
+async def test_korean_terms_and_overlong_tokens(tmp_path: Path) -> None:
+    blob = "x" * 5000  # one 5,000-letter "word", as in a pasted base64 blob
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        await index.replace_document(*_document("leave", SALES, [f"연차 휴가는 매년 15일입니다. {blob}"]))
+        assert await _search(index, "휴가는 며칠인가요?", SALES) == ["leave#0"]
+        assert await _search(index, blob, SALES) == []
+
+
+async def test_a_lost_term_index_is_rebuilt_from_the_catalog(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+    shutil.rmtree(_terms_dir(path))
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "when do backups run", SALES) == ["backups#0"]
+
+
+async def test_catalog_changes_the_term_index_missed_are_applied_at_open(tmp_path: Path) -> None:
+    """A crash after the catalog committed but before the term index did leaves the outbox behind."""
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+    # What the catalog holds after such a crash: one document changed, one deleted, both in the outbox.
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE chunks SET text = 'Backups run weekly.', terms = 'backup run weekly' WHERE id = 'backups#0'")
+        db.execute("DELETE FROM chunks WHERE document_id = 'ports'")
+        db.execute("DELETE FROM documents WHERE id = 'ports'")
+        db.executemany("INSERT INTO lexical_outbox (document_id) VALUES (?)", [("backups",), ("ports",)])
+
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "weekly", SALES) == ["backups#0"]
+        assert await _search(index, "nightly", SALES) == []
+        assert await _search(index, "console port", SALES) == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM lexical_outbox").fetchone() == (0,)
+
+
+async def test_a_term_index_that_disagrees_with_the_catalog_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+    with sqlite3.connect(path) as db:  # say, a database restored from an older backup than the index
+        db.execute("DELETE FROM chunks WHERE document_id = 'ports'")
+        db.execute("DELETE FROM documents WHERE id = 'ports'")
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "console port", SALES) == []
+        assert (await index.lexical_candidates(lexical_tokens("console"), [SALES], limit=5, max_share=1.0,
+                                               max_terms=5)).statistics.chunks == 1
+
+
+# The layout before the term index moved to tantivy: terms in an FTS5 table, after a scope marker.
+_FTS5_LAYOUT = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+    source TEXT NOT NULL, title TEXT NOT NULL, content_hash TEXT NOT NULL, uploader TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', chunk_count INTEGER NOT NULL, size_bytes INTEGER NOT NULL,
+    ingested_at REAL NOT NULL
+);
+CREATE TABLE chunks (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+    document_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL, location TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE chunks_fts USING fts5 (terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab (chunks_fts, row);
+INSERT INTO documents VALUES ('backups', 'slack', 'T1', 'C-sales', 'backups.md', 'backups', 'h', 'U1', '', 1, 30, 0);
+INSERT INTO chunks VALUES (7, 'backups#0', 'backups', 0, 'Backups run nightly at 02:00.', '');
+INSERT INTO chunks_fts (rowid, terms) VALUES (7, 'zzscope0123456789abcdef0123 backup backup run nightly 02 00');
+"""
+
+
+async def test_a_knowledge_file_from_the_fts5_layout_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(_FTS5_LAYOUT)
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "nightly backups", SALES) == ["backups#0"]
+        assert (await index.chunk_terms(["backups#0"]))["backups#0"] == ["backup", "backup", "run", "nightly",
+                                                                        "02", "00"]
+        assert [d.id for d in await index.list_documents([SALES])] == ["backups"]
+    with sqlite3.connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "chunks_fts" not in tables and "chunks_vocab" not in tables
