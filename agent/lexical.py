@@ -395,7 +395,8 @@ class KnowledgeIndex:
         marks = ",".join("?" * len(ranked))
         allowed = " OR ".join("(d.platform=? AND d.workspace=? AND d.channel=?)" for _ in scopes)
         rows = self._reader().execute(
-            "SELECT c.rowid, c.id, c.terms FROM chunks c JOIN documents d ON d.id = c.document_id"
+            # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
+            "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
             f" WHERE c.rowid IN ({marks}) AND ({allowed})",
             [rowid for rowid, _ in ranked] + [part for s in scopes for part in (s.platform, s.workspace, s.channel)],
         )
