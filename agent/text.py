@@ -44,10 +44,17 @@ _KOREAN_SUFFIXES = tuple(
 )
 
 
+_KOREAN_SUFFIX_SET = frozenset(_KOREAN_SUFFIXES)
+_KOREAN_SUFFIX_LENGTHS = sorted({len(s) for s in _KOREAN_SUFFIXES}, reverse=True)
+
+
+@lru_cache(maxsize=65536)
 def _korean_stem(run: str) -> str:
-    for suffix in _KOREAN_SUFFIXES:
-        if run.endswith(suffix) and len(run) - len(suffix) >= 2:
-            return run[: -len(suffix)]
+    # Longest suffix first, as listed: one set lookup per suffix length, not one `endswith` per
+    # suffix (this runs for every Hangul word of every document ingested).
+    for length in _KOREAN_SUFFIX_LENGTHS:
+        if len(run) - length >= 2 and run[-length:] in _KOREAN_SUFFIX_SET:
+            return run[:-length]
     return run
 
 
