@@ -70,6 +70,7 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _MIN_CORPUS_FOR_IDF = 1000
+_WRITER_IDLE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,7 @@ class KnowledgeIndex:
         self._sync_owed = True
         self._checked = False
         self._sync_lock = asyncio.Lock()
+        self._release_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     def _migrate(self) -> None:
@@ -164,13 +166,16 @@ class KnowledgeIndex:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Finish the owed sync, then close the term index and the database."""
+        """Finish the owed sync, release the term index's writer, and close the database."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         try:
             await self.sync()
         except Exception:  # noqa: BLE001 - the outbox keeps the work for the next start
             log.exception("could not update the lexical index before closing")
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+        await self._release_writer()
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
@@ -211,9 +216,7 @@ class KnowledgeIndex:
 
         result = await asyncio.to_thread(locked)
         self._sync_owed = True
-        task = asyncio.ensure_future(self._sync_in_background())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._track(asyncio.ensure_future(self._sync_in_background()))
         return result
 
     # --- the term index -----------------------------------------------------------------------------
@@ -236,6 +239,24 @@ class KnowledgeIndex:
             except BaseException:
                 self._sync_owed = True
                 raise
+            finally:
+                self._release_writer_later()
+
+    def _release_writer_later(self) -> None:
+        """Give up the term index's writer once writes have paused for `_WRITER_IDLE_S`."""
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+        self._release_timer = asyncio.get_running_loop().call_later(
+            _WRITER_IDLE_S, lambda: self._track(asyncio.ensure_future(self._release_writer()))
+        )
+
+    async def _release_writer(self) -> None:
+        async with self._sync_lock:
+            await asyncio.to_thread(self._terms.release)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _sync_in_background(self) -> None:
         try:

@@ -11,7 +11,7 @@ rebuilt from the catalog. Text arrives already tokenized (`agent.text.lexical_to
 the index only splits on spaces.
 
 Every method blocks (disk, fsync on commit): callers run them in worker threads, and one
-`write` at a time.
+`write` or `release` at a time.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class TermIndex:
     def __init__(self, path: Path) -> None:
         self._schema = _schema()
         self._path = path
+        self._writer: tantivy.IndexWriter | None = None
         self.created = False
         """True when this directory held no usable index, so it starts empty and needs a rebuild."""
         try:
@@ -60,12 +61,10 @@ class TermIndex:
     def write(self, documents: Iterable[tuple[str, Iterable[tuple[int, str, str]]]], *,
               clear_first: bool = False) -> None:
         """Put each document's chunks, as (row id, scope key, space-separated terms), in place of
-        what the index holds for it (no rows: the document is gone), and commit durably.
-
-        The writer lives only for this call, so processes sharing the data directory take turns
-        (tantivy allows one writer at a time); waiting for its merges keeps the segment count low.
-        """
-        writer = self._open_writer()
+        what the index holds for it (no rows: the document is gone), and commit durably."""
+        if self._writer is None:
+            self._writer = self._open_writer()
+        writer = self._writer
         try:
             if clear_first:
                 writer.delete_all_documents()
@@ -77,9 +76,18 @@ class TermIndex:
         except BaseException:
             writer.rollback()
             raise
-        finally:
-            writer.wait_merging_threads()  # also releases the writer's lock file
         self._index.reload()
+
+    def release(self) -> None:
+        """Let the writer finish its background merges and give up its lock file.
+
+        Tantivy allows one writer at a time, and processes sharing the data directory take turns:
+        the owner keeps the writer through a burst of writes (a new writer per commit costs twice
+        as much) and releases it once writes pause.
+        """
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.wait_merging_threads()
 
     def _open_writer(self) -> tantivy.IndexWriter:
         deadline = time.monotonic() + _WRITER_WAIT_S

@@ -56,18 +56,22 @@ async def test_a_search_during_the_background_commit_waits_for_it(tmp_path: Path
             assert await _search(index, word, SALES) == [f"{word}#0"]
 
 
-async def test_writes_wait_their_turn_behind_another_processs_writer(tmp_path: Path) -> None:
+async def test_processes_sharing_the_directory_take_turns_writing(tmp_path: Path) -> None:
     """Replicas on one host share the data directory; tantivy allows one writer at a time."""
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        other = tantivy.Index.open(str(_terms_dir(path))).writer(heap_size=15_000_000, num_threads=1)
-        release = threading.Timer(0.5, other.wait_merging_threads)  # the other writer finishes in 0.5 s
-        release.start()
-        try:
+    index = KnowledgeIndex(path)
+    terms = tantivy.Index.open(str(_terms_dir(path)))
+    other = terms.writer(heap_size=15_000_000, num_threads=1)  # another process is writing...
+    release = threading.Timer(0.5, other.wait_merging_threads)  # ...and is done in 0.5 s
+    release.start()
+    try:
+        async with index:  # opening builds the term index: it waits for its turn
             await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
             assert await _search(index, "console port", SALES) == ["ports#0"]
-        finally:
-            release.join()
+            await asyncio.sleep(1.5)  # writes paused: our writer is released for the others
+            terms.writer(heap_size=15_000_000, num_threads=1).wait_merging_threads()
+    finally:
+        release.join()
 
 
 async def test_search_stays_within_the_allowed_scopes(tmp_path: Path) -> None:
