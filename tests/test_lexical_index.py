@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 import tantivy
 
 from agent.lexical import KnowledgeIndex
@@ -112,6 +113,23 @@ async def test_a_lost_term_index_is_rebuilt_from_the_catalog(tmp_path: Path) -> 
     async with KnowledgeIndex(path) as index:
         await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
     shutil.rmtree(_terms_dir(path))
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "when do backups run", SALES) == ["backups#0"]
+
+
+@pytest.mark.parametrize("damage", ["garbled", "other schema"])
+async def test_an_unusable_term_index_is_rebuilt_from_the_catalog(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+    if damage == "garbled":
+        (_terms_dir(path) / "meta.json").write_text("{not json")
+    else:  # as an older or newer teambot with other fields would have left it
+        shutil.rmtree(_terms_dir(path))
+        _terms_dir(path).mkdir()
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("body")
+        tantivy.Index(builder.build(), path=str(_terms_dir(path)))
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "when do backups run", SALES) == ["backups#0"]
 
