@@ -153,6 +153,7 @@ class KnowledgeIndex:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            self._db.execute("VACUUM")  # hand the dropped index's pages back to the file system
 
     async def open(self) -> "KnowledgeIndex":
         """Bring the term index up to date with the catalog (a rebuild if it was lost)."""
