@@ -121,8 +121,11 @@ class KnowledgeBase:
             )
             if not chunks:
                 raise IngestError("the file contains no text")
-            embeddings = await self.embedder.embed_documents([_embedding_text(c) for c in chunks])
-            terms = await asyncio.to_thread(lambda: [lexical_tokens(c.searchable_text()) for c in chunks])
+            # Side by side: the embedder's tokenizer and matrix work release the GIL, the terms need it.
+            embeddings, terms = await asyncio.gather(
+                self.embedder.embed_documents([_embedding_text(c) for c in chunks]),
+                asyncio.to_thread(lambda: [lexical_tokens(c.searchable_text()) for c in chunks]),
+            )
             document = DocumentInfo(
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
                 uploader=uploader, chunk_count=len(chunks), size_bytes=len(data), ingested_at=time.time(), note=note,
