@@ -46,12 +46,18 @@ def machine() -> dict[str, str]:
             "python": platform.python_version(), "os": platform.platform()}
 
 
-def git_commit() -> str:
+def code_under_test() -> str:
+    """The commit being measured, read when the run starts (the code is imported then), and whether
+    the code in the working tree differed from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "agent", "bot", "adapters", "bench", "pyproject.toml")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return "commit unknown"
+    return f"commit `{commit}`" + (" plus uncommitted changes" if dirty else "")
 
 
 async def quality(limit: int) -> list[dict[str, Any]]:
@@ -72,7 +78,7 @@ def _f(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def render(command: str, started: datetime.datetime, quality_results: list[dict[str, Any]],
+def render(command: str, started: datetime.datetime, code: str, quality_results: list[dict[str, Any]],
            speed_results: dict[str, Any], limit: int) -> str:
     m = machine()
     lines = [
@@ -84,7 +90,7 @@ def render(command: str, started: datetime.datetime, quality_results: list[dict[
         command,
         "```",
         "",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC; commit `{git_commit()}` (plus the working tree at run time)",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; {code}",
         f"- machine: `nproc` = {m['nproc']}, CPU {m['cpu']}, {m['memory_gb']} GB memory, Python {m['python']},"
         f" {m['os']}",
         "- offline: the bundled WordLlama model (256 dimensions) for both systems, no network.",
@@ -208,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.INFO)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     started = datetime.datetime.now(datetime.timezone.utc)
+    code = code_under_test()
     quality_results = asyncio.run(quality(args.limit))
     for report in quality_results:
         for s in report["systems"].values():
             s.pop("misses@5", None)
             s.pop("not_contained", None)
     speed_results = asyncio.run(speed.run([int(s) for s in args.chunks.split(",")], args.questions))
-    text = render(command.strip(), started, quality_results, speed_results, args.limit)
+    text = render(command.strip(), started, code, quality_results, speed_results, args.limit)
     args.output.write_text(keep_reading(text, args.output), encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
