@@ -139,6 +139,7 @@ class KnowledgeIndex:
         # True while the outbox may hold changes the term index has not committed. Starts True so
         # the first sync also checks the term index against the catalog (see `_apply_outbox`).
         self._sync_owed = True
+        self._syncing = False  # a sync's commit is under way: searches wait for it
         self._checked = False
         self._sync_lock = asyncio.Lock()
         self._release_timer: asyncio.TimerHandle | None = None
@@ -176,8 +177,10 @@ class KnowledgeIndex:
             log.exception("could not update the lexical index before closing")
         if self._release_timer is not None:
             self._release_timer.cancel()
-        await self._release_writer()
-        await asyncio.to_thread(self._close)
+        try:
+            await self._release_writer()
+        finally:
+            await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
         with self._lock:
@@ -203,7 +206,7 @@ class KnowledgeIndex:
 
     async def _read_terms(self, function, *args):  # type: ignore[no-untyped-def]
         """A read that needs the term index: first let it catch up with the catalog (or finish doing so)."""
-        if self._sync_owed or self._sync_lock.locked():
+        if self._sync_owed or self._syncing:
             try:
                 await self.sync()
             except Exception:  # noqa: BLE001 - stale lexical results beat no answer; the outbox keeps the work
@@ -228,6 +231,7 @@ class KnowledgeIndex:
                 return
             # Cleared before the work: a write landing meanwhile sets it again and is synced next time.
             self._sync_owed = False
+            self._syncing = True
             work = asyncio.ensure_future(asyncio.to_thread(self._apply_outbox))
             try:
                 await asyncio.shield(work)
@@ -241,6 +245,7 @@ class KnowledgeIndex:
                 self._sync_owed = True
                 raise
             finally:
+                self._syncing = False
                 self._release_writer_later()
 
     def _release_writer_later(self) -> None:
