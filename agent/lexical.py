@@ -8,8 +8,9 @@ index and commits it. A crash between the two leaves the outbox behind, so the n
 finishes the work; a lost or unreadable term index is rebuilt from the catalog.
 
 Ingestion does not wait for that commit (it fsyncs: about 20 ms here, an eighth of what a
-document's ingestion takes); the sync runs in the background, and every search first waits for
-any sync still owed or running, so a document is searchable as soon as `replace_document` returns.
+document's ingestion takes); the sync runs in the background, writes within 0.3 s sharing one
+commit, and every search first waits for any sync still owed or running, so a document is
+searchable as soon as `replace_document` returns.
 
 Scope is enforced inside the term index's query itself: each chunk carries its scope, and a
 search only matches chunks of the allowed scopes.
@@ -71,6 +72,7 @@ DROP TABLE IF EXISTS chunks_fts;
 
 _MIN_CORPUS_FOR_IDF = 1000
 _WRITER_IDLE_S = 1.0
+_COMMIT_DELAY_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,7 @@ class KnowledgeIndex:
     and `aclose`): opening finishes any term-index work a crash left behind.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, commit_delay_s: float = _COMMIT_DELAY_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA foreign_keys = ON")
@@ -143,6 +145,8 @@ class KnowledgeIndex:
         self._checked = False
         self._sync_lock = asyncio.Lock()
         self._release_timer: asyncio.TimerHandle | None = None
+        self._commit_timer: asyncio.TimerHandle | None = None
+        self._commit_delay_s = commit_delay_s
         self._background: set[asyncio.Task[None]] = set()
 
     def _migrate(self) -> None:
@@ -169,6 +173,9 @@ class KnowledgeIndex:
 
     async def aclose(self) -> None:
         """Finish the owed sync, release the term index's writer, and close the database."""
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         try:
@@ -220,8 +227,15 @@ class KnowledgeIndex:
 
         result = await asyncio.to_thread(locked)
         self._sync_owed = True
-        self._track(asyncio.ensure_future(self._sync_in_background()))
+        # Group commit: writes arriving within `commit_delay_s` share one commit (each fsyncs and
+        # may merge segments). A search does not wait for the delay: it syncs at once.
+        if self._commit_timer is None:
+            self._commit_timer = asyncio.get_running_loop().call_later(self._commit_delay_s, self._commit_later)
         return result
+
+    def _commit_later(self) -> None:
+        self._commit_timer = None
+        self._track(asyncio.ensure_future(self._sync_in_background()))
 
     # --- the term index -----------------------------------------------------------------------------
     async def sync(self) -> None:

@@ -50,10 +50,11 @@ async def test_search_sees_every_write_as_soon_as_it_returns(tmp_path: Path) -> 
 
 
 async def test_a_search_during_the_background_commit_waits_for_it(tmp_path: Path) -> None:
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+    async with KnowledgeIndex(tmp_path / "k.sqlite3", commit_delay_s=0) as index:
         for word in ("alpaca", "bison", "camel", "dingo", "eland"):
             await index.replace_document(*_document(word, SALES, [f"The release is named {word}."]))
-            await asyncio.sleep(0)  # the background sync starts and is now committing in its thread
+            for _ in range(3):  # the commit timer fires, the background sync starts and is committing
+                await asyncio.sleep(0)
             assert await _search(index, word, SALES) == [f"{word}#0"]
 
 
