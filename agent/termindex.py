@@ -77,7 +77,13 @@ class TermIndex:
                     writer.add_document(self._document(document_id, rowid, scope_key, terms))
             writer.commit()
         except BaseException:
-            writer.rollback()
+            # Drop this writer with its staged changes; the caller's outbox still holds the work.
+            self._writer = None
+            try:
+                writer.rollback()
+                writer.wait_merging_threads()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
             raise
         self._index.reload()
 
