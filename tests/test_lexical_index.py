@@ -13,6 +13,7 @@ import tantivy
 
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo
+from agent.termindex import TermIndex
 from agent.text import lexical_tokens
 from bot.events import Scope
 
@@ -203,3 +204,19 @@ async def test_a_knowledge_file_from_the_fts5_layout_is_migrated(tmp_path: Path)
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "chunks_fts" not in tables and "chunks_vocab" not in tables
+
+
+def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path) -> None:
+    terms = TermIndex(tmp_path / "t.terms")
+    terms.write([("backups", [(1, SALES.key, "backup run nightly")])])
+
+    def broken_rows():  # type: ignore[no-untyped-def]
+        yield 2, SALES.key, "console port"
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        terms.write([("ports", broken_rows())])
+    assert terms.search(["console"], [SALES.key], limit=5) == []  # nothing half-written
+    terms.write([("ports", [(2, SALES.key, "console port")])])
+    assert [rowid for rowid, _ in terms.search(["console", "nightly"], [SALES.key], limit=5)] == [2, 1]
+    terms.release()
