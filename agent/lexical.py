@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from agent.records import Chunk, DocumentInfo
 from agent.termindex import TermIndex
@@ -116,6 +116,12 @@ class LexicalCandidates:
 
 def _split_terms(stored: str) -> list[str]:
     return stored.split(" ") if stored else []
+
+
+def _in_scopes(scopes: Sequence[Scope], *, table: str) -> tuple[str, list[str]]:
+    """SQL condition (and its parameters) that a `documents` row, aliased `table`, is in one of `scopes`."""
+    clause = " OR ".join(f"({table}.platform=? AND {table}.workspace=? AND {table}.channel=?)" for _ in scopes)
+    return f"({clause})", [part for s in scopes for part in (s.platform, s.workspace, s.channel)]
 
 
 class KnowledgeIndex:
@@ -294,12 +300,18 @@ class KnowledgeIndex:
             return
         if pending:
             changed = dict.fromkeys(document_id for _, document_id in pending)
-            self._terms.write((document_id, self._term_rows(document_id)) for document_id in changed)
+            self._terms.write(self._documents_terms(changed))
             self._forget_outbox(pending[-1][0])
         # Once per open, a last check: a term index that disagrees with the catalog (say, restored
         # from another backup than the database) is rebuilt rather than trusted.
         if first and self._terms.count() != reader.execute("SELECT count(*) FROM chunks").fetchone()[0]:
             self._rebuild([])
+
+    def _documents_terms(self, document_ids: Iterable[str]) -> Iterator[tuple[str, list[tuple[int, str, str]]]]:
+        """Each document's rows for the term index, read as they are written: one document in memory
+        at a time, however large the catalog."""
+        for document_id in document_ids:
+            yield document_id, self._term_rows(document_id)
 
     def _term_rows(self, document_id: str) -> list[tuple[int, str, str]]:
         rows = self._reader().execute(
@@ -314,9 +326,7 @@ class KnowledgeIndex:
         documents = [row[0] for row in self._reader().execute("SELECT id FROM documents")]
         if documents:
             log.info("rebuilding the lexical index from the catalog", extra={"documents": len(documents)})
-        # A generator: one document's terms in memory at a time, however large the catalog.
-        self._terms.write(((document_id, self._term_rows(document_id)) for document_id in documents),
-                          clear_first=True)
+        self._terms.write(self._documents_terms(documents), clear_first=True)
         if pending:
             self._forget_outbox(pending[-1][0])
 
@@ -381,8 +391,7 @@ class KnowledgeIndex:
     def _documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
         if not scopes:
             return []
-        clause = " OR ".join("(platform=? AND workspace=? AND channel=?)" for _ in scopes)
-        params = [part for s in scopes for part in (s.platform, s.workspace, s.channel)]
+        clause, params = _in_scopes(scopes, table="documents")
         rows = self._reader().execute(
             f"SELECT * FROM documents WHERE {clause} ORDER BY source COLLATE NOCASE", params
         ).fetchall()
@@ -434,12 +443,12 @@ class KnowledgeIndex:
         if not ranked:
             return [], {}
         marks = ",".join("?" * len(ranked))
-        allowed = " OR ".join("(d.platform=? AND d.workspace=? AND d.channel=?)" for _ in scopes)
+        allowed, allowed_params = _in_scopes(scopes, table="d")
         rows = self._reader().execute(
             # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
             "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
-            f" WHERE c.rowid IN ({marks}) AND ({allowed})",
-            [rowid for rowid, _ in ranked] + [part for s in scopes for part in (s.platform, s.workspace, s.channel)],
+            f" WHERE c.rowid IN ({marks}) AND {allowed}",
+            [*(rowid for rowid, _ in ranked), *allowed_params],
         )
         found = {rowid: (chunk_id, terms) for rowid, chunk_id, terms in rows}
         # A row id without a catalog row in these scopes is a chunk deleted since the term index last
