@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class OpenAICompatibleEmbedder:
     """Embeddings from any OpenAI-compatible endpoint through langchain-openai."""
 
     def __init__(self, *, model: str, api_key: str | None, base_url: str | None, timeout_s: float,
-                 max_retries: int) -> None:
+                 max_retries: int, http_client: Any = None) -> None:
         from langchain_openai import OpenAIEmbeddings  # noqa: PLC0415
 
         # check_embedding_ctx_length=False: otherwise the client downloads tiktoken files.
@@ -67,6 +67,7 @@ class OpenAICompatibleEmbedder:
             check_embedding_ctx_length=False,
             timeout=timeout_s,
             max_retries=max_retries,
+            http_async_client=http_client,  # owned (and closed) by the caller
         )
         self.name = "openai-" + re.sub(r"[^A-Za-z0-9_-]+", "-", model)[:40]
 

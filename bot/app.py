@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
 from agent.graph import build_graph
 from agent.lexical import KnowledgeIndex
-from agent.llm import build_chat_model
+from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
 from agent.vectorstore import ChromaVectorStore
@@ -33,7 +34,8 @@ from bot.usage import RedisUsage
 log = logging.getLogger(__name__)
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def build_embedder(settings: Settings, *, http_client: Any = None) -> Embedder:
+    """The configured embedding endpoint, or the bundled offline model."""
     if settings.embedding_model:
         return OpenAICompatibleEmbedder(
             model=settings.embedding_model,
@@ -41,6 +43,7 @@ def build_embedder(settings: Settings) -> Embedder:
             base_url=settings.openai_base_url,
             timeout_s=settings.model_timeout_s,
             max_retries=settings.model_max_retries,
+            http_client=http_client,
         )
     return WordLlamaEmbedder()
 
@@ -81,7 +84,11 @@ class Teambot:
         self.redis = aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it
         self._stack.push_async_callback(self.redis.aclose)
 
-        self.embedder = await asyncio.to_thread(build_embedder, settings)
+        model_http_client = None
+        if settings.model_configured or settings.embedding_model:
+            model_http_client = build_model_http_client()
+            self._stack.push_async_callback(model_http_client.aclose)
+        self.embedder = await asyncio.to_thread(build_embedder, settings, http_client=model_http_client)
         if settings.chroma_host:
             self.vectors = await asyncio.to_thread(
                 ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
@@ -116,7 +123,7 @@ class Teambot:
         self.usage = RedisUsage.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
             retriever=self.retriever,
-            chat_model=build_chat_model(settings),
+            chat_model=build_chat_model(settings, http_client=model_http_client),
             top_k=settings.top_k,
             min_relevance=settings.min_relevance,
         )

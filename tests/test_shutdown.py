@@ -47,6 +47,8 @@ async def test_sigterm_lets_the_answer_in_flight_finish(tmp_path: Path, openai_s
 
     assert process.returncode == 0, stderr.decode()
     assert "It listens on 8080 [1]." in stdout.decode()
+    # The model's connections are closed with the bot, not left for the garbage collector.
+    assert "Unclosed" not in stderr.decode()
 
 
 async def test_sigterm_reports_answers_that_cannot_finish(tmp_path: Path, openai_server: FakeOpenAI,
