@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from agent.records import Chunk, DocumentInfo
+from agent.records import Chunk, DocumentInfo, searchable_text
 from agent.termindex import TermIndex
+from agent.text import TOKENIZER_VERSION, lexical_tokens
 from bot.events import Scope
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id);
 CREATE TABLE IF NOT EXISTS lexical_outbox (
     seq INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -167,9 +172,55 @@ class KnowledgeIndex:
             self._db.execute("VACUUM")  # hand the dropped index's pages back to the file system
 
     async def open(self) -> "KnowledgeIndex":
-        """Bring the term index up to date with the catalog (a rebuild if it was lost)."""
+        """Bring the term index up to date with the catalog (a rebuild if it was lost), after
+        recomputing terms stored by an earlier tokenizer."""
+        await asyncio.to_thread(self._retokenize_if_outdated)
         await self.sync()
         return self
+
+    def _stored_tokenizer_version(self) -> int | None:
+        row = self._db.execute("SELECT value FROM index_meta WHERE key = 'tokenizer_version'").fetchone()
+        if row is not None:
+            return int(row[0])
+        # A catalog from before the version was recorded holds version 1's terms; an empty one none.
+        return 1 if self._db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() else None
+
+    def _retokenize_if_outdated(self) -> None:
+        if self._stored_tokenizer_version() == TOKENIZER_VERSION:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._stored_tokenizer_version()  # again: a replica may have done it meanwhile
+                if stored is not None and stored != TOKENIZER_VERSION:
+                    documents = [row[0] for row in self._db.execute("SELECT id FROM documents")]
+                    log.info("recomputing stored index terms for the current tokenizer", extra={
+                        "documents": len(documents), "from_version": stored, "to_version": TOKENIZER_VERSION,
+                    })
+                    for document_id in documents:
+                        self._retokenize_document(document_id)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO index_meta (key, value) VALUES ('tokenizer_version', ?)",
+                    (str(TOKENIZER_VERSION),),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _retokenize_document(self, document_id: str) -> None:
+        # The outbox row has the term index pick the new terms up on the next sync, crash or not.
+        rows = self._db.execute(
+            "SELECT c.rowid, d.title, c.location, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE c.document_id = ?",
+            (document_id,),
+        ).fetchall()
+        self._db.executemany(
+            "UPDATE chunks SET terms = ? WHERE rowid = ?",
+            [(" ".join(lexical_tokens(searchable_text(title=title, location=location, text=text))), rowid)
+             for rowid, title, location, text in rows],
+        )
+        self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))
 
     async def __aenter__(self) -> "KnowledgeIndex":
         return await self.open()

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from bot.events import Scope
 
 
+def searchable_text(*, title: str, location: str, text: str) -> str:
+    """The text a chunk is indexed by, from its stored parts (see `Chunk.searchable_text`)."""
+    return f"{title}\n{location}\n{text}"
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One retrievable piece of a document, with where it came from."""
@@ -23,7 +28,7 @@ class Chunk:
 
     def searchable_text(self) -> str:
         """What the lexical index sees: title and section heading count for every chunk of a section."""
-        return f"{self.title}\n{self.location}\n{self.text}"
+        return searchable_text(title=self.title, location=self.location, text=self.text)
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for the vector store (scope fields are what queries filter on)."""

@@ -13,6 +13,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
+TOKENIZER_VERSION = 2
+"""Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
+index as other terms, and opening a knowledge index recomputes the terms it stored before."""
+
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _CJK = "\u3040-\u30ff\u4e00-\u9fff"
 _RUN = re.compile(rf"[{_HANGUL}]+|[{_CJK}]+|[^\W_{_HANGUL}{_CJK}]+", re.UNICODE)
@@ -27,8 +31,15 @@ STOP_WORDS = frozenset(
     per via vs etc""".split()
 )
 
-# Particles and endings that carry no content when a Hangul run is only one syllable long.
-_KOREAN_SINGLE_STOP = frozenset("은는이가을를의에와과도로서며고다요")
+# Particles and endings that carry no content when a Hangul run is only one syllable long,
+# and the one-syllable question words ("why", "how many").
+_KOREAN_SINGLE_STOP = frozenset("은는이가을를의에와과도로서며고다요왜몇")
+
+# Korean question words, the counterpart of "what", "who", "when" and "where" among the English stop
+# words: a question asks with them, the answer does not contain them. A word is dropped when its
+# stem starts with one ("어디로", "누구였는가", "무엇이든"); every word so formed is a question or a
+# function word ("언제나", "누구나", "얼마나").
+_KOREAN_QUESTION_WORDS = ("무엇", "누구", "누가", "언제", "어디", "어딘", "얼마", "며칠", "어떤", "어떻", "어느", "무슨", "뭐")
 
 # Trailing particles and verb endings, longest first. One is stripped from a Hangul run
 # when at least two syllables remain, so "휴가는", "휴가를" and "휴가" all index as "휴가"
@@ -37,7 +48,8 @@ _KOREAN_SUFFIXES = tuple(
     sorted(
         """입니다 습니다 합니다 됩니다 인가요 인가 인지 이다 이며 이고 에서는 에서도 에서 에게서 에게 한테 으로서
         으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는 하고 하여 해서 해야 했다 한다
-        하다 된다 되는 되어 나요 까요 세요 가요 은 는 이 가 을 를 의 에 와 과 도 만 로 요 다""".split(),
+        하다 된다 되는 되어 나요 까요 세요 가요 이에요 예요 에요 이야 이죠 이냐 일까요 일까 인데요 해요
+        은 는 이 가 을 를 의 에 와 과 도 만 로 요 다""".split(),
         key=len,
         reverse=True,
     )
@@ -89,6 +101,8 @@ def lexical_tokens(text: str) -> list[str]:
     for run in _RUN.findall(normalize(text)):
         if _HANGUL_RUN.match(run):
             run = _korean_stem(run)
+            if run.startswith(_KOREAN_QUESTION_WORDS):
+                continue
             if len(run) == 1:
                 if run not in _KOREAN_SINGLE_STOP:
                     tokens.append(run)

@@ -14,7 +14,7 @@ import tantivy
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo
 from agent.termindex import TermIndex
-from agent.text import lexical_tokens
+from agent.text import TOKENIZER_VERSION, lexical_tokens
 from bot.events import Scope
 
 SALES = Scope("slack", "T1", "C-sales")
@@ -220,3 +220,32 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
     terms.write([("ports", [(2, SALES.key, "console port")])])
     assert [rowid for rowid, _ in terms.search(["console", "nightly"], [SALES.key], limit=5)] == [2, 1]
     terms.release()
+
+
+@pytest.mark.parametrize("recorded", ["older version", "not recorded"])
+async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_path: Path, recorded: str) -> None:
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
+        await index.replace_document(info, chunks, [["stale", "terms"]])  # as other rules would have made them
+        assert await _search(index, "nightly backups", SALES) == []
+    with sqlite3.connect(path) as db:
+        if recorded == "older version":
+            db.execute("UPDATE index_meta SET value = ? WHERE key = 'tokenizer_version'", (str(TOKENIZER_VERSION - 1),))
+        else:  # a catalog from before the version was kept
+            db.execute("DELETE FROM index_meta")
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "nightly backups", SALES) == ["backups#0"]
+        assert await _search(index, "stale terms", SALES) == []
+        assert (await index.chunk_terms(["backups#0"]))["backups#0"] == lexical_tokens(chunks[0].searchable_text())
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM index_meta").fetchall() == [(str(TOKENIZER_VERSION),)]
+
+
+async def test_terms_of_the_current_tokenizer_are_not_recomputed(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite3"
+    async with KnowledgeIndex(path) as index:
+        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
+        await index.replace_document(info, chunks, [["kept", "terms"]])
+    async with KnowledgeIndex(path) as index:
+        assert await _search(index, "kept terms", SALES) == ["backups#0"]

@@ -7,7 +7,17 @@ from agent.text import lexical_tokens, split_sentences
 
 def test_korean_particles_do_not_change_terms() -> None:
     assert lexical_tokens("휴가는") == lexical_tokens("휴가를") == lexical_tokens("휴가") == ["휴가"]
-    assert lexical_tokens("연차 휴가는 며칠인가요?") == ["연차", "휴가", "며칠"]
+    assert lexical_tokens("연차 휴가는 며칠인가요?") == ["연차", "휴가"]
+
+
+def test_korean_question_words_are_stop_words_like_english_ones() -> None:
+    # Conversational endings too: "며칠이야" must not index as bigrams no document contains.
+    assert lexical_tokens("연차는 며칠이야?") == lexical_tokens("연차는 며칠이에요?") == ["연차"]
+    assert lexical_tokens("인계된 곳은 어딘가?") == lexical_tokens("인계된 곳은?")
+    assert lexical_tokens("누구였는가") == lexical_tokens("무엇인가") == lexical_tokens("왜") == []
+    assert lexical_tokens("재택근무는 몇 번 가능해요?") == ["재택", "택근", "근무", "번", "가능"]
+    # Only whole question words: a word that merely starts with the same syllable stays.
+    assert lexical_tokens("왜곡된 정보") == ["왜곡", "곡된", "정보"]
 
 
 def test_korean_compounds_become_overlapping_bigrams() -> None:
