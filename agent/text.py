@@ -37,8 +37,8 @@ _KOREAN_SINGLE_STOP = frozenset("은는이가을를의에와과도로서며고�
 
 # Korean question words, the counterpart of "what", "who", "when" and "where" among the English stop
 # words: a question asks with them, the answer does not contain them. A word is dropped when its
-# stem starts with one ("어디로", "누구였는가", "무엇이든"); every word so formed is a question or a
-# function word ("언제나", "누구나", "얼마나").
+# stem starts with one ("어디로", "누구였는가", "무엇이든"): words so formed are nearly all questions
+# or function words ("언제나", "누구나", "얼마나"). One-syllable ones ("왜", "몇") only alone: "왜곡".
 _KOREAN_QUESTION_WORDS = ("무엇", "누구", "누가", "언제", "어디", "어딘", "얼마", "며칠", "어떤", "어떻", "어느", "무슨", "뭐")
 
 # Trailing particles and verb endings, longest first. One is stripped from a Hangul run
