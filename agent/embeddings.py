@@ -36,12 +36,11 @@ class WordLlamaEmbedder:
 
     def __init__(self, *, dimension: int = 256) -> None:
         import wordllama  # noqa: PLC0415 - heavy import only when this embedder is used
-        from tokenizers import Tokenizer  # noqa: PLC0415
 
         package_dir = Path(wordllama.__file__).parent
         model = wordllama.WordLlama.load(cache_dir=package_dir, disable_download=True, dim=dimension)
         self._matrix = np.ascontiguousarray(model.embedding, dtype=np.float32)
-        self._tokenizer = Tokenizer.from_str(model.tokenizer.to_str())  # our own copy: no padding
+        self._tokenizer = model.tokenizer  # the model is ours alone: its tokenizer need not pad
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         self.name = f"wordllama-l2-{dimension}"
