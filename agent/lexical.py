@@ -1,6 +1,6 @@
 """The document catalog in SQLite, and BM25 search over it through a term index beside it.
 
-SQLite holds documents, chunks and each chunk's index terms (`agent.text.lexical_tokens`:
+SQLite holds documents, chunks and each chunk's index terms (`agent.records.index_terms`:
 stemmed words, character bigrams for Korean), and is the source of truth. The BM25 index
 (`agent.termindex.TermIndex`, tantivy) is derived from it: every catalog change also writes a
 row to `lexical_outbox` in the same transaction, and `sync` applies the outbox to the term
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from agent.records import Chunk, DocumentInfo, searchable_text
+from agent.records import Chunk, DocumentInfo, index_terms
 from agent.termindex import TermIndex
-from agent.text import TOKENIZER_VERSION, lexical_tokens
+from agent.text import TOKENIZER_VERSION
 from bot.events import Scope
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class KnowledgeIndex:
         ).fetchall()
         self._db.executemany(
             "UPDATE chunks SET terms = ? WHERE rowid = ?",
-            [(" ".join(lexical_tokens(searchable_text(title=title, location=location, text=text))), rowid)
+            [(" ".join(index_terms(title=title, location=location, text=text)), rowid)
              for rowid, title, location, text in rows],
         )
         self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))

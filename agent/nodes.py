@@ -88,7 +88,7 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
         idf = await retriever.index.idf(own_terms)
         passages = [
             p for p in passages
-            if coverage(own_terms, lexical_tokens(p.chunk.searchable_text()), idf) >= context.min_relevance / 2
+            if coverage(own_terms, p.chunk.index_terms(), idf) >= context.min_relevance / 2
         ]
     return {"passages": passages}
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.text import lexical_tokens
 from bot.events import Scope
 
 
-def searchable_text(*, title: str, location: str, text: str) -> str:
-    """The text a chunk is indexed by, from its stored parts (see `Chunk.searchable_text`)."""
-    return f"{title}\n{location}\n{text}"
+def index_terms(*, title: str, location: str, text: str) -> list[str]:
+    """A chunk's lexical index terms, from its stored parts: ingestion and re-tokenizing a stored
+    catalog must agree exactly. Title and section heading count for every chunk of a section."""
+    return lexical_tokens(f"{title}\n{location}\n{text}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +28,9 @@ class Chunk:
     """Human location inside the document: `p. 3`, `§ Install > Linux`, `rows 1-40`, `lines 10-60`."""
     scope: Scope
 
-    def searchable_text(self) -> str:
-        """What the lexical index sees: title and section heading count for every chunk of a section."""
-        return searchable_text(title=self.title, location=self.location, text=self.text)
+    def index_terms(self) -> list[str]:
+        """What the lexical index holds for this chunk (see `index_terms`)."""
+        return index_terms(title=self.title, location=self.location, text=self.text)
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for the vector store (scope fields are what queries filter on)."""

@@ -19,7 +19,6 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo
-from agent.text import lexical_tokens
 from agent.vectorstore import ChromaVectorStore, VectorSnapshot
 from bot.events import Scope
 from bot.observability import Metrics
@@ -124,7 +123,7 @@ class KnowledgeBase:
             # Side by side: the embedder's tokenizer and matrix work release the GIL, the terms need it.
             embeddings, terms = await asyncio.gather(
                 self.embedder.embed_documents([_embedding_text(c) for c in chunks]),
-                asyncio.to_thread(lambda: [lexical_tokens(c.searchable_text()) for c in chunks]),
+                asyncio.to_thread(lambda: [c.index_terms() for c in chunks]),
             )
             document = DocumentInfo(
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
