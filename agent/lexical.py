@@ -12,6 +12,10 @@ document's ingestion takes); the sync runs in the background, writes within 0.3 
 commit, and every search first waits for any sync still owed or running, so a document is
 searchable as soon as `replace_document` returns.
 
+Chroma is derived from the catalog the same way: each change also writes a `vector_outbox`
+row, which goes once the vector store reports the document's vectors written (see
+`agent.vectorstore`); rows a crash leaves behind are written again at the next start.
+
 Scope is enforced inside the term index's query itself: each chunk carries its scope, and a
 search only matches chunks of the allowed scopes.
 """
@@ -57,6 +61,11 @@ CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id);
 CREATE TABLE IF NOT EXISTS lexical_outbox (
     seq INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vector_outbox (
+    seq INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS index_meta (
     key TEXT PRIMARY KEY,
@@ -387,7 +396,7 @@ class KnowledgeIndex:
 
     # --- writes -----------------------------------------------------------------
     def _replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
-                          chunk_terms: Sequence[Sequence[str]]) -> None:
+                          chunk_terms: Sequence[Sequence[str]]) -> int:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -403,32 +412,77 @@ class KnowledgeIndex:
                 [(chunk.id, chunk.document_id, chunk.ordinal, chunk.text, chunk.location, " ".join(terms))
                  for chunk, terms in zip(chunks, chunk_terms, strict=True)],
             )
+            receipt = self._owe_vectors(document.id, document.scope)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return receipt
+
+    def _owe_vectors(self, document_id: str, scope: Scope) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO vector_outbox (document_id, platform, workspace, channel) VALUES (?,?,?,?)",
+            (document_id, scope.platform, scope.workspace, scope.channel),
+        )
+        return int(cursor.lastrowid or 0)
 
     def _delete_rows(self, document_id: str) -> None:
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
         self._db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))
 
-    def _delete_document(self, document_id: str) -> None:
+    def _delete_document(self, document_id: str) -> int | None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            row = self._db.execute(
+                "SELECT platform, workspace, channel FROM documents WHERE id = ?", (document_id,)
+            ).fetchone()
             self._delete_rows(document_id)
+            receipt = self._owe_vectors(document_id, Scope(*row)) if row is not None else None
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return receipt
 
     async def replace_document(self, document: DocumentInfo, chunks: Sequence[Chunk],
-                               chunk_terms: Sequence[Sequence[str]]) -> None:
-        """Atomically put `document` and its chunks in place of any earlier version."""
-        await self._write(self._replace_document, document, chunks, chunk_terms)
+                               chunk_terms: Sequence[Sequence[str]]) -> int:
+        """Atomically put `document` and its chunks in place of any earlier version.
 
-    async def delete_document(self, document_id: str) -> None:
-        await self._write(self._delete_document, document_id)
+        Returns the receipt of the vector write this owes (see `vector_writes_owed`).
+        """
+        return await self._write(self._replace_document, document, chunks, chunk_terms)
+
+    async def delete_document(self, document_id: str) -> int | None:
+        """Delete a document and its chunks; returns the receipt of the vector removal this owes
+        (None if there was no such document)."""
+        return await self._write(self._delete_document, document_id)
+
+    # --- the vector outbox --------------------------------------------------------------------------
+    # Every catalog change also records that Chroma owes the document a write, in the same
+    # transaction; the row goes once the vector store reports the write done. What a crash
+    # leaves here is written again at the next start.
+    def _vector_writes_owed(self) -> list[tuple[int, str, Scope]]:
+        rows = self._reader().execute(
+            "SELECT seq, document_id, platform, workspace, channel FROM vector_outbox ORDER BY seq"
+        )
+        return [(seq, document_id, Scope(platform, workspace, channel))
+                for seq, document_id, platform, workspace, channel in rows]
+
+    async def vector_writes_owed(self) -> list[tuple[int, str, Scope]]:
+        """(receipt, document id, scope) of every vector write not yet reported done, oldest first."""
+        return await self._read(self._vector_writes_owed)
+
+    def _forget_vector_writes(self, receipts: list[int]) -> None:
+        with self._lock:
+            for start in range(0, len(receipts), 500):
+                part = receipts[start : start + 500]
+                self._db.execute(f"DELETE FROM vector_outbox WHERE seq IN ({','.join('?' * len(part))})", part)
+
+    async def forget_vector_writes(self, receipts: Sequence[int]) -> None:
+        """The vector writes with these receipts are done."""
+        if receipts:
+            await asyncio.to_thread(self._forget_vector_writes, list(receipts))
 
     # --- reads ------------------------------------------------------------------
     @staticmethod

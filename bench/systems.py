@@ -98,6 +98,8 @@ class Ours:
         return str(state.get("answer", ""))
 
     async def aclose(self) -> None:
+        if hasattr(self.vectors, "aclose"):  # older code bases wrote vectors before returning
+            await self.vectors.aclose()
         await self.index.aclose()
         sandbox = getattr(self, "sandbox", None)
         if sandbox is not None:

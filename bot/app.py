@@ -90,18 +90,22 @@ class Teambot:
             model_http_client = build_model_http_client()
             self._stack.push_async_callback(model_http_client.aclose)
         self.embedder = await asyncio.to_thread(build_embedder, settings, http_client=model_http_client)
-        if settings.chroma_host:
-            self.vectors = await asyncio.to_thread(
-                ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
-                ssl=settings.chroma_ssl, embedder_name=self.embedder.name,
-            )
-        else:
-            self.vectors = await asyncio.to_thread(
-                ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name
-            )
         self.index = await self._stack.enter_async_context(
             KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
         )
+        # Entered after the catalog, so closing waits for queued vector writes while the catalog
+        # can still record them done.
+        if settings.chroma_host:
+            vectors = await asyncio.to_thread(
+                ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
+                ssl=settings.chroma_ssl, embedder_name=self.embedder.name, on_written=self.index.forget_vector_writes,
+            )
+        else:
+            vectors = await asyncio.to_thread(
+                ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name,
+                on_written=self.index.forget_vector_writes,
+            )
+        self.vectors = await self._stack.enter_async_context(vectors)
 
         self.metrics = Metrics()
         self.permissions = Permissions.from_settings(settings)
@@ -119,6 +123,9 @@ class Teambot:
                                   max_unzipped_bytes=settings.max_unzipped_mb * 1048576),
             ),
         )
+        resumed = await self.knowledge.resume()
+        if resumed:
+            log.info("writing vectors a previous run left owed", extra={"documents": resumed})
         self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)
         self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
         self.usage = RedisUsage.from_settings(self.redis, settings)

@@ -1,15 +1,18 @@
 """The knowledge base: ingest, list and delete documents, all-or-nothing.
 
-A file is parsed, chunked and embedded before anything is written. Only then
-are the vector store and the catalog changed; if either write fails, the
-earlier version of the document is put back, so the stores are left exactly
-as they were.
+A file is parsed, chunked and embedded before anything is written. Then one catalog
+transaction (SQLite, the source of truth) puts the new version in place of the old; if it
+fails, nothing has changed. The term index and Chroma are derived from the catalog and follow
+it through outboxes written in that same transaction: Chroma gets the vectors already computed
+(`ChromaVectorStore.submit`, batched in the background), and `resume` writes again whatever a
+crash left owed, embedding those documents anew from the catalog's text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -19,11 +22,13 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo
-from agent.vectorstore import ChromaVectorStore, VectorSnapshot
+from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.events import Scope
 from bot.observability import Metrics
 from bot.parsers import IngestError, ParseLimits
 from bot.sandbox import ParserSandbox
+
+log = logging.getLogger(__name__)
 
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
 
@@ -114,6 +119,7 @@ class KnowledgeBase:
             existing = await self.index.get_document(doc_id)
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
+            await self.vectors.check_writable()
             parsed = await self.sandbox.parse(source, data, self.limits.parse)
             chunks = await asyncio.to_thread(
                 self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, sections=parsed.sections
@@ -129,28 +135,43 @@ class KnowledgeBase:
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
                 uploader=uploader, chunk_count=len(chunks), size_bytes=len(data), ingested_at=time.time(), note=note,
             )
-            await self._swap(doc_id, document, chunks, embeddings, terms)
+
+            async def commit() -> None:
+                receipt = await self.index.replace_document(document, chunks, terms)
+                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=(receipt,),
+                                                  replaces=existing is not None))
+
+            # Shielded: a cancelled upload whose catalog write goes through still hands Chroma its vectors.
+            await asyncio.shield(commit())
             return IngestResult(document, "replaced" if existing is not None else "added")
 
-    async def _swap(self, doc_id: str, document: DocumentInfo, chunks: Sequence[Chunk],
-                    embeddings: Sequence[Sequence[float]], terms: Sequence[Sequence[str]]) -> None:
-        old_ids = await self.index.chunk_ids(doc_id)
-        snapshot = await self.vectors.snapshot(old_ids, scope=document.scope)
-        await self.vectors.delete(old_ids, scope=document.scope)
-        try:
-            await self.vectors.add(chunks, embeddings, document_metadata={
-                "uploader": document.uploader, "content_hash": document.content_hash,
-                "ingested_at": document.ingested_at,
-            })
-            await self.index.replace_document(document, chunks, terms)
-        except BaseException:
-            # Put the earlier version back; shield so a cancelled upload still restores.
-            await asyncio.shield(self._restore([c.id for c in chunks], snapshot))
-            raise
+    async def resume(self) -> int:
+        """Write to Chroma what the catalog says it still owes (left by a crash or a Chroma outage
+        at the last stop), embedding those documents again; returns how many documents."""
+        owed: dict[str, tuple[Scope, list[int]]] = {}
+        for receipt, doc_id, scope in await self.index.vector_writes_owed():
+            owed.setdefault(doc_id, (scope, []))[1].append(receipt)
+        for doc_id, (scope, receipts) in owed.items():
+            async with self._document_locks.setdefault(doc_id, asyncio.Lock()):
+                document = await self.index.get_document(doc_id)
+                if document is None:
+                    self.vectors.submit(VectorWrite(scope, doc_id, [], [], [], replaces=True, receipts=tuple(receipts)))
+                    continue
+                found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
+                chunks = sorted(found.values(), key=lambda c: c.ordinal)
+                try:
+                    embeddings = await self.embedder.embed_documents([_embedding_text(c) for c in chunks])
+                except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
+                    log.exception("could not embed a document owed to Chroma; trying again at the next start",
+                                  extra={"document": doc_id})
+                    continue
+                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts), replaces=True))
+        return len(owed)
 
-    async def _restore(self, new_ids: list[str], snapshot: VectorSnapshot) -> None:
-        await self.vectors.delete(new_ids, scope=snapshot.scope)
-        await self.vectors.restore(snapshot)
+    async def settle(self) -> None:
+        """Wait until the term index and Chroma hold every change made so far."""
+        await self.index.sync()
+        await self.vectors.flush()
 
     async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
         return await self.index.list_documents(scopes)
@@ -170,17 +191,29 @@ class KnowledgeBase:
     async def delete(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
         """Delete a document (by id or name) visible in `scopes`; returns what was deleted."""
         document = await self.find(scopes, reference)
-        lock = self._document_locks.setdefault(document.id, asyncio.Lock())
-        async with lock:
-            ids = await self.index.chunk_ids(document.id)
-            snapshot = await self.vectors.snapshot(ids, scope=document.scope)
-            await self.vectors.delete(ids, scope=document.scope)
-            try:
-                await self.index.delete_document(document.id)
-            except BaseException:
-                await asyncio.shield(self.vectors.restore(snapshot))
-                raise
+        async with self._document_locks.setdefault(document.id, asyncio.Lock()):
+            await self.vectors.check_writable()
+
+            async def commit() -> None:
+                receipt = await self.index.delete_document(document.id)
+                if receipt is not None:
+                    self.vectors.submit(VectorWrite(document.scope, document.id, [], [], [], replaces=True,
+                                                    receipts=(receipt,)))
+
+            await asyncio.shield(commit())
         return document
+
+
+def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], *,
+                  receipts: tuple[int, ...], replaces: bool) -> VectorWrite:
+    # Uploader, hash and time ride along with every chunk, for whoever reads Chroma directly.
+    extra = {"uploader": document.uploader, "content_hash": document.content_hash,
+             "ingested_at": document.ingested_at}
+    return VectorWrite(
+        scope=document.scope, document_id=document.id, ids=[c.id for c in chunks],
+        embeddings=list(embeddings), metadatas=[{**c.metadata(), **extra} for c in chunks],
+        replaces=replaces, receipts=receipts,
+    )
 
 
 def _embedding_text(chunk: Chunk) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from bot.app import Teambot
@@ -166,13 +168,13 @@ async def test_refused_files_leave_the_store_exactly_as_it_was(teambot: Teambot,
     assert await _state(teambot) == before
 
 
-async def test_failed_vector_write_restores_the_previous_version(teambot: Teambot) -> None:
-    """A store failure halfway through a replacement puts the old version back."""
+async def test_failed_catalog_write_keeps_the_previous_version(teambot: Teambot) -> None:
+    """A catalog failure during a replacement leaves the old version, in the catalog and in Chroma."""
     original = await teambot.knowledge.ingest(name="guide.md", data=b"# Guide\n\nPort 8080.", scope=SCOPE, uploader="a")
     before = await _state(teambot)
 
     class FailingIndex:
-        """The catalog write fails after the vectors were already swapped."""
+        """The catalog's write fails after parsing, chunking and embedding succeeded."""
 
         def __init__(self, real) -> None:
             self._real = real
@@ -190,6 +192,48 @@ async def test_failed_vector_write_restores_the_previous_version(teambot: Teambo
     assert await _state(teambot) == before
     passages = await teambot.retriever.retrieve("port", [SCOPE], k=1)
     assert passages[0].chunk.document_id == original.document.id and "8080" in passages[0].chunk.text
+
+
+async def test_a_document_replaced_twice_in_a_row_keeps_only_the_last_vectors(teambot: Teambot) -> None:
+    """Both versions' vector writes are queued together: the later one wins, nothing of the first stays."""
+    first = await teambot.knowledge.ingest(name="faq.md", data=b"# FAQ\n\nLunch is at noon.", scope=SCOPE, uploader="a")
+    long_text = "# FAQ\n\n" + "\n\n".join(f"Question {i}: the answer is {i * 7} apples." * 8 for i in range(30))
+    second = await teambot.knowledge.ingest(name="faq.md", data=long_text.encode(), scope=SCOPE, uploader="b")
+    assert first.document.chunk_count == 1 and second.document.chunk_count > 1
+    assert await teambot.vectors.count() == second.document.chunk_count
+    stored = teambot.vectors.collection(SCOPE).get(include=["metadatas"])
+    assert {m["content_hash"] for m in stored["metadatas"]} == {second.document.content_hash}
+    await teambot.knowledge.settle()
+    assert await teambot.index.vector_writes_owed() == []
+
+
+async def test_vector_writes_a_crash_left_owed_are_done_at_the_next_start(make_settings) -> None:
+    """The catalog changed but the process died before Chroma heard: the next start catches up."""
+    settings = make_settings()
+    async with Teambot(settings) as teambot:
+        kept = await teambot.knowledge.ingest(name="kept.md", data=b"The archive door code is 4417.", scope=SCOPE,
+                                              uploader="a")
+        gone = await teambot.knowledge.ingest(name="gone.md", data=b"The old door code was 1234.", scope=SCOPE,
+                                              uploader="a")
+        await teambot.knowledge.settle()
+        catalog = teambot.index._path
+        # As a crash would leave it: kept.md's vectors never reached Chroma, and gone.md was
+        # deleted from the catalog while its vectors stayed. Both owed, in the outbox.
+        teambot.vectors.collection(SCOPE).delete(where={"document_id": kept.document.id})
+    with sqlite3.connect(catalog) as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM documents WHERE id = ?", (gone.document.id,))
+        for document_id in (kept.document.id, gone.document.id):
+            db.execute("INSERT INTO vector_outbox (document_id, platform, workspace, channel) VALUES (?,?,?,?)",
+                       (document_id, SCOPE.platform, SCOPE.workspace, SCOPE.channel))
+
+    async with Teambot(settings) as teambot:
+        assert await teambot.vectors.count() == kept.document.chunk_count
+        vector = await teambot.embedder.embed_query("archive door code")
+        [(chunk_id, _)] = await teambot.vectors.query(vector, [SCOPE], limit=5)
+        assert chunk_id == f"{kept.document.id}:0"
+        await teambot.knowledge.settle()
+        assert await teambot.index.vector_writes_owed() == []
 
 
 async def test_scope_is_enforced_by_the_stores(teambot: Teambot) -> None:

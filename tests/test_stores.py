@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+import chromadb
 import pytest
 
 from adapters.fake.adapter import FakeAdapter
+from agent.vectorstore import ChromaVectorStore, VectorStoreError, VectorWrite
 from bot.app import Teambot
+from bot.events import Scope
 from bot.redis_server import free_port
 from bot.settings import Settings
 from tests.support.loopback import wait_until_ok
@@ -20,14 +24,23 @@ GUIDE = b"# Guide\n\n## Ports\n\nThe web console listens on port 8080.\n\n## Bac
 
 
 class ChromaServer:
-    """A running `chroma run` process that a test may stop."""
+    """A `chroma run` process on a fixed loopback port and data path, which a test may stop and start again."""
 
-    def __init__(self, port: int, process: asyncio.subprocess.Process) -> None:
-        self.port = port
-        self.process = process
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        binary = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+        self.process = await asyncio.create_subprocess_exec(
+            binary, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        await wait_until_ok(f"http://127.0.0.1:{self.port}/api/v2/heartbeat")
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
+        if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             await self.process.wait()
 
@@ -35,18 +48,12 @@ class ChromaServer:
 @pytest.fixture
 async def chroma_server(tmp_path: Path) -> AsyncIterator[ChromaServer]:
     """A real Chroma server (the `chroma` binary that ships with chromadb) on a free loopback port."""
-    binary = shutil.which("chroma") or str(Path(__import__("sys").executable).with_name("chroma"))
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        binary, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
+    server = ChromaServer(tmp_path / "chroma-server")
     try:
-        await wait_until_ok(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        server = ChromaServer(port, process)
+        await server.start()
         yield server
     finally:
-        await ChromaServer(port, process).stop()
+        await server.stop()
 
 
 async def test_chroma_server_over_http(make_settings: Callable[..., Settings], chroma_server: ChromaServer) -> None:
@@ -90,3 +97,36 @@ async def test_openai_compatible_embeddings(make_settings: Callable[..., Setting
         assert stream.reply is not None and stream.reply.text == "Nightly at 02:00 [1]."
         inputs = [r["body"]["input"] for r in openai_server.requests if r["path"].endswith("/embeddings")]
         assert inputs[-1] in (["When do backups run?"], "When do backups run?"), "the question is embedded there too"
+
+
+async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns(chroma_server: ChromaServer) -> None:
+    """Writes accepted before Chroma went down are retried, not lost, and reported done once in."""
+    written: list[int] = []
+
+    async def record(receipts: list[int]) -> None:
+        written.extend(receipts)
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
+                                 settings=chromadb.Settings(anonymized_telemetry=False))
+    # Gathering for a minute: nothing is written until a reader (or closing) asks for it.
+    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(0.2,), gather_s=60)
+    scope = Scope("fake", "W1", "general")
+    async with store:
+        store.submit(VectorWrite(scope, "doc-a", ["doc-a:0"], [[1.0, 0.0]], [{"document_id": "doc-a"}],
+                                 replaces=False, receipts=(7,)))
+        await chroma_server.stop()
+        with pytest.raises(VectorStoreError):
+            await store.flush()
+        with pytest.raises(VectorStoreError, match="failing"):
+            await store.check_writable()  # so new uploads are refused with a reason meanwhile
+        assert written == []
+
+        await chroma_server.start()
+        await asyncio.wait_for(_until(lambda: written == [7]), 10)
+        assert await store.query([1.0, 0.0], [scope], limit=5) == [("doc-a:0", pytest.approx(1.0))]
+        await store.check_writable()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.05)
