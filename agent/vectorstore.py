@@ -134,13 +134,23 @@ class ChromaVectorStore:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Wait (a bounded time) for queued writes; the catalog's outbox keeps any left over."""
+        """Write what is queued, waiting a bounded time and giving up after one failed attempt
+        (Chroma down): the catalog's outbox keeps what is left for the next start."""
         writer = self._writer
         if writer is None:
             return
-        self._write_now.set()
-        done, _ = await asyncio.wait([writer], timeout=_CLOSE_WAIT_S)
-        if not done:
+        deadline = asyncio.get_running_loop().time() + _CLOSE_WAIT_S
+        while not writer.done():
+            if self._progress is None:
+                self._progress = asyncio.Event()
+            progress = asyncio.ensure_future(self._progress.wait())
+            self._write_now.set()
+            remaining = deadline - asyncio.get_running_loop().time()
+            await asyncio.wait([writer, progress], timeout=max(0.0, remaining), return_when=asyncio.FIRST_COMPLETED)
+            progress.cancel()
+            if self._failing or remaining <= 0:
+                break
+        if not writer.done():
             log.warning("closing with vector writes still queued; the next start writes them",
                         extra={"documents": len(self._queued) + len(self._in_flight)})
             writer.cancel()
@@ -219,7 +229,12 @@ class ChromaVectorStore:
                 failures += 1
                 log.warning("could not write vectors to Chroma; retrying in %.1f s: %s", delay, exc,
                             extra={"documents": len(batch)})
-                await asyncio.sleep(delay)
+                # Waits out the delay, unless `check_writable` finds Chroma reachable again first.
+                self._write_now.clear()
+                try:
+                    await asyncio.wait_for(self._write_now.wait(), delay)
+                except TimeoutError:
+                    pass
                 self._write_now.set()  # the retry is due: no gathering first
                 continue
             failures = 0
@@ -330,8 +345,18 @@ class ChromaVectorStore:
         await self._call(self._client.heartbeat)
 
     async def check_writable(self) -> None:
-        """Raise `VectorStoreError` if Chroma is failing or unreachable now, so a change can be
-        refused before anything is written rather than queued behind an outage."""
-        if self._failing:
-            raise VectorStoreError("vector store error: Chroma is failing; queued writes are being retried")
+        """Raise `VectorStoreError` if Chroma is unreachable or failing now, so a change can be
+        refused before anything is written rather than queued behind an outage.
+
+        After an outage, the first check that reaches Chroma has the queued writes retried at
+        once (not at the end of their back-off) and passes if they go through.
+        """
         await self.ping()
+        if self._failing:
+            if self._progress is None:
+                self._progress = asyncio.Event()
+            progress = self._progress
+            self._write_now.set()
+            await progress.wait()
+            if self._failing:
+                raise VectorStoreError("vector store error: Chroma is failing; queued writes are being retried")

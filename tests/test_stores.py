@@ -109,7 +109,7 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
     client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
                                  settings=chromadb.Settings(anonymized_telemetry=False))
     # Gathering for a minute: nothing is written until a reader (or closing) asks for it.
-    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(0.2,), gather_s=60)
+    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(60,), gather_s=60)
     scope = Scope("fake", "W1", "general")
     async with store:
         store.submit(VectorWrite(scope, "doc-a", ["doc-a:0"], [[1.0, 0.0]], [{"document_id": "doc-a"}],
@@ -117,16 +117,29 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
         await chroma_server.stop()
         with pytest.raises(VectorStoreError):
             await store.flush()
-        with pytest.raises(VectorStoreError, match="failing"):
+        with pytest.raises(VectorStoreError):
             await store.check_writable()  # so new uploads are refused with a reason meanwhile
         assert written == []
 
         await chroma_server.start()
-        await asyncio.wait_for(_until(lambda: written == [7]), 10)
+        # The next upload's check finds Chroma back: the queue is retried now, not after its 60-s back-off.
+        await asyncio.wait_for(store.check_writable(), 30)
+        assert written == [7]
         assert await store.query([1.0, 0.0], [scope], limit=5) == [("doc-a:0", pytest.approx(1.0))]
-        await store.check_writable()
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await asyncio.sleep(0.05)
+async def test_closing_during_an_outage_leaves_queued_writes_to_the_outbox(chroma_server: ChromaServer) -> None:
+    """Closing tries once more and stops: the receipts are not reported, so the outbox keeps them."""
+    written: list[int] = []
+
+    async def record(receipts: list[int]) -> None:
+        written.extend(receipts)
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
+                                 settings=chromadb.Settings(anonymized_telemetry=False))
+    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(60,), gather_s=60)
+    store.submit(VectorWrite(Scope("fake", "W1", "general"), "doc-a", ["doc-a:0"], [[1.0, 0.0]],
+                             [{"document_id": "doc-a"}], replaces=False, receipts=(3,)))
+    await chroma_server.stop()
+    await asyncio.wait_for(store.aclose(), 20)  # not the 60-s back-off, nor the 30-s close budget
+    assert written == []
