@@ -268,6 +268,11 @@ class ChromaVectorStore:
                     collection.add(ids=ids[start:end], embeddings=embeddings[start:end],
                                    metadatas=metadatas[start:end])
 
+    @property
+    def queued_documents(self) -> int:
+        """Documents whose vectors are queued or being written."""
+        return len(self._queued) + len(self._in_flight)
+
     def _signal_progress(self) -> None:
         if self._progress is not None:
             self._progress.set()

@@ -15,7 +15,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterable
 
 from aiohttp import ClientSession, ClientTimeout, web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ class Metrics:
             "teambot_ingested_documents", "Documents added or replaced.", registry=self.registry,
         )
         self.ingested_chunks = Counter("teambot_ingested_chunks", "Chunks stored.", registry=self.registry)
+        self.vector_writes_queued = Gauge(
+            "teambot_vector_writes_queued",
+            "Documents whose vectors wait to be written to Chroma (growing while Chroma fails).",
+            registry=self.registry,
+        )
         self.ingest_failures = Counter(
             "teambot_ingest_failures", "Files refused or failed during ingestion.", registry=self.registry,
         )

@@ -46,6 +46,7 @@ async def test_health_ready_and_metrics(teambot_llm: Teambot) -> None:
         assert 'teambot_model_tokens_total{direction="input"} 100.0' in metrics
         assert "teambot_ingested_documents_total 1.0" in metrics
         assert "teambot_ingest_failures_total 1.0" in metrics
+        assert "teambot_vector_writes_queued 0.0" in metrics  # exposed (its count in an outage: test_stores)
     finally:
         await client.close()
 

@@ -117,6 +117,7 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
         await chroma_server.stop()
         with pytest.raises(VectorStoreError):
             await store.flush()
+        assert store.queued_documents == 1
         with pytest.raises(VectorStoreError):
             await store.check_writable()  # so new uploads are refused with a reason meanwhile
         assert written == []
@@ -124,7 +125,7 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
         await chroma_server.start()
         # The next upload's check finds Chroma back: the queue is retried now, not after its 60-s back-off.
         await asyncio.wait_for(store.check_writable(), 30)
-        assert written == [7]
+        assert written == [7] and store.queued_documents == 0
         assert await store.query([1.0, 0.0], [scope], limit=5) == [("doc-a:0", pytest.approx(1.0))]
 
 
