@@ -537,6 +537,20 @@ class KnowledgeIndex:
                 )
         return found
 
+    def _document_titles(self, document_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(document_ids), 500):
+            batch = list(document_ids[start : start + 500])
+            rows = self._reader().execute(
+                f"SELECT id, title FROM documents WHERE id IN ({','.join('?' * len(batch))})", batch
+            )
+            found.update(rows)
+        return found
+
+    async def document_titles(self, document_ids: Sequence[str]) -> dict[str, str]:
+        """Title of each of these documents (documents no longer there are left out)."""
+        return await self._read(self._document_titles, list(document_ids))
+
     async def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return await self._read(self._chunks, list(ids))
 

@@ -14,6 +14,16 @@ def index_terms(*, title: str, location: str, text: str) -> list[str]:
     return lexical_tokens(f"{title}\n{location}\n{text}")
 
 
+def chunk_id(document_id: str, ordinal: int) -> str:
+    """The id of a document's `ordinal`-th chunk (0 is where the document begins)."""
+    return f"{document_id}:{ordinal}"
+
+
+def document_of(chunk_id: str) -> str:
+    """The id of the document a chunk id belongs to."""
+    return chunk_id.rpartition(":")[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One retrievable piece of a document, with where it came from."""

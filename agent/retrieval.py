@@ -8,7 +8,9 @@ IDF weight found in the chunk), the best *window* coverage (the question's words
 close together, as in the one sentence that answers it), adjacent query-term
 pairs found adjacent (*phrase*), the cosine similarity and the normalised BM25
 score. Weights were tuned on the dev splits of SQuAD, KorQuAD and the docs set
-(see docs/benchmarks.md). Coverage is also kept on each passage: an absolute
+(see docs/benchmarks.md). A question whose every term is in a document's title is about
+the document as a whole: that document's first chunk gets a bonus (no dev question is of
+that kind, so this one is set by reasoning, not tuned; it changes no dev figure). Coverage is also kept on each passage: an absolute
 measure the agent uses to decide whether anything relevant was found at all.
 """
 
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Sequence
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
-from agent.records import Passage
+from agent.records import Passage, chunk_id, document_of
 from agent.text import lexical_tokens
 from agent.vectorstore import ChromaVectorStore
 from bot.events import Scope
@@ -56,6 +59,10 @@ class FusionWeights:
     """Terms found in more than this share of all chunks are left out of the BM25 query (not the scoring)."""
     max_search_terms: int = 16
     """At most this many (the rarest) terms go into the BM25 query."""
+    document_lead: float = 2.0
+    """Added for the first chunk of a document whose title holds every term of the question: a
+    question about the document as a whole ("What is teambot?") is answered where it begins, not
+    by whichever section mentions the title most."""
 
 
 def hangul_share(text: str) -> float:
@@ -96,26 +103,42 @@ class HybridRetriever:
         candidates = list(dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]))
         if not candidates:
             return []
+        leads = await self._leads_asked_about(terms, candidates) if weights.document_lead else set()
+        candidates += [c for c in leads if c not in set(candidates)]
         idf = lexical.statistics.idf(terms)
         chunk_terms = dict(lexical.chunk_terms)
         missing = [c for c in candidates if c not in chunk_terms]
         if missing:  # found by the dense search alone
             chunk_terms.update(await self.index.chunk_terms(missing))
         scores = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights,
-                               korean=hangul_share(query) > 0.3)
+                               korean=hangul_share(query) > 0.3, leads=leads)
         best = sorted(candidates, key=lambda c: scores[c][0], reverse=True)[:k]
         chunks = await self.index.get_chunks(best)
         similarity = dict(dense_hits)
         passages = []
-        for chunk_id in best:
-            chunk = chunks.get(chunk_id)
+        for candidate in best:
+            chunk = chunks.get(candidate)
             if chunk is None:  # vector without catalog row (mid-replacement): skip it
                 continue
             passages.append(
-                Passage(chunk=chunk, score=scores[chunk_id][0], coverage=scores[chunk_id][1],
-                        dense_similarity=similarity.get(chunk_id))
+                Passage(chunk=chunk, score=scores[candidate][0], coverage=scores[candidate][1],
+                        dense_similarity=similarity.get(candidate))
             )
         return passages
+
+    async def _leads_asked_about(self, terms: Sequence[str], candidates: Sequence[str]) -> set[str]:
+        """First chunks of the candidates' documents whose title holds every term of the question."""
+        asked = set(terms)
+        if not asked:
+            return set()
+        titles = await self.index.document_titles(list(dict.fromkeys(document_of(c) for c in candidates)))
+        return {chunk_id(document, 0) for document, title in titles.items() if asked <= title_terms(title)}
+
+
+@lru_cache(maxsize=4096)
+def title_terms(title: str) -> frozenset[str]:
+    """A title's index terms (titles repeat on every question about their document: cached)."""
+    return frozenset(lexical_tokens(title))
 
 
 def _hits(unique: set[str], passage_terms: Sequence[str]) -> list[tuple[int, str]]:
@@ -167,8 +190,10 @@ def phrase_share(query_terms: Sequence[str], passage_terms: Sequence[str]) -> fl
 
 def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]],
                   dense_hits: Sequence[tuple[str, float]], chunk_terms: dict[str, list[str]],
-                  idf: dict[str, float], weights: FusionWeights, *, korean: bool) -> dict[str, tuple[float, float]]:
-    """(final score, coverage) of every candidate chunk; higher is better."""
+                  idf: dict[str, float], weights: FusionWeights, *, korean: bool,
+                  leads: set[str] | frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
+    """(final score, coverage) of every candidate chunk; higher is better. `leads` are first
+    chunks of documents the question is about as a whole (see `FusionWeights.document_lead`)."""
     dense_scale = (weights.dense_for_korean / weights.dense if weights.dense else 0.0) if korean else 1.0
     lexical_rank = {c: r for r, (c, _) in enumerate(lexical_hits)}
     dense_rank = {c: r for r, (c, _) in enumerate(dense_hits)}
@@ -181,18 +206,18 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
     total = sum(idf.get(t, 0.0) for t in unique)
     pairs = set(zip(terms, terms[1:]))
     scores: dict[str, tuple[float, float]] = {}
-    for chunk_id in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits]):
-        passage_terms = chunk_terms.get(chunk_id, [])
+    for candidate in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits] + sorted(leads)):
+        passage_terms = chunk_terms.get(candidate, [])
         hits = _hits(unique, passage_terms)
         found = {t for _, t in hits}
         covered = sum(idf.get(t, 0.0) for t in found) / total if total > 0 else 0.0
         score = 0.0
-        if chunk_id in lexical_rank:
-            score += weights.lexical * rrf / (rrf + lexical_rank[chunk_id] + 1)
-            score += weights.bm25 * bm25[chunk_id] / top_bm25
-        if chunk_id in dense_rank:
-            score += weights.dense * dense_scale * rrf / (rrf + dense_rank[chunk_id] + 1)
-        score += weights.similarity * dense_scale * similarity.get(chunk_id, floor)
+        if candidate in lexical_rank:
+            score += weights.lexical * rrf / (rrf + lexical_rank[candidate] + 1)
+            score += weights.bm25 * bm25[candidate] / top_bm25
+        if candidate in dense_rank:
+            score += weights.dense * dense_scale * rrf / (rrf + dense_rank[candidate] + 1)
+        score += weights.similarity * dense_scale * similarity.get(candidate, floor)
         if passage_terms and terms:
             score += weights.coverage * covered
             if total > 0:
@@ -200,7 +225,9 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
                 score += weights.long_window * _best_window_of_hits(hits, idf, total, weights.long_window_terms)
             if pairs:
                 score += weights.phrase * _phrase_share_of_hits(pairs, hits)
-        scores[chunk_id] = (score, covered)
+        if candidate in leads:
+            score += weights.document_lead
+        scores[candidate] = (score, covered)
     return scores
 
 

@@ -21,7 +21,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
-from agent.records import Chunk, DocumentInfo
+from agent.records import Chunk, DocumentInfo, chunk_id
 from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.events import Scope
 from bot.observability import Metrics
@@ -84,7 +84,7 @@ class KnowledgeBase:
                     continue
                 chunks.append(
                     Chunk(
-                        id=f"{doc_id}:{len(chunks)}", document_id=doc_id, ordinal=len(chunks), text=piece,
+                        id=chunk_id(doc_id, len(chunks)), document_id=doc_id, ordinal=len(chunks), text=piece,
                         source=source, title=title, location=section.location, scope=scope,
                     )
                 )

@@ -60,6 +60,54 @@ async def test_top_k_is_a_prefix_of_a_longer_list(teambot: Teambot) -> None:
     assert [p.chunk.id for p in two] == [p.chunk.id for p in five[:2]]
 
 
+ORBIT = """# Orbit
+
+Orbit is the internal service catalog: one page per service with its owners, runbooks and dashboards.
+
+## Deploying Orbit
+
+Deploy Orbit with `make release`; Orbit restarts Orbit workers one by one.
+
+## Orbit on call
+
+Orbit pages the Orbit owners of a service when its Orbit health check fails.
+
+## Orbit permissions
+
+Orbit admins grant Orbit edit rights per team.
+"""
+
+RULES = """# 근무 규정
+
+근무 규정은 출퇴근 시간, 휴가와 재택근무에 관한 회사의 기본 원칙을 정리한 문서입니다.
+
+## 연차
+
+근무 규정에 따라 연차는 매년 15일이 주어집니다.
+
+## 재택근무
+
+근무 규정상 재택근무는 주 2회까지 가능합니다.
+"""
+
+
+async def test_a_question_about_a_whole_document_gets_its_beginning(teambot: Teambot) -> None:
+    """"What is Orbit?" is answered by the page's introduction, not the section naming Orbit most."""
+    await _ingest(teambot, "orbit.md", ORBIT)
+    await _ingest(teambot, "근무-규정.md", RULES)
+    await _ingest(teambot, "lunch.txt", "Lunch is served in the cafeteria at noon.")
+    for question in ("What is Orbit?", "orbit", "What does Orbit do?"):
+        [first, *_] = await teambot.retriever.retrieve(question, [CHANNEL], k=3)
+        assert (first.chunk.source, first.chunk.ordinal) == ("orbit.md", 0), question
+    [first, *_] = await teambot.retriever.retrieve("근무 규정이 뭐야?", [CHANNEL], k=3)
+    assert (first.chunk.source, first.chunk.ordinal) == ("근무-규정.md", 0)
+    # A question about part of the document still gets that part.
+    [first, *_] = await teambot.retriever.retrieve("How do I deploy Orbit?", [CHANNEL], k=3)
+    assert first.chunk.location == "§ Orbit > Deploying Orbit"
+    [first, *_] = await teambot.retriever.retrieve("근무 규정상 재택근무는 몇 번 가능해?", [CHANNEL], k=3)
+    assert first.chunk.location == "§ 근무 규정 > 재택근무"
+
+
 def test_window_and_phrase_features() -> None:
     query = lexical_tokens("database port")
     idf = {t: 1.0 for t in query}
