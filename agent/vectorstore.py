@@ -11,11 +11,13 @@ paragraphs an `add` took 76 ms against 10 ms without the text.
 Writes are applied behind the caller, many documents per Chroma call. Chroma's cost is mostly
 per call, not per vector (3,200 vectors took 4.6 s added 16 at a time, 1.9 s 64 at a time), and
 holds the GIL while it works, so one `add` per uploaded document made Chroma most of an
-ingestion's time. `submit` queues a document's vectors and returns; a writer task takes
-everything queued and writes it in one go per collection. Every read first waits for queued
-writes to its scopes, so a document is searchable as soon as its upload returns. The catalog
-keeps an outbox row per write until the writer reports it done (`on_written`), so a crash
-loses nothing: the next start writes those documents again (`bot.knowledge`).
+ingestion's time. `submit` queues a document's vectors and returns; a writer task gathers what
+is queued for up to 0.2 s (1,024 queued vectors or any read cut that short) and writes it in one
+go per collection. Every read first has the queued writes to its scopes written and waits for
+them, so a document is searchable as soon as its upload returns. The catalog keeps an outbox row
+per write until the writer reports it done (`on_written`), so a crash loses nothing: the next
+start writes those documents again (`bot.knowledge`). While Chroma fails, the queue is retried
+with back-off, reads stop waiting for it, and `check_writable` refuses new uploads.
 """
 
 from __future__ import annotations
