@@ -147,7 +147,14 @@ class KnowledgeBase:
 
     async def resume(self) -> int:
         """Write to Chroma what the catalog says it still owes (left by a crash or a Chroma outage
-        at the last stop), embedding those documents again; returns how many documents."""
+        at the last stop), embedding those documents again; returns how many documents.
+
+        Replicas sharing the catalog: a starting replica also rewrites writes another replica has
+        in flight. That is the same work twice, except when the document is replaced again in
+        between and the other replica's newer write lands first: Chroma then keeps this older
+        version's vectors (the catalog, and so the text and terms, stay right) until the
+        document is next written.
+        """
         owed: dict[str, tuple[Scope, list[int]]] = {}
         for receipt, doc_id, scope in await self.index.vector_writes_owed():
             owed.setdefault(doc_id, (scope, []))[1].append(receipt)
