@@ -10,16 +10,17 @@ pairs found adjacent (*phrase*), the cosine similarity and the normalised BM25
 score. Weights were tuned on the dev splits of SQuAD, KorQuAD and the docs set
 (see docs/benchmarks.md). A question whose every term is in a document's title is about
 the document as a whole: that document's first chunk gets a bonus (no dev question is of
-that kind, so this one is set by reasoning, not tuned; it changes no dev figure). Coverage is also kept on each passage: an absolute
-measure the agent uses to decide whether anything relevant was found at all.
+that kind, so this one is set by reasoning, not tuned; it changes no dev figure). Coverage
+is also kept on each passage: an absolute measure the agent uses to decide whether anything
+relevant was found at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 from agent.embeddings import Embedder
@@ -104,7 +105,7 @@ class HybridRetriever:
         if not candidates:
             return []
         leads = await self._leads_asked_about(terms, candidates) if weights.document_lead else set()
-        candidates += [c for c in leads if c not in set(candidates)]
+        candidates += sorted(leads.difference(candidates))
         idf = lexical.statistics.idf(terms)
         chunk_terms = dict(lexical.chunk_terms)
         missing = [c for c in candidates if c not in chunk_terms]

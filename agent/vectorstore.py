@@ -77,6 +77,11 @@ class VectorWrite:
     replaces: bool
     receipts: tuple[int, ...] = field(default=())
 
+    @classmethod
+    def removal(cls, scope: Scope, document_id: str, receipts: tuple[int, ...]) -> "VectorWrite":
+        """The document is gone: whatever its scope's collection holds for it goes too."""
+        return cls(scope, document_id, [], [], [], replaces=True, receipts=receipts)
+
 
 class ChromaVectorStore:
     """One Chroma collection per scope and embedding model.

@@ -108,7 +108,6 @@ class Teambot:
         self.vectors = await self._stack.enter_async_context(vectors)
 
         self.metrics = Metrics()
-        vectors = self.vectors
         self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
         self.permissions = Permissions.from_settings(settings)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576)

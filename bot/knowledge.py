@@ -162,7 +162,7 @@ class KnowledgeBase:
             async with self._document_locks.setdefault(doc_id, asyncio.Lock()):
                 document = await self.index.get_document(doc_id)
                 if document is None:
-                    self.vectors.submit(VectorWrite(scope, doc_id, [], [], [], replaces=True, receipts=tuple(receipts)))
+                    self.vectors.submit(VectorWrite.removal(scope, doc_id, tuple(receipts)))
                     continue
                 found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
@@ -204,8 +204,7 @@ class KnowledgeBase:
             async def commit() -> None:
                 receipt = await self.index.delete_document(document.id)
                 if receipt is not None:
-                    self.vectors.submit(VectorWrite(document.scope, document.id, [], [], [], replaces=True,
-                                                    receipts=(receipt,)))
+                    self.vectors.submit(VectorWrite.removal(document.scope, document.id, (receipt,)))
 
             await asyncio.shield(commit())
         return document

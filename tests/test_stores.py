@@ -20,6 +20,7 @@ from bot.settings import Settings
 from tests.support.loopback import wait_until_ok
 from tests.support.openai_server import FakeOpenAI
 
+SCOPE = Scope("fake", "W1", "general")
 GUIDE = b"# Guide\n\n## Ports\n\nThe web console listens on port 8080.\n\n## Backups\n\nBackups run nightly at 02:00."
 
 
@@ -99,8 +100,9 @@ async def test_openai_compatible_embeddings(make_settings: Callable[..., Setting
         assert inputs[-1] in (["When do backups run?"], "When do backups run?"), "the question is embedded there too"
 
 
-async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns(chroma_server: ChromaServer) -> None:
-    """Writes accepted before Chroma went down are retried, not lost, and reported done once in."""
+def _slow_store(chroma_server: ChromaServer) -> tuple[ChromaVectorStore, list[int]]:
+    """A store on the server that gathers writes for a minute and backs off a minute after a
+    failure (so only a reader, a check or closing makes it write), and the receipts it reports."""
     written: list[int] = []
 
     async def record(receipts: list[int]) -> None:
@@ -108,12 +110,20 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
 
     client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
                                  settings=chromadb.Settings(anonymized_telemetry=False))
-    # Gathering for a minute: nothing is written until a reader (or closing) asks for it.
     store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(60,), gather_s=60)
-    scope = Scope("fake", "W1", "general")
+    return store, written
+
+
+def _one_vector(receipt: int) -> VectorWrite:
+    return VectorWrite(SCOPE, "doc-a", ["doc-a:0"], [[1.0, 0.0]], [{"document_id": "doc-a"}],
+                       replaces=False, receipts=(receipt,))
+
+
+async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns(chroma_server: ChromaServer) -> None:
+    """Writes accepted before Chroma went down are retried, not lost, and reported done once in."""
+    store, written = _slow_store(chroma_server)
     async with store:
-        store.submit(VectorWrite(scope, "doc-a", ["doc-a:0"], [[1.0, 0.0]], [{"document_id": "doc-a"}],
-                                 replaces=False, receipts=(7,)))
+        store.submit(_one_vector(7))
         await chroma_server.stop()
         with pytest.raises(VectorStoreError):
             await store.flush()
@@ -126,21 +136,13 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
         # The next upload's check finds Chroma back: the queue is retried now, not after its 60-s back-off.
         await asyncio.wait_for(store.check_writable(), 30)
         assert written == [7] and store.queued_documents == 0
-        assert await store.query([1.0, 0.0], [scope], limit=5) == [("doc-a:0", pytest.approx(1.0))]
+        assert await store.query([1.0, 0.0], [SCOPE], limit=5) == [("doc-a:0", pytest.approx(1.0))]
 
 
 async def test_closing_during_an_outage_leaves_queued_writes_to_the_outbox(chroma_server: ChromaServer) -> None:
     """Closing tries once more and stops: the receipts are not reported, so the outbox keeps them."""
-    written: list[int] = []
-
-    async def record(receipts: list[int]) -> None:
-        written.extend(receipts)
-
-    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
-                                 settings=chromadb.Settings(anonymized_telemetry=False))
-    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(60,), gather_s=60)
-    store.submit(VectorWrite(Scope("fake", "W1", "general"), "doc-a", ["doc-a:0"], [[1.0, 0.0]],
-                             [{"document_id": "doc-a"}], replaces=False, receipts=(3,)))
+    store, written = _slow_store(chroma_server)
+    store.submit(_one_vector(3))
     await chroma_server.stop()
     await asyncio.wait_for(store.aclose(), 20)  # not the 60-s back-off, nor the 30-s close budget
     assert written == []
