@@ -128,6 +128,16 @@ class LexicalCandidates:
     """The indexed terms of each hit, in text order."""
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateDetails:
+    """What reranking needs of the candidates beyond their search hits (see `candidate_details`)."""
+
+    headings: dict[str, tuple[str, str]]
+    """(document title, location) of each chunk found."""
+    terms: dict[str, list[str]]
+    """The indexed terms of the chunks asked for, in text order."""
+
+
 def _split_terms(stored: str) -> list[str]:
     return stored.split(" ") if stored else []
 
@@ -537,19 +547,26 @@ class KnowledgeIndex:
                 )
         return found
 
-    def _document_titles(self, document_ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(document_ids), 500):
-            batch = list(document_ids[start : start + 500])
+    def _candidate_details(self, ids: Sequence[str], with_terms: set[str]) -> CandidateDetails:
+        headings: dict[str, tuple[str, str]] = {}
+        terms: dict[str, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
             rows = self._reader().execute(
-                f"SELECT id, title FROM documents WHERE id IN ({','.join('?' * len(batch))})", batch
+                "SELECT c.id, d.title, c.location, c.terms FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.id IN ({','.join('?' * len(batch))})",
+                batch,
             )
-            found.update(rows)
-        return found
+            for chunk_id, title, location, stored in rows:
+                headings[chunk_id] = (title, location)
+                if chunk_id in with_terms:
+                    terms[chunk_id] = _split_terms(stored)
+        return CandidateDetails(headings=headings, terms=terms)
 
-    async def document_titles(self, document_ids: Sequence[str]) -> dict[str, str]:
-        """Title of each of these documents (documents no longer there are left out)."""
-        return await self._read(self._document_titles, list(document_ids))
+    async def candidate_details(self, ids: Sequence[str], *, with_terms: Iterable[str] = ()) -> CandidateDetails:
+        """Document title and location of each of these chunks, and the indexed terms of those in
+        `with_terms`, in one read (chunks no longer there are left out)."""
+        return await self._read(self._candidate_details, list(ids), set(with_terms))
 
     async def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return await self._read(self._chunks, list(ids))

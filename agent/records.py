@@ -14,6 +14,12 @@ def index_terms(*, title: str, location: str, text: str) -> list[str]:
     return lexical_tokens(f"{title}\n{location}\n{text}")
 
 
+def section_heading(location: str) -> str:
+    """The heading path in a chunk's location (`§ Install > Linux` -> `Install > Linux`); pages,
+    rows and line ranges (`p. 3`, `rows 1-40`) are positions, not headings: empty for them."""
+    return location.removeprefix("§ ") if location.startswith("§") else ""
+
+
 def chunk_id(document_id: str, ordinal: int) -> str:
     """The id of a document's `ordinal`-th chunk (0 is where the document begins)."""
     return f"{document_id}:{ordinal}"

@@ -21,7 +21,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
-from agent.records import Chunk, DocumentInfo, chunk_id
+from agent.records import Chunk, DocumentInfo, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.events import Scope
 from bot.observability import Metrics
@@ -223,5 +223,5 @@ def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: S
 
 
 def _embedding_text(chunk: Chunk) -> str:
-    heading = chunk.location.removeprefix("§ ") if chunk.location.startswith("§") else ""
+    heading = section_heading(chunk.location)
     return f"{chunk.title}. {heading}\n{chunk.text}" if heading else f"{chunk.title}\n{chunk.text}"

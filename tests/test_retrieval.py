@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.app import Teambot
 from bot.events import Scope
-from agent.retrieval import best_window, phrase_share
+from agent.retrieval import FusionWeights, HybridRetriever, best_window, heading_terms, phrase_share, rerank_scores
 from agent.text import lexical_tokens
 
 CHANNEL = Scope("slack", "T1", "C1")
@@ -117,3 +117,66 @@ def test_window_and_phrase_features() -> None:
     assert best_window(query, far, idf, 12) == 0.5
     assert phrase_share(query, near) == 1.0
     assert phrase_share(query, far) == 0.0
+
+
+
+
+HANDBOOK = """# Handbook
+
+## On-call
+
+The rotation changes every Monday at 10:00. The primary engineer answers pages within 15 minutes.
+
+## Team sync
+
+Every week the team reviews the releases, and anyone may call a sync when a release slips.
+"""
+
+규정 = """# 팀 규정
+
+## 온콜
+
+담당자는 매주 월요일 10시에 바뀝니다. 1차 담당자는 15분 안에 호출에 응답합니다.
+
+## 팀 회의
+
+이번 주 회의에서는 릴리스를 점검하고, 온콜 중 생긴 문제는 다음 주에 다시 봅니다.
+"""
+
+
+def test_a_heading_naming_the_question_outranks_the_same_words_in_passing() -> None:
+    terms = lexical_tokens("What are the VPN setup steps?")
+    idf = {t: 1.0 for t in terms}
+    body = lexical_tokens("The VPN setup steps are on the IT desk's page.")
+    chunk_terms = {"guide:0": body, "faq:0": body}
+    # Everything else favours the passage that only mentions them: it is first in both searches.
+    lexical_hits, dense_hits = [("faq:0", 2.0), ("guide:0", 1.9)], [("faq:0", 0.5), ("guide:0", 0.4)]
+    headings = {"guide:0": heading_terms("VPN setup", ""), "faq:0": heading_terms("Remote work", "§ Remote work > FAQ")}
+    weights = FusionWeights()
+    plain = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights, korean=False)
+    named = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights, korean=False, headings=headings)
+    assert plain["faq:0"][0] > plain["guide:0"][0]
+    assert named["guide:0"][0] > named["faq:0"][0]
+    assert named["guide:0"][1] == plain["guide:0"][1]  # coverage, the relevance check, ignores headings
+
+
+def test_heading_terms_are_the_title_and_section_path_not_positions() -> None:
+    assert heading_terms("Handbook", "§ Handbook > On-call") == {"handbook", "call"}
+    assert heading_terms("contacts", "rows 2-4") == {"contact"}
+    assert heading_terms("manual", "p. 3") == {"manual"}
+
+
+async def test_titles_and_section_headings_reach_the_reranker(teambot: Teambot) -> None:
+    """With every other signal switched off, the ranking is the headings' alone: the catalog's
+    titles and section paths, English and Korean, are what the reranker sees."""
+    await _ingest(teambot, "handbook.md", HANDBOOK)
+    await _ingest(teambot, "팀-규정.md", 규정)
+    await _ingest(teambot, "on-call-contacts.csv", "team,primary\nPlatform,Ada Kim\n")
+    only_headings = FusionWeights(lexical=0, dense=0, dense_for_korean=0, coverage=0, window=0, long_window=0,
+                                  phrase=0, similarity=0, bm25=0, document_lead=0, heading=1.0)
+    retriever = HybridRetriever(index=teambot.index, vectors=teambot.vectors, embedder=teambot.embedder,
+                                weights=only_headings)
+    ranked = await retriever.retrieve("Who is on call this week?", [CHANNEL], k=2)
+    assert {p.chunk.location for p in ranked} == {"§ Handbook > On-call", "rows 2-2"}
+    [first, *_] = await retriever.retrieve("이번 주 온콜 담당자는 누구야?", [CHANNEL], k=3)
+    assert first.chunk.location == "§ 팀 규정 > 온콜"
