@@ -111,20 +111,20 @@ class HybridRetriever:
         if not candidates:
             return []
         chunk_terms = dict(lexical.chunk_terms)
-        # Each candidate document's first chunk is read too: it is the lead when the question is
-        # about that document as a whole. One catalog read also brings the headings and the
-        # terms of the chunks the dense search alone found.
-        firsts = [chunk_id(d, 0) for d in dict.fromkeys(document_of(c) for c in candidates)] if weights.document_lead else []
-        wanted = list(dict.fromkeys(candidates + firsts))
-        details = await self.index.candidate_details(wanted, with_terms=[c for c in wanted if c not in chunk_terms])
-        asked = set(terms)
-        leads = {
-            first for first in firsts
-            if asked and first in details.headings and asked <= title_terms(details.headings[first][0])
-        }
-        candidates += sorted(leads.difference(candidates))
+        # One catalog read brings the candidates' titles and headings, and the terms of those the
+        # dense search alone found.
+        details = await self.index.candidate_details(candidates, with_terms=[c for c in candidates if c not in chunk_terms])
         chunk_terms.update(details.terms)
-        headings = {c: heading_terms(*details.headings[c]) for c in candidates if c in details.headings}
+        named = dict(details.headings)
+        leads = self._leads_asked_about(terms, named) if weights.document_lead else set()
+        unseen = sorted(leads.difference(candidates))
+        if unseen:  # a document's beginning neither search found: one more read, for such questions only
+            more = await self.index.candidate_details(unseen, with_terms=unseen)
+            chunk_terms.update(more.terms)
+            named.update(more.headings)
+            leads.difference_update(c for c in unseen if c not in more.headings)
+            candidates += [c for c in unseen if c in more.headings]
+        headings = {c: heading_terms(*named[c]) for c in candidates if c in named}
         idf = lexical.statistics.idf(terms)
         scores = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights,
                                korean=hangul_share(query) > 0.3, leads=leads, headings=headings)
@@ -141,6 +141,15 @@ class HybridRetriever:
                         dense_similarity=similarity.get(candidate))
             )
         return passages
+
+    @staticmethod
+    def _leads_asked_about(terms: Sequence[str], headings: dict[str, tuple[str, str]]) -> set[str]:
+        """First chunks of the candidates' documents whose title holds every term of the question."""
+        asked = set(terms)
+        if not asked:
+            return set()
+        return {chunk_id(document_of(c), 0) for c, (title, _) in headings.items() if asked <= title_terms(title)}
+
 
 @lru_cache(maxsize=4096)
 def title_terms(title: str) -> frozenset[str]:
