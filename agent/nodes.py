@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
 from agent.records import Passage
-from agent.retrieval import coverage, hangul_share
+from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, split_sentences
 from bot.events import Citation
@@ -166,8 +166,11 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
 
     scored: list[tuple[float, int, int, str]] = []  # (score, passage index, sentence index, sentence)
     for p_index, passage in enumerate(passages):
+        # A section's title and heading speak for each of its sentences, as they do for the chunk in
+        # the index: under "Permissions", "Admins may add documents everywhere." is about permissions.
+        named = list(heading_terms(passage.chunk.title, passage.chunk.location))
         for s_index, sentence in enumerate(split_sentences(passage.chunk.text)):
-            sentence_terms = lexical_tokens(sentence)
+            sentence_terms = lexical_tokens(sentence) + named
             base = coverage(terms, sentence_terms, idf)
             # The question's own words weigh more than words carried over from earlier turns.
             own = coverage(list(question_terms), sentence_terms, idf) if question_terms else 0.0

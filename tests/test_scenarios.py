@@ -34,6 +34,31 @@ async def test_extractive_answer_quotes_and_cites(teambot: Teambot) -> None:
     assert stream.reply.citations[0].location == "§ Deploy guide > Linux"
 
 
+HANDBOOK = b"""# Handbook
+
+## Permissions
+
+Admins may add documents everywhere. Everyone else adds them in their own channel.
+
+## Discord
+
+Invite the bot with the link below; the permissions number in it grants Send Messages.
+"""
+
+
+async def test_extractive_answer_quotes_the_section_the_question_names(teambot: Teambot) -> None:
+    """The section headed "Permissions" answers "How do permissions work?", though its sentences never
+    repeat the word; a sentence elsewhere that does comes after it, if at all."""
+    fake = FakeAdapter(teambot)
+    await fake.upload("handbook.md", HANDBOOK)
+
+    stream = await fake.say("How do permissions work?")
+
+    assert stream.reply is not None and stream.reply.mode == "extractive"
+    assert stream.reply.text.startswith("> Admins may add documents everywhere. [1]")
+    assert stream.reply.citations[0].location == "§ Handbook > Permissions"
+
+
 async def test_llm_answer_streams_tokens_with_history(teambot_llm: Teambot, openai_server: FakeOpenAI) -> None:
     fake = FakeAdapter(teambot_llm)
     await fake.upload("guide.md", GUIDE)
