@@ -64,8 +64,9 @@ class FusionWeights:
     heading: float = 3.0
     """Share of the question's IDF weight in the chunk's document title or section heading: the
     words a writer chose to say what a section is about count more than the same words in passing
-    (a field boost, as in BM25F). "Who is on call this week?" belongs to the section "On-call",
-    not to one that mentions "week" (docs dev: recall@5 0.90 -> 0.97)."""
+    (a field boost, as in BM25F): "How do permissions work?" belongs to the section headed
+    "Knowledge scoping and permissions", not to an invite link with `permissions=` in it
+    (docs dev: recall@5 0.90 -> 0.97)."""
     document_lead: float = 2.0
     """Added for the first chunk of a document whose title holds every term of the question: a
     question about the document as a whole ("What is teambot?") is answered where it begins, not
@@ -113,7 +114,8 @@ class HybridRetriever:
         chunk_terms = dict(lexical.chunk_terms)
         # One catalog read brings the candidates' titles and headings, and the terms of those the
         # dense search alone found.
-        details = await self.index.candidate_details(candidates, with_terms=[c for c in candidates if c not in chunk_terms])
+        dense_only = [c for c in candidates if c not in chunk_terms]
+        details = await self.index.candidate_details(candidates, with_terms=dense_only)
         chunk_terms.update(details.terms)
         named = dict(details.headings)
         leads = self._leads_asked_about(terms, named) if weights.document_lead else set()

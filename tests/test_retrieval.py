@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.app import Teambot
 from bot.events import Scope
-from agent.retrieval import FusionWeights, HybridRetriever, best_window, heading_terms, phrase_share, rerank_scores
+from agent.retrieval import (
+    FusionWeights, HybridRetriever, best_window, heading_terms, phrase_share, rerank_scores,
+)
 from agent.text import lexical_tokens
 
 CHANNEL = Scope("slack", "T1", "C1")
@@ -151,7 +153,8 @@ def test_a_heading_naming_the_question_outranks_the_same_words_in_passing() -> N
     chunk_terms = {"guide:0": body, "faq:0": body}
     # Everything else favours the passage that only mentions them: it is first in both searches.
     lexical_hits, dense_hits = [("faq:0", 2.0), ("guide:0", 1.9)], [("faq:0", 0.5), ("guide:0", 0.4)]
-    headings = {"guide:0": heading_terms("VPN setup", ""), "faq:0": heading_terms("Remote work", "§ Remote work > FAQ")}
+    headings = {"guide:0": heading_terms("VPN setup", ""),
+                "faq:0": heading_terms("Remote work", "§ Remote work > FAQ")}
     weights = FusionWeights()
     plain = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights, korean=False)
     named = rerank_scores(terms, lexical_hits, dense_hits, chunk_terms, idf, weights, korean=False, headings=headings)
