@@ -610,19 +610,6 @@ class KnowledgeIndex:
         return await self._read_terms(self._lexical_candidates, list(terms), list(scopes), limit, max_share,
                                       max_terms)
 
-    def _chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for start in range(0, len(ids), 500):
-            batch = list(ids[start : start + 500])
-            marks = ",".join("?" * len(batch))
-            for chunk_id, terms in self._reader().execute(f"SELECT id, terms FROM chunks WHERE id IN ({marks})", batch):
-                found[chunk_id] = _split_terms(terms)
-        return found
-
-    async def chunk_terms(self, ids: Sequence[str]) -> dict[str, list[str]]:
-        """The indexed terms of each chunk, in text order (title, location, then body)."""
-        return await self._read(self._chunk_terms, list(ids))
-
     async def search(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
         """Best chunks by BM25 within `scopes`, as (chunk id, score) with higher = better."""
         hits, _ = await self._read_terms(self._search, list(terms), list(scopes), limit)

@@ -150,13 +150,9 @@ class HybridRetriever:
         asked = set(terms)
         if not asked:
             return set()
-        return {chunk_id(document_of(c), 0) for c, (title, _) in headings.items() if asked <= title_terms(title)}
-
-
-@lru_cache(maxsize=4096)
-def title_terms(title: str) -> frozenset[str]:
-    """A title's index terms (titles repeat on every question about their document: cached)."""
-    return frozenset(lexical_tokens(title))
+        # `heading_terms` with no location: the title's terms alone.
+        return {chunk_id(document_of(c), 0) for c, (title, _) in headings.items()
+                if asked <= heading_terms(title, "")}
 
 
 @lru_cache(maxsize=16384)

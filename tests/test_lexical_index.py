@@ -198,8 +198,8 @@ async def test_a_knowledge_file_from_the_fts5_layout_is_migrated(tmp_path: Path)
         db.executescript(_FTS5_LAYOUT)
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "nightly backups", SALES) == ["backups#0"]
-        assert (await index.chunk_terms(["backups#0"]))["backups#0"] == ["backup", "backup", "run", "nightly",
-                                                                        "02", "00"]
+        stored = await index.candidate_details(["backups#0"], with_terms=["backups#0"])
+        assert stored.terms["backups#0"] == ["backup", "backup", "run", "nightly", "02", "00"]
         assert [d.id for d in await index.list_documents([SALES])] == ["backups"]
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -237,7 +237,8 @@ async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_p
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "nightly backups", SALES) == ["backups#0"]
         assert await _search(index, "stale terms", SALES) == []
-        assert (await index.chunk_terms(["backups#0"]))["backups#0"] == lexical_tokens("backups\n\nBackups run nightly at 02:00.")
+        stored = await index.candidate_details(["backups#0"], with_terms=["backups#0"])
+        assert stored.terms["backups#0"] == lexical_tokens("backups\n\nBackups run nightly at 02:00.")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM index_meta").fetchall() == [(str(TOKENIZER_VERSION),)]
 
