@@ -14,8 +14,8 @@ from bot.reports.periods import KINDS, Period, PeriodKind, current, last_complet
 from bot.reports.render import render_chart, render_text
 from bot.usage import RedisUsage
 
-__all__ = ["KINDS", "Audience", "Period", "PeriodKind", "PeriodStats", "ReportDestination", "UsageReport", "build_report",
-           "current", "last_complete", "render_chart", "render_text", "stats_report"]
+__all__ = ["KINDS", "Audience", "Period", "PeriodKind", "PeriodStats", "ReportDestination", "UsageReport",
+           "build_report", "current", "last_complete", "render_chart", "render_text", "stats_report"]
 
 
 async def stats_report(usage: RedisUsage, *, kind: PeriodKind, now: datetime,

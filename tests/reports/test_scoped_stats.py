@@ -149,6 +149,8 @@ async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
                 await wait_recorded(redis_url, 8)
                 from_discord = await discord_stats(discord)
 
+            # Each channel's visibility was asked once (then remembered), not once per question.
+            assert sorted(c.params["channel"] for c in fake.of("conversations.info")) == ["C1", "C2", "C3", "CPRIV"]
             t2 = await slash_stats(slack, team="T2", channel="C2", user="U9")
             t1_member = await slash_stats(slack, team="T1", channel="C1", user="U1")
             t1_admin = await slash_stats(slack, team="T1", channel="C1", user="UADMIN")
@@ -252,3 +254,108 @@ async def test_report_for_one_workspace_reads_nothing_of_another(redis_url: str)
     now = report.current
     assert (now.questions, now.active_channels, now.distinct_users, now.uploaded_documents) == (1, 1, 1, 0)
     assert now.gaps == ["t2 question"] and now.top_channels == [("slack #C2", 1)]
+
+
+PRIVATE_CHANNEL_ID = 160000000000000099
+DISCORD_PUBLIC_GAP = "Who books the foxtrot offsite?"
+DISCORD_PRIVATE_GAP = "What is the golf acquisition price?"
+VIEW_CHANNEL = 1 << 10
+ADMINISTRATOR = 1 << 3
+
+
+class PrivateChannelFakeDiscord(FilesFakeDiscord):
+    """The fake server with a second channel that @everyone may not view (a private channel)."""
+
+    def guild(self) -> dict[str, Any]:
+        guild = super().guild()
+        everyone = next(role for role in guild["roles"] if role["id"] == str(GUILD_ID))
+        everyone["permissions"] = str(((1 << 50) - 1) & ~ADMINISTRATOR)  # administrators see every channel
+        guild["channels"].append({
+            "id": str(PRIVATE_CHANNEL_ID), "type": 0, "name": "board", "guild_id": str(GUILD_ID), "position": 1,
+            "nsfw": False, "topic": None, "parent_id": None, "rate_limit_per_user": 0,
+            "permission_overwrites": [{"id": str(GUILD_ID), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}],
+        })
+        return guild
+
+
+async def test_discord_report_names_a_private_channel_only_as_counts(
+        make_settings: Callable[..., Settings], redis_url: str) -> None:
+    from bot.reports.discord import DiscordReportDestination
+    from adapters.discord.translate import channel_visibility
+
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
+    async with Teambot(settings) as teambot, PrivateChannelFakeDiscord() as discord:
+        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
+        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
+        async with adapter:
+            task = asyncio.create_task(adapter.run())
+            try:
+                await discord.connected()
+                assert adapter.client is not None
+                assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
+                assert channel_visibility(adapter.client.get_channel(PRIVATE_CHANNEL_ID)) == "private"
+                for number, (channel, text) in enumerate(
+                        [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
+                    ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
+                                              channel_id=channel)
+                    await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
+                    await wait_recorded(redis_url, number)
+                stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
+                                            channel_id=PRIVATE_CHANNEL_ID)
+                in_private = "\n".join(await discord.wait_for(
+                    lambda: [c for c in discord.interaction_contents(stats["token"]) if c]))
+
+                today = datetime.now(teambot.usage.tz).date()
+                scheduler = ReportScheduler(
+                    redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
+                    grace=timedelta(hours=1),
+                    destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
+                posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
+                assert posted == [f"discord:{CHANNEL_ID}"]
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    [post] = discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")
+    report = post.json["content"]
+    assert DISCORD_PUBLIC_GAP in report and f"#{CHANNEL_ID}" in report
+    assert "Questions **2**" in report and "Not named here: 1 questions (1 not answered" in report
+    assert_absent(report, DISCORD_PRIVATE_GAP, str(PRIVATE_CHANNEL_ID))
+    # The private channel's member asking there sees its own question (and only counts of the rest).
+    assert DISCORD_PRIVATE_GAP in in_private
+    assert_absent(in_private, DISCORD_PUBLIC_GAP, f"#{CHANNEL_ID}")
+
+
+def test_who_can_read_a_slack_channel_comes_from_the_payload_when_it_says() -> None:
+    from adapters.slack.translate import message_from_command, message_from_event
+
+    def event(channel_type: str | None) -> dict[str, Any]:
+        body = payload("message_im")
+        body["event"]["channel_type"] = channel_type
+        return body
+
+    kinds = {kind: message_from_event(event(kind), bot_user_id="UBOT").visibility
+             for kind in ("channel", "group", "im", "mpim", None)}
+    assert kinds == {"channel": "public", "group": "private", "im": "private", "mpim": "private", None: "unknown"}
+    assert message_from_event(payload("app_mention"), bot_user_id="UBOT").visibility == "unknown"
+    command = payload("slash_command_ask")
+    assert message_from_command(command, thread="1").visibility == "unknown"  # a name says nothing about privacy
+    for name in ("privategroup", "directmessage", "mpdm-alice--bob-1"):
+        assert message_from_command({**command, "channel_name": name}, thread="1").visibility == "private"
+
+
+def test_unknown_and_private_thread_scopes_are_only_counted() -> None:
+    from bot.usage import UsageScope
+
+    reader = Audience(platform="slack", workspace="T1", channel="C1", public_channels=True)
+    assert reader.names(UsageScope("slack", "T1", "C5", "public"))
+    assert not reader.names(UsageScope("slack", "T1", "C5", "unknown"))
+    assert not reader.names(UsageScope("slack", "T1", "C5", "private"))
+    assert reader.names(UsageScope("slack", "T1", "C1", "private"))  # the readers are in that channel
+    assert not reader.names(UsageScope("slack", "T1", "C1", "private_thread"))  # but not all in its threads
+    assert reader.counts(UsageScope("slack", "T1", "C1", "private_thread"))
+    for foreign in (UsageScope("slack", "T2", "C1", "public"), UsageScope("discord", "T1", "C1", "public")):
+        assert not reader.counts(foreign) and not reader.names(foreign)
+    direct = Audience(platform="discord", workspace="dm", channel="D7", channel_only=True)
+    assert direct.names(UsageScope("discord", "dm", "D7", "private"))
+    assert not direct.counts(UsageScope("discord", "dm", "D8", "private"))  # other people's DMs: not even counted
