@@ -20,9 +20,9 @@ LATENCY_SAMPLES_PER_DAY = 20000
 """Latencies kept per day for the percentiles; beyond that the oldest are dropped."""
 GAPS_PER_DAY = 200
 """Unanswered questions kept per day (the report shows a few)."""
-SCOPE_LATENCY_SAMPLES_PER_DAY = 2000
+SCOPE_LATENCY_SAMPLES_PER_DAY = 500
 """Latencies kept per channel and day (each channel's own bucket; the all-channels list keeps more)."""
-SCOPE_GAPS_PER_DAY = 50
+SCOPE_GAPS_PER_DAY = 20
 """Unanswered questions kept per channel and day."""
 
 
@@ -179,6 +179,10 @@ def pseudonym(platform: str, user: str) -> str:
 
 class RedisUsage:
     """Counters per day under `teambot:usage:<day>:*`, expiring after the retention period.
+
+    Each question is counted twice: in the day's all-scopes buckets (what `teambot stats` reads)
+    and in its channel's own buckets (`...:scope:<id>:*`, listed in the day's `scopes` hash with
+    the channel's visibility), so a report for one audience reads only the scopes it may.
 
     Days are calendar days in the report time zone (`REPORT_TIMEZONE`), so a
     report's day, week or month is made of whole buckets. With prices per 1000

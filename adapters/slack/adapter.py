@@ -228,15 +228,19 @@ class SlackAdapter(Adapter):
         if cached is not None and time.monotonic() - cached[0] < VISIBILITY_TTL_S:
             self._visibility.move_to_end(key)
             return cached[1]
+        visibility: Visibility = "unknown"
         try:
             info = (await self.client.conversations_info(channel=message.channel)).get("channel") or {}
-        except Exception as exc:  # noqa: BLE001 - a usage label must never stop an answer
+            if info.get("is_private") or info.get("is_im") or info.get("is_mpim"):
+                visibility = "private"
+            elif info.get("is_private") is False:
+                visibility = "public"
+        except SlackApiError as exc:
+            # Slack's answer (missing_scope, channel_not_found) won't change soon: remember it, don't ask again.
+            log.info("channel visibility unknown", extra={"error": exc.response.get("error")})
+        except Exception as exc:  # noqa: BLE001 - a usage label must never stop an answer; ask again next time
             log.info("channel visibility unknown", extra={"error": type(exc).__name__})
             return "unknown"
-        if "is_private" not in info and not (info.get("is_im") or info.get("is_mpim")):
-            return "unknown"
-        visibility: Visibility = "private" if info.get("is_private") or info.get("is_im") or info.get("is_mpim") \
-            else "public"
         self._visibility[key] = (time.monotonic(), visibility)
         self._visibility.move_to_end(key)
         while len(self._visibility) > VISIBILITY_CACHE_SIZE:

@@ -109,8 +109,9 @@ def discord_stats_command(*, usage: RedisUsage, permissions: Permissions | None 
         await interaction.response.defer(ephemeral=True, thinking=True)
         asker = interaction_message(interaction, text="")
         audience = stats_audience(
-            platform=asker.platform, workspace=asker.workspace, channel=asker.channel, workspace_is_real=not asker.is_dm,
-            is_admin=permissions is not None and permissions.is_admin(asker.actor))
+            platform=asker.platform, workspace=asker.workspace, channel=asker.channel,
+            is_admin=permissions is not None and permissions.is_admin(asker.actor),
+            workspace_is_real=not asker.is_dm)  # Discord DMs share the "dm" workspace: only that conversation
         pieces = split_message(await stats_text(usage, period, audience=audience, clock=clock)) or ["(nothing)"]
         quiet = discord.AllowedMentions.none()
         await interaction.edit_original_response(content=pieces[0], allowed_mentions=quiet)

@@ -359,3 +359,21 @@ def test_unknown_and_private_thread_scopes_are_only_counted() -> None:
     direct = Audience(platform="discord", workspace="dm", channel="D7", channel_only=True)
     assert direct.names(UsageScope("discord", "dm", "D7", "private"))
     assert not direct.counts(UsageScope("discord", "dm", "D8", "private"))  # other people's DMs: not even counted
+
+
+async def test_slack_channel_of_unknown_visibility_is_asked_once_and_only_counted(
+        make_settings: Callable[..., Settings], redis_url: str) -> None:
+    """Without the channels:read scope Slack can't say: the channel is counted, never named to the workspace."""
+    async with FilesFakeSlack() as fake:
+        fake.errors["conversations.info"] = "missing_scope"
+        async with running_slack(slack_settings(make_settings, fake, None), fake) as slack:
+            for number, text in enumerate([T1_PUBLIC_GAP, T1_OTHER_PUBLIC_GAP], start=1):
+                await slack.event(mention(team="T1", channel="C1", text=text, number=number))
+                await wait_recorded(redis_url, number)
+            assert len([c for c in fake.calls if c.method == "conversations.info"]) == 1
+            today = datetime.now(slack.teambot.usage.tz).date()
+            report = await build_report(slack.teambot.usage, Period("week", today - timedelta(days=7),
+                                                                    today + timedelta(days=2)),
+                                        audience=Audience(platform="slack", workspace="T1", channel="CREP",
+                                                          public_channels=True))
+    assert report.current.questions == 2 and report.current.gaps == [] and report.current.unnamed_questions == 2
