@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--thread", default="main")
     chat.set_defaults(run=_chat)
 
-    stats = commands.add_parser("stats", help="usage statistics of the period so far, against the previous one")
+    stats = commands.add_parser("stats", help="usage statistics of the period so far, against the previous one "
+                                 "(every workspace and platform, questions included: for the local operator)")
     stats.add_argument("--period", choices=("day", "week", "month"), default="week", help="default: week")
     stats.add_argument("--json", action="store_true", help="print the numbers as JSON")
     stats.set_defaults(run=_stats)

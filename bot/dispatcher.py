@@ -185,6 +185,8 @@ class Dispatcher:
             total_s=time.perf_counter() - started, input_tokens=usage.get("input_tokens", 0),
             output_tokens=usage.get("output_tokens", 0), cited_sources=tuple(c.source for c in reply.citations),
             error_kind=error_kind,
+            # Reports name a question only to people who can read where it was asked; a DM is its asker's.
+            visibility="private" if message.is_dm else message.visibility,
         )
         if self._metrics is not None:
             outcome = "error" if error_kind else ("answered" if reply.answered else "unanswered")

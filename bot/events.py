@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from bot.permissions import Actor
 
 WORKSPACE_WIDE = "*"
 """Channel value of knowledge visible in every channel of a workspace."""
+
+Visibility = Literal["public", "private", "private_thread", "unknown"]
+"""Who can read where a message was sent, as far as the platform says (usage reports name only what their
+readers can see): `public` every member of the workspace, `private` the channel's members (private channels,
+DMs), `private_thread` only some of the channel's members, `unknown` not said (treated as private)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class IncomingMessage:
     event_id: str | None = None
     roles: tuple[str, ...] = ()
     """The sender's roles on the platform (Discord role ids and names), for permissions."""
+    visibility: Visibility = "unknown"
+    """Who can read the channel (or thread) the message was sent in; DMs are private whatever this says."""
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property

@@ -65,7 +65,7 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
     if usage is not None:
         try:
             await usage.record_upload(
-                platform=scope.platform, channel=scope.channel,
+                platform=scope.platform, channel=scope.channel, workspace=scope.workspace,
                 documents=sum(1 for o in outcomes if o.result and o.result.status != "unchanged"),
                 chunks=sum(o.result.document.chunk_count for o in outcomes if o.result and o.result.status != "unchanged"),
                 failures=sum(1 for o in outcomes if o.error),

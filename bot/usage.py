@@ -6,10 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
+
+from bot.events import Visibility
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -18,6 +20,10 @@ LATENCY_SAMPLES_PER_DAY = 20000
 """Latencies kept per day for the percentiles; beyond that the oldest are dropped."""
 GAPS_PER_DAY = 200
 """Unanswered questions kept per day (the report shows a few)."""
+SCOPE_LATENCY_SAMPLES_PER_DAY = 500
+"""Latencies kept per channel and day (each channel's own bucket; the all-channels list keeps more)."""
+SCOPE_GAPS_PER_DAY = 20
+"""Unanswered questions kept per channel and day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +44,18 @@ class QuestionRecord:
     cited_sources: tuple[str, ...] = ()
     error_kind: str | None = None
     at: datetime | None = None
+    visibility: Visibility = "unknown"
+    """Who can read the channel it was asked in: reports name its text and documents only to them."""
 
 
 class UsageRecorder(Protocol):
     async def record_question(self, record: QuestionRecord) -> None: ...
 
     async def record_upload(self, *, platform: str, channel: str, documents: int, chunks: int, failures: int,
-                            at: datetime | None = None) -> None: ...
+                            at: datetime | None = None, workspace: str | None = None) -> None: ...
 
-    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None) -> None: ...
+    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None,
+                              workspace: str | None = None) -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -73,8 +82,94 @@ class DayUsage:
         return self.totals.get(name, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class UsageScope:
+    """Where questions were asked, as a usage bucket knows it: one channel and who can read it there."""
+
+    platform: str
+    workspace: str
+    channel: str
+    visibility: Visibility = "unknown"
+
+    @property
+    def field(self) -> str:
+        """Its name in a day's scope registry (JSON: ids may contain any character)."""
+        return json.dumps([self.platform, self.workspace, self.channel, self.visibility])
+
+    @classmethod
+    def from_field(cls, raw: bytes | str) -> "UsageScope | None":
+        """The scope a registry field names; None for anything malformed (never crash a report)."""
+        try:
+            platform, workspace, channel, visibility = json.loads(_text(raw))
+        except (ValueError, TypeError):
+            return None
+        if not all(isinstance(part, str) for part in (platform, workspace, channel, visibility)):
+            return None
+        if visibility not in ("public", "private", "private_thread"):
+            visibility = "unknown"
+        return cls(platform, workspace, channel, visibility)
+
+    @property
+    def digest(self) -> str:
+        """Short stable id used in the Redis key names of this scope's buckets."""
+        return hashlib.blake2b(self.field.encode(), digest_size=10).hexdigest()
+
+
+def workspace_digest(platform: str, workspace: str) -> str:
+    """Short stable id of a workspace in key names (ids may contain any character)."""
+    return hashlib.blake2b(json.dumps([platform, workspace]).encode(), digest_size=10).hexdigest()
+
+
+@dataclass(slots=True)
+class ScopeDayUsage:
+    """One channel's (scope's) figures on one day."""
+
+    scope: UsageScope
+    totals: dict[str, float] = field(default_factory=dict)
+    cited: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[tuple[float | None, float]] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    users_key: str = ""
+    """The Redis HyperLogLog of this scope's askers on that day (for distinct counts over a selection)."""
+
+    def total(self, name: str) -> float:
+        return self.totals.get(name, 0)
+
+
+@dataclass(slots=True)
+class WorkspaceDay:
+    """One workspace's scoped figures on one day: its channels, plus uploads and feedback counted per workspace.
+
+    Days stored before usage was recorded per channel have no scoped figures: they read back empty.
+    """
+
+    day: date
+    scopes: list[ScopeDayUsage] = field(default_factory=list)
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def total(self, name: str) -> float:
+        return self.totals.get(name, 0)
+
+
 def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _number(value: bytes | str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _latency(item: bytes | str) -> tuple[float | None, float] | None:
+    """A stored `[first_token_s, total_s]` pair; None when malformed."""
+    try:
+        first, whole = json.loads(item)
+        return (None if first is None else float(first)), float(whole)
+    except (TypeError, ValueError):
+        return None
 
 
 def pseudonym(platform: str, user: str) -> str:
@@ -84,6 +179,10 @@ def pseudonym(platform: str, user: str) -> str:
 
 class RedisUsage:
     """Counters per day under `teambot:usage:<day>:*`, expiring after the retention period.
+
+    Each question is counted twice: in the day's all-scopes buckets (what `teambot stats` reads)
+    and in its channel's own buckets (`...:scope:<id>:*`, listed in the day's `scopes` hash with
+    the channel's visibility), so a report for one audience reads only the scopes it may.
 
     Days are calendar days in the report time zone (`REPORT_TIMEZONE`), so a
     report's day, week or month is made of whole buckets. With prices per 1000
@@ -142,29 +241,67 @@ class RedisUsage:
                 pipe.ltrim(f"{prefix}:gaps", -GAPS_PER_DAY, -1)
             for suffix in ("totals", "errors", "users", "channels", "cited", "latency", "gaps"):
                 pipe.expire(f"{prefix}:{suffix}", self._ttl_s)
+            self._record_in_scope(pipe, prefix, record, outcome)
             await pipe.execute()
+
+    def _record_in_scope(self, pipe: Any, prefix: str, record: QuestionRecord, outcome: str) -> None:
+        """The same question again in its channel's own buckets, so a report can keep each scope to itself.
+
+        The day's `scopes` hash lists the channels (with who can read them) that have buckets that day.
+        """
+        scope = UsageScope(record.platform, record.workspace, record.channel, record.visibility)
+        pipe.hincrby(f"{prefix}:scopes", scope.field, 1)
+        pipe.expire(f"{prefix}:scopes", self._ttl_s)
+        base = f"{prefix}:scope:{scope.digest}"
+        pipe.hincrby(f"{base}:totals", "questions", 1)
+        pipe.hincrby(f"{base}:totals", outcome, 1)
+        pipe.hincrby(f"{base}:totals", "input_tokens", record.input_tokens)
+        pipe.hincrby(f"{base}:totals", "output_tokens", record.output_tokens)
+        if self.priced:
+            cost = (record.input_tokens * (self._price_in or 0) + record.output_tokens * (self._price_out or 0))
+            pipe.hincrbyfloat(f"{base}:totals", "cost", cost / 1000)
+        if record.error_kind:
+            pipe.hincrby(f"{base}:errors", record.error_kind, 1)
+        pipe.pfadd(f"{base}:users", pseudonym(record.platform, record.user))
+        for source in record.cited_sources:
+            pipe.hincrby(f"{base}:cited", source, 1)
+        pipe.rpush(f"{base}:latency", json.dumps([record.first_token_s, record.total_s]))
+        pipe.ltrim(f"{base}:latency", -SCOPE_LATENCY_SAMPLES_PER_DAY, -1)
+        if not record.answered and not record.error_kind:
+            pipe.rpush(f"{base}:gaps", record.question[:300])
+            pipe.ltrim(f"{base}:gaps", -SCOPE_GAPS_PER_DAY, -1)
+        for suffix in ("totals", "errors", "users", "cited", "latency", "gaps"):
+            pipe.expire(f"{base}:{suffix}", self._ttl_s)
+
+    def _keys_of(self, day: str, platform: str, workspace: str | None) -> list[str]:
+        """The all-scopes totals, plus the workspace's own when it is known (counts only: no names)."""
+        keys = [f"teambot:usage:{day}:totals"]
+        if workspace is not None:
+            keys.append(f"teambot:usage:{day}:workspace:{workspace_digest(platform, workspace)}:totals")
+        return keys
 
     async def record_upload(self, *, platform: str, channel: str, documents: int, chunks: int, failures: int,
-                            at: datetime | None = None) -> None:
-        key = f"teambot:usage:{self._bucket(at)}:totals"
+                            at: datetime | None = None, workspace: str | None = None) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, "uploads", 1)
-            pipe.hincrby(key, "uploaded_documents", documents)
-            pipe.hincrby(key, "uploaded_chunks", chunks)
-            pipe.hincrby(key, "upload_failures", failures)
-            pipe.expire(key, self._ttl_s)
+            for key in self._keys_of(self._bucket(at), platform, workspace):
+                pipe.hincrby(key, "uploads", 1)
+                pipe.hincrby(key, "uploaded_documents", documents)
+                pipe.hincrby(key, "uploaded_chunks", chunks)
+                pipe.hincrby(key, "upload_failures", failures)
+                pipe.expire(key, self._ttl_s)
             await pipe.execute()
 
-    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None) -> None:
-        key = f"teambot:usage:{self._bucket(at)}:totals"
+    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None,
+                              workspace: str | None = None) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, "helpful" if helpful else "not_helpful", 1)
-            pipe.expire(key, self._ttl_s)
+            for key in self._keys_of(self._bucket(at), platform, workspace):
+                pipe.hincrby(key, "helpful" if helpful else "not_helpful", 1)
+                pipe.expire(key, self._ttl_s)
             await pipe.execute()
 
     async def day_totals(self, day: str) -> dict[str, int]:
         raw = await self._client.hgetall(f"teambot:usage:{day}:totals")
-        return {_text(k): int(float(v)) for k, v in raw.items()}
+        return {_text(k): int(_number(v)) for k, v in raw.items()}
 
     # --- reading, for the reports -------------------------------------------------------------
 
@@ -186,14 +323,68 @@ class RedisUsage:
             totals, channels, cited, errors, latency, gaps = raw[index * 6:(index + 1) * 6]
             result.append(DayUsage(
                 day=day,
-                totals={_text(k): float(v) for k, v in totals.items()},
-                channels={_text(k): int(v) for k, v in channels.items()},
-                cited={_text(k): int(v) for k, v in cited.items()},
-                errors={_text(k): int(v) for k, v in errors.items()},
-                latencies=[tuple(json.loads(item)) for item in latency],  # type: ignore[misc]
+                totals={_text(k): _number(v) for k, v in totals.items()},
+                channels={_text(k): int(_number(v)) for k, v in channels.items()},
+                cited={_text(k): int(_number(v)) for k, v in cited.items()},
+                errors={_text(k): int(_number(v)) for k, v in errors.items()},
+                latencies=[pair for item in latency if (pair := _latency(item)) is not None],
                 gaps=[_text(g) for g in gaps],
             ))
         return result
+
+    async def read_workspace_days(self, days: Iterable[date], *, platform: str, workspace: str,
+                                  channel: str | None = None) -> list[WorkspaceDay]:
+        """The per-channel buckets of one workspace for each of `days` (only `channel`'s when given).
+
+        Nothing of another workspace or platform is read. Days recorded before usage was kept per
+        channel (the old format) come back without scopes.
+        """
+        wanted = list(days)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for day in wanted:
+                pipe.hgetall(f"teambot:usage:{day.isoformat()}:scopes")
+                pipe.hgetall(f"teambot:usage:{day.isoformat()}:workspace:{workspace_digest(platform, workspace)}"
+                             ":totals")
+            registries = await pipe.execute()
+        selected: list[tuple[int, UsageScope]] = []
+        result = [WorkspaceDay(day=day) for day in wanted]
+        for index, day in enumerate(wanted):
+            registry, workspace_totals = registries[index * 2], registries[index * 2 + 1]
+            if channel is None:  # uploads and feedback are known per workspace, not per channel
+                result[index].totals = {_text(k): _number(v) for k, v in workspace_totals.items()}
+            for raw in registry:
+                scope = UsageScope.from_field(raw)
+                if scope is None or (scope.platform, scope.workspace) != (platform, workspace):
+                    continue
+                if channel is not None and scope.channel != channel:
+                    continue
+                selected.append((index, scope))
+        async with self._client.pipeline(transaction=False) as pipe:
+            for index, scope in selected:
+                base = f"teambot:usage:{wanted[index].isoformat()}:scope:{scope.digest}"
+                pipe.hgetall(f"{base}:totals")
+                pipe.hgetall(f"{base}:cited")
+                pipe.hgetall(f"{base}:errors")
+                pipe.lrange(f"{base}:latency", 0, -1)
+                pipe.lrange(f"{base}:gaps", 0, -1)
+            raw_scopes = await pipe.execute() if selected else []
+        for position, (index, scope) in enumerate(selected):
+            totals, cited, errors, latency, gaps = raw_scopes[position * 5:(position + 1) * 5]
+            result[index].scopes.append(ScopeDayUsage(
+                scope=scope,
+                totals={_text(k): _number(v) for k, v in totals.items()},
+                cited={_text(k): int(_number(v)) for k, v in cited.items()},
+                errors={_text(k): int(_number(v)) for k, v in errors.items()},
+                latencies=[pair for item in latency if (pair := _latency(item)) is not None],
+                gaps=[_text(g) for g in gaps],
+                users_key=f"teambot:usage:{wanted[index].isoformat()}:scope:{scope.digest}:users",
+            ))
+        return result
+
+    async def distinct_users_in(self, users_keys: Iterable[str]) -> int:
+        """Distinct (pseudonymous) askers over the given scopes' HyperLogLogs."""
+        keys = list(dict.fromkeys(users_keys))
+        return int(await self._client.pfcount(*keys)) if keys else 0
 
     async def distinct_users(self, days: Iterable[date]) -> int:
         """Distinct (pseudonymous) askers over several days: the union of the days' HyperLogLogs."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import discord
 
-from bot.events import Attachment, IncomingMessage
+from bot.events import Attachment, IncomingMessage, Visibility
 
 PLATFORM = "discord"
 
@@ -79,6 +79,27 @@ def locate(message: discord.Message, *, bot_user_id: int, owned_thread_parent: s
     return Where("open_thread", workspace=workspace, channel=str(channel.id), mentions_bot=True)
 
 
+def channel_visibility(channel: object) -> Visibility:
+    """Who can read `channel`: DMs and private threads are private; a server channel (or a public
+    thread's parent) is public when @everyone may view it, private when not; `unknown` when the
+    cache can't tell (a partial channel)."""
+    if isinstance(channel, (discord.DMChannel, discord.GroupChannel)):
+        return "private"
+    if isinstance(channel, discord.Thread):
+        if channel.type == discord.ChannelType.private_thread:
+            return "private_thread"
+        channel = channel.parent
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return "unknown"
+    everyone = channel.guild.default_role
+    if everyone is None:
+        return "unknown"
+    try:
+        return "public" if channel.permissions_for(everyone).view_channel else "private"
+    except Exception:  # noqa: BLE001 - an incomplete cache must not stop an answer; unknown counts as private
+        return "unknown"
+
+
 def attachment_stub(attachment: discord.Attachment) -> Attachment:
     """The platform-free description of a Discord attachment, before download."""
     return Attachment(name=attachment.filename, url=attachment.url, size=attachment.size,
@@ -106,6 +127,7 @@ def incoming_message(message: discord.Message, where: Where, *, bot_user_id: int
         mentions_bot=where.mentions_bot,
         event_id=str(message.id),
         roles=member_roles(message.author),
+        visibility="private" if where.is_dm else channel_visibility(message.channel),
     )
 
 
@@ -140,6 +162,7 @@ def interaction_message(interaction: discord.Interaction[Any], *, text: str,
         platform=PLATFORM, workspace=where.workspace, channel=where.channel, thread=where.thread,
         user=str(interaction.user.id), text=text.strip(), attachments=attachments, is_dm=where.is_dm,
         mentions_bot=True, event_id=str(interaction.id), roles=member_roles(interaction.user),
+        visibility="private" if where.is_dm else channel_visibility(interaction.channel),
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Awaitable
 from urllib.parse import urlsplit
@@ -32,7 +34,7 @@ from adapters.slack import translate
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.stream import SlackReplyStream
 from bot.app import Teambot
-from bot.events import Attachment, IncomingMessage, Scope
+from bot.events import Attachment, IncomingMessage, Scope, Visibility
 from bot.parsers import IngestError
 from bot.scoping import upload_scope, visible_scopes
 from bot.permissions import Actor, PermissionDenied
@@ -50,6 +52,10 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "teambot:slack:"
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
+VISIBILITY_CACHE_SIZE = 2000
+"""Channels whose visibility (public or private) is remembered, least recently asked dropped first."""
+VISIBILITY_TTL_S = 3600.0
+"""How long a channel's visibility is trusted: a public channel can be made private."""
 
 
 class SlackConfigError(RuntimeError):
@@ -84,6 +90,7 @@ class SlackAdapter(Adapter):
         self._update_interval_s = update_interval_s
         self._download_timeout_s = download_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
+        self._visibility: OrderedDict[tuple[str, str], tuple[float, Visibility]] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.app = AsyncApp(
@@ -210,9 +217,40 @@ class SlackAdapter(Adapter):
                                                     thread_ts=message.thread,
                                                     min_interval_s=self._update_interval_s))
 
+    async def channel_visibility(self, message: IncomingMessage) -> Visibility:
+        """Who can read the message's channel: from the payload when it says, else `conversations.info`
+        (`is_private`; needs channels:read and groups:read), remembered for a while. `unknown` on failure:
+        the usage reports then only count the channel's questions."""
+        if message.is_dm or message.visibility != "unknown":
+            return "private" if message.is_dm else message.visibility
+        key = (message.workspace, message.channel)
+        cached = self._visibility.get(key)
+        if cached is not None and time.monotonic() - cached[0] < VISIBILITY_TTL_S:
+            self._visibility.move_to_end(key)
+            return cached[1]
+        visibility: Visibility = "unknown"
+        try:
+            info = (await self.client.conversations_info(channel=message.channel)).get("channel") or {}
+            if info.get("is_private") or info.get("is_im") or info.get("is_mpim"):
+                visibility = "private"
+            elif info.get("is_private") is False:
+                visibility = "public"
+        except SlackApiError as exc:
+            # Slack's answer (missing_scope, channel_not_found) won't change soon: remember it, don't ask again.
+            log.info("channel visibility unknown", extra={"error": exc.response.get("error")})
+        except Exception as exc:  # noqa: BLE001 - a usage label must never stop an answer; ask again next time
+            log.info("channel visibility unknown", extra={"error": type(exc).__name__})
+            return "unknown"
+        self._visibility[key] = (time.monotonic(), visibility)
+        self._visibility.move_to_end(key)
+        while len(self._visibility) > VISIBILITY_CACHE_SIZE:
+            self._visibility.popitem(last=False)
+        return visibility
+
     async def answer(self, message: IncomingMessage, stream: SlackReplyStream) -> None:
         """Run the dispatcher; whatever fails, the working state ends with a message."""
         try:
+            message = replace(message, visibility=await self.channel_visibility(message))
             await self.teambot.dispatcher.handle(message, stream)
         except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
             log.exception("answer failed")
@@ -351,7 +389,8 @@ class SlackAdapter(Adapter):
         # One vote per person per answer, however often they click.
         if not await self._claim(f"feedback:{feedback.channel}:{feedback.message_ts}:{feedback.user}"):
             return
-        await self.teambot.usage.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful)
+        await self.teambot.usage.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
+                                                 workspace=translate.workspace_of(body))
         await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
 
     # --- posting helpers --------------------------------------------------------------------------

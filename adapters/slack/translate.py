@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from bot.events import Attachment, IncomingMessage, Scope
+from bot.events import Attachment, IncomingMessage, Scope, Visibility
 
 PLATFORM = "slack"
 
@@ -123,6 +123,22 @@ def file_ids_of(files: Any) -> dict[str, str]:
             if isinstance(f, Mapping) and f.get("id")}
 
 
+_CHANNEL_TYPES: dict[str, Visibility] = {"channel": "public", "group": "private", "im": "private", "mpim": "private"}
+
+
+def visibility_of_event(event: Mapping[str, Any]) -> Visibility:
+    """Who can read the event's channel, from `channel_type` (`message` events have it, `app_mention` not)."""
+    return _CHANNEL_TYPES.get(str(event.get("channel_type") or ""), "unknown")
+
+
+def visibility_of_command(command: Mapping[str, Any]) -> Visibility:
+    """Who can read a slash command's channel: `channel_name` tells DMs and (legacy) private groups only."""
+    name = str(command.get("channel_name") or "")
+    if name in ("directmessage", "privategroup") or name.startswith("mpdm-"):
+        return "private"
+    return "unknown"
+
+
 def message_from_event(body: Mapping[str, Any], *, bot_user_id: str | None) -> IncomingMessage:
     """An `app_mention` or `message` Events API envelope -> `IncomingMessage`."""
     event = body["event"]
@@ -138,6 +154,7 @@ def message_from_event(body: Mapping[str, Any], *, bot_user_id: str | None) -> I
         is_dm=event.get("channel_type") == "im",
         mentions_bot=event.get("type") == "app_mention" or mentions_bot(text, bot_user_id=bot_user_id),
         event_id=body.get("event_id"),
+        visibility=visibility_of_event(event),
     )
 
 
@@ -154,6 +171,7 @@ def message_from_command(command: Mapping[str, Any], *, thread: str) -> Incoming
         is_dm=channel.startswith("D") or command.get("channel_name") == "directmessage",
         mentions_bot=True,
         event_id=command.get("trigger_id"),
+        visibility=visibility_of_command(command),
     )
 
 

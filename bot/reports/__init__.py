@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.reports.aggregate import PeriodStats, UsageReport, build_report
+from bot.reports.aggregate import Audience, PeriodStats, UsageReport, build_report
 from bot.reports.destinations import ReportDestination
 from bot.reports.periods import KINDS, Period, PeriodKind, current, last_complete
 from bot.reports.render import render_chart, render_text
 from bot.usage import RedisUsage
 
-__all__ = ["KINDS", "Period", "PeriodKind", "PeriodStats", "ReportDestination", "UsageReport", "build_report",
-           "current", "last_complete", "render_chart", "render_text", "stats_report"]
+__all__ = ["KINDS", "Audience", "Period", "PeriodKind", "PeriodStats", "ReportDestination", "UsageReport",
+           "build_report", "current", "last_complete", "render_chart", "render_text", "stats_report"]
 
 
-async def stats_report(usage: RedisUsage, *, kind: PeriodKind, now: datetime) -> UsageReport:
-    """The period in progress at `now` (so far), compared with the whole previous one: what `stats` shows."""
-    return await build_report(usage, current(kind, now, usage.tz))
+async def stats_report(usage: RedisUsage, *, kind: PeriodKind, now: datetime,
+                       audience: Audience | None = None) -> UsageReport:
+    """The period in progress at `now` (so far), compared with the whole previous one: what `stats` shows.
+
+    `audience` limits it to what those readers may see (`/stats`); without one it covers everything
+    (`teambot stats`, a trusted local operator).
+    """
+    return await build_report(usage, current(kind, now, usage.tz), audience=audience)

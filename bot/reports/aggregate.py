@@ -1,4 +1,10 @@
-"""Aggregate a period's day buckets (and the previous period's) into one report."""
+"""Aggregate a period's day buckets (and the previous period's) into one report.
+
+A report is for an `Audience`: its figures count one workspace only, and it
+names questions, documents and channels only from channels its readers can
+see. Without an audience (`teambot stats`, the local operator) it counts and
+names everything.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from datetime import date
 from typing import Any, Sequence
 
 from bot.reports.periods import Period
-from bot.usage import DayUsage, RedisUsage
+from bot.usage import DayUsage, RedisUsage, ScopeDayUsage, UsageScope, WorkspaceDay
 
 TOP = 5
 """Rows shown in the top channels / documents lists."""
@@ -25,6 +31,57 @@ def percentile(values: Sequence[float], share: float) -> float | None:
     position = (len(ordered) - 1) * share
     low, high = math.floor(position), math.ceil(position)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who reads a report, which decides what it may show.
+
+    Figures (counts, latency, tokens) cover every channel of `workspace` on
+    `platform`, or only `channel` with `channel_only`; nothing of another
+    workspace or platform is read at all. Questions, document names and
+    channel ids appear only from `channel` itself (its readers are in it) and,
+    with `public_channels`, from the workspace's public channels. Private
+    channels, private threads and channels whose visibility is unknown are
+    only counted.
+    """
+
+    platform: str
+    workspace: str
+    channel: str | None = None
+    public_channels: bool = False
+    channel_only: bool = False
+
+    def counts(self, scope: UsageScope) -> bool:
+        """True when `scope`'s figures belong in the report."""
+        if (scope.platform, scope.workspace) != (self.platform, self.workspace):
+            return False
+        return not self.channel_only or scope.channel == self.channel
+
+    def names(self, scope: UsageScope) -> bool:
+        """True when `scope`'s questions, cited documents and channel id may be shown."""
+        if not self.counts(scope):
+            return False
+        if scope.channel == self.channel and scope.visibility != "private_thread":
+            return True
+        return self.public_channels and scope.visibility == "public"
+
+    def describe(self) -> str:
+        """One line saying what the report covers, shown under its title."""
+        where = f"{self.platform} workspace `{self.workspace}`"
+        here = f"#{self.channel}" if self.channel else None
+        if self.channel_only:
+            return f"Figures and names: this conversation ({here}) only."
+        if self.public_channels:
+            shown = "public channels" + (f" and {here}" if here else "")
+            return f"Figures: {where} · questions and documents named from {shown} only."
+        if here:
+            return f"Figures: {where} (counts only) · questions and documents named from {here} only."
+        return f"Figures: {where} (counts only)."
+
+
+EVERYTHING = "Figures and names: all workspaces and platforms (local operator view)."
+"""The scope line of a report without an audience (`teambot stats`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +120,11 @@ class PeriodStats:
     gaps: list[str] = field(default_factory=list)
     errors_by_kind: dict[str, int] = field(default_factory=dict)
     per_day: list[DayCount] = field(default_factory=list)
+    unnamed_questions: int = 0
+    """Questions counted above whose channel, text and cited documents this report's readers may not see."""
+    unnamed_unanswered: int = 0
+    unnamed_citations: int = 0
+    unnamed_channels: int = 0
 
     @property
     def dont_know_share(self) -> float | None:
@@ -80,6 +142,8 @@ class UsageReport:
     current: PeriodStats
     previous: PeriodStats
     priced: bool
+    scope: str = EVERYTHING
+    """What the report covers, in one line (see `Audience.describe`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (`teambot stats --json`)."""
@@ -96,7 +160,7 @@ class UsageReport:
             data["tokens"] = s.tokens
             return data
 
-        return {"period": self.current.period.kind, "priced": self.priced,
+        return {"period": self.current.period.kind, "priced": self.priced, "scope": self.scope,
                 "current": stats(self.current), "previous": stats(self.previous)}
 
 
@@ -156,7 +220,82 @@ async def period_stats(usage: RedisUsage, period: Period) -> PeriodStats:
     return stats
 
 
-async def build_report(usage: RedisUsage, period: Period) -> UsageReport:
-    """The report for `period`, compared with the period before it."""
-    return UsageReport(current=await period_stats(usage, period),
-                       previous=await period_stats(usage, period.previous()), priced=usage.priced)
+def _add_scope_day(stats: PeriodStats, scope_day: ScopeDayUsage) -> None:
+    for name in ("questions", "answered", "unanswered", "errors", "input_tokens", "output_tokens"):
+        setattr(stats, name, getattr(stats, name) + int(scope_day.total(name)))
+
+
+async def audience_stats(usage: RedisUsage, period: Period, audience: Audience) -> PeriodStats:
+    """Add up `period` for `audience`: its workspace's (or channel's) figures, names only where it may see them."""
+    channel = audience.channel if audience.channel_only else None
+    days: list[WorkspaceDay] = await usage.read_workspace_days(period.days(), platform=audience.platform,
+                                                               workspace=audience.workspace, channel=channel)
+    stats = PeriodStats(period=period)
+    channels: Counter[str] = Counter()
+    cited: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    counted_channels: set[str] = set()
+    unnamed_channels: set[UsageScope] = set()
+    first_token: list[float] = []
+    total: list[float] = []
+    users_keys: list[str] = []
+    gaps: list[str] = []
+    cost = 0.0
+    for day in days:
+        day_questions = day_unanswered = 0
+        for name in ("helpful", "not_helpful", "uploads", "uploaded_documents", "uploaded_chunks",
+                     "upload_failures"):
+            setattr(stats, name, getattr(stats, name) + int(day.total(name)))
+        for scope_day in day.scopes:
+            scope = scope_day.scope
+            if not audience.counts(scope):
+                continue
+            _add_scope_day(stats, scope_day)
+            day_questions += int(scope_day.total("questions"))
+            day_unanswered += int(scope_day.total("unanswered"))
+            cost += scope_day.total("cost")
+            errors.update(scope_day.errors)  # error kinds are ours (timeouts...), never users' words
+            users_keys.append(scope_day.users_key)
+            counted_channels.add(scope.channel)
+            for first, whole in scope_day.latencies:
+                if first is not None:
+                    first_token.append(first)
+                total.append(whole)
+            if audience.names(scope):
+                channels[f"{scope.platform}:{scope.workspace}:{scope.channel}"] += int(scope_day.total("questions"))
+                cited.update(scope_day.cited)
+                gaps.extend(scope_day.gaps)
+            else:
+                stats.unnamed_questions += int(scope_day.total("questions"))
+                stats.unnamed_unanswered += int(scope_day.total("unanswered"))
+                stats.unnamed_citations += sum(scope_day.cited.values())
+                unnamed_channels.add(scope)
+        stats.per_day.append(DayCount(day.day, day_questions, day_unanswered))
+    stats.distinct_users = await usage.distinct_users_in(users_keys)
+    stats.active_channels = len(counted_channels)
+    stats.unnamed_channels = len({scope.channel for scope in unnamed_channels})
+    stats.first_token_p50_s, stats.first_token_p95_s = percentile(first_token, 0.5), percentile(first_token, 0.95)
+    stats.total_p50_s, stats.total_p95_s = percentile(total, 0.5), percentile(total, 0.95)
+    stats.cost = round(cost, 6) if usage.priced else None
+    stats.top_channels = [(channel_label(k), n) for k, n in channels.most_common(TOP)]
+    stats.top_documents = cited.most_common(TOP)
+    stats.errors_by_kind = dict(errors.most_common())
+    # The most recent day's first (within a day, channel by channel), each question once.
+    seen: dict[str, None] = {}
+    for gap in reversed(gaps):
+        seen.setdefault(" ".join(gap.split()), None)
+    stats.gaps = list(seen)[:GAPS_SHOWN]
+    return stats
+
+
+async def build_report(usage: RedisUsage, period: Period, *, audience: Audience | None = None) -> UsageReport:
+    """The report for `period`, compared with the period before it.
+
+    With `audience`, only what it may see (see `Audience`); without, everything (the local operator).
+    """
+    if audience is None:
+        return UsageReport(current=await period_stats(usage, period),
+                           previous=await period_stats(usage, period.previous()), priced=usage.priced)
+    return UsageReport(current=await audience_stats(usage, period, audience),
+                       previous=await audience_stats(usage, period.previous(), audience), priced=usage.priced,
+                       scope=audience.describe())

@@ -8,6 +8,7 @@ from typing import Callable
 import discord
 
 from adapters.discord.stream import split_message
+from bot.reports.aggregate import Audience
 
 CHART_NAME = "usage-report.png"
 
@@ -27,6 +28,18 @@ class DiscordReportDestination:
         self._client = client
         self.channel_id = channel_id
         self.name = f"discord:{channel_id}"
+
+    async def audience(self) -> Audience:
+        """The report channel's server (guild): its public channels are named, the rest only counted."""
+        client = self._client()
+        if client is None or client.http.token is None:
+            raise DiscordReportNotReady("the Discord client is not logged in")
+        channel = client.get_channel(self.channel_id) or await client.fetch_channel(self.channel_id)
+        guild = getattr(channel, "guild", None)
+        if guild is None:
+            raise DiscordReportNotReady("the report channel is not in a server; the report names a server's usage")
+        return Audience(platform="discord", workspace=str(guild.id), channel=str(self.channel_id),
+                        public_channels=True)
 
     async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
         """The first piece of text carries the chart; discord.HTTPException on failure."""

@@ -37,7 +37,7 @@ def _quote(question: str) -> str:
 def render_text(report: UsageReport) -> str:
     """The report as Markdown: bold, bullet lists and code spans only, so every platform shows it well."""
     now, before = report.current, report.previous
-    lines = [f"**Usage report · {now.period.label}**", ""]
+    lines = [f"**Usage report · {now.period.label}**", report.scope, ""]
 
     def counted(label: str, attribute: str) -> str:
         value, previous = getattr(now, attribute), getattr(before, attribute)
@@ -70,6 +70,11 @@ def render_text(report: UsageReport) -> str:
     listing("Top channels", [f"{channel}: {count:,}" for channel, count in now.top_channels])
     listing("Most cited documents", [f"`{_quote(doc)}`: {count:,}" for doc, count in now.top_documents])
     listing("Questions I could not answer (documents to add)", [f"“{_quote(q)}”" for q in now.gaps])
+    if now.unnamed_questions:
+        # Counted above, but their readers are not this report's: numbers only, no channel, text or document.
+        lines.extend(["", f"Not named here: {now.unnamed_questions:,} questions ({now.unnamed_unanswered:,} not "
+                          f"answered, {now.unnamed_citations:,} citations) in {now.unnamed_channels:,} "
+                          "other or private channels."])
     if not now.questions and not now.uploaded_documents:
         lines.extend(["", "No questions or uploads in this period."])
     return "\n".join(lines)

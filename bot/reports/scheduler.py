@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from bot.reports.aggregate import build_report
+from bot.reports.aggregate import Audience, build_report
 from bot.reports.cron import cron_trigger
 from bot.reports.destinations import ReportDestination
 from bot.reports.periods import Period, PeriodKind, last_complete
@@ -120,7 +120,8 @@ class ReportScheduler:
 
     async def send(self, period: Period) -> list[str]:
         """Post `period`'s report to every destination not yet served; returns the names posted to."""
-        rendered: tuple[str, bytes, str] | None = None
+        # Each destination's readers see their own workspace only: one rendering per audience.
+        rendered: dict[Audience, tuple[str, bytes, str]] = {}
         posted: list[str] = []
         for destination in self.destinations:
             key = f"{KEY_PREFIX}sent:{destination.name}:{period.key}"
@@ -133,9 +134,10 @@ class ReportScheduler:
             if not claimed:
                 continue  # another replica posted (or is posting) this period
             try:
-                if rendered is None:
-                    rendered = await self.render(period)
-                text, chart, title = rendered
+                audience = await destination.audience()
+                if audience not in rendered:
+                    rendered[audience] = await self.render(period, audience=audience)
+                text, chart, title = rendered[audience]
                 await destination.post(text, chart, title=title)
             except Exception:  # noqa: BLE001 - one destination failing must not stop the others
                 log.exception("posting the report failed", extra={"destination": destination.name})
@@ -148,8 +150,8 @@ class ReportScheduler:
             posted.append(destination.name)
         return posted
 
-    async def render(self, period: Period) -> tuple[str, bytes, str]:
-        """Text, chart PNG and title of `period`'s report."""
-        report = await build_report(self._usage, period)
+    async def render(self, period: Period, *, audience: Audience) -> tuple[str, bytes, str]:
+        """Text, chart PNG and title of `period`'s report for `audience`."""
+        report = await build_report(self._usage, period, audience=audience)
         chart = await asyncio.to_thread(render_chart, report.current)  # CPU-bound drawing off the loop
         return render_text(report), chart, f"Usage report · {period.label}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
+from bot.reports.aggregate import Audience
 
 CHART_NAME = "usage-report.png"
 
@@ -16,6 +17,14 @@ class SlackReportDestination:
         self._client = client
         self.channel = channel
         self.name = f"slack:{channel}"
+        self._workspace: str | None = None
+
+    async def audience(self) -> Audience:
+        """The bot token's workspace (`auth.test`): its public channels are named, the rest only counted."""
+        if self._workspace is None:
+            identity = await self._client.auth_test()
+            self._workspace = str(identity["team_id"])
+        return Audience(platform="slack", workspace=self._workspace, channel=self.channel, public_channels=True)
 
     async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
         """Share the chart in the channel with the report as its message (SlackApiError on failure)."""

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.reports.aggregate import Audience
 from tests.discord.fake_discord import FakeDiscord
 from tests.slack.fake_slack import Call, FakeSlack
 
@@ -84,6 +85,12 @@ class MemoryDestination:
     name: str = "memory:reports"
     posts: list[tuple[str, bytes, str]] = field(default_factory=list)
     fail: bool = False
+    readers: Audience = field(default_factory=lambda: Audience(platform="slack", workspace="T1", channel="CREP",
+                                                               public_channels=True))
+    """Who reads the channel: by default a public channel of Slack workspace T1."""
+
+    async def audience(self) -> Audience:
+        return self.readers
 
     async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
         if self.fail:

@@ -35,10 +35,10 @@ NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
 async def seed(usage: RedisUsage, *, at: datetime) -> None:
     await usage.record_question(QuestionRecord(
         platform="slack", workspace="T1", channel="C1", user="U1", question="Where is the VPN guide?",
-        answered=False, mode="llm", first_token_s=None, total_s=0.4, at=at))
+        answered=False, mode="llm", first_token_s=None, total_s=0.4, at=at, visibility="public"))
     await usage.record_question(QuestionRecord(
         platform="slack", workspace="T1", channel="C1", user="U2", question="Which port?", answered=True,
-        mode="llm", first_token_s=0.3, total_s=1.1, cited_sources=("guide.md",), at=at))
+        mode="llm", first_token_s=0.3, total_s=1.1, cited_sources=("guide.md",), at=at, visibility="public"))
 
 
 async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> None:

@@ -123,6 +123,8 @@ async def test_stats_json_counts_questions_uploads_and_feedback(teambot: Teambot
     env = cli_env(tmp_path, REDIS_URL=redis_url)
     code, out, err = await run_cli("stats", "--period", "month", "--json", env=env, cwd=tmp_path)
     assert code == 0, err
+    # The local operator sees everything, and is told so.
+    assert json.loads(out)["scope"] == "Figures and names: all workspaces and platforms (local operator view)."
     now = json.loads(out)["current"]
     assert (now["questions"], now["answered"], now["unanswered"], now["errors"]) == (3, 2, 1, 0)
     assert (now["distinct_users"], now["active_channels"]) == (2, 2)

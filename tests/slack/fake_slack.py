@@ -50,6 +50,8 @@ class FakeSlack:
     """Method -> how many more calls answer 429 (Retry-After: 1)."""
     errors: dict[str, str] = field(default_factory=dict)
     """Method -> Slack error code to answer with (`ok: false`)."""
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Channel id -> the channel object `conversations.info` answers (otherwise `channel_not_found`)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -157,6 +159,9 @@ class FakeSlack:
         if method == "files.info":
             file = self.files.get(params.get("file", ""))
             return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
+        if method == "conversations.info":
+            channel = self.channels.get(str(params.get("channel")))
+            return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V1", **(params.get("view") or {})}}
         if method == "apps.connections.open":
