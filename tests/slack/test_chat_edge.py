@@ -1,0 +1,64 @@
+"""What reaches Slack and the logs from the chat edge: names escaped, refused files never
+downloaded, and no message content in third-party DEBUG logs. Through the real Bolt app
+against the loopback Slack Web API."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from bot.events import Scope
+from bot.observability import configure_logging
+from bot.settings import Settings
+from tests.slack.conftest import payload, running_slack, slack_settings
+from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.logs import capture_root_handler, restored_logging
+from tests.support.openai_server import FakeOpenAI
+
+C1 = Scope("slack", TEAM_ID, "C1")
+
+ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+QUESTION = "Which pager rota covers the lighthouse cluster?"
+
+
+def _mention_with_file(fake: FakeSlack, *, name: str, data: bytes, text: str, user: str = "U1",
+                       event_id: str = "EvEDGE1", ts: str = "1700000300.000100") -> dict:  # type: ignore[type-arg]
+    body = payload("app_mention_with_files")
+    body["event_id"] = event_id
+    body["event"].update(text=f"<@UBOT> {text}", user=user, ts=ts, event_ts=ts,
+                         files=[fake.add_file(f"F{event_id}", name, data, mimetype="text/markdown")])
+    return body
+
+
+async def test_third_party_debug_logs_carry_no_question_or_document_text(
+        make_settings: Callable[..., Settings], fake_slack: FakeSlack, openai_server: FakeOpenAI) -> None:
+    with restored_logging():
+        settings = slack_settings(make_settings, fake_slack, openai_server, log_level="DEBUG")
+        assert not settings.log_message_text and not settings.log_library_debug
+        configure_logging(level="DEBUG", json_format=True, secrets=settings.secret_values())
+        buffer = capture_root_handler()
+        openai_server.reply = "Team Kestrel carries the pager for the lighthouse cluster [1]."
+        async with running_slack(settings, fake_slack) as slack:
+            await slack.event(_mention_with_file(fake_slack, name="rota.md", data=ROTA, text=QUESTION))
+            placeholder = await fake_slack.wait_for(lambda: [
+                c for c in fake_slack.of("chat.postMessage") if c.params.get("text", "").startswith("_Looking")])
+            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder[0].ts))
+            await slack.adapter.idle()
+
+            lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+            assert any(line["message"] == "question received" for line in lines), "the bot's own lines are kept"
+            output = buffer.getvalue()
+            for content in ("lighthouse", "Kestrel"):
+                assert content not in output, f"message or document text ({content!r}) in the logs"
+            assert not [line for line in lines if line["level"] == "DEBUG"
+                        and not line["logger"].startswith(("bot.", "adapters.", "agent."))]
+
+            # The explicit opt-in lets the libraries' debug lines (and so the content) through.
+            configure_logging(level="DEBUG", json_format=True, secrets=settings.secret_values(),
+                              library_debug=True)
+            opted_in = capture_root_handler()
+            await slack.event(_mention_with_file(fake_slack, name="rota2.md", data=ROTA, text=QUESTION,
+                                                 event_id="EvEDGE2", ts="1700000301.000100"))
+            await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postMessage")) >= 4)
+            await slack.adapter.idle()
+            assert "Sending a request" in opted_in.getvalue() and "lighthouse" in opted_in.getvalue()
