@@ -32,6 +32,19 @@ class FileOutcome:
         return f"✗ {self.name}: {self.error}"
 
 
+def upload_refusals(names: Sequence[str], *, scope: Scope, actor: Actor,
+                    permissions: Permissions) -> list[FileOutcome]:
+    """One refusal per file if `actor` may not add documents to `scope`; none if it may.
+
+    Adapters ask before downloading anything, so a refused user's files are never fetched.
+    """
+    try:
+        permissions.check_manage(actor, scope)
+    except PermissionDenied as denied:
+        return [FileOutcome(name, error=str(denied)) for name in names]
+    return []
+
+
 async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | None, *,
                              attachments: Sequence[Attachment], scope: Scope, uploader: str,
                              note: str = "", actor: Actor | None = None,
@@ -42,10 +55,9 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
     trusted local callers (CLI, console) pass none.
     """
     if permissions is not None and actor is not None:
-        try:
-            permissions.check_manage(actor, scope)
-        except PermissionDenied as denied:
-            return [FileOutcome(a.name, error=str(denied)) for a in attachments]
+        refused = upload_refusals([a.name for a in attachments], scope=scope, actor=actor, permissions=permissions)
+        if refused:
+            return refused
     outcomes = []
     for attachment in attachments:
         if attachment.data is None:

@@ -43,6 +43,7 @@ from bot.uploads import (
     ingest_attachments,
     manageable_scopes,
     outcomes_text,
+    upload_refusals,
 )
 
 log = logging.getLogger(__name__)
@@ -231,14 +232,22 @@ class SlackAdapter(Adapter):
 
     async def ingest_files(self, *, attachments: tuple[Attachment, ...], file_ids: dict[str, str], scope: Scope,
                            uploader: str, note: str) -> list[FileOutcome]:
-        """Download each file with the bot token, ingest the good ones, report each in order."""
+        """Download each file with the bot token, ingest the good ones, report each in order.
+
+        A user who may not upload here is refused before anything is looked up or downloaded.
+        """
+        actor = Actor(translate.PLATFORM, uploader)
+        refused = upload_refusals([a.name for a in attachments], scope=scope, actor=actor,
+                                  permissions=self.teambot.permissions)
+        if refused:
+            return refused
         downloaded: list[Attachment | FileOutcome] = []
         for attachment in attachments:
             downloaded.append(await self._download(attachment, file_id=file_ids.get(attachment.name)))
         ready = [d for d in downloaded if isinstance(d, Attachment)]
         ingested = iter(await ingest_attachments(
             self.teambot.knowledge, self.teambot.usage, attachments=ready, scope=scope, uploader=uploader, note=note,
-            actor=Actor(translate.PLATFORM, uploader), permissions=self.teambot.permissions,
+            actor=actor, permissions=self.teambot.permissions,
         ))
         return [next(ingested) if isinstance(d, Attachment) else d for d in downloaded]
 

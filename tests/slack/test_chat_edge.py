@@ -62,3 +62,30 @@ async def test_third_party_debug_logs_carry_no_question_or_document_text(
             await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postMessage")) >= 4)
             await slack.adapter.idle()
             assert "Sending a request" in opted_in.getvalue() and "lighthouse" in opted_in.getvalue()
+
+
+async def test_a_refused_uploader_s_files_are_never_downloaded(
+        make_settings: Callable[..., Settings], fake_slack: FakeSlack, openai_server: FakeOpenAI) -> None:
+    settings = slack_settings(make_settings, fake_slack, openai_server, uploaders="slack:UEDITOR")
+    async with running_slack(settings, fake_slack) as slack:
+        body = _mention_with_file(fake_slack, name="big.md", data=b"# Big\n\n" + b"x" * (9 * 1048576), text="")
+        fake_slack.add_file("F2", "stub.md", b"# Stub\n\nOnly files.info knows where I am.\n")
+        body["event"]["files"].append({"id": "F2", "name": "stub.md", "file_access": "check_file_info"})
+        await slack.event(body)
+
+        [post] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
+        assert post.params["text"].splitlines()[1:] == [
+            "✗ big.md: you are not allowed to add or delete documents here; ask an admin",
+            "✗ stub.md: you are not allowed to add or delete documents here; ask an admin",
+        ]
+        await slack.adapter.idle()
+        assert fake_slack.downloads == [], "nothing is downloaded for a user who may not upload"
+        assert fake_slack.of("files.info") == [], "nor looked up"
+        assert await slack.teambot.knowledge.list_documents([C1]) == []
+
+        # Someone allowed still uploads the same way.
+        await slack.event(_mention_with_file(fake_slack, name="rota.md", data=ROTA, text="", user="UEDITOR",
+                                             event_id="EvEDGE3", ts="1700000302.000100"))
+        await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postMessage")) == 2)
+        assert "✓ Added rota.md" in fake_slack.of("chat.postMessage")[1].params["text"]
+        assert [d["id"] for d in fake_slack.downloads] == ["FEvEDGE3"]
