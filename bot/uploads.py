@@ -10,7 +10,7 @@ from typing import Sequence
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
 from bot.events import Attachment, Scope
-from bot.knowledge import IngestResult, KnowledgeBase
+from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.parsers import IngestError
 from bot.permissions import Actor, PermissionDenied, Permissions
 from bot.usage import UsageRecorder
@@ -29,7 +29,8 @@ class FileOutcome:
     def line(self) -> str:
         if self.result is not None:
             return f"✓ {self.result.summary()}"
-        return f"✗ {self.name}: {self.error}"
+        # A refused file never got a stored name; clean it the same way for the report.
+        return f"✗ {document_name(self.name) or 'a file without a name'}: {self.error}"
 
 
 def upload_refusals(names: Sequence[str], *, scope: Scope, actor: Actor,
