@@ -89,3 +89,51 @@ async def test_a_refused_uploader_s_files_are_never_downloaded(
         await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postMessage")) == 2)
         assert "✓ Added rota.md" in fake_slack.of("chat.postMessage")[1].params["text"]
         assert [d["id"] for d in fake_slack.downloads] == ["FEvEDGE3"]
+
+
+HOSTILE_NAME = "<!channel> urgent <mailto:x@y|payroll portal>.md"
+ESCAPED_NAME = "&lt;!channel&gt; urgent &lt;mailto:x@y|payroll portal&gt;.md"
+RAW_MARKUP = ("<!channel>", "<!here>", "<!everyone>", "<mailto:", "<@U999>")
+
+
+def _raw_markup_posted(fake: FakeSlack) -> list[tuple[str, str]]:
+    """Every Slack control sequence a message the bot sent carries unescaped (its `<@U1>` aside)."""
+    found = []
+    for call in fake.calls:
+        if call.method.startswith("chat."):
+            sent = json.dumps({k: v for k, v in call.params.items() if k in ("text", "blocks")}, ensure_ascii=False)
+            found += [(call.method, markup) for markup in RAW_MARKUP if markup in sent]
+    return found
+
+
+async def test_document_names_and_echoed_words_are_escaped_in_every_message(
+        make_settings: Callable[..., Settings], fake_slack: FakeSlack, openai_server: FakeOpenAI) -> None:
+    async with running_slack(slack_settings(make_settings, fake_slack, openai_server), fake_slack) as slack:
+        body = _mention_with_file(fake_slack, name=HOSTILE_NAME, data=ROTA, text="")
+        body["event"]["files"].append(fake_slack.add_file("F2", "<@U999> pwned.exe", b"MZ", mimetype="text/plain"))
+        await slack.event(body)
+        [upload] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
+        report = upload.params["text"].splitlines()[1:]
+        assert report[0] == f"✓ Added {ESCAPED_NAME} (1 chunks)"
+        assert report[1].startswith("✗ &lt;@U999&gt; pwned.exe: ")
+
+        await slack.command("/kb", "")
+        [listing] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postEphemeral"))
+        assert listing.params["text"].startswith(f"{ESCAPED_NAME} · 1 chunks · ")
+
+        openai_server.reply = "Team Kestrel carries the pager [1]."
+        await slack.command("/ask", f"<!here> {QUESTION}")
+        placeholder = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage")[1:])
+        assert placeholder[0].params["text"].startswith(f"<@U1> asked: &lt;!here&gt; {QUESTION}")
+        final = await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder[0].ts))
+        assert f"[1] {ESCAPED_NAME}" in final.params["text"], "the notification text lists sources escaped too"
+        assert final.params["blocks"][0]["elements"][0]["text"] == f"<@U1> asked: &lt;!here&gt; {QUESTION}"
+
+        await slack.command("/kb", "delete <!everyone>")
+        await slack.command("/kb", f"delete {HOSTILE_NAME}")
+        await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postEphemeral")) == 3)
+        await slack.adapter.idle()
+        replies = sorted(c.params["text"] for c in fake_slack.of("chat.postEphemeral")[1:])
+        assert replies == ["Could not delete: no document named '&lt;!everyone&gt;' here.",
+                           f"Deleted {ESCAPED_NAME} (1 chunks)."]
+        assert _raw_markup_posted(fake_slack) == []
