@@ -27,3 +27,37 @@ async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings
         assert report == "✗ guide.md: you are not allowed to add or delete documents here; ask an admin"
         assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
         assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
+
+
+ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
+ESCAPED_NAME = "@\u200beveryone \\*urgent\\* \\[portal](evil.example) <@\u200b&222222222222222222>.md"
+
+
+async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot) -> None:  # type: ignore[no-untyped-def]
+    discord = discord_bot.discord
+    await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment(HOSTILE_NAME, ROTA)])
+    [upload_thread] = await discord.wait_for(lambda: discord.thread_ids())
+    [report] = await discord.wait_for(lambda: discord.contents(upload_thread))
+    assert report == f"✓ Added {ESCAPED_NAME} (1 chunks)"
+
+    await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
+    thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+    [answer] = await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
+    assert f"[1] **{ESCAPED_NAME}**" in answer
+
+    listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
+    [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
+    assert documents.startswith(f"{ESCAPED_NAME} · 1 chunks · ")
+
+    replies = []
+    for reference in ("@everyone", HOSTILE_NAME):
+        delete = await discord.slash("kb", [{"name": "delete", "type": 1,
+                                             "options": [{"name": "document", "type": 3, "value": reference}]}])
+        replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+    assert replies == ["✗ no document named '@\u200beveryone' here", f"Deleted {ESCAPED_NAME}."]
+
+    sent = [c for c in discord.calls if c.method in ("POST", "PATCH") and isinstance(c.json, dict)
+            and "content" in c.json]
+    assert sent and all(c.json.get("allowed_mentions", {}).get("parse") == [] for c in sent), "no message may ping"
+    assert not [c for c in sent if "@everyone" in c.json["content"] or "<@&" in c.json["content"]]
