@@ -129,6 +129,12 @@ async def test_document_names_and_echoed_words_are_escaped_in_every_message(
         assert f"[1] {ESCAPED_NAME}" in final.params["text"], "the notification text lists sources escaped too"
         assert final.params["blocks"][0]["elements"][0]["text"] == f"<@U1> asked: &lt;!here&gt; {QUESTION}"
 
+        # Slack may send a command's text with `&`, `<`, `>` already escaped: shown once-escaped, not twice.
+        await slack.command("/ask", "&lt;!here&gt; is 1 &lt; 2 &amp; 3?")
+        second = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage")[2:])
+        assert second[0].params["text"].startswith("<@U1> asked: &lt;!here&gt; is 1 &lt; 2 &amp; 3?")
+        await fake_slack.wait_for(lambda: fake_slack.final_update(second[0].ts))
+
         await slack.command("/kb", "delete <!everyone>")
         await slack.command("/kb", f"delete {HOSTILE_NAME}")
         await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postEphemeral")) == 3)
