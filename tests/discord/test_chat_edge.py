@@ -7,7 +7,7 @@ from typing import Callable
 
 from bot.events import Scope
 from bot.settings import Settings
-from tests.discord.conftest import running_discord
+from tests.discord.conftest import Running, running_discord
 from tests.discord.fake_discord import BOT_ID, CHANNEL_ID, GUILD_ID
 from tests.discord.test_discord import GUIDE
 
@@ -34,7 +34,7 @@ HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>
 ESCAPED_NAME = "@\u200beveryone \\*urgent\\* \\[portal](evil.example) <@\u200b&222222222222222222>.md"
 
 
-async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot) -> None:  # type: ignore[no-untyped-def]
+async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot: Running) -> None:
     discord = discord_bot.discord
     await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment(HOSTILE_NAME, ROTA)])
     [upload_thread] = await discord.wait_for(lambda: discord.thread_ids())
