@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Callable
 
 from bot.events import Scope
+from bot.observability import configure_logging
 from bot.settings import Settings
 from tests.discord.conftest import Running, running_discord
 from tests.discord.fake_discord import BOT_ID, CHANNEL_ID, GUILD_ID
 from tests.discord.test_discord import GUIDE
+from tests.support.logs import capture_root_handler, restored_logging
 
 MENTION = f"<@{BOT_ID}>"
 CHANNEL = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
@@ -61,3 +63,21 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
             and "content" in c.json]
     assert sent and all(c.json.get("allowed_mentions", {}).get("parse") == [] for c in sent), "no message may ping"
     assert not [c for c in sent if "@everyone" in c.json["content"] or "<@&" in c.json["content"]]
+
+
+async def test_discord_py_debug_logs_carry_no_message_text(make_settings: Callable[..., Settings]) -> None:
+    with restored_logging():
+        settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID), log_level="DEBUG")
+        configure_logging(level="DEBUG", json_format=True, secrets=settings.secret_values())
+        buffer = capture_root_handler()
+        async with running_discord(settings) as env:
+            discord = env.discord
+            await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment("rota.md", ROTA)])
+            await discord.wait_for(lambda: [c for t in discord.thread_ids() for c in discord.contents(t)])
+            await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
+            thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+            await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
+        output = buffer.getvalue()
+        assert "question received" in output, "the bot's own lines are kept"
+        for content in ("lighthouse", "Kestrel"):
+            assert content not in output, f"message or document text ({content!r}) in the logs"
