@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(level=settings.log_level, json_format=settings.log_format == "json",
-                          secrets=settings.secret_values())
+                          secrets=settings.secret_values(), library_debug=settings.log_library_debug)
         return asyncio.run(args.run(settings, args))
     except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
         print(f"teambot: error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -50,6 +51,30 @@ class IngestLimits:
     max_bytes: int
     max_chunks: int
     parse: ParseLimits
+
+
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width (non-)joiners: format characters that Persian, Indic scripts and emoji sequences need."""
+
+
+def document_name(file_name: str) -> str:
+    """The name a file is stored and shown under: its last path part, with line breaks, tabs and
+    other control whitespace turned into one space, and the other control characters (NUL...) and
+    invisible format characters (bidi overrides and isolates, zero-width spaces, BOM) removed.
+
+    They could hide a file's real extension, split a listing's lines, or make a name look like
+    another. Every printable character is kept: Korean, Arabic, emoji... Empty if nothing is left.
+    """
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept: list[str] = []
+    for char in base:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp"):
+            if char.isspace() and kept and kept[-1] != " ":
+                kept.append(" ")
+        elif category not in ("Cf", "Cs") or char in _JOINERS:
+            kept.append(char)
+    return "".join(kept).strip()
 
 
 def document_id(scope: Scope, source: str) -> str:
@@ -105,7 +130,7 @@ class KnowledgeBase:
         return result
 
     async def _ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str) -> IngestResult:
-        source = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        source = document_name(name)
         if not source:
             raise IngestError("the file has no name")
         if len(data) > self.limits.max_bytes:

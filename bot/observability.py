@@ -158,36 +158,89 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # `exc_text` first: it is the traceback as `RedactSecrets` left it.
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
 class RedactSecrets(logging.Filter):
-    """Replace every configured secret with *** wherever it appears in a log line."""
+    """Replace every configured secret with *** wherever it appears in a log line: the message,
+    `extra` fields, the traceback (exception messages and chained causes included) and the stack.
+
+    The record keeps its `exc_info`: the redacted traceback goes in `exc_text`, which formatters
+    print instead of formatting the exception again, so an error line still shows its cause.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = [s for s in secrets if s and len(s) >= 6]
 
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
+        if not self._secrets:
+            return True
+        try:
             message = record.getMessage()
-            redacted = message
-            for secret in self._secrets:
-                redacted = redacted.replace(secret, "***")
+        except Exception:  # noqa: BLE001 - a bad log call: the handler reports it, never the caller
+            message = None
+        if message is not None:
+            redacted = self._redact(message)
             if redacted != message:
                 record.msg, record.args = redacted, None
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                for secret in self._secrets:
-                    text = text.replace(secret, "***")
-                record.exc_text, record.exc_info = text, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_ATTRIBUTES or key.startswith("_") or isinstance(value, (int, float, bool, type(None))):
+                continue
+            text = value if isinstance(value, str) else repr(value)
+            redacted = self._redact(text)
+            if redacted != text:
+                setattr(record, key, redacted)
         return True
 
 
-def configure_logging(*, level: str, json_format: bool, secrets: Iterable[str]) -> None:
-    """Root logging for the process: JSON (or text) on stderr, secrets redacted, chatty libraries quieted."""
+OWN_LOGGERS = ("bot", "adapters", "agent")
+"""teambot's own packages: they log message text only when `TEAMBOT_LOG_MESSAGE_TEXT` allows it."""
+
+LIBRARY_LOGGERS = (
+    "slack_sdk", "slack_bolt", "teambot.slack.bolt", "discord", "aiohttp", "websockets", "httpx", "httpcore",
+    "openai", "urllib3", "chromadb", "langchain", "langgraph", "redis", "asyncio",
+)
+"""Third-party loggers known to log request and response bodies (or gateway events) at DEBUG."""
+
+
+class OnlyOwnDebug(logging.Filter):
+    """Drop DEBUG lines of every logger outside teambot's own packages.
+
+    Libraries log whole request and response bodies at DEBUG (slack_sdk, discord.py's gateway,
+    openai, httpx...), which carry users' questions, answers and document text. Capping the
+    loggers in `LIBRARY_LOGGERS` at INFO saves formatting those lines; this filter also catches
+    libraries not on that list.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG or any(
+            record.name == own or record.name.startswith(own + ".") for own in OWN_LOGGERS
+        )
+
+
+def configure_logging(*, level: str, json_format: bool, secrets: Iterable[str], library_debug: bool = False) -> None:
+    """Root logging for the process: JSON (or text) on stderr, secrets redacted, chatty libraries quieted.
+
+    Third-party libraries log at INFO at most unless `library_debug` (`TEAMBOT_LOG_LIBRARY_DEBUG`):
+    their DEBUG lines hold message content.
+    """
     import sys  # noqa: PLC0415
 
     handler = logging.StreamHandler(sys.stderr)
@@ -195,8 +248,14 @@ def configure_logging(*, level: str, json_format: bool, secrets: Iterable[str]) 
         JsonFormatter() if json_format else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     handler.addFilter(RedactSecrets(secrets))
+    if not library_debug:
+        handler.addFilter(OnlyOwnDebug())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    root_level = logging.getLevelName(level)
+    for library in LIBRARY_LOGGERS:
+        logging.getLogger(library).setLevel(root_level if library_debug else max(logging.INFO, root_level))
     for noisy in ("chromadb", "httpx", "httpx2", "httpcore", "openai", "urllib3", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        # Per-request INFO chatter; an explicit library-debug run wants it too.
+        logging.getLogger(noisy).setLevel(root_level if library_debug else max(logging.WARNING, root_level))

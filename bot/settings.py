@@ -138,6 +138,13 @@ class Settings(BaseSettings):
         description="Include users' message text in logs (off: only lengths are logged).",
     )
 
+    # --- chat edge: third-party library logs (issue 17) ------------------------------
+    log_library_debug: bool = Field(
+        False, validation_alias=_env("TEAMBOT_LOG_LIBRARY_DEBUG"),
+        description="Let third-party libraries (Slack SDK, discord.py, HTTP clients, openai, Chroma) log at DEBUG; "
+                    "their debug lines contain questions, answers and document text.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -10,7 +10,7 @@ from typing import Sequence
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
 from bot.events import Attachment, Scope
-from bot.knowledge import IngestResult, KnowledgeBase
+from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.parsers import IngestError
 from bot.permissions import Actor, PermissionDenied, Permissions
 from bot.usage import UsageRecorder
@@ -29,7 +29,21 @@ class FileOutcome:
     def line(self) -> str:
         if self.result is not None:
             return f"✓ {self.result.summary()}"
-        return f"✗ {self.name}: {self.error}"
+        # A refused file never got a stored name; clean it the same way for the report.
+        return f"✗ {document_name(self.name) or 'a file without a name'}: {self.error}"
+
+
+def upload_refusals(names: Sequence[str], *, scope: Scope, actor: Actor,
+                    permissions: Permissions) -> list[FileOutcome]:
+    """One refusal per file if `actor` may not add documents to `scope`; none if it may.
+
+    Adapters ask before downloading anything, so a refused user's files are never fetched.
+    """
+    try:
+        permissions.check_manage(actor, scope)
+    except PermissionDenied as denied:
+        return [FileOutcome(name, error=str(denied)) for name in names]
+    return []
 
 
 async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | None, *,
@@ -42,10 +56,9 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
     trusted local callers (CLI, console) pass none.
     """
     if permissions is not None and actor is not None:
-        try:
-            permissions.check_manage(actor, scope)
-        except PermissionDenied as denied:
-            return [FileOutcome(a.name, error=str(denied)) for a in attachments]
+        refused = upload_refusals([a.name for a in attachments], scope=scope, actor=actor, permissions=permissions)
+        if refused:
+            return refused
     outcomes = []
     for attachment in attachments:
         if attachment.data is None:

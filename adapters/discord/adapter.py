@@ -21,10 +21,10 @@ from discord.http import Route
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, download_attachments
-from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, split_message
+from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.app import Teambot
 from bot.scoping import upload_scope
-from bot.uploads import ingest_attachments, outcomes_text
+from bot.uploads import ingest_attachments, outcomes_text, upload_refusals
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ class TeambotClient(discord.Client):
 
     def __init__(self, *, on_message: Callable[[discord.Message], Awaitable[None]],
                  setup: Callable[["TeambotClient"], Awaitable[None]], **options: Any) -> None:
-        super().__init__(intents=intents(), **options)
+        # No message of the bot pings anyone unless a send says otherwise.
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.tree = app_commands.CommandTree(self)
         self._on_message = on_message
         self._setup = setup
@@ -200,14 +201,19 @@ class DiscordAdapter(Adapter):
 
         incoming = translate.incoming_message(message, where, bot_user_id=me, thread=thread_id)
         if message.attachments:
-            downloaded, refused = await download_attachments(
-                message.attachments, max_bytes=self.teambot.settings.max_upload_bytes)
-            outcomes = refused + await ingest_attachments(
-                self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
-                scope=upload_scope(incoming), uploader=incoming.user,
-                actor=incoming.actor, permissions=self.teambot.permissions,
-            )
-            for piece in split_message(outcomes_text(outcomes)):
+            scope = upload_scope(incoming)
+            # Asked before downloading: a refused user's files are never fetched.
+            outcomes = upload_refusals([translate.attachment_stub(a).name for a in message.attachments],
+                                       scope=scope, actor=incoming.actor, permissions=self.teambot.permissions)
+            if not outcomes:
+                downloaded, refused = await download_attachments(
+                    message.attachments, max_bytes=self.teambot.settings.max_upload_bytes)
+                outcomes = refused + await ingest_attachments(
+                    self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
+                    scope=scope, uploader=incoming.user,
+                    actor=incoming.actor, permissions=self.teambot.permissions,
+                )
+            for piece in split_message(plain(outcomes_text(outcomes))):
                 await target.send(piece, allowed_mentions=discord.AllowedMentions.none())
             if not incoming.text:
                 return  # a file without a question: the upload report is the whole reply

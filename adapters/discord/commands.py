@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import translate
-from adapters.discord.stream import DiscordReplyStream, InteractionSurface, split_message
+from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.app import Teambot
 from bot.events import Attachment
 from bot.parsers import IngestError
@@ -94,7 +94,7 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
             teambot.knowledge, teambot.usage, attachments=downloaded, scope=scope,
             uploader=message.user, note=note or "", actor=message.actor, permissions=teambot.permissions,
         )
-        await reply_text(interaction, outcomes_text(outcomes))
+        await reply_text(interaction, plain(outcomes_text(outcomes)))
 
     kb = app_commands.Group(name="kb", description="This channel's knowledge base.")
 
@@ -108,7 +108,7 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
             log.exception("listing documents failed")
             await reply_text(interaction, "Sorry, the document store is unavailable right now.")
             return
-        await reply_text(interaction, documents_text(documents))
+        await reply_text(interaction, plain(documents_text(documents)))
 
     @kb.command(name="delete", description="Delete a document of this channel (by name or id).")
     @app_commands.describe(document="The document's file name or id, as /kb list shows it")
@@ -122,13 +122,13 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
                 scopes=manageable_scopes(upload_scope(message), actor=message.actor, permissions=teambot.permissions),
             )
         except (IngestError, PermissionDenied) as exc:
-            await reply_text(interaction, f"✗ {exc}")
+            await reply_text(interaction, f"✗ {plain(str(exc))}")
             return
         except Exception:  # noqa: BLE001
             log.exception("deleting a document failed")
             await reply_text(interaction, "Sorry, the document store is unavailable right now.")
             return
-        await reply_text(interaction, f"Deleted {deleted.source}.")
+        await reply_text(interaction, f"Deleted {plain(deleted.source)}.")
 
     @app_commands.command(name="forget", description="Forget this thread's conversation history.")
     async def forget(interaction: discord.Interaction[Any]) -> None:

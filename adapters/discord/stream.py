@@ -27,6 +27,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 _NO_MENTIONS = discord.AllowedMentions.none()
 
 
+def plain(text: str) -> str:
+    """`text` shown as typed: Markdown (bold, masked links, headings...) and mentions escaped.
+
+    For everything the bot did not write itself: document names, sections, users' words echoed
+    back. Messages also go out with no mentions allowed; escaping keeps a name from even looking
+    like a ping or a link.
+    """
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
 # --- splitting -----------------------------------------------------------------------------------------------
 
 
@@ -139,7 +149,8 @@ def sources_block(citations: tuple[Citation, ...]) -> str:
     """The sources footer: one line per cited document with its page or section."""
     if not citations:
         return ""
-    lines = [f"[{c.number}] **{c.source}**" + (f" — {c.location}" if c.location else "") for c in citations]
+    lines = [f"[{c.number}] **{plain(c.source)}**" + (f" — {plain(c.location)}" if c.location else "")
+             for c in citations]
     return "**Sources**\n" + "\n".join(lines)
 
 

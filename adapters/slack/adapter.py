@@ -32,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.base import Adapter
 from adapters.slack import translate
 from adapters.slack.listeners import CommandNames, Registration, register
+from adapters.slack.mrkdwn import escape, unescape
 from adapters.slack.stream import SlackReplyStream
 from bot.app import Teambot
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
@@ -45,6 +46,7 @@ from bot.uploads import (
     ingest_attachments,
     manageable_scopes,
     outcomes_text,
+    upload_refusals,
 )
 
 log = logging.getLogger(__name__)
@@ -265,18 +267,26 @@ class SlackAdapter(Adapter):
             scope=upload_scope(message), uploader=message.user, note="",
         )
         await self._post(channel=message.channel, thread_ts=message.thread,
-                         text=f"Files for this channel's knowledge:\n{outcomes_text(outcomes)}")
+                         text=f"Files for this channel's knowledge:\n{escape(outcomes_text(outcomes))}")
 
     async def ingest_files(self, *, attachments: tuple[Attachment, ...], file_ids: dict[str, str], scope: Scope,
                            uploader: str, note: str) -> list[FileOutcome]:
-        """Download each file with the bot token, ingest the good ones, report each in order."""
+        """Download each file with the bot token, ingest the good ones, report each in order.
+
+        A user who may not upload here is refused before anything is looked up or downloaded.
+        """
+        actor = Actor(translate.PLATFORM, uploader)
+        refused = upload_refusals([a.name for a in attachments], scope=scope, actor=actor,
+                                  permissions=self.teambot.permissions)
+        if refused:
+            return refused
         downloaded: list[Attachment | FileOutcome] = []
         for attachment in attachments:
             downloaded.append(await self._download(attachment, file_id=file_ids.get(attachment.name)))
         ready = [d for d in downloaded if isinstance(d, Attachment)]
         ingested = iter(await ingest_attachments(
             self.teambot.knowledge, self.teambot.usage, attachments=ready, scope=scope, uploader=uploader, note=note,
-            actor=Actor(translate.PLATFORM, uploader), permissions=self.teambot.permissions,
+            actor=actor, permissions=self.teambot.permissions,
         ))
         return [next(ingested) if isinstance(d, Attachment) else d for d in downloaded]
 
@@ -320,7 +330,8 @@ class SlackAdapter(Adapter):
             await self._ephemeral(channel=channel, user=user,
                                   text=f"Usage: {self.settings.slack_ask_command} QUESTION")
             return
-        heading = f"<@{user}> asked: {question}"
+        # Decoded first: Slack may have escaped the command's text already, and it must not show twice-escaped.
+        heading = f"<@{user}> asked: {escape(unescape(question))}"
         stream = SlackReplyStream(client=self.client, channel=channel, thread_ts=None, heading=heading,
                                   min_interval_s=self._update_interval_s)
         try:
@@ -351,7 +362,7 @@ class SlackAdapter(Adapter):
             scope=target.scope, uploader=submission.user, note=submission.note,
         )
         where = "the whole workspace's" if target.workspace_wide else "this channel's"
-        text = f"<@{submission.user}> uploaded to {where} knowledge:\n{outcomes_text(outcomes)}"
+        text = f"<@{submission.user}> uploaded to {where} knowledge:\n{escape(outcomes_text(outcomes))}"
         if not await self._post(channel=target.channel, thread_ts=None, text=text):
             await self._ephemeral(channel=target.channel, user=submission.user, text=text)
 
@@ -363,7 +374,7 @@ class SlackAdapter(Adapter):
         name = self.settings.slack_kb_command
         if isinstance(parsed, translate.KbList):
             documents = await self.teambot.knowledge.list_documents(visible_scopes(message))
-            text = documents_text(documents)
+            text = escape(documents_text(documents))
         elif isinstance(parsed, translate.KbDelete):
             permissions, actor = self.teambot.permissions, message.actor
             try:
@@ -372,11 +383,11 @@ class SlackAdapter(Adapter):
                     self.teambot.knowledge, reference=parsed.reference, actor=actor, permissions=permissions,
                     scopes=manageable_scopes(message.scope, actor=actor, permissions=permissions),
                 )
-                text = f"Deleted {document.source} ({document.chunk_count} chunks)."
+                text = f"Deleted {escape(document.source)} ({document.chunk_count} chunks)."
             except (IngestError, PermissionDenied) as exc:
-                text = f"Could not delete: {exc}."
+                text = f"Could not delete: {escape(str(exc))}."
         else:
-            reason = f"{parsed.reason}. " if parsed.reason else ""
+            reason = f"{escape(parsed.reason)}. " if parsed.reason else ""
             text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
         await self._ephemeral(channel=channel, user=user, text=text)
 

@@ -23,8 +23,17 @@ _HELD = re.compile("\ue000(\\d+)\ue001")
 
 
 def escape(text: str) -> str:
-    """Escape the three characters Slack treats as control characters."""
+    """Escape the three characters Slack treats as control characters.
+
+    Everything the bot did not write itself (document names, sections, users' words echoed back)
+    goes through this: unescaped, `<!channel>` pings everyone and `<url|text>` is a disguised link.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Undo `escape`: Slack sends users' text with `&`, `<` and `>` already escaped."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def to_mrkdwn(markdown: str) -> str:

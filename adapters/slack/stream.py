@@ -68,9 +68,9 @@ def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, 
 
 
 def fallback_text(reply: Reply) -> str:
-    """The notification / screen-reader text of the final message."""
-    text = reply.text or "(no answer)"
-    sources = reply.sources_text()
+    """The notification / screen-reader text of the final message (mrkdwn too: escaped)."""
+    text = escape(reply.text or "(no answer)")
+    sources = escape(reply.sources_text())
     return f"{text}\n\nSources:\n{sources}" if sources else text
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Callable
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -181,9 +182,10 @@ class FakeDiscord:
         """An attachment payload whose URL this server serves (or 404s when `data` is None)."""
         if data is not None:
             self.files[name] = data
+        # Like Discord's CDN links: the file name is percent-encoded in the URL.
+        url = f"{self.base}/attachments/{quote(name, safe='')}"
         return {"id": str(next(self._ids)), "filename": name, "size": len(data or b""),
-                "url": f"{self.base}/attachments/{name}", "proxy_url": f"{self.base}/attachments/{name}",
-                "content_type": content_type}
+                "url": url, "proxy_url": url, "content_type": content_type}
 
     async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *, channel_id: int = CHANNEL_ID,
                     attachments: list[dict[str, Any]] | None = None, roles: list[int] | None = None

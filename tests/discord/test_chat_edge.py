@@ -1,0 +1,83 @@
+"""What reaches Discord from the chat edge: refused files never downloaded, names escaped,
+no mentions allowed. Through the real discord.py client against the loopback Discord."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from bot.events import Scope
+from bot.observability import configure_logging
+from bot.settings import Settings
+from tests.discord.conftest import Running, running_discord
+from tests.discord.fake_discord import BOT_ID, CHANNEL_ID, GUILD_ID
+from tests.discord.test_discord import GUIDE
+from tests.support.logs import capture_root_handler, restored_logging
+
+MENTION = f"<@{BOT_ID}>"
+CHANNEL = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
+
+
+async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
+                             uploaders="discord:role:Editors")
+    async with running_discord(settings) as env:
+        discord = env.discord
+        attachment = discord.attachment("guide.md", GUIDE)
+        await discord.message(MENTION, mention_bot=True, attachments=[attachment])
+        [report] = await discord.wait_for(
+            lambda: [c for t in discord.thread_ids() for c in discord.contents(t) if "✗" in c])
+        assert report == "✗ guide.md: you are not allowed to add or delete documents here; ask an admin"
+        assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
+        assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
+
+
+ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
+ESCAPED_NAME = "@\u200beveryone \\*urgent\\* \\[portal](evil.example) <@\u200b&222222222222222222>.md"
+
+
+async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot: Running) -> None:
+    discord = discord_bot.discord
+    await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment(HOSTILE_NAME, ROTA)])
+    [upload_thread] = await discord.wait_for(lambda: discord.thread_ids())
+    [report] = await discord.wait_for(lambda: discord.contents(upload_thread))
+    assert report == f"✓ Added {ESCAPED_NAME} (1 chunks)"
+
+    await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
+    thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+    [answer] = await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
+    assert f"[1] **{ESCAPED_NAME}**" in answer
+
+    listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
+    [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
+    assert documents.startswith(f"{ESCAPED_NAME} · 1 chunks · ")
+
+    replies = []
+    for reference in ("@everyone", HOSTILE_NAME):
+        delete = await discord.slash("kb", [{"name": "delete", "type": 1,
+                                             "options": [{"name": "document", "type": 3, "value": reference}]}])
+        replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+    assert replies == ["✗ no document named '@\u200beveryone' here", f"Deleted {ESCAPED_NAME}."]
+
+    sent = [c for c in discord.calls if c.method in ("POST", "PATCH") and isinstance(c.json, dict)
+            and "content" in c.json]
+    assert sent and all(c.json.get("allowed_mentions", {}).get("parse") == [] for c in sent), "no message may ping"
+    assert not [c for c in sent if "@everyone" in c.json["content"] or "<@&" in c.json["content"]]
+
+
+async def test_discord_py_debug_logs_carry_no_message_text(make_settings: Callable[..., Settings]) -> None:
+    with restored_logging():
+        settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID), log_level="DEBUG")
+        configure_logging(level="DEBUG", json_format=True, secrets=settings.secret_values())
+        buffer = capture_root_handler()
+        async with running_discord(settings) as env:
+            discord = env.discord
+            await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment("rota.md", ROTA)])
+            await discord.wait_for(lambda: [c for t in discord.thread_ids() for c in discord.contents(t)])
+            await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
+            thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
+            await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
+        output = buffer.getvalue()
+        assert "question received" in output, "the bot's own lines are kept"
+        for content in ("lighthouse", "Kestrel"):
+            assert content not in output, f"message or document text ({content!r}) in the logs"
