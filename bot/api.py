@@ -16,6 +16,7 @@ workspace-wide scope (`channel: "*"`).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -31,6 +32,7 @@ from redis.exceptions import RedisError
 from adapters.base import CollectingStream
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
+from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
@@ -65,8 +67,9 @@ class ApiError(Exception):
         self.message = " ".join(message.split())  # always one line
 
 
-def error_response(status: int, message: str, **extra: Any) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(status: int, message: str, *, headers: dict[str, str] | None = None,
+                   **extra: Any) -> web.Response:
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return web.json_response({"error": " ".join(message.split()), **extra}, status=status, headers=headers)
 
 
@@ -290,16 +293,35 @@ class HttpApi:
         if ask.stream:
             return await self._ask_streamed(request, message)
         collected = CollectingStream()
-        reply = await self.teambot.dispatcher.handle(message, collected)
+        reply = await self._answer(message, collected)
+        if reply.mode == "error" and reply.error == SHUTTING_DOWN_ERROR:
+            return error_response(503, SHUTTING_DOWN, thread=ask.thread, headers={"Retry-After": "60"})
         if reply.mode == "error":
             # The model or a store failed; the turn was not saved. Say why, in one line.
             return error_response(502, reply.error or "the answer failed", thread=ask.thread)
         return web.json_response(reply_json(reply, thread=ask.thread))
 
+    async def _answer(self, message: IncomingMessage, stream: Any) -> Reply:
+        """The dispatcher's reply; an answer that shutdown cut short is a "restarting" error reply.
+
+        On SIGTERM the dispatcher cancels answers still running after the grace period. The
+        cancellation reaches this request through `await`, though the request itself is not
+        cancelled: answering it (503, or a final SSE error) beats cutting the connection.
+        """
+        try:
+            return await self.teambot.dispatcher.handle(message, stream)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this request itself is being cancelled (the client left, or the server stopped)
+            return Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
+
     async def _ask_streamed(self, request: web.Request, message: IncomingMessage) -> web.StreamResponse:
         stream = SseReplyStream(request)
-        reply = await self.teambot.dispatcher.handle(message, stream)
-        if reply.mode == "error":
+        reply = await self._answer(message, stream)
+        if reply.mode == "error" and reply.error == SHUTTING_DOWN_ERROR:
+            await stream.send("error", {"error": SHUTTING_DOWN, "thread": message.thread})
+        elif reply.mode == "error":
             await stream.send("error", {"error": reply.error or "the answer failed", "thread": message.thread})
         else:
             await stream.send("reply", reply_json(reply, thread=message.thread))
