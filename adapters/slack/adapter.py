@@ -9,7 +9,10 @@ and which threads the bot answered in (follow-ups without a mention).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import time
 from dataclasses import replace
 from typing import Any, Awaitable
 from urllib.parse import urlsplit
@@ -17,9 +20,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 from redis.exceptions import RedisError
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -33,6 +37,7 @@ from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.stream import SlackReplyStream
 from bot.app import Teambot
 from bot.events import Attachment, IncomingMessage, Scope
+from bot.httpbody import BodyTooLarge, read_body
 from bot.parsers import IngestError
 from bot.scoping import upload_scope, visible_scopes
 from bot.permissions import Actor, PermissionDenied
@@ -50,6 +55,19 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "teambot:slack:"
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
+SIGNATURE_MAX_AGE_S = 5 * 60
+"""Slack's rule (and Bolt's): a request signed longer ago than this may be a replay."""
+MAX_EVENT_BODY_BYTES = 1024 * 1024
+"""The biggest `/slack/events` body taken; anything larger is refused before it is parsed.
+
+Slack's own limits keep real payloads far below this: a message's text is cut at
+40,000 characters, and an event carries it twice at most (`text` and its
+`rich_text` block), JSON-escaped (6 bytes per Korean character as \\uXXXX):
+about 480 KB. A slash command's text is far shorter, and a modal's submission is
+bounded by its view (at most 100 blocks, `private_metadata` up to 3,000
+characters; ours has two inputs). 1 MiB leaves room for that with headroom,
+and an unsigned caller can make us hold no more than it.
+"""
 
 
 class SlackConfigError(RuntimeError):
@@ -128,9 +146,41 @@ class SlackAdapter(Adapter):
             self._session = None
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """`POST /slack/events`: Bolt verifies the signature (401 if bad or stale) and dispatches."""
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        """`POST /slack/events`: size, signature and shape checked here, then Bolt dispatches.
+
+        Bolt parses the body before it checks the signature, so nothing reaches it
+        unchecked: too big is 413, unsigned or stale 401, unparseable 400, each one line.
+        """
+        try:
+            raw = await read_body(request, limit=MAX_EVENT_BODY_BYTES)
+        except BodyTooLarge:
+            return _refusal(413, f"the body is over {MAX_EVENT_BODY_BYTES:,} bytes; no Slack payload is that big")
+        if not self._signed_by_slack(raw, request.headers):
+            return _refusal(401, "the request is not signed by Slack (bad, missing or stale signature)")
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=request.headers)  # type: ignore[arg-type]
+        except (ValueError, RecursionError, AttributeError, TypeError):
+            # Invalid UTF-8 or JSON (ValueErrors), JSON nested past the recursion limit, or JSON that is
+            # no object (Bolt's context builder calls `.get` on it): none of it comes from Slack.
+            return _refusal(400, "the body is not a Slack payload (JSON or form data)")
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    def _signed_by_slack(self, raw: bytes, headers: Any) -> bool:
+        """Slack's v0 signature over the raw bytes, made within the last 5 minutes."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        # slack_sdk would raise on a non-numeric timestamp (int()) or a non-ASCII signature (compare_digest).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()):
+            return False
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
+            return False
+        assert self.settings.slack_signing_secret is not None  # required in HTTP mode (__init__)
+        # Over the raw bytes: slack_sdk's verifier decodes the body first, and raises on invalid UTF-8.
+        expected = "v0=" + hmac.new(self.settings.slack_signing_secret.get_secret_value().encode(),
+                                    b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
 
     def spawn(self, work: Awaitable[None], *, name: str) -> None:
         """Run `work` after the ack, tracked so `stop()` and `idle()` can wait for it."""
@@ -369,6 +419,11 @@ class SlackAdapter(Adapter):
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
         except SlackApiError as exc:
             log.warning("could not post an ephemeral message: %s", exc.response.get("error"))
+
+
+def _refusal(status: int, reason: str) -> web.Response:
+    """A refused `/slack/events` request: the status and a one-line JSON reason."""
+    return web.json_response({"error": reason}, status=status)
 
 
 def _post_failure(exc: SlackApiError) -> str:
