@@ -27,12 +27,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
+from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
@@ -49,6 +51,10 @@ MAX_QUESTION_CHARS = 8000
 MAX_FILES_PER_UPLOAD = 10
 MAX_FIELD_BYTES = 4096
 """Text fields of an upload (workspace, channel, note, uploader) are short; a bigger one is refused."""
+MAX_ASK_BODY_BYTES = 64 * 1024
+"""An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
+MAX_FILENAME_CHARS = 255
+"""The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
 # (otherwise workspace "a:b" + channel "c" and workspace "a" + channel "b:c" would collide).
@@ -124,11 +130,11 @@ _ASK_FIELDS = frozenset({"question", "workspace", "channel", "thread", "platform
 
 async def _ask_request(request: web.Request) -> AskRequest:
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
+        body = json_object(await read_body(request, limit=MAX_ASK_BODY_BYTES))
+    except BodyTooLarge as exc:
+        raise ApiError(413, str(exc)) from None
+    except MalformedBody as exc:
+        raise ApiError(400, str(exc)) from None
     unknown = sorted(set(body) - _ASK_FIELDS)
     if unknown:
         raise ApiError(400, f"unknown field '{unknown[0]}'")
@@ -259,8 +265,12 @@ class HttpApi:
             if self._token is None:
                 return error_response(503, "the HTTP API is disabled: set TEAMBOT_API_TOKEN to enable it")
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            try:
+                given_token = given.strip().encode()
+            except UnicodeEncodeError:  # aiohttp keeps bytes that are not UTF-8 as surrogates
+                given_token = b""
             # compare_digest: the time taken must not tell how much of a guessed token was right.
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given_token, self._token):
                 return error_response(401, "a valid bearer token is required (Authorization: Bearer <token>)")
             try:
                 return await handler(request)
@@ -370,7 +380,11 @@ class HttpApi:
         while True:
             try:
                 part = await reader.next()
-            except ValueError as exc:
+            except LineTooLong:
+                # aiohttp reads a part's header lines up to 8190 bytes; only a huge file name gets there.
+                raise ApiError(400, f"a part's headers are too long (is its file name over "
+                                    f"{MAX_FILENAME_CHARS} characters?)") from None
+            except (ValueError, BadHttpMessage) as exc:
                 raise ApiError(400, f"the multipart body is malformed ({exc})") from None
             if part is None:
                 break
@@ -383,6 +397,9 @@ class HttpApi:
                 filename = part.filename or ""
                 if not filename.strip():
                     raise ApiError(400, "every 'file' part needs a filename")
+                if len(filename) > MAX_FILENAME_CHARS:
+                    raise ApiError(400, f"the file name {filename[:40]!r}... is longer than "
+                                        f"{MAX_FILENAME_CHARS} characters")
                 data = await _read_part(part, limit=limit, too_big=lambda: ApiError(
                     413, f"{filename} is over the {megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
                 files.append(Attachment(name=filename, data=data, size=len(data)))

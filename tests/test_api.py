@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, AsyncIterator, Callable
 
@@ -291,3 +292,38 @@ async def test_openapi_is_valid_and_covers_every_route(api: TestClient) -> None:
     described = {(method, path) for path, item in spec["paths"].items() for method in item}
     assert registered == described
     assert (await (await api.get("/api/v1/openapi.json")).json()) == spec
+
+
+async def _raw_request(client: TestClient, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes aiohttp's client would refuse to (e.g. a header that is not UTF-8); (status, body)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(head + b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = response.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_malformed_requests_get_a_one_line_4xx_never_500(api: TestClient) -> None:
+    where = {"workspace": "W", "channel": "C"}
+    deep = b"[" * 30_000 + b"]" * 30_000  # within the size limit, far past the parser's recursion limit
+    for body in (deep, b'{"question": ' * 3_000, b"\xff\xfe{}"):
+        await _error(await api.post("/api/v1/ask", data=body, headers=AUTH), 400)
+    # An ask body is a question of at most 8000 characters, not megabytes: refused by its size.
+    for body in (b"[" * 100_000 + b"]" * 100_000,
+                 json.dumps({"question": "port?", "workspace": "W", "channel": "C", "note": "x" * 2_000_000})):
+        await _error(await api.post("/api/v1/ask", data=body, headers=AUTH), 413)
+
+    status, body = await _raw_request(
+        api, b"GET /api/v1/documents?workspace=W&channel=C HTTP/1.1\r\nHost: x\r\n"
+             b"Authorization: Bearer \xff\xfe" + TOKEN.encode() + b"\r\n")
+    assert status == 401, body
+    assert "\n" not in json.loads(body)["error"]
+
+    for long_name in ("가" * 100_000 + ".md", "가" * 300 + ".md"):
+        response = await api.post("/api/v1/documents", headers=AUTH, data=_form((long_name, GUIDE), **where))
+        assert "file name" in await _error(response, 400)
+    assert await _documents(api, **where) == []
