@@ -20,10 +20,13 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
@@ -54,6 +57,9 @@ MAX_FIELD_BYTES = 4096
 MAX_ASK_BODY_BYTES = 64 * 1024
 """An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
 MAX_FILENAME_CHARS = 255
+SPOOL_DIRECTORY = "uploads-in-progress"
+"""Under the data dir: uploaded files while their request is handled (removed when it ends)."""
+SPOOL_CHUNK_BYTES = 256 * 1024
 """The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
@@ -348,7 +354,15 @@ class HttpApi:
         """Ingest the `file` parts of a multipart form into one channel (or `*`, workspace-wide)."""
         if request.content_type != "multipart/form-data":
             raise ApiError(400, "send the files as multipart/form-data")
-        fields, files = await self._read_form(request)
+        spooled: list[Path] = []
+        try:
+            return await self._upload_spooled(request, spooled)
+        finally:
+            # The files are in the knowledge base now (or refused): their spooled copies go.
+            await asyncio.to_thread(_remove_files, spooled)
+
+    async def _upload_spooled(self, request: web.Request, spooled: list[Path]) -> web.Response:
+        fields, files = await self._read_form(request, spooled)
         scope = Scope(
             platform=_platform(fields.get("platform")),
             workspace=_name(fields.get("workspace"), "workspace"),
@@ -367,10 +381,16 @@ class HttpApi:
             return error_response(422, f"no file was added: {first.name}: {first.error}", results=results)
         return web.json_response({"results": results})
 
-    async def _read_form(self, request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
-        """Read every part before anything is stored, refusing an over-size one while reading it."""
+    async def _read_form(self, request: web.Request,
+                         spooled: list[Path]) -> tuple[dict[str, str], list[Attachment]]:
+        """Read every part before anything is stored, refusing an over-size one while reading it.
+
+        Files are written to disk as they arrive (each path is added to `spooled`, for the caller
+        to remove), so a request holds one read chunk in memory, not its files.
+        """
         limit = self.teambot.settings.max_upload_bytes
         megabytes = self.teambot.settings.max_upload_mb
+        spool_dir = self.teambot.settings.data_dir / SPOOL_DIRECTORY
         fields: dict[str, str] = {}
         files: list[Attachment] = []
         try:
@@ -400,9 +420,10 @@ class HttpApi:
                 if len(filename) > MAX_FILENAME_CHARS:
                     raise ApiError(400, f"the file name {filename[:40]!r}... is longer than "
                                         f"{MAX_FILENAME_CHARS} characters")
-                data = await _read_part(part, limit=limit, too_big=lambda: ApiError(
-                    413, f"{filename} is over the {megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
-                files.append(Attachment(name=filename, data=data, size=len(data)))
+                path, size = await _spool_part(part, directory=spool_dir, spooled=spooled, limit=limit,
+                                               too_big=lambda: ApiError(413, f"{filename} is over the "
+                                                   f"{megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
+                files.append(Attachment(name=filename, path=path, size=size))
             elif name in {"workspace", "channel", "platform", "note", "uploader"}:
                 if name in fields:
                     raise ApiError(400, f"'{name}' is given more than once")
@@ -469,6 +490,31 @@ async def _read_part(part: Any, *, limit: int, too_big: Callable[[], ApiError]) 
         if len(buffer) > limit:
             raise too_big()
     return bytes(buffer)
+
+
+async def _spool_part(part: Any, *, directory: Path, spooled: list[Path], limit: int,
+                      too_big: Callable[[], ApiError]) -> tuple[Path, int]:
+    """Write one body part to a new file in `directory` (added to `spooled`), stopping past `limit`.
+
+    (path, size). File system calls run in a thread: a slow disk must not stall the event loop.
+    """
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    descriptor, name = await asyncio.to_thread(tempfile.mkstemp, dir=directory, prefix="upload-")
+    path = Path(name)
+    spooled.append(path)
+    size = 0
+    with os.fdopen(descriptor, "wb") as file:
+        while chunk := await part.read_chunk(SPOOL_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise too_big()
+            await asyncio.to_thread(file.write, chunk)
+    return path, size
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _listener(scope: Scope) -> IncomingMessage:
