@@ -14,7 +14,7 @@ import hmac
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,6 +24,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -114,6 +115,7 @@ class SlackAdapter(Adapter):
         self.registration: Registration = register(self.app, handlers=self, commands=CommandNames(
             ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
         ))
+        self.app.middleware(self._skip_replayed_interactions)
         if not self.socket_mode and web_app is not None:
             # Routes must be added now: the shared app is frozen once the server starts.
             web_app.router.add_post(EVENTS_PATH, self.handle_http)
@@ -210,6 +212,24 @@ class SlackAdapter(Adapter):
             # Without Redis we cannot dedupe; answering (maybe twice) beats going silent.
             log.warning("dedupe unavailable", extra={"key": key})
             return True
+
+    async def _skip_replayed_interactions(self, body: dict[str, Any],
+                                          next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+        """Bolt middleware: a slash command or interaction runs once per `trigger_id`.
+
+        Slack gives every command invocation, button click and modal submission its own
+        `trigger_id`; the same one again is a replay (a resent signed request, or a Socket
+        Mode redelivery), acknowledged without running anything, as events are by event id.
+        This runs after Bolt's signature check, so unsigned requests claim nothing.
+        """
+        trigger_id = body.get("trigger_id")
+        if isinstance(trigger_id, str) and trigger_id:
+            team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else body.get("team_id")
+            if not await self._claim(f"trigger:{team}:{trigger_id}"):
+                log.info("replayed Slack interaction ignored")
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     @staticmethod
     def _thread_key(message: IncomingMessage) -> str:
