@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -261,6 +262,8 @@ class HttpApi:
         self.teambot = teambot
         token = teambot.settings.api_token
         self._token = token.get_secret_value().encode() if token is not None else None
+        # Files spooled by requests a crash or kill interrupted would otherwise stay on disk for good.
+        shutil.rmtree(teambot.settings.data_dir / SPOOL_DIRECTORY, ignore_errors=True)
 
     # --- plumbing ---
 

@@ -390,3 +390,13 @@ async def test_uploads_are_spooled_to_disk_not_held_in_memory(make_settings: Cal
             assert "big.bin" in await _error(response, 413)
             assert list(spool.iterdir()) == []
             assert await _documents(client, workspace="W", channel="C") == []
+
+
+async def test_files_left_spooled_by_an_interrupted_run_are_removed_at_start(
+        make_settings: Callable[..., Settings]) -> None:
+    async with Teambot(make_settings(api_token=TOKEN)) as teambot:
+        stale = teambot.settings.data_dir / "uploads-in-progress" / "upload-killed-mid-request"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"x" * 1024)
+        build_web_app(teambot)
+        assert not stale.exists()
