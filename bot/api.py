@@ -38,8 +38,8 @@ from adapters.base import CollectingStream
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
-from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
+from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
 from bot.uploads import FileOutcome, ingest_attachments
@@ -58,10 +58,10 @@ MAX_FIELD_BYTES = 4096
 MAX_ASK_BODY_BYTES = 64 * 1024
 """An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
 MAX_FILENAME_CHARS = 255
+"""The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
 SPOOL_DIRECTORY = "uploads-in-progress"
 """Under the data dir: uploaded files while their request is handled (removed when it ends)."""
 SPOOL_CHUNK_BYTES = 256 * 1024
-"""The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
 # (otherwise workspace "a:b" + channel "c" and workspace "a" + channel "b:c" would collide).

@@ -214,7 +214,7 @@ class SlackAdapter(Adapter):
             return True
 
     async def _skip_replayed_interactions(self, body: dict[str, Any],
-                                          next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
+                                          next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
         """Bolt middleware: a slash command or interaction runs once per `trigger_id`.
 
         Slack gives every command invocation, button click and modal submission its own
@@ -224,8 +224,9 @@ class SlackAdapter(Adapter):
         """
         trigger_id = body.get("trigger_id")
         if isinstance(trigger_id, str) and trigger_id:
-            team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else body.get("team_id")
-            if not await self._claim(f"trigger:{team}:{trigger_id}"):
+            team = body.get("team")  # {"id": ...} in interactions; slash commands have `team_id`
+            team_id = team.get("id") if isinstance(team, dict) else body.get("team_id")
+            if not await self._claim(f"trigger:{team_id}:{trigger_id}"):
                 log.info("replayed Slack interaction ignored")
                 return BoltResponse(status=200, body="")
         await next()
