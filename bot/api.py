@@ -16,22 +16,30 @@ workspace-wide scope (`channel: "*"`).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
+from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
+from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
 from bot.uploads import FileOutcome, ingest_attachments
@@ -47,6 +55,13 @@ MAX_QUESTION_CHARS = 8000
 MAX_FILES_PER_UPLOAD = 10
 MAX_FIELD_BYTES = 4096
 """Text fields of an upload (workspace, channel, note, uploader) are short; a bigger one is refused."""
+MAX_ASK_BODY_BYTES = 64 * 1024
+"""An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
+MAX_FILENAME_CHARS = 255
+"""The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
+SPOOL_DIRECTORY = "uploads-in-progress"
+"""Under the data dir: uploaded files while their request is handled (removed when it ends)."""
+SPOOL_CHUNK_BYTES = 256 * 1024
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
 # (otherwise workspace "a:b" + channel "c" and workspace "a" + channel "b:c" would collide).
@@ -65,8 +80,9 @@ class ApiError(Exception):
         self.message = " ".join(message.split())  # always one line
 
 
-def error_response(status: int, message: str, **extra: Any) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(status: int, message: str, *, headers: dict[str, str] | None = None,
+                   **extra: Any) -> web.Response:
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return web.json_response({"error": " ".join(message.split()), **extra}, status=status, headers=headers)
 
 
@@ -121,11 +137,11 @@ _ASK_FIELDS = frozenset({"question", "workspace", "channel", "thread", "platform
 
 async def _ask_request(request: web.Request) -> AskRequest:
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
+        body = json_object(await read_body(request, limit=MAX_ASK_BODY_BYTES))
+    except BodyTooLarge as exc:
+        raise ApiError(413, str(exc)) from None
+    except MalformedBody as exc:
+        raise ApiError(400, str(exc)) from None
     unknown = sorted(set(body) - _ASK_FIELDS)
     if unknown:
         raise ApiError(400, f"unknown field '{unknown[0]}'")
@@ -246,6 +262,8 @@ class HttpApi:
         self.teambot = teambot
         token = teambot.settings.api_token
         self._token = token.get_secret_value().encode() if token is not None else None
+        # Files spooled by requests a crash or kill interrupted would otherwise stay on disk for good.
+        shutil.rmtree(teambot.settings.data_dir / SPOOL_DIRECTORY, ignore_errors=True)
 
     # --- plumbing ---
 
@@ -256,8 +274,12 @@ class HttpApi:
             if self._token is None:
                 return error_response(503, "the HTTP API is disabled: set TEAMBOT_API_TOKEN to enable it")
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            try:
+                given_token = given.strip().encode()
+            except UnicodeEncodeError:  # aiohttp keeps bytes that are not UTF-8 as surrogates
+                given_token = b""
             # compare_digest: the time taken must not tell how much of a guessed token was right.
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token):
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given_token, self._token):
                 return error_response(401, "a valid bearer token is required (Authorization: Bearer <token>)")
             try:
                 return await handler(request)
@@ -290,16 +312,35 @@ class HttpApi:
         if ask.stream:
             return await self._ask_streamed(request, message)
         collected = CollectingStream()
-        reply = await self.teambot.dispatcher.handle(message, collected)
+        reply = await self._answer(message, collected)
+        if reply.mode == "error" and reply.error == SHUTTING_DOWN_ERROR:
+            return error_response(503, SHUTTING_DOWN, thread=ask.thread, headers={"Retry-After": "60"})
         if reply.mode == "error":
             # The model or a store failed; the turn was not saved. Say why, in one line.
             return error_response(502, reply.error or "the answer failed", thread=ask.thread)
         return web.json_response(reply_json(reply, thread=ask.thread))
 
+    async def _answer(self, message: IncomingMessage, stream: Any) -> Reply:
+        """The dispatcher's reply; an answer that shutdown cut short is a "restarting" error reply.
+
+        On SIGTERM the dispatcher cancels answers still running after the grace period. The
+        cancellation reaches this request through `await`, though the request itself is not
+        cancelled: answering it (503, or a final SSE error) beats cutting the connection.
+        """
+        try:
+            return await self.teambot.dispatcher.handle(message, stream)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this request itself is being cancelled (the client left, or the server stopped)
+            return Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
+
     async def _ask_streamed(self, request: web.Request, message: IncomingMessage) -> web.StreamResponse:
         stream = SseReplyStream(request)
-        reply = await self.teambot.dispatcher.handle(message, stream)
-        if reply.mode == "error":
+        reply = await self._answer(message, stream)
+        if reply.mode == "error" and reply.error == SHUTTING_DOWN_ERROR:
+            await stream.send("error", {"error": SHUTTING_DOWN, "thread": message.thread})
+        elif reply.mode == "error":
             await stream.send("error", {"error": reply.error or "the answer failed", "thread": message.thread})
         else:
             await stream.send("reply", reply_json(reply, thread=message.thread))
@@ -316,7 +357,15 @@ class HttpApi:
         """Ingest the `file` parts of a multipart form into one channel (or `*`, workspace-wide)."""
         if request.content_type != "multipart/form-data":
             raise ApiError(400, "send the files as multipart/form-data")
-        fields, files = await self._read_form(request)
+        spooled: list[Path] = []
+        try:
+            return await self._upload_spooled(request, spooled)
+        finally:
+            # The files are in the knowledge base now (or refused): their spooled copies go.
+            await asyncio.to_thread(_remove_files, spooled)
+
+    async def _upload_spooled(self, request: web.Request, spooled: list[Path]) -> web.Response:
+        fields, files = await self._read_form(request, spooled)
         scope = Scope(
             platform=_platform(fields.get("platform")),
             workspace=_name(fields.get("workspace"), "workspace"),
@@ -335,10 +384,16 @@ class HttpApi:
             return error_response(422, f"no file was added: {first.name}: {first.error}", results=results)
         return web.json_response({"results": results})
 
-    async def _read_form(self, request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
-        """Read every part before anything is stored, refusing an over-size one while reading it."""
+    async def _read_form(self, request: web.Request,
+                         spooled: list[Path]) -> tuple[dict[str, str], list[Attachment]]:
+        """Read every part before anything is stored, refusing an over-size one while reading it.
+
+        Files are written to disk as they arrive (each path is added to `spooled`, for the caller
+        to remove), so a request holds one read chunk in memory, not its files.
+        """
         limit = self.teambot.settings.max_upload_bytes
         megabytes = self.teambot.settings.max_upload_mb
+        spool_dir = self.teambot.settings.data_dir / SPOOL_DIRECTORY
         fields: dict[str, str] = {}
         files: list[Attachment] = []
         try:
@@ -348,7 +403,11 @@ class HttpApi:
         while True:
             try:
                 part = await reader.next()
-            except ValueError as exc:
+            except LineTooLong:
+                # aiohttp reads a part's header lines up to 8190 bytes; only a huge file name gets there.
+                raise ApiError(400, f"a part's headers are too long (is its file name over "
+                                    f"{MAX_FILENAME_CHARS} characters?)") from None
+            except (ValueError, BadHttpMessage) as exc:
                 raise ApiError(400, f"the multipart body is malformed ({exc})") from None
             if part is None:
                 break
@@ -361,9 +420,13 @@ class HttpApi:
                 filename = part.filename or ""
                 if not filename.strip():
                     raise ApiError(400, "every 'file' part needs a filename")
-                data = await _read_part(part, limit=limit, too_big=lambda: ApiError(
-                    413, f"{filename} is over the {megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
-                files.append(Attachment(name=filename, data=data, size=len(data)))
+                if len(filename) > MAX_FILENAME_CHARS:
+                    raise ApiError(400, f"the file name {filename[:40]!r}... is longer than "
+                                        f"{MAX_FILENAME_CHARS} characters")
+                path, size = await _spool_part(part, directory=spool_dir, spooled=spooled, limit=limit,
+                                               too_big=lambda: ApiError(413, f"{filename} is over the "
+                                                   f"{megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
+                files.append(Attachment(name=filename, path=path, size=size))
             elif name in {"workspace", "channel", "platform", "note", "uploader"}:
                 if name in fields:
                     raise ApiError(400, f"'{name}' is given more than once")
@@ -430,6 +493,31 @@ async def _read_part(part: Any, *, limit: int, too_big: Callable[[], ApiError]) 
         if len(buffer) > limit:
             raise too_big()
     return bytes(buffer)
+
+
+async def _spool_part(part: Any, *, directory: Path, spooled: list[Path], limit: int,
+                      too_big: Callable[[], ApiError]) -> tuple[Path, int]:
+    """Write one body part to a new file in `directory` (added to `spooled`), stopping past `limit`.
+
+    (path, size). File system calls run in a thread: a slow disk must not stall the event loop.
+    """
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    descriptor, name = await asyncio.to_thread(tempfile.mkstemp, dir=directory, prefix="upload-")
+    path = Path(name)
+    spooled.append(path)
+    size = 0
+    with os.fdopen(descriptor, "wb") as file:
+        while chunk := await part.read_chunk(SPOOL_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise too_big()
+            await asyncio.to_thread(file.write, chunk)
+    return path, size
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _listener(scope: Scope) -> IncomingMessage:

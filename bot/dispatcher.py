@@ -27,6 +27,8 @@ from bot.usage import QuestionRecord, UsageRecorder
 log = logging.getLogger(__name__)
 
 SHUTTING_DOWN = "Sorry, I'm restarting and couldn't finish this answer. Please ask again in a minute."
+SHUTTING_DOWN_ERROR = "shutting down"
+"""`Reply.error` of an answer refused or cut short by shutdown (the HTTP API answers it with 503)."""
 HISTORY_UNAVAILABLE = (
     "_I can't reach my memory of this thread right now, so I answered without its earlier messages._"
 )
@@ -85,7 +87,7 @@ class Dispatcher:
             **({"text": message.text} if self._log_message_text else {}),
         })
         if not self._accepting:
-            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error="shutting down")
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
             await self._finish(stream, reply)
             return reply
         # Each answer is its own task, so shutdown can wait for (or end) answers, not the adapters' loops.
@@ -139,7 +141,7 @@ class Dispatcher:
                     state = payload
         except asyncio.CancelledError:
             # Shutting down mid-answer: end the "working" state with a reason instead of silence.
-            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error="shutting down")
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
             await asyncio.shield(self._finish(stream, reply))
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -43,13 +44,18 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file that came with a message. `data` is filled by the adapter once downloaded."""
+    """A file that came with a message. `data` is filled by the adapter once downloaded.
+
+    Or `path` names a local file holding it (the HTTP API spools uploads to disk, so a
+    request's files are read into memory one at a time, while each is ingested).
+    """
 
     name: str
     data: bytes | None = None
     url: str | None = None
     size: int | None = None
     mime_type: str | None = None
+    path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

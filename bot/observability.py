@@ -31,6 +31,22 @@ def new_correlation_id(event_id: str | None = None) -> str:
     return value
 
 
+KNOWN_PLATFORMS = frozenset({"slack", "discord", "console", "api", "fake"})
+"""Platforms that get their own `platform` label; any other name is counted as `OTHER_LABEL`."""
+OTHER_LABEL = "other"
+
+
+def bounded_label(value: str, known: frozenset[str]) -> str:
+    """`value` if it is one of `known`, else "other".
+
+    Every label value is a time series kept for the life of the process: a value taken from
+    a request (the HTTP API lets callers name any `platform`) would let callers grow /metrics
+    and the process's memory without bound. (`outcome`, `kind` and `direction` come from our
+    own code, never from a request.)
+    """
+    return value if value in known else OTHER_LABEL
+
+
 class Metrics:
     """The bot's Prometheus metrics."""
 
@@ -67,6 +83,7 @@ class Metrics:
 
     def observe_answer(self, *, platform: str, outcome: str, total_s: float, first_token_s: float | None,
                        input_tokens: int, output_tokens: int, error_kind: str | None) -> None:
+        platform = bounded_label(platform, KNOWN_PLATFORMS)
         self.questions.labels(platform, outcome).inc()
         self.answer_seconds.labels(platform).observe(total_s)
         if first_token_s is not None:

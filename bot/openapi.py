@@ -164,7 +164,7 @@ _SSE_DESCRIPTION = (
     "With `stream: true` or `Accept: text/event-stream`: Server-Sent Events. `event: delta` with "
     "`data: {\"text\": \"...\"}` for each piece of the answer as the model writes it, then one final "
     "`event: reply` whose data is an AskResponse, or `event: error` with `{\"error\": \"...\", \"thread\": \"...\"}` "
-    "when the model or a store failed."
+    "when the model or a store failed, or the bot is restarting."
 )
 
 _PATHS: dict[str, Any] = {
@@ -185,9 +185,14 @@ _PATHS: dict[str, Any] = {
                     },
                 },
                 **_COMMON_ERRORS,
+                "413": _error("The body is over 64 KiB (a question is at most 8000 characters)."),
                 "502": _json({"allOf": [_ref("Error"), {"type": "object",
                                                         "properties": {"thread": {"type": "string"}}}]},
                              "The language model or a store failed; nothing was remembered."),
+                "503": _json({"allOf": [_ref("Error"), {"type": "object",
+                                                        "properties": {"thread": {"type": "string"}}}]},
+                             "The API is disabled, a store is unavailable, or the bot is restarting "
+                             "(shutdown cut the answer short; ask again after Retry-After seconds)."),
             },
         },
     },

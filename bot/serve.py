@@ -28,7 +28,9 @@ class NothingToServe(RuntimeError):
 
 def build_web_app(teambot: Teambot) -> web.Application:
     """The shared aiohttp application; adapters add their routes (e.g. Slack's `/slack/events`)."""
-    app = web.Application(client_max_size=teambot.settings.max_upload_bytes + 1024 * 1024)
+    # aiohttp's default 1 MiB cap on `request.read()`: no route reads a whole body that way (uploads
+    # stream part by part, the others read with their own smaller bounds); it guards any route added later.
+    app = web.Application(client_max_size=1024 * 1024)
     observability.register(app, teambot)
     http_api.register(app, teambot)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,11 +62,17 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
             return refused
     outcomes = []
     for attachment in attachments:
-        if attachment.data is None:
+        data = attachment.data
+        if data is None and attachment.path is not None:
+            try:  # spooled to disk: read now, so only the file being ingested is in memory
+                data = await asyncio.to_thread(attachment.path.read_bytes)
+            except OSError:
+                log.warning("could not read a spooled upload", exc_info=True)
+        if data is None:
             outcomes.append(FileOutcome(attachment.name, error="the file could not be downloaded"))
             continue
         try:
-            result = await knowledge.ingest(name=attachment.name, data=attachment.data, scope=scope,
+            result = await knowledge.ingest(name=attachment.name, data=data, scope=scope,
                                             uploader=uploader, note=note)
             outcomes.append(FileOutcome(attachment.name, result=result))
         except IngestError as exc:

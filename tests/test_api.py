@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tracemalloc
 from typing import Any, AsyncIterator, Callable
 
 import aiohttp
@@ -10,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
+from bot.api import HttpApi
 from bot.app import Teambot
 from bot.openapi import openapi_spec
 from bot.serve import build_web_app
@@ -291,3 +294,109 @@ async def test_openapi_is_valid_and_covers_every_route(api: TestClient) -> None:
     described = {(method, path) for path, item in spec["paths"].items() for method in item}
     assert registered == described
     assert (await (await api.get("/api/v1/openapi.json")).json()) == spec
+
+
+async def _raw_request(client: TestClient, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes aiohttp's client would refuse to (e.g. a header that is not UTF-8); (status, body)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(head + b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = response.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_malformed_requests_get_a_one_line_4xx_never_500(api: TestClient) -> None:
+    where = {"workspace": "W", "channel": "C"}
+    deep = b"[" * 30_000 + b"]" * 30_000  # within the size limit, far past the parser's recursion limit
+    for body in (deep, b'{"question": ' * 3_000, b"\xff\xfe{}"):
+        await _error(await api.post("/api/v1/ask", data=body, headers=AUTH), 400)
+    # An ask body is a question of at most 8000 characters, not megabytes: refused by its size.
+    for body in (b"[" * 100_000 + b"]" * 100_000,
+                 json.dumps({"question": "port?", "workspace": "W", "channel": "C", "note": "x" * 2_000_000})):
+        await _error(await api.post("/api/v1/ask", data=body, headers=AUTH), 413)
+
+    status, body = await _raw_request(
+        api, b"GET /api/v1/documents?workspace=W&channel=C HTTP/1.1\r\nHost: x\r\n"
+             b"Authorization: Bearer \xff\xfe" + TOKEN.encode() + b"\r\n")
+    assert status == 401, body
+    assert "\n" not in json.loads(body)["error"]
+
+    for long_name in ("가" * 100_000 + ".md", "가" * 300 + ".md"):
+        response = await api.post("/api/v1/documents", headers=AUTH, data=_form((long_name, GUIDE), **where))
+        assert "file name" in await _error(response, 400)
+    assert await _documents(api, **where) == []
+
+
+async def _streamed_form(files: list[tuple[str, int]], *, boundary: str,
+                         **fields: str) -> AsyncIterator[bytes]:
+    """A multipart body generated while it is sent (chunked): the client holds one 64 KiB piece at a time."""
+    piece = b"\x00\x01binary\xff" * 6553 + b"\x00\x01"  # 64 KiB that no parser takes
+    for name, value in fields.items():
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n').encode()
+    for filename, size in files:
+        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+               f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        for _ in range(size // len(piece)):
+            yield piece
+        yield b"\r\n"
+    yield f"--{boundary}--\r\n".encode()
+
+
+async def test_uploads_are_spooled_to_disk_not_held_in_memory(make_settings: Callable[..., Settings],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 parts of 1.5 MB: reading the form holds a read chunk, not the files (it held all 8, and copies, before).
+
+    Measured over the form reading (tracemalloc's peak while `_read_form` runs): ingestion then reads one
+    spooled file at a time, and what the parsers allocate for a file is theirs to bound.
+    """
+    peaks: list[int] = []
+    read_form = HttpApi._read_form
+
+    async def measured_read_form(self: HttpApi, *args: Any, **kwargs: Any) -> Any:
+        tracemalloc.reset_peak()
+        try:
+            return await read_form(self, *args, **kwargs)
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+
+    monkeypatch.setattr(HttpApi, "_read_form", measured_read_form)
+    boundary = "teambot-test-boundary"
+    headers = {**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    part_bytes = 24 * 64 * 1024  # 1.5 MiB
+    async with Teambot(make_settings(api_token=TOKEN, max_upload_mb=2)) as teambot:
+        spool = teambot.settings.data_dir / "uploads-in-progress"
+        async for client in _client(teambot):
+            tracemalloc.start()
+            try:
+                body = _streamed_form([(f"blob{n}.bin", part_bytes) for n in range(8)], boundary=boundary,
+                                      workspace="W", channel="C")
+                response = await client.post("/api/v1/documents", data=body, headers=headers)
+            finally:
+                tracemalloc.stop()
+            assert "no file was added" in await _error(response, 422)
+            assert len((await response.json())["results"]) == 8
+            # 12 MiB of parts; reading them holds a few 256 KiB chunks and the server's buffers.
+            assert peaks[0] < 4 * 1024 * 1024, f"reading the form held {peaks[0]:,} bytes at its peak"
+            assert list(spool.iterdir()) == [], "spooled files are removed when the request ends"
+
+            # Over the limit in the third part: 413, and the spooled parts before it are gone too.
+            body = _streamed_form([("a.bin", part_bytes), ("b.bin", part_bytes), ("big.bin", 3 * part_bytes)],
+                                  boundary=boundary, workspace="W", channel="C")
+            response = await client.post("/api/v1/documents", data=body, headers=headers)
+            assert "big.bin" in await _error(response, 413)
+            assert list(spool.iterdir()) == []
+            assert await _documents(client, workspace="W", channel="C") == []
+
+
+async def test_files_left_spooled_by_an_interrupted_run_are_removed_at_start(
+        make_settings: Callable[..., Settings]) -> None:
+    async with Teambot(make_settings(api_token=TOKEN)) as teambot:
+        stale = teambot.settings.data_dir / "uploads-in-progress" / "upload-killed-mid-request"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"x" * 1024)
+        build_web_app(teambot)
+        assert not stale.exists()

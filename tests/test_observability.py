@@ -101,3 +101,25 @@ async def test_json_logs_carry_correlation_ids_and_hide_text_and_secrets(
     assert "confidential" not in output, "message text is not logged unless enabled"
     assert "sk-live-secret-123" not in output and "token was ***" in output
     assert "HTTP Request" not in output, "the model client's per-request transport lines stay quiet at INFO"
+
+
+async def test_metrics_labels_stay_bounded_whatever_platform_callers_name(
+        make_settings: Callable[..., Settings]) -> None:
+    """An API caller may name any platform; /metrics gets one series for all unknown ones, not one each."""
+    async with Teambot(make_settings(api_token="tok")) as teambot:
+        client = await client_for(teambot)
+        try:
+            for number in range(20):
+                response = await client.post("/api/v1/ask", headers={"Authorization": "Bearer tok"}, json={
+                    "question": "Which port?", "workspace": "W", "channel": "C", "platform": f"made-up-{number}"})
+                assert response.status == 200, await response.text()
+            response = await client.post("/api/v1/ask", headers={"Authorization": "Bearer tok"},
+                                         json={"question": "Which port?", "workspace": "W", "channel": "C"})
+            assert response.status == 200
+            metrics = await (await client.get("/metrics")).text()
+        finally:
+            await client.close()
+    assert "made-up" not in metrics
+    assert 'teambot_answer_seconds_count{platform="other"} 20.0' in metrics
+    assert 'teambot_answer_seconds_count{platform="api"} 1.0' in metrics
+    assert 'teambot_questions_total{outcome="unanswered",platform="other"} 20.0' in metrics

@@ -9,19 +9,23 @@ and which threads the bot answered in (follow-ups without a mention).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from redis.exceptions import RedisError
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -36,6 +40,7 @@ from adapters.slack.mrkdwn import escape, unescape
 from adapters.slack.stream import SlackReplyStream
 from bot.app import Teambot
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
+from bot.httpbody import BodyTooLarge, read_body
 from bot.parsers import IngestError
 from bot.scoping import upload_scope, visible_scopes
 from bot.permissions import Actor, PermissionDenied
@@ -58,6 +63,19 @@ VISIBILITY_CACHE_SIZE = 2000
 """Channels whose visibility (public or private) is remembered, least recently asked dropped first."""
 VISIBILITY_TTL_S = 3600.0
 """How long a channel's visibility is trusted: a public channel can be made private."""
+SIGNATURE_MAX_AGE_S = 5 * 60
+"""Slack's rule (and Bolt's): a request signed longer ago than this may be a replay."""
+MAX_EVENT_BODY_BYTES = 1024 * 1024
+"""The biggest `/slack/events` body taken; anything larger is refused before it is parsed.
+
+Slack's own limits keep real payloads far below this: a message's text is cut at
+40,000 characters, and an event carries it twice at most (`text` and its
+`rich_text` block), JSON-escaped (6 bytes per Korean character as \\uXXXX):
+about 480 KB. A slash command's text is far shorter, and a modal's submission is
+bounded by its view (at most 100 blocks, `private_metadata` up to 3,000
+characters; ours has two inputs). 1 MiB leaves room for that with headroom,
+and an unsigned caller can make us hold no more than it.
+"""
 
 
 class SlackConfigError(RuntimeError):
@@ -105,6 +123,7 @@ class SlackAdapter(Adapter):
         self.registration: Registration = register(self.app, handlers=self, commands=CommandNames(
             ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
         ))
+        self.app.middleware(self._skip_replayed_interactions)
         if not self.socket_mode and web_app is not None:
             # Routes must be added now: the shared app is frozen once the server starts.
             web_app.router.add_post(EVENTS_PATH, self.handle_http)
@@ -137,9 +156,41 @@ class SlackAdapter(Adapter):
             self._session = None
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """`POST /slack/events`: Bolt verifies the signature (401 if bad or stale) and dispatches."""
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        """`POST /slack/events`: size, signature and shape checked here, then Bolt dispatches.
+
+        Bolt parses the body before it checks the signature, so nothing reaches it
+        unchecked: too big is 413, unsigned or stale 401, unparseable 400, each one line.
+        """
+        try:
+            raw = await read_body(request, limit=MAX_EVENT_BODY_BYTES)
+        except BodyTooLarge:
+            return _refusal(413, f"the body is over {MAX_EVENT_BODY_BYTES:,} bytes; no Slack payload is that big")
+        if not self._signed_by_slack(raw, request.headers):
+            return _refusal(401, "the request is not signed by Slack (bad, missing or stale signature)")
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=request.headers)  # type: ignore[arg-type]
+        except (ValueError, RecursionError, AttributeError, TypeError):
+            # Invalid UTF-8 or JSON (ValueErrors), JSON nested past the recursion limit, or JSON that is
+            # no object (Bolt's context builder calls `.get` on it): none of it comes from Slack.
+            return _refusal(400, "the body is not a Slack payload (JSON or form data)")
+        bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
+
+    def _signed_by_slack(self, raw: bytes, headers: Any) -> bool:
+        """Slack's v0 signature over the raw bytes, made within the last 5 minutes."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        # slack_sdk would raise on a non-numeric timestamp (int()) or a non-ASCII signature (compare_digest).
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()):
+            return False
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
+            return False
+        assert self.settings.slack_signing_secret is not None  # required in HTTP mode (__init__)
+        # Over the raw bytes: slack_sdk's verifier decodes the body first, and raises on invalid UTF-8.
+        expected = "v0=" + hmac.new(self.settings.slack_signing_secret.get_secret_value().encode(),
+                                    b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
 
     def spawn(self, work: Awaitable[None], *, name: str) -> None:
         """Run `work` after the ack, tracked so `stop()` and `idle()` can wait for it."""
@@ -169,6 +220,25 @@ class SlackAdapter(Adapter):
             # Without Redis we cannot dedupe; answering (maybe twice) beats going silent.
             log.warning("dedupe unavailable", extra={"key": key})
             return True
+
+    async def _skip_replayed_interactions(self, body: dict[str, Any],
+                                          next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        """Bolt middleware: a slash command or interaction runs once per `trigger_id`.
+
+        Slack gives every command invocation, button click and modal submission its own
+        `trigger_id`; the same one again is a replay (a resent signed request, or a Socket
+        Mode redelivery), acknowledged without running anything, as events are by event id.
+        This runs after Bolt's signature check, so unsigned requests claim nothing.
+        """
+        trigger_id = body.get("trigger_id")
+        if isinstance(trigger_id, str) and trigger_id:
+            team = body.get("team")  # {"id": ...} in interactions; slash commands have `team_id`
+            team_id = team.get("id") if isinstance(team, dict) else body.get("team_id")
+            if not await self._claim(f"trigger:{team_id}:{trigger_id}"):
+                log.info("replayed Slack interaction ignored")
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     @staticmethod
     def _thread_key(message: IncomingMessage) -> str:
@@ -419,6 +489,11 @@ class SlackAdapter(Adapter):
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
         except SlackApiError as exc:
             log.warning("could not post an ephemeral message: %s", exc.response.get("error"))
+
+
+def _refusal(status: int, reason: str) -> web.Response:
+    """A refused `/slack/events` request: the status and a one-line JSON reason."""
+    return web.json_response({"error": reason}, status=status)
 
 
 def _post_failure(exc: SlackApiError) -> str:

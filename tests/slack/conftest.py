@@ -62,6 +62,12 @@ class SlackHarness:
     adapter: SlackAdapter
     url: str
     session: aiohttp.ClientSession
+    triggers: int = 0
+    """Slack gives each command and interaction its own trigger_id; so does the harness."""
+
+    def next_trigger_id(self) -> str:
+        self.triggers += 1
+        return f"1700000500.{self.triggers}.ghi"
 
     async def post(self, body: str, *, content_type: str = "application/json",
                    headers: dict[str, str] | None = None, **signing: Any) -> tuple[int, str]:
@@ -73,12 +79,15 @@ class SlackHarness:
         return await self.post(json.dumps(body), **kwargs)
 
     async def command(self, command: str, text: str, *, channel: str = "C1", user: str = "U1",
-                      trigger_id: str = "1700000500.1.ghi") -> tuple[int, str]:
+                      trigger_id: str | None = None) -> tuple[int, str]:
         form = payload("slash_command_ask")
-        form.update(command=command, text=text, channel_id=channel, user_id=user, trigger_id=trigger_id)
+        form.update(command=command, text=text, channel_id=channel, user_id=user,
+                    trigger_id=trigger_id or self.next_trigger_id())
         return await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
 
     async def interaction(self, body: dict[str, Any]) -> tuple[int, str]:
+        """Post an interaction payload, with a fresh trigger_id as Slack would give it."""
+        body = {**body, "trigger_id": self.next_trigger_id()} if "trigger_id" in body else body
         return await self.post(urlencode({"payload": json.dumps(body)}),
                                content_type="application/x-www-form-urlencoded")
 

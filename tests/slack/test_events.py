@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import time
+import tracemalloc
+from typing import Any, AsyncIterator
 
-from tests.slack.conftest import SlackHarness, payload
+from tests.slack.conftest import SIGNING_SECRET, SlackHarness, payload
 from tests.slack.fake_slack import BOT_TOKEN
 from tests.support.openai_server import FakeOpenAI
 
@@ -134,3 +139,68 @@ async def test_slack_429_is_honoured_with_retry_after(slack: SlackHarness) -> No
     attempts = [c for c in slack.fake.calls if c.method == "chat.postMessage"]
     assert [c.status for c in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 1.0, "waited Retry-After before retrying"
+
+
+async def _post_raw(slack: SlackHarness, body: Any, headers: dict[str, str]) -> tuple[int, str]:
+    async with slack.session.post(f"{slack.url}/slack/events", data=body, headers=headers) as response:
+        return response.status, await response.text()
+
+
+def _signed_bytes(body: bytes, content_type: str = "application/json") -> dict[str, str]:
+    """Signed over the raw bytes, as Slack does (slack_sdk's helper takes only UTF-8)."""
+    timestamp = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": timestamp, "Content-Type": content_type, "X-Slack-Signature": f"v0={digest}"}
+
+
+def _one_line_error(status_and_text: tuple[int, str], status: int) -> str:
+    got, text = status_and_text
+    assert got == status, text
+    error = json.loads(text)["error"]
+    assert isinstance(error, str) and error and "\n" not in error
+    return error
+
+
+async def test_oversized_body_is_refused_before_it_is_held(slack: SlackHarness) -> None:
+    """An unsigned 12 MB chunked body (no Content-Length) is refused while reading, holding ~1 MB at most."""
+    chunk = b"x" * (64 * 1024)
+
+    async def chunked_body() -> AsyncIterator[bytes]:
+        for _ in range(12 * 16):
+            yield chunk
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        refused = await _post_raw(slack, chunked_body(), {"Content-Type": "application/json"})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "bytes" in _one_line_error(refused, 413)
+    assert peak < 4 * 1024 * 1024, f"the route held {peak:,} bytes for a body it must refuse"
+
+    # A declared Content-Length over the limit is refused without reading the body.
+    declared = await _post_raw(slack, b"{" + b" " * (2 * 1024 * 1024) + b"}", _signed_bytes(b"{}"))
+    _one_line_error(declared, 413)
+    await slack.adapter.idle()
+    assert slack.fake.calls == []
+
+
+async def test_malformed_requests_get_a_one_line_4xx_never_500(slack: SlackHarness) -> None:
+    body = json.dumps(payload("app_mention")).encode()
+    not_a_number = {**_signed_bytes(body), "X-Slack-Request-Timestamp": "soon"}
+    _one_line_error(await _post_raw(slack, body, not_a_number), 401)
+    non_ascii_signature = {**_signed_bytes(body), "X-Slack-Signature": "v0=서명"}
+    _one_line_error(await _post_raw(slack, body, non_ascii_signature), 401)
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    deep_form = b"payload=" + b"%5B" * 100_000
+    form = "application/x-www-form-urlencoded"
+    for signed_but_malformed, content_type in [
+        (b"{not json", "application/json"), (deep, "application/json"), (b"[1, 2]", "application/json"),
+        (b"{\"type\": \"\xff\xfe\"}", "application/json"), (deep_form, form),
+    ]:
+        response = await _post_raw(slack, signed_but_malformed, _signed_bytes(signed_but_malformed, content_type))
+        _one_line_error(response, 400)
+    await slack.adapter.idle()
+    assert slack.fake.calls == []

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from urllib.parse import urlencode
+
+from adapters.slack import translate
 from bot.events import Scope
 from tests.slack.conftest import GUIDE, SlackHarness, payload
 from tests.slack.fake_slack import BOT_TOKEN, TEAM_ID
@@ -115,3 +121,33 @@ async def test_feedback_click_is_recorded_once_per_person(slack: SlackHarness) -
     day = next(k for k in await slack.teambot.redis.keys("teambot:usage:*:totals"))
     totals = await slack.teambot.usage.day_totals(day.decode().split(":")[2])
     assert (totals.get("helpful"), totals.get("not_helpful")) == (1, 1)
+
+
+async def test_replayed_commands_and_submissions_run_once(slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    """The same signed request sent three times (a replay within Slack's 5 minutes) is acknowledged, not rerun."""
+    await slack.seed_guide()
+    openai_server.reply = "Port 8080 [1]."
+    form = payload("slash_command_ask")
+    form.update(command="/ask", text="What is the default port of the web console?", trigger_id="1700000600.7.rpl")
+    ask, now = urlencode(form), int(time.time())
+    for _ in range(3):
+        status, _ = await slack.post(ask, content_type="application/x-www-form-urlencoded", timestamp=now)
+        assert status == 200
+
+    submission = payload("view_submission_upload")
+    submission["view"]["private_metadata"] = translate.UploadTarget(
+        workspace=TEAM_ID, channel="C2", user="U1", workspace_wide=False).to_metadata()
+    file = slack.fake.add_file("F2", "handbook.md", b"# Handbook\n\nVacation is 25 days a year.\n",
+                               mimetype="text/markdown")
+    submission["view"]["state"]["values"]["files"]["files"]["files"] = [file]
+    submitted = urlencode({"payload": json.dumps(submission)})
+    for _ in range(3):
+        status, _ = await slack.post(submitted, content_type="application/x-www-form-urlencoded", timestamp=now)
+        assert status == 200
+
+    await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postMessage")) >= 2)
+    await asyncio.sleep(0.2)
+    await slack.adapter.idle()
+    posts = slack.fake.of("chat.postMessage")
+    assert len(posts) == 2, [p.params.get("text") for p in posts]
+    assert sum("handbook.md" in (p.params.get("text") or "") for p in posts) == 1
