@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
-from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, with_token_limit
+from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
@@ -348,18 +348,17 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             outcome = await _call_model(context.chat_model, messages, max_tokens=context.max_answer_tokens,
                                         on_delta=on_delta)
             break
-        except ContextOverflow:
-            # Our estimate was not conservative enough for this server (or its window is smaller than
-            # configured): once more with half the room, then say so.
-            if attempt == 2 or streamed:
-                raise
-            log.warning("the server found the prompt too long; retrying with a smaller one",
-                        extra={"budget_tokens": budget})
-            budget //= 2
         except _Interrupted as cut:
             return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
                                   reason="the stream ended without finishing")
-        except Exception as exc:  # noqa: BLE001 - sorted below: degrade, or let the dispatcher explain
+        except Exception as exc:  # noqa: BLE001 - sorted below: retry, degrade, or let the dispatcher explain
+            if is_context_overflow(exc) and attempt == 1 and not streamed:
+                # Our estimate was not conservative enough for this server (or its window is smaller
+                # than configured): once more with half the room; a second refusal is explained.
+                log.warning("the server found the prompt too long; retrying with a smaller one",
+                            extra={"budget_tokens": budget})
+                budget //= 2
+                continue
             described = describe_model_error(exc)
             if described is None or described[0] not in _DEGRADE_KINDS:
                 raise  # a broken request, bad credentials or a crashing model: the dispatcher says which
