@@ -370,13 +370,16 @@ async def test_an_answer_returned_as_the_condensed_query_is_not_searched_for(
         rejected = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
         openai_server.reply = "on-call team size"
         accepted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        openai_server.reply = '"on-call team size."'
+        quoted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
     finally:
         await client.aclose()
 
     assert rejected["search_query"].startswith("How big is it?") and "on-call" in rejected["search_query"]
     assert "12" not in rejected["search_query"]
     assert accepted["search_query"] == "on-call team size"
-    assert [r["body"]["max_tokens"] for r in openai_server.chat_requests()] == [40, 40]
+    assert quoted["search_query"] == "on-call team size."
+    assert [r["body"]["max_tokens"] for r in openai_server.chat_requests()] == [40, 40, 40]
 
 
 # --- the estimator -------------------------------------------------------------------------------------------------
