@@ -119,8 +119,10 @@ def describe_model_error(error: BaseException) -> tuple[str, str] | None:
     import openai  # noqa: PLC0415
 
     if isinstance(error, ContextOverflow) or is_context_overflow(error):
-        return ("model_context", "the question with its documents is too long for the language model's context "
-                                 "window (TEAMBOT_MODEL_CONTEXT_TOKENS may be larger than the server's).")
+        return "model_context", (
+            "the question with its documents is too long for the language model's context window "
+            "(TEAMBOT_MODEL_CONTEXT_TOKENS may be larger than the server's)."
+        )
     if isinstance(error, EmptyModelAnswer):
         return "model_empty", "the language model's answer was interrupted before it said anything."
     chain = _causes(error)

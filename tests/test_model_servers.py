@@ -71,7 +71,7 @@ async def test_every_call_sends_max_tokens_and_an_answer_cut_by_length_says_so(
     make_settings: Callable[..., Settings], openai_server: FakeOpenAI
 ) -> None:
     async with model_bot(make_settings, openai_server, max_answer_tokens=50, max_condense_tokens=20) as (
-        teambot, fake, _
+        _, fake, _
     ):
         await fake.upload("guide.md", GUIDE)
         openai_server.reply = "Port 8080 [1]."
@@ -259,7 +259,7 @@ async def test_a_refused_connection_is_not_reported_as_a_timeout_and_the_documen
     make_settings: Callable[..., Settings], openai_server: FakeOpenAI
 ) -> None:
     async with model_bot(make_settings, openai_server, openai_base_url=f"http://127.0.0.1:{_closed_port()}/v1") as (
-        _, fake, records
+        _, fake, _
     ):
         await fake.upload("guide.md", GUIDE)
 
@@ -292,7 +292,7 @@ async def test_an_overloaded_model_degrades_to_quotes(
 async def test_usage_is_estimated_and_flagged_when_the_server_reports_none(
     make_settings: Callable[..., Settings], openai_server: FakeOpenAI
 ) -> None:
-    async with model_bot(make_settings, openai_server) as (_, fake, records):
+    async with model_bot(make_settings, openai_server) as (teambot, fake, records):
         await fake.upload("guide.md", GUIDE)
         openai_server.reply, openai_server.scenario = "Port 8080 [1].", "no_usage"
 
@@ -300,6 +300,8 @@ async def test_usage_is_estimated_and_flagged_when_the_server_reports_none(
 
         record = records[-1]
         assert record.tokens_estimated
+        today = teambot.usage._bucket(None)
+        assert (await teambot.usage.day_totals(today))["tokens_estimated"] == 1
         assert record.input_tokens >= smollm2_tokens(answer_requests(openai_server)[-1])
         assert record.output_tokens >= 3
 
