@@ -74,9 +74,11 @@ class EmptyModelAnswer(Exception):
 
 
 # How servers word an over-long prompt in a 400: OpenAI/Azure/llama-cpp-python ("maximum context length",
-# code context_length_exceeded), llama.cpp ("exceeds the available context size", exceed_context_size_error),
-# vLLM ("longer than the maximum model length", older "maximum context length"), Ollama ("input length
-# exceeds the context length"), LiteLLM (ContextWindowExceededError with the provider's message).
+# code context_length_exceeded), llama.cpp ("request (N tokens) exceeds the available context size",
+# type exceed_context_size_error), vLLM ("The decoder prompt (length N) is longer than the maximum model
+# length", older "maximum context length"), LiteLLM (ContextWindowExceededError around the provider's
+# message). Ollama's OpenAI endpoint says nothing: it drops the prompt's start to fit num_ctx (4096 by
+# default), which is why the context budget, not this check, is what keeps answers grounded there.
 _OVERFLOW_WORDS = re.compile(
     r"context[_ ]length|context[_ ]size|context window|maximum model length|max_model_len|too long|"
     r"exceeds?|too many tokens|ContextWindowExceeded",
