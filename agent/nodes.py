@@ -399,7 +399,7 @@ async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streame
         stopped = _note(question, prompts.MODEL_STOPPED_NOTE if answer else prompts.MODEL_STOPPED_ONLY_NOTE,
                         prompts.MODEL_STOPPED_NOTE_KO if answer else prompts.MODEL_STOPPED_ONLY_NOTE_KO,
                         reason=reason)
-        answer = f"{streamed.rstrip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
+        answer = f"{streamed.strip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
     consulted = [_citation(n, p) for n, p in enumerate(_relevant(state["passages"], runtime.context.min_relevance),
                                                       start=1)]
     update: AgentState = {**quoted, "answer": answer, "answered": True, "mode": "extractive",

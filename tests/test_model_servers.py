@@ -433,3 +433,18 @@ def _python_cli(*args: str) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "bot.cli", *args]
+
+
+async def test_a_question_too_long_for_the_window_is_refused_without_calling_the_model(
+    make_settings: Callable[..., Settings], openai_server: FakeOpenAI
+) -> None:
+    async with model_bot(make_settings, openai_server, model_context_tokens=1024, max_answer_tokens=256) as (
+        _, fake, _
+    ):
+        await fake.upload("guide.md", GUIDE)
+
+        stream = await fake.say(QUESTION + " Which port does the web console listen on?" * 200)
+
+        assert stream.reply is not None and stream.reply.mode == "error"
+        assert "too long for the language model's context window" in stream.reply.text
+        assert openai_server.chat_requests() == []
