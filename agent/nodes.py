@@ -360,9 +360,12 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             if is_context_overflow(exc) and attempt == 1 and not streamed:
                 # Our estimate was not conservative enough for this server (or its window is smaller
                 # than configured): once more with half the room; a second refusal is explained.
+                sent_tokens = estimate_message_tokens([str(m.content) for m in messages])
                 log.warning("the server found the prompt too long; retrying with a smaller one",
-                            extra={"budget_tokens": budget})
-                budget //= 2
+                            extra={"budget_tokens": budget, "prompt_tokens": sent_tokens})
+                # Half the room for history and passages, even when the prompt was well within budget.
+                floor = estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=""), question])
+                budget = floor + max(0, min(budget, sent_tokens) - floor) // 2
                 continue
             described = describe_model_error(exc)
             if described is None or described[0] not in _DEGRADE_KINDS:
