@@ -228,7 +228,7 @@ class EmbeddedRedis:
                 quick_deaths += 1
                 try:
                     await self._launch()
-                except RedisServerError as exc:
+                except Exception as exc:  # noqa: BLE001 - whatever it was, the supervisor must go on trying
                     log.error("embedded redis-server did not restart; retrying", extra={"error": str(exc)})
                     continue
                 log.warning("embedded redis-server restarted", extra={"restarts": self.restarts})

@@ -6,7 +6,7 @@ start with one line naming the variable and what is wrong (`load_settings`).
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -273,8 +273,12 @@ def prepare_data_dir(settings: Settings) -> Path:
         raise SettingsError(f"TEAMBOT_DATA_DIR: {path} exists and is not a directory") from None
     except OSError as exc:
         raise SettingsError(f"TEAMBOT_DATA_DIR: cannot create {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-        raise SettingsError(f"TEAMBOT_DATA_DIR: {path} is not writable")
+    try:
+        # Really written, not just os.access(): that says yes to root even where nothing can be created.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"TEAMBOT_DATA_DIR: cannot write in {path}: {exc.strerror or exc}") from None
     return path
 
 
