@@ -18,7 +18,7 @@ from bot.app import Teambot
 from bot.dispatcher import HISTORY_UNAVAILABLE
 from bot.redis_server import free_port
 from bot.settings import Settings
-from tests.support.processes import gone_within, is_running, kill_if_running, wait_for_child
+from tests.support.processes import gone_within, kill_if_running, wait_for_child
 from tests.test_cli import cli_env
 from tests.test_observability import client_for
 
