@@ -44,14 +44,15 @@ async def test_a_closed_stdout_ends_the_command_quietly(tmp_path: Path, args: tu
     assert process.returncode == 141  # 128 + SIGPIPE, as a shell reports a command the pipe ended
 
 
-@pytest.mark.parametrize(("data_dir", "reason"), [
-    ("/proc/nope", "cannot create /proc/nope: No such file or directory"),
-    ("{tmp}/a-file", "{tmp}/a-file exists and is not a directory"),
-    ("/proc", "cannot write in /proc: "),  # even for root
+@pytest.mark.parametrize(("data_dir", "reason", "commands"), [
+    ("/proc/nope", "cannot create /proc/nope: No such file or directory", [("ask", "hi"), ("stats",)]),
+    ("{tmp}/a-file", "{tmp}/a-file exists and is not a directory", [("docs", "list")]),
+    ("/proc", "cannot write in /proc: ", [("ask", "hi")]),  # even for root
 ])
-async def test_an_unusable_data_dir_is_named_in_one_line(tmp_path: Path, data_dir: str, reason: str) -> None:
+async def test_an_unusable_data_dir_is_named_in_one_line(tmp_path: Path, data_dir: str, reason: str,
+                                                         commands: list[tuple[str, ...]]) -> None:
     (tmp_path / "a-file").write_text("not a directory")
-    for args in (("ask", "hi"), ("stats",)):
+    for args in commands:
         env = {**cli_env(tmp_path), "TEAMBOT_DATA_DIR": data_dir.format(tmp=tmp_path)}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", *args, cwd=tmp_path, env=env,
