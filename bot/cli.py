@@ -200,28 +200,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands that run until they are stopped: for them SIGTERM is the ordinary end, not a failure.
 _RUN_UNTIL_STOPPED = frozenset({"chat", "serve"})
+#: Signals that end a command the way Ctrl-C does (SIGHUP: the terminal of a chat was closed).
+_TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 async def _run_until_terminated(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the command; SIGTERM ends it as Ctrl-C does, so everything it opened closes in order.
+    """Run the command; SIGTERM (or SIGHUP) ends it as Ctrl-C does, so everything it opened
+    closes in order, the embedded Redis last.
 
-    (`serve` replaces this handler with its own graceful one once it is up.)
+    (`serve` replaces the SIGTERM handler with its own graceful one once it is up.)
     """
     loop = asyncio.get_running_loop()
     command = asyncio.current_task()
     assert command is not None
     terminated = False
 
-    def on_sigterm() -> None:
+    def on_terminate() -> None:
         nonlocal terminated
-        if not terminated:  # a second SIGTERM must not interrupt the closing the first one started
+        if not terminated:  # a second signal must not interrupt the closing the first one started
             terminated = True
             command.cancel()
 
-    try:
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    except (NotImplementedError, RuntimeError):
-        pass
+    for signal_number in _TERMINATING_SIGNALS:
+        try:
+            loop.add_signal_handler(signal_number, on_terminate)
+        except (NotImplementedError, RuntimeError):
+            pass
     try:
         return await args.run(settings, args)
     except asyncio.CancelledError:
@@ -230,10 +234,11 @@ async def _run_until_terminated(settings: Settings, args: argparse.Namespace) ->
         command.uncancel()
         return 0 if args.command in _RUN_UNTIL_STOPPED else 128 + signal.SIGTERM
     finally:
-        try:
-            loop.remove_signal_handler(signal.SIGTERM)
-        except (NotImplementedError, RuntimeError):
-            pass
+        for signal_number in _TERMINATING_SIGNALS:
+            try:
+                loop.remove_signal_handler(signal_number)
+            except (NotImplementedError, RuntimeError):
+                pass
 
 
 def _stdout_is_closed() -> bool:

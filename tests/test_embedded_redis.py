@@ -44,8 +44,9 @@ async def start_chat(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process
 @pytest.mark.parametrize(("signal_number", "expected_code"), [
     (signal.SIGTERM, 0),  # a clean shutdown: chat runs until it is stopped
     (signal.SIGINT, 130),
+    (signal.SIGHUP, 0),  # the terminal was closed
     (signal.SIGKILL, -signal.SIGKILL),  # nothing runs in the bot: the server must still go
-])
+], ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL"])
 async def test_the_embedded_redis_ends_with_the_chat(tmp_path: Path, signal_number: int, expected_code: int) -> None:
     process = await start_chat(tmp_path)
     redis_pid = await wait_for_child(process.pid, REDIS)
