@@ -93,7 +93,7 @@ async def test_a_failed_start_leaves_no_redis_server_behind(tmp_path: Path) -> N
     binary.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 600\n')
     binary.chmod(0o755)
     (fake / "__init__.py").write_text(f"__redis_executable__ = {str(binary)!r}\n")
-    env = cli_env(tmp_path, TEAMBOT_REDIS_START_TIMEOUT="1")
+    env = cli_env(tmp_path, TEAMBOT_REDIS_START_TIMEOUT="2")
     env["PYTHONPATH"] = f"{fake.parent}{os.pathsep}{env['PYTHONPATH']}"
 
     process = await asyncio.create_subprocess_exec(
@@ -106,7 +106,7 @@ async def test_a_failed_start_leaves_no_redis_server_behind(tmp_path: Path) -> N
         assert await gone_within(fake_pid), "the unanswering redis-server outlived the failed start"
         assert process.returncode == 1
         [line] = stderr.decode().strip().splitlines()
-        assert line.startswith("teambot: error: redis-server did not answer on port ") and line.endswith(" within 1 s")
+        assert line.startswith("teambot: error: redis-server did not answer on port ") and line.endswith(" within 2 s")
     finally:
         kill_if_running(fake_pid, "sleep")
 
