@@ -151,7 +151,11 @@ class EmbeddedRedis:
             await asyncio.to_thread(self._prepare_directory)
         except OSError as exc:
             raise RedisServerError(f"cannot use {self.directory}: {exc.strerror or exc}") from None
-        await self._launch()
+        try:
+            await self._launch()
+        except BaseException:
+            self.status = "stopped"
+            raise
         self._supervisor = asyncio.create_task(self._supervise(), name="embedded-redis-supervisor")
 
     async def _launch(self) -> None:
