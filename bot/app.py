@@ -29,7 +29,7 @@ from bot.parsers import ParseLimits
 from bot.permissions import Permissions
 from bot.redis_server import EmbeddedRedis
 from bot.sandbox import ParserSandbox
-from bot.settings import Settings
+from bot.settings import Settings, prepare_data_dir
 from bot.usage import RedisUsage
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class Teambot:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        #: The redis-server this core started and supervises (None with `REDIS_URL`).
+        self.embedded_redis: EmbeddedRedis | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> "Teambot":
@@ -69,13 +71,14 @@ class Teambot:
 
     async def _start(self) -> None:
         settings = self.settings
-        data_dir = settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = await asyncio.to_thread(prepare_data_dir, settings)
 
         redis_url = settings.redis_url
         if redis_url is None:
-            embedded = await self._stack.enter_async_context(EmbeddedRedis(data_dir / "redis"))
-            redis_url = embedded.url
+            self.embedded_redis = await self._stack.enter_async_context(
+                EmbeddedRedis(data_dir / "redis", ready_timeout_s=settings.redis_start_timeout_s)
+            )
+            redis_url = self.embedded_redis.url
         # A small pool that callers wait on: every Redis call is sub-millisecond, so a burst of
         # questions shares a dozen connections instead of each opening (and handshaking) its own.
         pool = aioredis.BlockingConnectionPool.from_url(

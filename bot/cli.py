@@ -9,6 +9,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import select
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -196,14 +199,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that run until they are stopped: for them SIGTERM is the ordinary end, not a failure.
+_RUN_UNTIL_STOPPED = frozenset({"chat", "serve"})
+#: Signals that end a command the way Ctrl-C does (SIGHUP: the terminal of a chat was closed).
+_TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+async def _run_until_terminated(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the command; SIGTERM (or SIGHUP) ends it as Ctrl-C does, so everything it opened
+    closes in order, the embedded Redis last.
+
+    (`serve` replaces the SIGTERM handler with its own graceful one once it is up.)
+    """
+    loop = asyncio.get_running_loop()
+    command = asyncio.current_task()
+    assert command is not None
+    terminated = False
+
+    def on_terminate() -> None:
+        nonlocal terminated
+        if not terminated:  # a second signal must not interrupt the closing the first one started
+            terminated = True
+            command.cancel()
+
+    for signal_number in _TERMINATING_SIGNALS:
+        try:
+            loop.add_signal_handler(signal_number, on_terminate)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        return await args.run(settings, args)
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        command.uncancel()
+        return 0 if args.command in _RUN_UNTIL_STOPPED else 128 + signal.SIGTERM
+    finally:
+        for signal_number in _TERMINATING_SIGNALS:
+            try:
+                loop.remove_signal_handler(signal_number)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+
+def _stdout_is_closed() -> bool:
+    """True when nothing reads standard output any more (`teambot ask ... | head -1`)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return bool(poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `teambot` console script."""
     args = build_parser().parse_args(argv)
+    # What the bot stores (catalog, vectors, history) is readable by its own user only.
+    os.umask(0o077)
     try:
         settings = load_settings()
         configure_logging(level=settings.log_level, json_format=settings.log_format == "json",
                           secrets=settings.secret_values(), library_debug=settings.log_library_debug)
-        return asyncio.run(args.run(settings, args))
+        code = asyncio.run(_run_until_terminated(settings, args))
+        sys.stdout.flush()  # a closed pipe shows here, where it can still be handled, not at exit
+        return code
+    except BrokenPipeError as exc:
+        if not _stdout_is_closed():
+            print(f"teambot: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        # The reader is gone: nothing more to say, and the interpreter's last flush must not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
         print(f"teambot: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SettingsError) else 1

@@ -109,6 +109,9 @@ async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict
     """`{"redis": "ok" | reason, "chroma": ..., "model": ...}`, checked concurrently."""
 
     async def redis() -> str:
+        embedded = getattr(teambot, "embedded_redis", None)
+        if embedded is not None and embedded.status != "running":
+            return f"unavailable (embedded redis-server {embedded.status}, restarts: {embedded.restarts})"
         await asyncio.wait_for(teambot.redis.ping(), timeout_s)
         return "ok"
 

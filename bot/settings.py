@@ -6,6 +6,7 @@ start with one line naming the variable and what is wrong (`load_settings`).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,12 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, validation_alias=_env("CHROMA_HOST"))
     chroma_port: int = Field(8000, ge=1, le=65535, validation_alias=_env("CHROMA_PORT"))
     chroma_ssl: bool = Field(False, validation_alias=_env("CHROMA_SSL"))
+
+    # --- embedded Redis (used when REDIS_URL is unset) ------------------------------
+    redis_start_timeout_s: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("TEAMBOT_REDIS_START_TIMEOUT"),
+        description="Seconds the embedded redis-server has to answer at start (it loads its history file first).",
+    )
 
     # --- model ---------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
@@ -273,6 +280,27 @@ class Settings(BaseSettings):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """Create `TEAMBOT_DATA_DIR` if needed (private: 0700) and check it can be written.
+
+    An unusable one raises `SettingsError` naming the variable and the path.
+    """
+    path = settings.data_dir
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SettingsError(f"TEAMBOT_DATA_DIR: {path} exists and is not a directory") from None
+    except OSError as exc:
+        raise SettingsError(f"TEAMBOT_DATA_DIR: cannot create {path}: {exc.strerror or exc}") from None
+    try:
+        # Really written, not just os.access(): that says yes to root even where nothing can be created.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"TEAMBOT_DATA_DIR: cannot write in {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def _variable_name(field_name: str) -> str:

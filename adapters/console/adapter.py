@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import sys
 from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
@@ -52,12 +54,19 @@ class ConsoleStream:
 
 async def stdin_lines() -> AsyncIterator[str]:
     """Lines from standard input without blocking the event loop."""
+    if sys.stdin is None:  # started with standard input closed: nothing to read
+        return
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+        # Only pipes, sockets and terminals can be watched by epoll. Anything else (a regular file,
+        # /dev/null) would fail only later, inside the loop, and leave the chat waiting forever.
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or sys.stdin.isatty()):
+            raise ValueError("not a pipe, socket or terminal")
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     except (ValueError, OSError):
-        # stdin is a regular file: epoll cannot watch it, so read it in a thread.
+        # Reading such input never blocks for long, so a thread does it.
         while line := await asyncio.to_thread(sys.stdin.readline):
             yield line
         return

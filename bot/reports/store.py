@@ -8,14 +8,18 @@ from typing import AsyncIterator
 import redis.asyncio as aioredis
 
 from bot.redis_server import EmbeddedRedis
-from bot.settings import Settings
+from bot.settings import Settings, prepare_data_dir
 from bot.usage import RedisUsage
 
 
 @asynccontextmanager
 async def open_usage(settings: Settings) -> AsyncIterator[RedisUsage]:
     """`REDIS_URL`, or the embedded redis-server under the data directory, as `Teambot` would use."""
-    async with EmbeddedRedis(settings.data_dir / "redis") if settings.redis_url is None else _nothing() as embedded:
+    embedded_redis = None
+    if settings.redis_url is None:
+        embedded_redis = EmbeddedRedis(prepare_data_dir(settings) / "redis",
+                                       ready_timeout_s=settings.redis_start_timeout_s)
+    async with embedded_redis if embedded_redis is not None else _nothing() as embedded:
         url = settings.redis_url or embedded.url
         client = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         try:
