@@ -75,20 +75,28 @@ class LlamaServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
+    def log_size(self) -> int:
+        """Where the log ends now: pass it as `since` to read only what a test caused."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def _log(self, since: int = 0) -> str:
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
     def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(self._log().splitlines()[-lines:])
 
-    def error_lines(self) -> list[str]:
+    def error_lines(self, since: int = 0) -> list[str]:
         """The exceptions the server logged (a prompt over the context window fails this way mid-stream)."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [line for line in text.splitlines() if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
+        return [line for line in self._log(since).splitlines() if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
 
-    def perf_lines(self) -> list[str]:
+    def perf_lines(self, since: int = 0) -> list[str]:
         """llama.cpp's own per-request counts: prompt tokens evaluated, tokens generated."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [line.split(":", 1)[1].strip() for line in text.splitlines()
-                if line.startswith("llama_perf_context_print:") and ("eval time" in line)]
+        return [line.split(":", 1)[1].strip() for line in self._log(since).splitlines()
+                if line.startswith("llama_perf_context_print:") and "eval time" in line]
 
 
 @contextlib.contextmanager

@@ -43,13 +43,17 @@ LEAVE_QUESTION = "연차휴가는 1년에 며칠 받을 수 있나요?"
 TRIP_QUESTION = "국내출장 숙박비는 1박에 얼마까지 지급되나요?"
 
 
-def report(title: str, result: AskResult, calls: list[ChatCall], server: LlamaServer | None = None) -> str:
-    """What happened, printed (shown by pytest on failure) and used in assertion messages."""
+def report(title: str, result: AskResult, calls: list[ChatCall], server: LlamaServer | None = None,
+           *, since: int = 0) -> str:
+    """What happened, printed (shown by pytest on failure) and used in assertion messages.
+
+    `since` is where the server's log stood when the test began (a module shares one server).
+    """
     lines = [f"--- {title}: {result.describe()}"]
     lines += [f"    call {n}: {call.summary()}" for n, call in enumerate(calls, start=1)]
     if server is not None:
-        lines += [f"    llama.cpp: {line}" for line in server.perf_lines()[-6:]]
-        lines += [f"    server error: {line}" for line in server.error_lines()[-4:]]
+        lines += [f"    llama.cpp: {line}" for line in server.perf_lines(since)]
+        lines += [f"    server error: {line}" for line in server.error_lines(since)]
     text = "\n".join(lines)
     print(text)
     return text
@@ -94,11 +98,11 @@ async def test_english_question_over_a_long_korean_document(
 ) -> None:
     assert Path(__file__).with_name("work_rules_ko.md").stat().st_size >= 5 * 1024
     env = teambot_env(data_dir=knowledge_dir, redis_url=redis_server.url, model_url=relay.base_url)
-    before = len(relay.chat_calls())
+    before, since = len(relay.chat_calls()), llama.log_size()
 
     result = await ask(ENGLISH_QUESTION, thread="english", env=env)
 
-    observed = report("English question", result, calls := new_calls(relay, before), llama)
+    observed = report("English question", result, calls := new_calls(relay, before), llama, since=since)
     assert_model_answer(result, observed)
     assert_bounded(calls, limit=MAX_ANSWER_TOKENS, observed=observed)
     assert result.payload.get("citations"), f"no sources cited\n{observed}"
@@ -112,7 +116,7 @@ async def test_korean_question_and_follow_up_fit_a_2048_token_context(
     # Hangul costs this model's tokenizer about two tokens a character: one 1,000-character
     # passage alone is about a full context, so the prompt must be fitted to the window.
     env = teambot_env(data_dir=knowledge_dir, redis_url=redis_server.url, model_url=relay.base_url)
-    before = len(relay.chat_calls())
+    before, since = len(relay.chat_calls()), llama.log_size()
     first = await ask(KOREAN_QUESTION, thread="korean", env=env)
     first_calls = new_calls(relay, before)
     before = len(relay.chat_calls())
@@ -121,7 +125,8 @@ async def test_korean_question_and_follow_up_fit_a_2048_token_context(
 
     follow_up_calls = new_calls(relay, before)
     observed = "\n".join([report("Korean question", first, first_calls),
-                          report("its follow-up", follow_up, follow_up_calls, llama)])
+                          report("its follow-up (server log of both)", follow_up, follow_up_calls, llama,
+                                 since=since)])
     for result, calls in ((first, first_calls), (follow_up, follow_up_calls)):
         assert_model_answer(result, observed)
         assert_bounded(calls, limit=MAX_ANSWER_TOKENS, observed=observed)
@@ -146,11 +151,11 @@ async def test_over_long_history_still_fits_the_context(
         question, answer = earlier[n % 2]
         await thread_history.append(thread_key("long"), Turn(question, answer, 1_700_000_000.0 + n))
     env = teambot_env(data_dir=knowledge_dir, redis_url=redis_server.url, model_url=relay.base_url)
-    before = len(relay.chat_calls())
+    before, since = len(relay.chat_calls()), llama.log_size()
 
     result = await ask(KOREAN_QUESTION, thread="long", env=env)
 
-    observed = report("over-long history", result, calls := new_calls(relay, before), llama)
+    observed = report("over-long history", result, calls := new_calls(relay, before), llama, since=since)
     assert_model_answer(result, observed)
     assert_bounded(calls, limit=MAX_ANSWER_TOKENS, observed=observed)
     turns = await saved_turns(thread_history, "long")
@@ -170,7 +175,7 @@ async def test_server_killed_mid_answer_degrades_to_quotes(
             result = await ask(KOREAN_QUESTION, thread="killed", env=env)
 
             calls = relay.chat_calls()
-        observed = report("server killed mid-answer", result, calls)
+        observed = report("server killed mid-answer", result, calls, doomed)
         assert doomed.process.poll() is not None, f"the server was never killed: no answer began\n{observed}"
     assert result.code == 0, f"teambot ask failed instead of degrading\n{observed}"
     assert result.mode == QUOTE_MODE, f"not degraded to quotes\n{observed}"
