@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
+from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
+from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, with_token_limit
 from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, split_sentences
 from bot.events import Citation
+from bot.history import Turn
 
-_CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
+log = logging.getLogger(__name__)
+
+_CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
+_LINE_START_MARK = re.compile(r"^[ \t]*(?:[-*+][ \t]*)?\[(\d{1,3})\]", re.MULTILINE)
 _SNIPPET_CHARS = 240
 _FOLLOW_UP_CONTEXT_TURNS = 1
 
@@ -49,21 +57,93 @@ def _citation(number: int, passage: Passage, snippet: str | None = None) -> Cita
 
 
 async def condense_question(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
-    """With a model, rewrite a follow-up into a standalone query using the thread's history."""
+    """With a model, rewrite a follow-up into a standalone query using the thread's history.
+
+    The rewrite is bounded (TEAMBOT_MAX_CONDENSE_TOKENS) and checked to be a short query: small
+    models answer the question instead ("The on-call team is a team of 12..."). A rewrite that is
+    not one falls back to the question plus the previous question's words.
+    """
     question = state["question"]
     history = state.get("history") or []
     model = runtime.context.chat_model
-    if history and model is not None:
-        try:
-            response = await model.ainvoke(
-                [SystemMessage(prompts.CONDENSE_SYSTEM), *_history_messages(state, turns=3), HumanMessage(question)]
-            )
-            rewritten = str(response.content).strip()
-            if rewritten:
-                return {"search_query": rewritten, "broadened": False}
-        except Exception:  # noqa: BLE001 - rewriting is an optimisation; the question alone still works
-            pass
-    return {"search_query": question, "broadened": False}
+    if not history or model is None:
+        return {"search_query": question, "broadened": False}
+    context = runtime.context
+    recent = history[-3:]
+    contents = [prompts.CONDENSE_SYSTEM, *_turn_contents(recent), question]
+    # The rewrite needs the recent turns only to resolve references: trim them to what fits.
+    budget = ContextBudget(context.context_tokens, context.max_condense_tokens).prompt_tokens
+    while len(recent) > 0 and estimate_message_tokens(contents) > budget:
+        recent = recent[1:]
+        contents = [prompts.CONDENSE_SYSTEM, *_turn_contents(recent), question]
+    if not recent:  # not even the last turn fits beside the question: nothing to resolve references with
+        return {"search_query": _question_with_history_terms(question, history), "broadened": False}
+    messages = [SystemMessage(prompts.CONDENSE_SYSTEM), *_history_messages({"history": recent}), HumanMessage(question)]
+    try:
+        outcome = await _call_model(model, messages, max_tokens=context.max_condense_tokens)
+    except Exception as exc:  # noqa: BLE001 - rewriting is an optimisation; the question alone still works
+        described = describe_model_error(exc)
+        log.warning("condensing the question failed", extra={"kind": described[0] if described else "internal"})
+        update: AgentState = {"search_query": question, "broadened": False}
+        if described and described[0] in _MODEL_DOWN_KINDS:
+            update["model_down"] = _short_reason(described[1])  # the answer would wait for the same failure
+        return update
+    rewritten = outcome.text.strip()
+    if outcome.finish_reason != "length" and _is_search_query(rewritten, question=question, history=recent):
+        return {"search_query": rewritten, "broadened": False, "usage": outcome.usage}
+    log.info("condensed query rejected", extra={"length": len(rewritten), "finish_reason": outcome.finish_reason})
+    return {"search_query": _question_with_history_terms(question, history), "broadened": False,
+            "usage": outcome.usage}
+
+
+_MODEL_DOWN_KINDS = frozenset({"model_unreachable", "model_timeout"})
+_DEGRADE_KINDS = _MODEL_DOWN_KINDS | {"model_rate_limit", "model_overloaded", "model_dropped", "model_empty"}
+"""Failures the documents' own words can stand in for: the model is away, busy, or stopped mid-answer."""
+_QUERY_MAX_CHARS = 200
+_SENTENCE_END = re.compile(r"[.!。]\s*$")
+
+
+def _short_reason(reason: str) -> str:
+    """"the language model failed (HTTP 500). Please try again." -> "the language model failed (HTTP 500)"."""
+    return reason.split(". ")[0].rstrip(".")
+
+
+def _turn_contents(turns: Sequence[Turn]) -> list[str]:
+    return [text for turn in turns for text in (turn.question, turn.answer)]
+
+
+def _is_search_query(candidate: str, *, question: str, history: Sequence[Turn]) -> bool:
+    """A short query made of the conversation's words, not an answer to it."""
+    if not candidate or "\n" in candidate:
+        return False
+    if len(candidate) > max(_QUERY_MAX_CHARS, 2 * len(question)):
+        return False
+    if len(split_sentences(candidate)) > 1 or _SENTENCE_END.search(candidate):
+        return False  # a query is not a statement; an answer ends with a full stop
+    terms = set(lexical_tokens(candidate))
+    known = set(lexical_tokens(question))
+    for turn in history:
+        known.update(lexical_tokens(turn.question))
+        known.update(lexical_tokens(turn.answer))
+    if not terms or not terms & known:
+        return False
+    # A rewrite resolves references with words already said; most new words mean invented content.
+    return len(terms - known) <= max(1, len(terms) // 3)
+
+
+def _question_with_history_terms(question: str, history: Sequence[Turn]) -> str:
+    """The question, plus the words of the previous question it does not repeat (at most eight)."""
+    if not history:
+        return question
+    own = set(lexical_tokens(question))
+    extra: list[str] = []
+    for word in history[-1].question.split():
+        word_terms = set(lexical_tokens(word))
+        if word_terms and not word_terms <= own and word not in extra:
+            extra.append(word.strip("?!.,;:"))
+        if len(extra) >= 8:
+            break
+    return " ".join([question, *extra]) if extra else question
 
 
 def broaden_with_history(state: AgentState) -> AgentState:
@@ -110,7 +190,7 @@ def _relevant(passages: list[Passage], min_relevance: float) -> list[Passage]:
     return [p for p in passages if p.coverage >= min_relevance]
 
 
-def _format_sources(passages: list[Passage]) -> str:
+def _source_entries(passages: Sequence[Passage]) -> list[str]:
     entries = []
     for number, passage in enumerate(passages, start=1):
         chunk = passage.chunk
@@ -122,35 +202,204 @@ def _format_sources(passages: list[Passage]) -> str:
                 text=chunk.text,
             )
         )
-    return "\n\n".join(entries)
+    return entries
+
+
+@dataclass
+class _ModelOutcome:
+    text: str
+    finish_reason: str | None
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+async def _call_model(model: Any, messages: list[BaseMessage], *, max_tokens: int,
+                      on_delta: Callable[[str], None] | None = None) -> _ModelOutcome:
+    """One bounded, streamed model call; raises what the server did wrong.
+
+    Streams differ by server: a role-only first chunk and keep-alive comments (llama-cpp-python),
+    usage reported or not (`stream_options.include_usage` is ignored by some). An empty stream is
+    what llama-cpp-python sends for a prompt longer than its window (ContextOverflow); chunks
+    without a word or without a finish reason are an interrupted answer.
+    """
+    parts: list[str] = []
+    finish_reason: str | None = None
+    usage: dict[str, int] = {}
+    chunks = 0
+    try:
+        async for chunk in with_token_limit(model, max_tokens).astream(messages):
+            chunks += 1
+            delta = chunk.content if isinstance(chunk.content, str) else ""
+            if delta:
+                parts.append(delta)
+                if on_delta is not None:
+                    on_delta(delta)
+            finish_reason = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or finish_reason
+            if getattr(chunk, "usage_metadata", None):
+                usage = {"input_tokens": chunk.usage_metadata.get("input_tokens", 0),
+                         "output_tokens": chunk.usage_metadata.get("output_tokens", 0)}
+    except ValueError:
+        if chunks == 0:  # langchain's "No generation chunks were returned": an empty 200
+            raise ContextOverflow("the server answered with an empty stream") from None
+        raise
+    text = "".join(parts)
+    if not usage:
+        # Not reported: estimate both sides the way the context budget counts, and say it is an estimate.
+        usage = {"input_tokens": estimate_message_tokens([str(m.content) for m in messages]),
+                 "output_tokens": estimate_tokens(text), "estimated": 1}
+    if not text.strip():
+        raise EmptyModelAnswer(f"finish_reason={finish_reason}")
+    if finish_reason is None:
+        raise _Interrupted(text, usage)
+    return _ModelOutcome(text, finish_reason, usage)
+
+
+class _Interrupted(Exception):
+    """The stream ended cleanly (`[DONE]`) but with no finish reason: the answer was cut off."""
+
+    def __init__(self, text: str, usage: dict[str, int]) -> None:
+        super().__init__("the stream ended without a finish reason")
+        self.text = text
+        self.usage = usage
+
+
+def _fit_prompt(*, question: str, history: Sequence[Turn], passages: Sequence[Passage],
+                budget_tokens: int) -> tuple[list[BaseMessage], list[Passage]]:
+    """The answer's messages trimmed to `budget_tokens`, and the passages they still number.
+
+    Oldest history turns go first, then the lowest-ranked passages (one always stays), then the
+    remaining passage is shortened. A question that does not fit on its own is a ContextOverflow.
+    """
+    entries = _source_entries(passages)
+    turns = list(history)
+    kept = list(passages)
+
+    def total() -> int:
+        sources = "\n\n".join(entries)
+        return estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
+
+    while turns and total() > budget_tokens:
+        turns.pop(0)
+    while len(entries) > 1 and total() > budget_tokens:
+        entries.pop()
+        kept.pop()
+    excess = total() - budget_tokens
+    if excess > 0 and entries:
+        entries[-1] = truncate_to_tokens(entries[-1], max(0, estimate_tokens(entries[-1]) - excess))
+        if total() > budget_tokens or not entries[-1]:
+            raise ContextOverflow("the question alone does not fit the context window")
+    elif excess > 0:
+        raise ContextOverflow("the question alone does not fit the context window")
+    messages: list[BaseMessage] = [SystemMessage(prompts.ANSWER_SYSTEM.format(sources="\n\n".join(entries)))]
+    for turn in turns:
+        messages.extend((HumanMessage(turn.question), AIMessage(turn.answer)))
+    messages.append(HumanMessage(question))
+    return messages, kept
+
+
+def _cited_numbers(answer: str, count: int) -> list[int]:
+    """The passage numbers the answer really cites with [n] markers, in order.
+
+    Markers outside 1..count are not citations; neither are markers that number a list: lines
+    starting [1], [2], [3]..., or a run [1]...[52] that goes past the passages given.
+    """
+    found = [int(n) for n in _CITATION_MARK.findall(answer)]
+    if not found:
+        return []
+    distinct = list(dict.fromkeys(found))
+    if any(n > count or n < 1 for n in found) and distinct == list(range(1, len(distinct) + 1)):
+        return []  # the model numbered something with brackets and ran past the sources
+    line_starts = [int(n) for n in _LINE_START_MARK.findall(answer)]
+    ignored: set[int] = set()
+    if len(line_starts) >= 2 and line_starts == list(range(1, len(line_starts) + 1)):
+        # A numbered list: those markers at line starts number items, not sources. A number the
+        # answer also uses inside a sentence is still a citation.
+        inside = [int(n) for n in _CITATION_MARK.findall(_LINE_START_MARK.sub("", answer))]
+        ignored = set(line_starts) - set(inside)
+    return [n for n in distinct if 1 <= n <= count and n not in ignored]
+
+
+def _note(question: str, english: str, korean: str, **values: str) -> str:
+    return (korean if _is_korean(question) else english).format(**values)
 
 
 async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
-    """Answer with the model, grounded in the numbered passages, streaming tokens as they come."""
+    """Answer with the model, grounded in the numbered passages, streaming tokens as they come.
+
+    Only passages over the relevance bar are sent, trimmed with the history to fit the context
+    window. A server that still finds the prompt too long gets one retry with half the budget.
+    When the model is unreachable, overloaded or fails mid-answer, the answer quotes the passages.
+    """
     context = runtime.context
-    passages = state["passages"]
-    messages = [
-        SystemMessage(prompts.ANSWER_SYSTEM.format(sources=_format_sources(passages))),
-        *_history_messages(state),
-        HumanMessage(state["question"]),
-    ]
-    parts: list[str] = []
-    usage: dict[str, int] = {}
-    async for chunk in context.chat_model.astream(messages):  # type: ignore[union-attr]
-        delta = chunk.content if isinstance(chunk.content, str) else ""
-        if delta:
-            parts.append(delta)
-            runtime.stream_writer({"delta": delta})
-        if getattr(chunk, "usage_metadata", None):
-            usage = {
-                "input_tokens": chunk.usage_metadata.get("input_tokens", 0),
-                "output_tokens": chunk.usage_metadata.get("output_tokens", 0),
-            }
-    answer = "".join(parts).strip()
-    cited = [int(n) for n in _CITATION_MARK.findall(answer) if 1 <= int(n) <= len(passages)]
-    numbers = list(dict.fromkeys(cited)) or list(range(1, min(3, len(passages)) + 1))
-    citations = [_citation(n, passages[n - 1]) for n in sorted(numbers)]
-    return {"answer": answer, "citations": citations, "answered": True, "mode": "llm", "usage": usage}
+    question = state["question"]
+    passages = _relevant(state["passages"], context.min_relevance)
+    if state.get("model_down"):
+        return await _degrade(state, runtime, streamed="", reason=state["model_down"], failure=None)
+    budget = ContextBudget(context.context_tokens, context.max_answer_tokens).prompt_tokens
+    streamed: list[str] = []
+
+    def on_delta(delta: str) -> None:
+        streamed.append(delta)
+        runtime.stream_writer({"delta": delta})
+
+    for attempt in (1, 2):
+        messages, sent = _fit_prompt(question=question, history=state.get("history") or [], passages=passages,
+                                     budget_tokens=budget)
+        try:
+            outcome = await _call_model(context.chat_model, messages, max_tokens=context.max_answer_tokens,
+                                        on_delta=on_delta)
+            break
+        except ContextOverflow:
+            # Our estimate was not conservative enough for this server (or its window is smaller than
+            # configured): once more with half the room, then say so.
+            if attempt == 2 or streamed:
+                raise
+            log.warning("the server found the prompt too long; retrying with a smaller one",
+                        extra={"budget_tokens": budget})
+            budget //= 2
+        except _Interrupted as cut:
+            return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
+                                  reason="the stream ended without finishing")
+        except Exception as exc:  # noqa: BLE001 - sorted below: degrade, or let the dispatcher explain
+            described = describe_model_error(exc)
+            if described is None or described[0] not in _DEGRADE_KINDS:
+                raise  # a broken request, bad credentials or a crashing model: the dispatcher says which
+            return await _degrade(state, runtime, streamed="".join(streamed), reason=_short_reason(described[1]),
+                                  failure=exc)
+    answer = outcome.text.strip()
+    if outcome.finish_reason == "length":
+        answer += "\n\n" + _note(question, prompts.CUT_SHORT_NOTE, prompts.CUT_SHORT_NOTE_KO)
+    consulted = [_citation(n, p) for n, p in enumerate(sent, start=1)]
+    cited = set(_cited_numbers(outcome.text, len(sent)))
+    citations = [c for c in consulted if c.number in cited]
+    return {"answer": answer, "citations": citations, "consulted": consulted, "answered": True, "mode": "llm",
+            "usage": outcome.usage}
+
+
+async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streamed: str, reason: str,
+                   failure: BaseException | None, usage: dict[str, int] | None = None) -> AgentState:
+    """The model failed: quote the passages instead, after whatever the model already said."""
+    log.warning("the model failed; answering with quotes", extra={"reason": reason})
+    question = state["question"]
+    note = _note(question, prompts.MODEL_UNAVAILABLE_NOTE, prompts.MODEL_UNAVAILABLE_NOTE_KO, reason=reason)
+    quoted = await extract_answer({**state, "fallback_note": note}, runtime)
+    if not quoted.get("answered"):
+        if not streamed.strip():
+            if failure is not None:
+                raise failure
+            quoted = {**quoted, "answer": quoted["answer"] + "\n\n" + note}
+        else:
+            quoted = {**quoted, "answer": "", "citations": []}
+    answer = quoted["answer"]
+    if streamed.strip():
+        stopped = _note(question, prompts.MODEL_STOPPED_NOTE, prompts.MODEL_STOPPED_NOTE_KO, reason=reason)
+        answer = f"{streamed.rstrip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
+    consulted = [_citation(n, p) for n, p in enumerate(_relevant(state["passages"], runtime.context.min_relevance),
+                                                      start=1)]
+    update: AgentState = {**quoted, "answer": answer, "answered": True, "mode": "extractive",
+                          "consulted": consulted}
+    if usage:
+        update["usage"] = usage
+    return update
 
 
 async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
@@ -193,7 +442,8 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     for _, p_index, _, sentence in chosen:
         number = numbers.setdefault(p_index, len(numbers) + 1)
         lines.append(f"> {' '.join(sentence.split())} [{number}]")
-    note = prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE
+    note = state.get("fallback_note") or (
+        prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE)
     answer = "\n".join(lines) + "\n\n" + note
     citations = [
         _citation(number, passages[p_index], " ".join(s for _, pi, _, s in chosen if pi == p_index))

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from agent.records import Passage
 from agent.retrieval import HybridRetriever
 from bot.events import Citation, Scope
 from bot.history import Turn
+
+
+def add_usage(earlier: dict[str, int] | None, more: dict[str, int] | None) -> dict[str, int]:
+    """Token counts of every model call of one question add up (condense and answer)."""
+    total = dict(earlier or {})
+    for key, value in (more or {}).items():
+        total[key] = max(total.get(key, 0), value) if key == "estimated" else total.get(key, 0) + value
+    return total
 
 
 class AgentState(TypedDict, total=False):
@@ -24,9 +32,17 @@ class AgentState(TypedDict, total=False):
     passages: list[Passage]
     answer: str
     citations: list[Citation]
+    """The passages the answer cites with a valid [n] marker, and only those."""
+    consulted: list[Citation]
+    """Every passage the model was given (cited or not), numbered as in its prompt."""
     answered: bool
     mode: str
-    usage: dict[str, int]
+    usage: Annotated[dict[str, int], add_usage]
+    """input_tokens and output_tokens of every model call; `estimated` is 1 when a server reported none."""
+    model_down: str
+    """Why the model failed before the answer (e.g. while condensing): the answer quotes instead."""
+    fallback_note: str
+    """The note an extractive answer ends with, when it stands in for a failed model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +56,7 @@ class AgentContext:
     min_relevance: float = 0.3
     max_quote_sentences: int = 3
     """Sentences quoted without a model: three kept the gold answer in 0.835 of SQuAD dev replies, two in 0.79."""
+    max_answer_tokens: int = 768
+    max_condense_tokens: int = 96
+    context_tokens: int = 4096
+    """The model's window: every prompt is trimmed to fit it together with `max_answer_tokens`."""

@@ -135,6 +135,9 @@ class Teambot:
             chat_model=build_chat_model(settings, http_client=model_http_client),
             top_k=settings.top_k,
             min_relevance=settings.min_relevance,
+            max_answer_tokens=settings.max_answer_tokens,
+            max_condense_tokens=settings.max_condense_tokens,
+            context_tokens=settings.model_context_tokens,
         )
         self.dispatcher = Dispatcher(
             graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,

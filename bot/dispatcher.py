@@ -16,6 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 from redis.exceptions import RedisError
 
 from adapters.base import ReplyStream
+from agent.llm import describe_model_error
 from agent.state import AgentContext
 from agent.vectorstore import VectorStoreError
 from bot.events import IncomingMessage, Reply, Scope
@@ -34,21 +35,13 @@ HISTORY_UNAVAILABLE = (
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
     """(kind, one-line message for the user) for an exception raised while answering."""
-    import httpx  # noqa: PLC0415
-    import openai  # noqa: PLC0415
-
     if isinstance(error, VectorStoreError):
         return "store", "the document store is unavailable right now. Please try again in a moment."
-    if isinstance(error, openai.RateLimitError):
-        return "model_rate_limit", "the language model is rate-limiting us. Please try again in a minute."
-    if isinstance(error, (openai.APITimeoutError, asyncio.TimeoutError, httpx.TimeoutException)):
+    described = describe_model_error(error)
+    if described is not None:
+        return described
+    if isinstance(error, asyncio.TimeoutError):
         return "model_timeout", "the language model did not answer in time. Please try again."
-    if isinstance(error, openai.AuthenticationError):
-        return "model_auth", "the language model rejected our credentials (check OPENAI_API_KEY)."
-    if isinstance(error, openai.APIStatusError):
-        return "model_error", f"the language model failed (HTTP {error.status_code}). Please try again."
-    if isinstance(error, (openai.APIConnectionError, httpx.HTTPError)):
-        return "model_unreachable", "the language model could not be reached. Please try again."
     return "internal", f"something went wrong on our side ({type(error).__name__})."
 
 
@@ -94,7 +87,7 @@ class Dispatcher:
         answer.add_done_callback(self._in_flight.discard)
         reply = await answer
         log.info("reply sent", extra={"mode": reply.mode, "answered": reply.answered,
-                                      "citations": len(reply.citations)})
+                                      "citations": len(reply.citations), "consulted": len(reply.consulted)})
         return reply
 
     async def _answer_in_order(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
@@ -144,7 +137,10 @@ class Dispatcher:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
             kind, reason = describe_failure(exc)
-            log.exception("answer failed", extra={"kind": kind})
+            if kind == "internal":
+                log.exception("answer failed", extra={"kind": kind})
+            else:  # an outside service failed the way `reason` says: one line, no traceback
+                log.warning("answer failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
             reply = Reply(text=f"Sorry, I couldn't answer: {reason}" + self._outage_notice(history_ok),
                           answered=False, mode="error",
                           error=reason, history_available=history_ok)
@@ -155,6 +151,7 @@ class Dispatcher:
         reply = Reply(
             text=state.get("answer", "") + self._outage_notice(history_ok),
             citations=tuple(state.get("citations") or ()),
+            consulted=tuple(state.get("consulted") or ()),
             answered=bool(state.get("answered")),
             mode=state.get("mode", "none"),
             history_available=history_ok,
@@ -162,7 +159,7 @@ class Dispatcher:
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
         await self._finish(stream, reply)
-        if history_ok:
+        if history_ok and state.get("answer", "").strip():  # an empty answer is no turn to remember
             try:
                 await self._history.append(message.conversation_key, Turn(message.text, reply.text, time.time()))
             except (RedisError, OSError):
@@ -184,7 +181,7 @@ class Dispatcher:
             question=message.text, answered=reply.answered, mode=reply.mode, first_token_s=first_token_s,
             total_s=time.perf_counter() - started, input_tokens=usage.get("input_tokens", 0),
             output_tokens=usage.get("output_tokens", 0), cited_sources=tuple(c.source for c in reply.citations),
-            error_kind=error_kind,
+            error_kind=error_kind, tokens_estimated=bool(usage.get("estimated")),
         )
         if self._metrics is not None:
             outcome = "error" if error_kind else ("answered" if reply.answered else "unanswered")

@@ -118,6 +118,7 @@ class Reply:
 
     text: str
     citations: tuple[Citation, ...] = ()
+    """The sources the answer cites."""
     answered: bool = True
     """False when the bot said it does not know (no relevant passage)."""
     mode: str = "llm"
@@ -125,6 +126,8 @@ class Reply:
     error: str | None = None
     """One-line reason when the answer failed."""
     history_available: bool = True
+    consulted: tuple[Citation, ...] = ()
+    """Every passage the model was given, cited or not (numbered as in its prompt)."""
 
     def sources_text(self) -> str:
         """Plain-text list of sources, one per line."""

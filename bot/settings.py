@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     model_max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("TEAMBOT_MODEL_MAX_RETRIES"))
     temperature: float = Field(0.1, ge=0, le=2, validation_alias=_env("TEAMBOT_TEMPERATURE"))
 
+    # --- model limits and context budget (issue 18: real model servers) ------------
+    max_answer_tokens: int = Field(
+        768, ge=16, le=65536, validation_alias=_env("TEAMBOT_MAX_ANSWER_TOKENS"),
+        description="Most tokens an answer may take (sent as max_tokens); an answer cut there says so.",
+    )
+    max_condense_tokens: int = Field(
+        96, ge=8, le=4096, validation_alias=_env("TEAMBOT_MAX_CONDENSE_TOKENS"),
+        description="Most tokens of the search query a follow-up question is rewritten into.",
+    )
+    model_context_tokens: int = Field(
+        4096, ge=512, le=10_000_000, validation_alias=_env("TEAMBOT_MODEL_CONTEXT_TOKENS"),
+        description="The model's context window in tokens: prompts are trimmed to fit it with the answer.",
+    )
+
     # --- retrieval -------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, validation_alias=_env("TEAMBOT_TOP_K"))
     chunk_size: int = Field(1000, ge=100, le=20000, validation_alias=_env("TEAMBOT_CHUNK_SIZE"))
@@ -275,6 +289,10 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"{name}: {message}") from None
     if settings.chunk_overlap >= settings.chunk_size:
         raise SettingsError("TEAMBOT_CHUNK_OVERLAP: must be smaller than TEAMBOT_CHUNK_SIZE")
+    if settings.max_answer_tokens > settings.model_context_tokens * 3 // 4:
+        # At least a quarter of the window must stay for the question, its passages and history.
+        raise SettingsError("TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT_TOKENS "
+                            f"({settings.model_context_tokens}), to leave room for the prompt")
     if settings.report_slack_channel and not settings.slack_enabled:
         raise SettingsError("REPORT_SLACK_CHANNEL: needs SLACK_BOT_TOKEN to post the report")
     if settings.report_discord_channel and not settings.discord_enabled:

@@ -38,6 +38,8 @@ class QuestionRecord:
     cited_sources: tuple[str, ...] = ()
     error_kind: str | None = None
     at: datetime | None = None
+    tokens_estimated: bool = False
+    """The server reported no usage: the token counts are teambot's estimate."""
 
 
 class UsageRecorder(Protocol):
