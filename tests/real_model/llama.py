@@ -10,6 +10,7 @@ interruption of the first request happens for certain, not just probably).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import json
 import os
@@ -30,6 +31,16 @@ _READY_TIMEOUT_S = 120.0
 _RELAY_HOLD_TIMEOUT_S = 120.0
 # A streamed chunk that carries text: `"content": "x..."` (llama-cpp-python writes json.dumps' spacing).
 _CONTENT = re.compile(rb'"content":\s*"(?!")')
+# Loopback needs no proxy, whatever the environment says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the server's child process: be killed when the test process dies, even by SIGKILL."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def smollm2_gguf() -> Path | None:
@@ -115,7 +126,7 @@ def llama_server(*, gguf: Path, log_path: Path, interrupt_requests: bool,
     with open(log_path, "wb") as log:
         # Its own process group, so the kill reaches anything it started and nothing else.
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, start_new_session=True)
+                                   env=env, start_new_session=True, preexec_fn=_die_with_parent)
     server = LlamaServer(process=process, port=port, log_path=log_path)
     try:
         _wait_ready(server)
@@ -137,7 +148,7 @@ def _wait_ready(server: LlamaServer) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"llama server exited with {server.process.returncode}:\n{server.log_tail()}")
         try:
-            with urllib.request.urlopen(f"{server.url}/v1/models", timeout=2) as response:
+            with _DIRECT.open(f"{server.url}/v1/models", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
