@@ -104,6 +104,11 @@ class LlamaServer:
         """The exceptions the server logged (a prompt over the context window fails this way mid-stream)."""
         return [line for line in self._log(since).splitlines() if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
 
+    def generated_tokens(self, since: int = 0) -> list[int]:
+        """Tokens generated per request, as llama.cpp counts them ("eval time = ... / N runs")."""
+        return [int(match.group(1)) for line in self.perf_lines(since)
+                if (match := re.search(r"^eval time .*/\s*(\d+) runs", line))]
+
     def perf_lines(self, since: int = 0) -> list[str]:
         """llama.cpp's own per-request counts: prompt tokens evaluated, tokens generated."""
         return [line.split(":", 1)[1].strip() for line in self._log(since).splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.real_model.llama import Exchange
+from tests.real_model.llama import Exchange, LlamaServer
 
 
 def _request(body: dict) -> bytes:
@@ -66,3 +66,17 @@ def test_a_stream_cut_off_mid_answer_has_no_done_and_no_finish_reason() -> None:
     [call] = exchange.chat_calls()
 
     assert (call.content, call.finish_reason, call.done) == ("재택", None, False)
+
+
+def test_the_server_log_gives_tokens_generated_and_errors_since_a_mark(tmp_path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("llama_perf_context_print:        eval time =  6817.39 ms /   106 runs   (64.32 ms per token)\n")
+    server = LlamaServer(process=None, port=0, log_path=log)  # type: ignore[arg-type]
+    mark = server.log_size()
+    with open(log, "a") as more:
+        more.write("llama_perf_context_print: prompt eval time =  5182.29 ms /   681 tokens (7.61 ms per token)\n"
+                   "llama_perf_context_print:        eval time =  3658.00 ms /    63 runs   (58.06 ms per token)\n"
+                   "ValueError: Requested tokens (2412) exceed context window of 2048\n")
+
+    assert (server.generated_tokens(), server.generated_tokens(mark)) == ([106, 63], [63])
+    assert server.error_lines(mark) == ["ValueError: Requested tokens (2412) exceed context window of 2048"]
