@@ -105,7 +105,7 @@ class LlamaServer:
         return [line for line in self._log(since).splitlines() if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line)]
 
     def generated_tokens(self, since: int = 0) -> list[int]:
-        """Tokens generated per request, as llama.cpp counts them ("eval time = ... / N runs")."""
+        """Single-token decodes per request ("eval time = ... / N runs"): the tokens generated, give or take one."""
         return [int(match.group(1)) for line in self.perf_lines(since)
                 if (match := re.search(r"^eval time .*/\s*(\d+) runs", line))]
 
