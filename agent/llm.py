@@ -74,9 +74,11 @@ class EmptyModelAnswer(Exception):
 
 
 # How servers word an over-long prompt in a 400: OpenAI/Azure/llama-cpp-python ("maximum context length",
-# code context_length_exceeded), llama.cpp ("exceeds the available context size", exceed_context_size_error),
-# vLLM ("longer than the maximum model length", older "maximum context length"), Ollama ("input length
-# exceeds the context length"), LiteLLM (ContextWindowExceededError with the provider's message).
+# code context_length_exceeded), llama.cpp ("request (N tokens) exceeds the available context size",
+# type exceed_context_size_error), vLLM ("The decoder prompt (length N) is longer than the maximum model
+# length", older "maximum context length"), LiteLLM (ContextWindowExceededError around the provider's
+# message). Ollama's OpenAI endpoint says nothing: it drops the prompt's start to fit num_ctx (4096 by
+# default), which is why the context budget, not this check, is what keeps answers grounded there.
 _OVERFLOW_WORDS = re.compile(
     r"context[_ ]length|context[_ ]size|context window|maximum model length|max_model_len|too long|"
     r"exceeds?|too many tokens|ContextWindowExceeded",
@@ -119,8 +121,10 @@ def describe_model_error(error: BaseException) -> tuple[str, str] | None:
     import openai  # noqa: PLC0415
 
     if isinstance(error, ContextOverflow) or is_context_overflow(error):
-        return ("model_context", "the question with its documents is too long for the language model's context "
-                                 "window (TEAMBOT_MODEL_CONTEXT_TOKENS may be larger than the server's).")
+        return "model_context", (
+            "the question with its documents is too long for the language model's context window "
+            "(TEAMBOT_MODEL_CONTEXT_TOKENS may be larger than the server's)."
+        )
     if isinstance(error, EmptyModelAnswer):
         return "model_empty", "the language model's answer was interrupted before it said anything."
     chain = _causes(error)

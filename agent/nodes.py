@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
-from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, with_token_limit
+from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
@@ -89,6 +89,7 @@ async def condense_question(state: AgentState, runtime: Runtime[AgentContext]) -
             update["model_down"] = _short_reason(described[1])  # the answer would wait for the same failure
         return update
     rewritten = outcome.text.strip()
+    rewritten = rewritten.strip('"\'')  # some models quote the query despite the prompt
     if outcome.finish_reason != "length" and _is_search_query(rewritten, question=question, history=recent):
         return {"search_query": rewritten, "broadened": False, "usage": outcome.usage}
     log.info("condensed query rejected", extra={"length": len(rewritten), "finish_reason": outcome.finish_reason})
@@ -100,6 +101,8 @@ _MODEL_DOWN_KINDS = frozenset({"model_unreachable", "model_timeout"})
 _DEGRADE_KINDS = _MODEL_DOWN_KINDS | {"model_rate_limit", "model_overloaded", "model_dropped", "model_empty"}
 """Failures the documents' own words can stand in for: the model is away, busy, or stopped mid-answer."""
 _QUERY_MAX_CHARS = 200
+_STATEMENT_WORDS = 6
+"""Words from which a rewrite ending in a full stop reads as an answer; "web console port." is still a query."""
 _SENTENCE_END = re.compile(r"[.!。]\s*$")
 
 
@@ -118,8 +121,10 @@ def _is_search_query(candidate: str, *, question: str, history: Sequence[Turn]) 
         return False
     if len(candidate) > max(_QUERY_MAX_CHARS, 2 * len(question)):
         return False
-    if len(split_sentences(candidate)) > 1 or _SENTENCE_END.search(candidate):
-        return False  # a query is not a statement; an answer ends with a full stop
+    if len(split_sentences(candidate)) > 1:
+        return False
+    if _SENTENCE_END.search(candidate) and len(candidate.split()) >= _STATEMENT_WORDS:
+        return False  # a query is not a statement: "The on-call team is a team of 12 engineers."
     terms = set(lexical_tokens(candidate))
     known = set(lexical_tokens(question))
     for turn in history:
@@ -348,18 +353,20 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             outcome = await _call_model(context.chat_model, messages, max_tokens=context.max_answer_tokens,
                                         on_delta=on_delta)
             break
-        except ContextOverflow:
-            # Our estimate was not conservative enough for this server (or its window is smaller than
-            # configured): once more with half the room, then say so.
-            if attempt == 2 or streamed:
-                raise
-            log.warning("the server found the prompt too long; retrying with a smaller one",
-                        extra={"budget_tokens": budget})
-            budget //= 2
         except _Interrupted as cut:
             return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
                                   reason="the stream ended without finishing")
-        except Exception as exc:  # noqa: BLE001 - sorted below: degrade, or let the dispatcher explain
+        except Exception as exc:  # noqa: BLE001 - sorted below: retry, degrade, or let the dispatcher explain
+            if is_context_overflow(exc) and attempt == 1 and not streamed:
+                # Our estimate was not conservative enough for this server (or its window is smaller
+                # than configured): once more with half the room; a second refusal is explained.
+                sent_tokens = estimate_message_tokens([str(m.content) for m in messages])
+                log.warning("the server found the prompt too long; retrying with a smaller one",
+                            extra={"budget_tokens": budget, "prompt_tokens": sent_tokens})
+                # Half the room for history and passages, even when the prompt was well within budget.
+                floor = estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=""), question])
+                budget = floor + max(0, min(budget, sent_tokens) - floor) // 2
+                continue
             described = describe_model_error(exc)
             if described is None or described[0] not in _DEGRADE_KINDS:
                 raise  # a broken request, bad credentials or a crashing model: the dispatcher says which
@@ -381,7 +388,8 @@ async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streame
     log.warning("the model failed; answering with quotes", extra={"reason": reason})
     question = state["question"]
     note = _note(question, prompts.MODEL_UNAVAILABLE_NOTE, prompts.MODEL_UNAVAILABLE_NOTE_KO, reason=reason)
-    quoted = await extract_answer({**state, "fallback_note": note}, runtime)
+    # After a partial answer the quotes follow the "stopped" note, which already says why.
+    quoted = await extract_answer({**state, "fallback_note": "" if streamed.strip() else note}, runtime)
     if not quoted.get("answered"):
         if not streamed.strip():
             if failure is not None:
@@ -391,8 +399,10 @@ async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streame
             quoted = {**quoted, "answer": "", "citations": []}
     answer = quoted["answer"]
     if streamed.strip():
-        stopped = _note(question, prompts.MODEL_STOPPED_NOTE, prompts.MODEL_STOPPED_NOTE_KO, reason=reason)
-        answer = f"{streamed.rstrip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
+        stopped = _note(question, prompts.MODEL_STOPPED_NOTE if answer else prompts.MODEL_STOPPED_ONLY_NOTE,
+                        prompts.MODEL_STOPPED_NOTE_KO if answer else prompts.MODEL_STOPPED_ONLY_NOTE_KO,
+                        reason=reason)
+        answer = f"{streamed.strip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
     consulted = [_citation(n, p) for n, p in enumerate(_relevant(state["passages"], runtime.context.min_relevance),
                                                       start=1)]
     update: AgentState = {**quoted, "answer": answer, "answered": True, "mode": "extractive",
@@ -442,9 +452,9 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     for _, p_index, _, sentence in chosen:
         number = numbers.setdefault(p_index, len(numbers) + 1)
         lines.append(f"> {' '.join(sentence.split())} [{number}]")
-    note = state.get("fallback_note") or (
+    note = state["fallback_note"] if "fallback_note" in state else (
         prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE)
-    answer = "\n".join(lines) + "\n\n" + note
+    answer = "\n".join(lines) + ("\n\n" + note if note else "")
     citations = [
         _citation(number, passages[p_index], " ".join(s for _, pi, _, s in chosen if pi == p_index))
         for p_index, number in numbers.items()

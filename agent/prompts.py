@@ -34,7 +34,11 @@ NO_MODEL_NOTE_KO = "_언어 모델이 설정되어 있지 않아 문서의 해�
 # Model failures: the answer quotes the documents instead, and says why.
 MODEL_UNAVAILABLE_NOTE = "_No answer from the language model: {reason}. This answer quotes your documents directly._"
 MODEL_UNAVAILABLE_NOTE_KO = "_언어 모델이 답하지 못했습니다({reason}). 문서의 해당 부분을 그대로 인용했습니다._"
-MODEL_STOPPED_NOTE = "_The language model stopped before finishing: {reason}._"
-MODEL_STOPPED_NOTE_KO = "_언어 모델이 답을 끝내지 못하고 멈췄습니다({reason})._"
+MODEL_STOPPED_NOTE = (
+    "_The language model stopped before finishing: {reason}. The passages below are quoted directly._"
+)
+MODEL_STOPPED_NOTE_KO = "_언어 모델이 답을 끝내지 못하고 멈췄습니다({reason}). 아래는 문서를 그대로 인용한 것입니다._"
+MODEL_STOPPED_ONLY_NOTE = "_The language model stopped before finishing: {reason}._"
+MODEL_STOPPED_ONLY_NOTE_KO = "_언어 모델이 답을 끝내지 못하고 멈췄습니다({reason})._"
 CUT_SHORT_NOTE = "_This answer was cut short: it reached the length limit for answers._"
 CUT_SHORT_NOTE_KO = "_답변 길이 제한에 도달해 답이 중간에 잘렸습니다._"

@@ -131,6 +131,8 @@ class RedisUsage:
             if self.priced:
                 cost = (record.input_tokens * (self._price_in or 0) + record.output_tokens * (self._price_out or 0))
                 pipe.hincrbyfloat(f"{prefix}:totals", "cost", cost / 1000)
+            if record.tokens_estimated:  # the server reported no usage: these counts are teambot's estimate
+                pipe.hincrby(f"{prefix}:totals", "tokens_estimated", 1)
             if record.error_kind:
                 pipe.hincrby(f"{prefix}:errors", record.error_kind, 1)
             pipe.pfadd(f"{prefix}:users", pseudonym(record.platform, record.user))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
+from contextlib import contextmanager
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import AsyncIterator, TextIO
+from typing import AsyncIterator, Iterator, TextIO
 
 from adapters.base import Adapter
 from adapters.console import translate
@@ -62,6 +65,41 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line.decode("utf-8", errors="replace")
 
 
+_LOG_FILE_BYTES = 5 * 1024 * 1024
+
+
+@contextmanager
+def logs_set_aside(path: Path) -> Iterator[Path | None]:
+    """While chatting in this terminal, write the process's logs to `path` instead of the terminal.
+
+    Log lines (a failed answer's JSON record with its traceback is kilobytes) would otherwise print
+    into the conversation; the user sees the one-line reply, the file keeps the details. The file
+    rotates at 5 MB, one old file kept. Yields None when no handler writes to the terminal.
+    """
+    root = logging.getLogger()
+    terminal = [h for h in root.handlers if type(h) is logging.StreamHandler
+                and getattr(h, "stream", None) in (sys.stderr, sys.stdout)]
+    if not terminal:
+        yield None
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = RotatingFileHandler(path, maxBytes=_LOG_FILE_BYTES, backupCount=1, encoding="utf-8")
+    to_file.setFormatter(terminal[0].formatter)
+    to_file.setLevel(terminal[0].level)
+    for log_filter in terminal[0].filters:
+        to_file.addFilter(log_filter)
+    for handler in terminal:
+        root.removeHandler(handler)
+    root.addHandler(to_file)
+    try:
+        yield path
+    finally:
+        root.removeHandler(to_file)
+        to_file.close()
+        for handler in terminal:
+            root.addHandler(handler)
+
+
 class ConsoleAdapter(Adapter):
     """Reads questions and commands from lines of text and prints streamed answers."""
 
@@ -92,14 +130,17 @@ class ConsoleAdapter(Adapter):
         self._out.flush()
 
     async def run(self) -> None:
-        self._say(f"teambot chat: channel {self.channel!r}, thread {self.thread!r}. Type /help for commands.")
-        lines = self._lines if self._lines is not None else stdin_lines()
-        self._prompt()
-        async for line in lines:
-            if not await self.handle_line(line):
-                break
+        with logs_set_aside(self.teambot.settings.data_dir / "logs" / "console.log") as log_path:
+            self._say(f"teambot chat: channel {self.channel!r}, thread {self.thread!r}. Type /help for commands.")
+            if log_path is not None:
+                self._say(f"(logs go to {log_path})")
+            lines = self._lines if self._lines is not None else stdin_lines()
             self._prompt()
-        self._say("")
+            async for line in lines:
+                if not await self.handle_line(line):
+                    break
+                self._prompt()
+            self._say("")
 
     async def handle_line(self, line: str) -> bool:
         """Handle one line; False means the user asked to quit."""
