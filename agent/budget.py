@@ -1,11 +1,14 @@
 """Token estimates and the context budget: every prompt is made to fit the model's window before it is sent.
 
 No tokenizer of the served model is available (any OpenAI-compatible server may be behind the URL),
-so tokens are estimated per character class, on the high side for the small open models users run:
-SmolLM2's tokenizer spends about 1.9 tokens on a Hangul syllable and 0.27 on an English character.
-Counting 2 per Hangul/CJK character and one per 3 UTF-8 bytes elsewhere over-estimates both
-(and every other script: Cyrillic or Greek take 2 bytes a character, 0.67 tokens), so a prompt
-that fits by this count fits the server.
+so tokens are estimated per character class, on the high side for the small open models users run.
+Measured with SmolLM2's own tokenizer (llama-cpp-python, `make test-real-model`): 2.8-3.0 tokens per
+Hangul syllable (a rare syllable is its three UTF-8 bytes, one token each) and 0.2-0.27 per English
+character. A byte-level tokenizer never spends more tokens than bytes, so counting 3 per Hangul/CJK
+character (their UTF-8 length) is an upper bound for every such model, and one per 3 UTF-8 bytes
+elsewhere over-estimates English and other scripts (Cyrillic or Greek: 2 bytes a character, 0.67
+tokens). A prompt that fits by this count fits the server; models with larger vocabularies (about
+one token per syllable) only get less of their window used.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 _WIDE = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff]")
-_TOKENS_PER_WIDE_CHARACTER = 2
+_TOKENS_PER_WIDE_CHARACTER = 3
 _BYTES_PER_TOKEN = 3
 MESSAGE_OVERHEAD_TOKENS = 8
 """A chat template's role markers and separators around each message."""

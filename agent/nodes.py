@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -87,6 +87,7 @@ async def condense_question(state: AgentState, runtime: Runtime[AgentContext]) -
         update: AgentState = {"search_query": question, "broadened": False}
         if described and described[0] in _MODEL_DOWN_KINDS:
             update["model_down"] = _short_reason(described[1])  # the answer would wait for the same failure
+            update["model_down_kind"] = described[0]
         return update
     rewritten = outcome.text.strip()
     rewritten = rewritten.strip('"\'')  # some models quote the query despite the prompt
@@ -275,7 +276,11 @@ def _fit_prompt(*, question: str, history: Sequence[Turn], passages: Sequence[Pa
     remaining passage is shortened. A question that does not fit on its own is a ContextOverflow.
     """
     entries = _source_entries(passages)
-    turns = list(history)
+    # One runaway answer must not push every other turn out: each remembered turn gets at most an
+    # eighth of the room before the oldest turns are dropped.
+    per_turn = max(64, budget_tokens // 8)
+    turns = [replace(turn, question=truncate_to_tokens(turn.question, per_turn),
+                     answer=truncate_to_tokens(turn.answer, per_turn)) for turn in history]
     kept = list(passages)
 
     def total() -> int:
@@ -338,7 +343,8 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
     question = state["question"]
     passages = _relevant(state["passages"], context.min_relevance)
     if state.get("model_down"):
-        return await _degrade(state, runtime, streamed="", reason=state["model_down"], failure=None)
+        return await _degrade(state, runtime, streamed="", reason=state["model_down"],
+                              kind=state.get("model_down_kind", ""), failure=None)
     budget = ContextBudget(context.context_tokens, context.max_answer_tokens).prompt_tokens
     streamed: list[str] = []
 
@@ -355,6 +361,7 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             break
         except _Interrupted as cut:
             return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
+                                  kind="model_interrupted",
                                   reason="the stream ended without finishing")
         except Exception as exc:  # noqa: BLE001 - sorted below: retry, degrade, or let the dispatcher explain
             if is_context_overflow(exc) and attempt == 1 and not streamed:
@@ -371,6 +378,7 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             if described is None or described[0] not in _DEGRADE_KINDS:
                 raise  # a broken request, bad credentials or a crashing model: the dispatcher says which
             return await _degrade(state, runtime, streamed="".join(streamed), reason=_short_reason(described[1]),
+                                  kind=described[0],
                                   failure=exc)
     answer = outcome.text.strip()
     if outcome.finish_reason == "length":
@@ -382,11 +390,17 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             "usage": outcome.usage}
 
 
-async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streamed: str, reason: str,
+async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streamed: str, reason: str, kind: str,
                    failure: BaseException | None, usage: dict[str, int] | None = None) -> AgentState:
-    """The model failed: quote the passages instead, after whatever the model already said."""
-    log.warning("the model failed; answering with quotes", extra={"reason": reason})
+    """The model failed: quote the passages instead, after whatever the model already said.
+
+    `reason` is the English sentence describing the failure, `kind` its kind: a Korean question's
+    note names the kind in Korean rather than quoting the English reason inside a Korean sentence.
+    """
+    log.warning("the model failed; answering with quotes", extra={"reason": reason, "kind": kind})
     question = state["question"]
+    if _is_korean(question):
+        reason = prompts.MODEL_FAILURE_REASONS_KO.get(kind, "언어 모델 오류")
     note = _note(question, prompts.MODEL_UNAVAILABLE_NOTE, prompts.MODEL_UNAVAILABLE_NOTE_KO, reason=reason)
     # After a partial answer the quotes follow the "stopped" note, which already says why.
     quoted = await extract_answer({**state, "fallback_note": "" if streamed.strip() else note}, runtime)

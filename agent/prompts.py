@@ -40,5 +40,15 @@ MODEL_STOPPED_NOTE = (
 MODEL_STOPPED_NOTE_KO = "_언어 모델이 답을 끝내지 못하고 멈췄습니다({reason}). 아래는 문서를 그대로 인용한 것입니다._"
 MODEL_STOPPED_ONLY_NOTE = "_The language model stopped before finishing: {reason}._"
 MODEL_STOPPED_ONLY_NOTE_KO = "_언어 모델이 답을 끝내지 못하고 멈췄습니다({reason})._"
+# The reasons above are English sentences from agent/llm.py; a Korean note names the failure in Korean.
+MODEL_FAILURE_REASONS_KO = {
+    "model_unreachable": "서버에 연결할 수 없음",
+    "model_timeout": "제시간에 응답하지 않음",
+    "model_rate_limit": "요청 한도 초과",
+    "model_overloaded": "서버 과부하 또는 재시작 중",
+    "model_dropped": "답변 중 연결이 끊김",
+    "model_empty": "아무 말도 하기 전에 답변이 중단됨",
+    "model_interrupted": "답변이 끝나지 않은 채 스트림이 닫힘",
+}
 CUT_SHORT_NOTE = "_This answer was cut short: it reached the length limit for answers._"
 CUT_SHORT_NOTE_KO = "_답변 길이 제한에 도달해 답이 중간에 잘렸습니다._"

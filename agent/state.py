@@ -41,6 +41,8 @@ class AgentState(TypedDict, total=False):
     """input_tokens and output_tokens of every model call; `estimated` is 1 when a server reported none."""
     model_down: str
     """Why the model failed before the answer (e.g. while condensing): the answer quotes instead."""
+    model_down_kind: str
+    """The kind of that failure (`model_unreachable`, ...), for a note in the question's language."""
     fallback_note: str
     """The note an extractive answer ends with, when it stands in for a failed model."""
 
