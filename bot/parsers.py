@@ -107,7 +107,23 @@ def _parse_code(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
 
 # --- markdown --------------------------------------------------------------------
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Only the opening is matched by the regex; the closing `#`s and spaces are stripped in Python.
+# A lazy `(.+?)` followed by `\s*#*\s*$` backtracks in time cubic in a run of spaces (a 3 KB
+# line froze the bot for a minute); this pattern has no nested or adjacent overlapping repeats.
+_MD_HEADING = re.compile(r"(#{1,6})[^\S\n]+(\S.*)")
+
+
+def heading_text(line: str) -> tuple[int, str] | None:
+    """`(level, text)` of an ATX heading line (`## Setup ##`), or None; linear in the line's length."""
+    match = _MD_HEADING.match(line)
+    if match is None:
+        return None
+    text = match.group(2).rstrip()
+    without_closing = text.rstrip("#")
+    # A closing sequence counts only after a space (`# C#` is about C#), as CommonMark says.
+    if without_closing != text and (not without_closing or without_closing[-1] in " \t"):
+        text = without_closing.rstrip()
+    return (len(match.group(1)), text) if text else None
 
 
 def _sections_by_headings(lines: list[tuple[int, str] | str]) -> tuple[str | None, list[Section]]:
@@ -144,8 +160,8 @@ def _parse_markdown(name: str, data: bytes, limits: ParseLimits) -> ParsedDocume
     for line in decode_text(data).splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        match = None if in_fence else _MD_HEADING.match(line)
-        items.append((len(match.group(1)), match.group(2)) if match else line)
+        heading = None if in_fence else heading_text(line)
+        items.append(heading or line)
     title, sections = _sections_by_headings(items)
     return ParsedDocument(title=title or _stem_title(name), sections=sections)
 
@@ -280,10 +296,10 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        # Blank rows dropped while reading: a file of a million empty lines never becomes a list of them.
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if "".join(row).strip()]
     except csv.Error as exc:
         raise IngestError(f"the CSV is malformed ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         return ParsedDocument(title=_stem_title(name))
     header, body = rows[0], rows[1:]
