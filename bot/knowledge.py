@@ -17,20 +17,17 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.events import Scope
 from bot.observability import Metrics
+from bot.chunking import ChunkingRules, Piece
 from bot.parsers import IngestError, ParseLimits
 from bot.sandbox import ParserSandbox
 
 log = logging.getLogger(__name__)
-
-_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +66,18 @@ class KnowledgeBase:
         self.vectors = vectors
         self.embedder = embedder
         self.limits = limits
-        self._splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=_SEPARATORS, keep_separator="end",
-        )
+        # Applied in the sandbox's worker, where splitting a huge text cannot hurt the bot.
+        self._chunking = ChunkingRules(chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_chunks=limits.max_chunks)
         # One writer per document at a time: two uploads of the same file must not interleave.
         self._document_locks: dict[str, asyncio.Lock] = {}
 
-    def _chunk(self, *, doc_id: str, source: str, title: str, scope: Scope, sections) -> list[Chunk]:  # type: ignore[no-untyped-def]
-        chunks: list[Chunk] = []
-        for section in sections:
-            for piece in self._splitter.split_text(section.text):
-                piece = piece.strip()
-                if not piece:
-                    continue
-                chunks.append(
-                    Chunk(
-                        id=chunk_id(doc_id, len(chunks)), document_id=doc_id, ordinal=len(chunks), text=piece,
-                        source=source, title=title, location=section.location, scope=scope,
-                    )
-                )
-                if len(chunks) > self.limits.max_chunks:
-                    raise IngestError(f"the document is too large (more than {self.limits.max_chunks} chunks)")
-        return chunks
+    @staticmethod
+    def _chunk(*, doc_id: str, source: str, title: str, scope: Scope, pieces: list[Piece]) -> list[Chunk]:
+        return [
+            Chunk(id=chunk_id(doc_id, ordinal), document_id=doc_id, ordinal=ordinal, text=piece.text,
+                  source=source, title=title, location=piece.location, scope=scope)
+            for ordinal, piece in enumerate(pieces)
+        ]
 
     async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "") -> IngestResult:
         """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing."""
@@ -120,9 +107,9 @@ class KnowledgeBase:
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
             await self.vectors.check_writable()
-            parsed = await self.sandbox.parse(source, data, self.limits.parse)
+            parsed = await self.sandbox.read(source, data, limits=self.limits.parse, chunking=self._chunking)
             chunks = await asyncio.to_thread(
-                self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, sections=parsed.sections
+                self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, pieces=parsed.pieces
             )
             if not chunks:
                 raise IngestError("the file contains no text")

@@ -132,3 +132,92 @@ async def test_a_slow_file_is_stopped_and_the_bot_keeps_answering(make_settings:
         # The killed reader is replaced: the next upload reads normally.
         [after] = await fake.upload("page.html", documents.HTML.encode())
         assert after.result is not None and after.result.status == "added"
+
+
+async def test_a_file_queued_behind_a_slow_one_is_read_on_its_own_clock(make_settings: Callable[..., Settings]) -> None:
+    # One reader: the good file waits while the slow one runs out its time. Its wait is not its
+    # parse, and the reader killed for the slow file is replaced for it and every later file.
+    async with Teambot(make_settings(parse_timeout_s=2.0, parse_workers=1)) as teambot:
+        fake = FakeAdapter(teambot)
+        deep = ("<div>" * 500_000 + "deep" + "</div>" * 500_000).encode()
+        slow = asyncio.create_task(fake.upload("deep.html", deep))
+        await asyncio.sleep(1.0)
+        [good] = await fake.upload("page.html", documents.HTML.encode())
+        [slow_outcome] = await slow
+        assert slow_outcome.error == "reading the file took longer than 2 s"
+        assert good.error is None and good.result is not None and good.result.status == "added"
+        [again] = await fake.upload("slow-again.html", deep)
+        assert again.error == "reading the file took longer than 2 s"
+        [later] = await fake.upload("notes.md", b"# Notes\n\nStill readable after two timeouts.")
+        assert later.error is None and later.result is not None
+
+
+async def test_the_bot_keeps_answering_while_a_hostile_markdown_file_is_read(
+        make_settings: Callable[..., Settings]) -> None:
+    async with Teambot(make_settings()) as teambot:
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", b"# Guide\n\nThe web console listens on port 8080.")
+        # A heading followed by a long run of spaces once made the heading regex backtrack for a
+        # minute while holding the GIL: no answer, no health check, no Slack ack meanwhile.
+        hostile = ("# a" + " " * 2000 + "x\n\nbody text\n\n") * 5 + "*" * 100_000 + "\n" + "[" * 100_000
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def heartbeat() -> None:
+            loop = asyncio.get_running_loop()
+            last = loop.time()
+            while not done.is_set():
+                await asyncio.sleep(0.02)
+                now = loop.time()
+                gaps.append(now - last)
+                last = now
+
+        beating = asyncio.create_task(heartbeat())
+        upload = asyncio.create_task(fake.upload("hostile.md", hostile.encode()))
+        answer = await fake.say("Which port does the web console listen on?")
+        [outcome] = await upload
+        done.set()
+        await beating
+        assert answer.reply is not None and "8080" in answer.reply.text
+        assert outcome.result is not None, outcome.error
+        assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.1f} s"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        # Separator-less CJK text: once gigabytes in the splitter, one string per character.
+        ("cjk.txt", "漢字" * 100_000),
+        # A 35 KB CSV whose long header is repeated for every cell of its rows: a small file, a huge text.
+        ("wide.csv", ",".join(f"a rather long column name {i:04}" for i in range(500)) + "\n"
+         + (",".join("x" * 500) + "\n") * 20),
+        ("many.json", "[" + ",".join(["1"] * 100_000) + "]"),
+        ("big.py", "x = 1\n" * 40_000),
+    ],
+)
+async def test_text_beyond_the_extracted_size_limit_is_refused_with_one_line(
+        make_settings: Callable[..., Settings], name: str, data: str) -> None:
+    async with Teambot(make_settings(max_extracted_chars=100_000)) as teambot:
+        with pytest.raises(IngestError) as raised:
+            await teambot.knowledge.ingest(name=name, data=data.encode(), scope=SCOPE, uploader="mallory")
+        assert str(raised.value) == "the file has more than 100,000 characters of text, over the limit"
+        assert await teambot.knowledge.list_documents([SCOPE]) == []
+
+
+async def test_text_formats_are_read_under_the_memory_cap(make_settings: Callable[..., Settings]) -> None:
+    # Three million JSON values flatten to millions of strings: far past a 128 MB reader, which
+    # refuses the file, while the bot itself never holds them.
+    data = ("[" + ",".join(["1"] * 3_000_000) + "]").encode()
+    async with Teambot(make_settings(parse_memory_mb=128, max_extracted_chars=10**9)) as teambot:
+        with pytest.raises(IngestError) as raised:
+            await teambot.knowledge.ingest(name="values.json", data=data, scope=SCOPE, uploader="mallory")
+        assert str(raised.value) == "the file needs too much memory to read (a decompression bomb?)"
+        [after] = await FakeAdapter(teambot).upload("ok.json", b'{"port": 8080}')
+        assert after.result is not None, after.error
+
+
+async def test_a_huge_separator_less_text_is_chunked_in_bounded_pieces(make_settings: Callable[..., Settings]) -> None:
+    async with Teambot(make_settings(chunk_size=1000, chunk_overlap=100)) as teambot:
+        result = await teambot.knowledge.ingest(name="cjk.txt", data=("漢" * 200_000).encode(), scope=SCOPE,
+                                                uploader="a")
+        assert result.document.chunk_count == 223  # 900 new characters per chunk
