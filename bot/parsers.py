@@ -253,7 +253,7 @@ def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many exception types on broken files
-        raise IngestError(f"the PDF is damaged or unreadable ({type(exc).__name__})") from None
+        raise IngestError("the PDF is damaged or unreadable") from None
     if not sections:
         raise IngestError("the PDF has no extractable text (a scan? run OCR first)")
     return ParsedDocument(title=str(metadata_title).strip() or _stem_title(name), sections=sections)
@@ -280,7 +280,7 @@ def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise IngestError(f"the .docx is damaged or unreadable ({type(exc).__name__})") from None
+        raise IngestError("the .docx is damaged or unreadable") from None
     items: list[tuple[int, str] | str] = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -402,7 +402,7 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
     except RecursionError:
         raise IngestError("the file is nested too deeply to read") from None
     except Exception as exc:  # noqa: BLE001 - third-party parsers fail in many ways on hostile input
-        raise IngestError(f"the file is damaged or not really a {extension} file ({type(exc).__name__})") from None
+        raise IngestError(f"the file is damaged or not really a {extension} file") from None
     if not any(section.text.strip() for section in parsed.sections):
         raise IngestError("the file contains no text")
     # Every format, whatever it checked on the way (HTML and DOCX yield at most their markup's text).
