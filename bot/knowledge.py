@@ -99,7 +99,7 @@ class KnowledgeBase:
             raise IngestError(
                 f"the file is {len(data) / 1048576:.1f} MB, over the {self.limits.max_bytes / 1048576:.0f} MB limit"
             )
-        content_hash = hashlib.sha256(data).hexdigest()
+        content_hash = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: not on the loop
         doc_id = document_id(scope, source)
         lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
         async with lock:

@@ -148,7 +148,7 @@ class ParserSandbox:
         # One thread per slot waits on a worker's pipe, so the event loop never does.
         self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parser-pipe")
         self._idle: list[_Worker] = []
-        self._busy: set[_Worker] = set()
+        self._workers: set[_Worker] = set()  # every live worker, idle or busy, for `close`
         self._closed = False
 
     async def read(self, name: str, data: bytes, *, limits: ParseLimits, chunking: ChunkingRules) -> ReadDocument:
@@ -159,7 +159,6 @@ class ParserSandbox:
             if self._closed:
                 raise IngestError("the bot is shutting down; try again later")
             worker = self._idle.pop() if self._idle else await loop.run_in_executor(self._threads, self._start_worker)
-            self._busy.add(worker)
             healthy = False
             try:
                 kind, value = await loop.run_in_executor(self._threads, self._exchange, worker, job)
@@ -169,13 +168,13 @@ class ParserSandbox:
             except (EOFError, OSError):
                 raise IngestError(_CRASH_REASON) from None
             finally:
-                self._busy.discard(worker)
                 if healthy and not self._closed:
                     self._idle.append(worker)
                 else:
                     # Timed out, crashed, or the upload was cancelled mid-parse: this worker's
-                    # state is unknown, so it goes; the next file gets a fresh one.
-                    await loop.run_in_executor(None, worker.stop)
+                    # state is unknown, so it goes (a killed process is reaped in milliseconds);
+                    # the next file gets a fresh one.
+                    self._stop(worker)
         if kind == "failed":
             log.error("the document reader failed", extra={"file": name, "error": value})
             raise IngestError("the document reader failed on this file")
@@ -198,12 +197,13 @@ class ParserSandbox:
         finally:
             theirs.close()
         worker = _Worker(process, ours)
+        self._workers.add(worker)
         try:
             if ours.poll(_START_TIMEOUT_S) and ours.recv()[0] == "ready":
                 return worker
         except (EOFError, OSError):
             pass
-        worker.stop()
+        self._stop(worker)
         log.error("a document reader did not start")
         raise IngestError("the document reader could not start; try again")
 
@@ -222,10 +222,14 @@ class ParserSandbox:
             raise _TimedOut
         return worker.conn.recv()
 
+    def _stop(self, worker: _Worker) -> None:
+        self._workers.discard(worker)
+        worker.stop()
+
     def close(self) -> None:
         """End every worker (idle or busy); later reads are refused."""
         self._closed = True
-        workers, self._idle = [*self._idle, *self._busy], []
-        for worker in workers:
-            worker.stop()
+        self._idle = []
+        for worker in list(self._workers):
+            self._stop(worker)
         self._threads.shutdown(wait=False, cancel_futures=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import random
 from typing import Callable
 
@@ -221,3 +222,64 @@ async def test_a_huge_separator_less_text_is_chunked_in_bounded_pieces(make_sett
         result = await teambot.knowledge.ingest(name="cjk.txt", data=("漢" * 200_000).encode(), scope=SCOPE,
                                                 uploader="a")
         assert result.document.chunk_count == 223  # 900 new characters per chunk
+
+
+def _readers() -> list[multiprocessing.process.BaseProcess]:
+    return [p for p in multiprocessing.active_children() if p.name == "teambot-parser"]
+
+
+async def test_readers_end_with_the_bot_and_a_cancelled_upload_ends_its_reader(
+        make_settings: Callable[..., Settings]) -> None:
+    async with Teambot(make_settings(parse_workers=1)) as teambot:
+        fake = FakeAdapter(teambot)
+        await fake.upload("guide.md", b"# Guide\n\nPort 8080.")
+        [reader] = _readers()
+        deep = ("<div>" * 500_000 + "deep" + "</div>" * 500_000).encode()
+        upload = asyncio.create_task(fake.upload("deep.html", deep))
+        await asyncio.sleep(0.5)
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+        assert not reader.is_alive(), "the reader of a cancelled upload is still parsing"
+        [after] = await fake.upload("page.html", documents.HTML.encode())
+        assert after.result is not None, after.error
+        assert len(_readers()) == 1
+    assert _readers() == []
+
+
+def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import asyncio, multiprocessing, sys\n"
+        "from bot.chunking import ChunkingRules\n"
+        "from bot.parsers import ParseLimits\n"
+        "from bot.sandbox import ParserSandbox\n"
+        "async def main():\n"
+        "    sandbox = ParserSandbox(timeout_s=60, memory_bytes=2**30)\n"
+        "    await sandbox.read('a.md', b'# A\\n\\ntext', limits=ParseLimits(), chunking=ChunkingRules(1000, 100, 10))\n"
+        "    print(*[p.pid for p in multiprocessing.active_children() if p.name == 'teambot-parser'], flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    bot = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        assert bot.stdout is not None
+        [reader_pid] = map(int, bot.stdout.readline().split())
+    finally:
+        bot.send_signal(signal.SIGKILL)
+        bot.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(reader_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail("the reader outlived the bot")
