@@ -110,3 +110,21 @@ def test_forged_placeholders_in_model_text_cannot_loop_or_crash_the_formatter() 
     # The formatter holds converted pieces behind private-use markers; text carrying the markers
     # itself once made a piece refer to itself (an endless loop on the event loop) or to nothing.
     assert to_mrkdwn("`\ue0000\ue001` and \ue00099\ue001 **b**") == "`0` and 99 *b*"
+
+
+@pytest.mark.parametrize("name", ["report.pdf", "report.docx"])
+def test_pdf_and_docx_with_hostile_text_are_read_in_bounded_time(name: str) -> None:
+    from tests.support import documents
+
+    # Their text comes out of pypdf and python-docx, whose own costs on such text are linear
+    # enough at this size (and the sandbox's time limit bounds them beyond); ours must add nothing.
+    slow = {}
+    for shape, text in _shapes(10_000).items():
+        if name.endswith(".pdf"):
+            data = documents.make_pdf([text])
+        else:
+            data = documents.make_docx([("h1", text[:200].strip() or "title"), ("p", text)])
+        elapsed = _elapsed(lambda: parse_document(name, data, ParseLimits()))
+        if elapsed > 5.0:
+            slow[shape] = round(elapsed, 1)
+    assert not slow, f"{name} took seconds on: {slow}"
