@@ -115,8 +115,8 @@ class KnowledgeBase:
                 raise IngestError("the file contains no text")
             # Side by side: the embedder's tokenizer and matrix work release the GIL, the terms need it.
             embeddings, terms = await asyncio.gather(
-                self.embedder.embed_documents([_embedding_text(c) for c in chunks]),
-                asyncio.to_thread(lambda: [c.index_terms() for c in chunks]),
+                _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks]),
+                asyncio.to_thread(_index_terms, chunks),
             )
             document = DocumentInfo(
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
@@ -154,7 +154,7 @@ class KnowledgeBase:
                 found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
-                    embeddings = await self.embedder.embed_documents([_embedding_text(c) for c in chunks])
+                    embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
                 except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
@@ -207,6 +207,25 @@ def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: S
         embeddings=list(embeddings), metadatas=[{**c.metadata(), **extra} for c in chunks],
         replaces=replaces, receipts=receipts,
     )
+
+
+_EMBED_BATCH = 256
+
+
+async def _embed_in_batches(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
+    """All of `texts` embedded, a batch at a time: the tokenizer's working memory is that of one
+    batch however long the document (all at once, a 20 MB CJK text took 600 MB here)."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), _EMBED_BATCH):
+        vectors.extend(await embedder.embed_documents(texts[start : start + _EMBED_BATCH]))
+    return vectors
+
+
+def _index_terms(chunks: Sequence[Chunk]) -> list[list[str]]:
+    """Each chunk's index terms, equal terms sharing one string: CJK text yields a bigram per
+    character, so a long document would otherwise hold millions of copies of the same few."""
+    shared: dict[str, str] = {}
+    return [[shared.setdefault(term, term) for term in chunk.index_terms()] for chunk in chunks]
 
 
 def _embedding_text(chunk: Chunk) -> str:

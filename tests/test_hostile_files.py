@@ -283,3 +283,36 @@ def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[n
             return
         time.sleep(0.1)
     pytest.fail("the reader outlived the bot")
+
+
+def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # The bot's own peak memory (its readers are separate processes with their own cap): all of
+    # this text was once split, tokenized and embedded at once in the bot, 2.9 GB for 20 MB.
+    script = (
+        "import asyncio, resource\n"
+        "from bot.app import Teambot\n"
+        "from bot.events import Scope\n"
+        "from bot.settings import load_settings\n"
+        "async def main():\n"
+        "    async with Teambot(load_settings()) as bot:\n"
+        "        data = ('漢字仮名' * 1_700_000).encode()[: 20_000_000 // 3 * 3]\n"
+        "        result = await bot.knowledge.ingest(name='cjk.txt', data=data, scope=Scope('t', 'w', 'c'), uploader='u')\n"
+        "        print(result.document.chunk_count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TEAMBOT_", "REDIS_", "CHROMA_"))}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), TEAMBOT_DATA_DIR=str(tmp_path / "data"),
+               REDIS_URL=redis_url, HF_HUB_OFFLINE="1")
+    (tmp_path / "probe.py").write_text(script)
+    done = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    chunks, peak_mb = map(int, done.stdout.split())
+    assert chunks > 7000
+    assert peak_mb < 1200, f"the bot peaked at {peak_mb} MB reading a 20 MB text"
