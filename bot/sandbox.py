@@ -126,12 +126,12 @@ class _Worker:
     conn: Connection
 
     def stop(self) -> None:
-        """Kill the process (a stuck parse does not stop by being asked) and release the pipe."""
+        """Kill the process: a stuck parse does not stop by being asked."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=5)
-        # Closed after the kill: a thread still waiting on the pipe then wakes up with EOF.
-        self.conn.close()
+        # The pipe is not closed here: a thread may still be waiting on it, and wakes up with EOF
+        # now that the other end is gone. It closes when the last reference to it goes.
 
 
 class ParserSandbox:
