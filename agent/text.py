@@ -117,26 +117,29 @@ _SENTENCE_END = re.compile(
     r"(?<=[.!?。！？])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9가-힣\u4e00-\u9fff])"
     r"|(?<=[다요죠음함됨임까])\.\s*"
     r"|\n{2,}"
-    r"|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+    # `[ \t]*`, not `\s*`: a lookahead that may run over newlines rescans a run of blank lines
+    # from every newline in it (quadratic); "\n\n- item" is split by the rule above anyway.
+    r"|\n(?=[ \t]*(?:[-*•]|\d+[.)])\s)"
 )
+# Longer than the longest abbreviation plus the word boundary before it and the spaces after.
+_ABBREVIATION_WINDOW = 64
 _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|mr|mrs|dr|st|no|fig|approx|inc|ltd|jr|sr)\.$", re.IGNORECASE)
 
 
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences (English and Korean), keeping list items apart."""
     pieces: list[str] = []
-    buffer = ""
-    start = 0
+    start = 0  # where the sentence being built starts; text is sliced once per sentence (linear)
     for match in _SENTENCE_END.finditer(text):
-        candidate = buffer + text[start : match.end()]
-        start = match.end()
-        if _ABBREVIATIONS.search(candidate.rstrip()):
-            buffer = candidate
+        # Only the end of the candidate can hold an abbreviation: look at a bounded tail, so a
+        # run of "e.g. e.g. ..." does not rescan an ever longer candidate.
+        if _ABBREVIATIONS.search(text[max(start, match.end() - _ABBREVIATION_WINDOW) : match.end()].rstrip()):
             continue
-        buffer = ""
-        if candidate.strip():
-            pieces.append(candidate.strip())
-    tail = (buffer + text[start:]).strip()
+        candidate = text[start : match.end()].strip()
+        start = match.end()
+        if candidate:
+            pieces.append(candidate)
+    tail = text[start:].strip()
     if tail:
         pieces.append(tail)
     return pieces

@@ -113,7 +113,8 @@ class Teambot:
         self.metrics = Metrics()
         self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
         self.permissions = Permissions.from_settings(settings)
-        sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576)
+        sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576,
+                                workers=settings.parse_workers)
         self._stack.callback(sandbox.close)
         self.knowledge = KnowledgeBase(
             metrics=self.metrics,
@@ -124,7 +125,8 @@ class Teambot:
                 max_bytes=settings.max_upload_bytes,
                 max_chunks=settings.max_chunks_per_document,
                 parse=ParseLimits(max_pages=settings.max_pages,
-                                  max_unzipped_bytes=settings.max_unzipped_mb * 1048576),
+                                  max_unzipped_bytes=settings.max_unzipped_mb * 1048576,
+                                  max_extracted_chars=settings.max_extracted_chars),
             ),
         )
         resumed = await self.knowledge.resume()

@@ -22,10 +22,10 @@ from agent.vectorstore import VectorStoreError
 from bot.app import Teambot
 from bot.events import Attachment, Scope
 from bot.observability import configure_logging
-from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
+from bot.parsers import IngestError
 from bot.redis_server import RedisServerError
 from bot.settings import Settings, SettingsError, load_settings
-from bot.uploads import documents_text, ingest_attachments
+from bot.uploads import documents_text, ingest_attachments, walk_folder
 
 
 class CliError(Exception):
@@ -42,12 +42,7 @@ def _collect_files(paths: Sequence[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                # Folders are walked for documents: empty files (package markers) are not documents.
-                if (child.is_file() and not hidden and extension_of(child.name) in SUPPORTED_EXTENSIONS
-                        and child.stat().st_size > 0):
-                    files.append(child)
+            files.extend(walk_folder(path))
         elif path.exists():
             files.append(path)
         else:

@@ -18,20 +18,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, DocumentInfo, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.events import Scope
 from bot.observability import Metrics
+from bot.chunking import ChunkingRules, Piece
 from bot.parsers import IngestError, ParseLimits
 from bot.sandbox import ParserSandbox
 
 log = logging.getLogger(__name__)
-
-_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,28 +91,18 @@ class KnowledgeBase:
         self.vectors = vectors
         self.embedder = embedder
         self.limits = limits
-        self._splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=_SEPARATORS, keep_separator="end",
-        )
+        # Applied in the sandbox's worker, where splitting a huge text cannot hurt the bot.
+        self._chunking = ChunkingRules(chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_chunks=limits.max_chunks)
         # One writer per document at a time: two uploads of the same file must not interleave.
         self._document_locks: dict[str, asyncio.Lock] = {}
 
-    def _chunk(self, *, doc_id: str, source: str, title: str, scope: Scope, sections) -> list[Chunk]:  # type: ignore[no-untyped-def]
-        chunks: list[Chunk] = []
-        for section in sections:
-            for piece in self._splitter.split_text(section.text):
-                piece = piece.strip()
-                if not piece:
-                    continue
-                chunks.append(
-                    Chunk(
-                        id=chunk_id(doc_id, len(chunks)), document_id=doc_id, ordinal=len(chunks), text=piece,
-                        source=source, title=title, location=section.location, scope=scope,
-                    )
-                )
-                if len(chunks) > self.limits.max_chunks:
-                    raise IngestError(f"the document is too large (more than {self.limits.max_chunks} chunks)")
-        return chunks
+    @staticmethod
+    def _chunk(*, doc_id: str, source: str, title: str, scope: Scope, pieces: list[Piece]) -> list[Chunk]:
+        return [
+            Chunk(id=chunk_id(doc_id, ordinal), document_id=doc_id, ordinal=ordinal, text=piece.text,
+                  source=source, title=title, location=piece.location, scope=scope)
+            for ordinal, piece in enumerate(pieces)
+        ]
 
     async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "") -> IngestResult:
         """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing."""
@@ -137,7 +124,7 @@ class KnowledgeBase:
             raise IngestError(
                 f"the file is {len(data) / 1048576:.1f} MB, over the {self.limits.max_bytes / 1048576:.0f} MB limit"
             )
-        content_hash = hashlib.sha256(data).hexdigest()
+        content_hash = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: not on the loop
         doc_id = document_id(scope, source)
         lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
         async with lock:
@@ -145,16 +132,16 @@ class KnowledgeBase:
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
             await self.vectors.check_writable()
-            parsed = await self.sandbox.parse(source, data, self.limits.parse)
+            parsed = await self.sandbox.read(source, data, limits=self.limits.parse, chunking=self._chunking)
             chunks = await asyncio.to_thread(
-                self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, sections=parsed.sections
+                self._chunk, doc_id=doc_id, source=source, title=parsed.title, scope=scope, pieces=parsed.pieces
             )
             if not chunks:
                 raise IngestError("the file contains no text")
             # Side by side: the embedder's tokenizer and matrix work release the GIL, the terms need it.
             embeddings, terms = await asyncio.gather(
-                self.embedder.embed_documents([_embedding_text(c) for c in chunks]),
-                asyncio.to_thread(lambda: [c.index_terms() for c in chunks]),
+                _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks]),
+                asyncio.to_thread(_index_terms, chunks),
             )
             document = DocumentInfo(
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
@@ -192,7 +179,7 @@ class KnowledgeBase:
                 found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
-                    embeddings = await self.embedder.embed_documents([_embedding_text(c) for c in chunks])
+                    embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
                 except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
@@ -245,6 +232,25 @@ def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: S
         embeddings=list(embeddings), metadatas=[{**c.metadata(), **extra} for c in chunks],
         replaces=replaces, receipts=receipts,
     )
+
+
+_EMBED_BATCH = 256
+
+
+async def _embed_in_batches(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
+    """All of `texts` embedded, a batch at a time: the tokenizer's working memory is that of one
+    batch however long the document (all at once, a 20 MB CJK text took 600 MB here)."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), _EMBED_BATCH):
+        vectors.extend(await embedder.embed_documents(texts[start : start + _EMBED_BATCH]))
+    return vectors
+
+
+def _index_terms(chunks: Sequence[Chunk]) -> list[list[str]]:
+    """Each chunk's index terms, equal terms sharing one string: CJK text yields a bigram per
+    character, so a long document would otherwise hold millions of copies of the same few."""
+    shared: dict[str, str] = {}
+    return [[shared.setdefault(term, term) for term in chunk.index_terms()] for chunk in chunks]
 
 
 def _embedding_text(chunk: Chunk) -> str:

@@ -37,6 +37,23 @@ class ParsedDocument:
 class ParseLimits:
     max_pages: int = 2000
     max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_extracted_chars: int = 10_000_000
+    """Text a document may yield. Checked as it grows: CSV and JSON render each value with its
+    column or path, so a small file can expand many times over."""
+
+
+class _TextBudget:
+    """Counts extracted characters against `ParseLimits.max_extracted_chars`."""
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self._limit = limits.max_extracted_chars
+        self._left = self._limit
+
+    def spend(self, text: str) -> str:
+        self._left -= len(text)
+        if self._left < 0:
+            raise IngestError(f"the file has more than {self._limit:,} characters of text, over the limit")
+        return text
 
 
 CODE_EXTENSIONS = frozenset(
@@ -92,11 +109,11 @@ def _stem_title(name: str) -> str:
 
 
 def _parse_text(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
-    return ParsedDocument(title=_stem_title(name), sections=[Section(decode_text(data))])
+    return ParsedDocument(title=_stem_title(name), sections=[Section(_TextBudget(limits).spend(decode_text(data)))])
 
 
 def _parse_code(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
-    lines = decode_text(data).splitlines()
+    lines = _TextBudget(limits).spend(decode_text(data)).splitlines()
     sections = []
     for start in range(0, len(lines), _CODE_LINES_PER_SECTION):
         block = lines[start : start + _CODE_LINES_PER_SECTION]
@@ -107,7 +124,23 @@ def _parse_code(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
 
 # --- markdown --------------------------------------------------------------------
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Only the opening is matched by the regex; the closing `#`s and spaces are stripped in Python.
+# A lazy `(.+?)` followed by `\s*#*\s*$` backtracks in time cubic in a run of spaces (a 3 KB
+# line froze the bot for a minute); this pattern has no nested or adjacent overlapping repeats.
+_MD_HEADING = re.compile(r"(#{1,6})[^\S\n]+(\S.*)")
+
+
+def heading_text(line: str) -> tuple[int, str] | None:
+    """`(level, text)` of an ATX heading line (`## Setup ##`), or None; linear in the line's length."""
+    match = _MD_HEADING.match(line)
+    if match is None:
+        return None
+    text = match.group(2).rstrip()
+    without_closing = text.rstrip("#")
+    # A closing sequence counts only after a space (`# C#` is about C#), as CommonMark says.
+    if without_closing != text and (not without_closing or without_closing[-1] in " \t"):
+        text = without_closing.rstrip()
+    return (len(match.group(1)), text) if text else None
 
 
 def _sections_by_headings(lines: list[tuple[int, str] | str]) -> tuple[str | None, list[Section]]:
@@ -141,11 +174,11 @@ def _sections_by_headings(lines: list[tuple[int, str] | str]) -> tuple[str | Non
 def _parse_markdown(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     items: list[tuple[int, str] | str] = []
     in_fence = False
-    for line in decode_text(data).splitlines():
+    for line in _TextBudget(limits).spend(decode_text(data)).splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        match = None if in_fence else _MD_HEADING.match(line)
-        items.append((len(match.group(1)), match.group(2)) if match else line)
+        heading = None if in_fence else heading_text(line)
+        items.append(heading or line)
     title, sections = _sections_by_headings(items)
     return ParsedDocument(title=title or _stem_title(name), sections=sections)
 
@@ -209,8 +242,9 @@ def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         if len(reader.pages) > limits.max_pages:
             raise IngestError(f"the PDF has {len(reader.pages)} pages, more than the limit of {limits.max_pages}")
         sections = []
+        budget = _TextBudget(limits)
         for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
+            text = budget.spend(page.extract_text() or "")
             if text.strip():
                 sections.append(Section(text, f"p. {number}"))
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
@@ -219,7 +253,7 @@ def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many exception types on broken files
-        raise IngestError(f"the PDF is damaged or unreadable ({type(exc).__name__})") from None
+        raise IngestError("the PDF is damaged or unreadable") from None
     if not sections:
         raise IngestError("the PDF has no extractable text (a scan? run OCR first)")
     return ParsedDocument(title=str(metadata_title).strip() or _stem_title(name), sections=sections)
@@ -246,7 +280,7 @@ def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise IngestError(f"the .docx is damaged or unreadable ({type(exc).__name__})") from None
+        raise IngestError("the .docx is damaged or unreadable") from None
     items: list[tuple[int, str] | str] = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -280,18 +314,20 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        # Blank rows dropped while reading: a file of a million empty lines never becomes a list of them.
+        rows = [row for row in csv.reader(io.StringIO(text), dialect) if "".join(row).strip()]
     except csv.Error as exc:
         raise IngestError(f"the CSV is malformed ({exc})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         return ParsedDocument(title=_stem_title(name))
     header, body = rows[0], rows[1:]
     sections = []
+    budget = _TextBudget(limits)
     for start in range(0, len(body), _CSV_ROWS_PER_SECTION):
         block = body[start : start + _CSV_ROWS_PER_SECTION]
         lines = [
-            "; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in enumerate(zip(header, row)) if v.strip())
+            budget.spend("; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
+                                   for i, (h, v) in enumerate(zip(header, row)) if v.strip()))
             for row in block
         ]
         # +2: row numbers as a spreadsheet shows them, the header being row 1
@@ -302,17 +338,17 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     return ParsedDocument(title=_stem_title(name), sections=sections)
 
 
-def _flatten_json(value: object, path: str, out: list[str], depth: int = 0) -> None:
+def _flatten_json(value: object, path: str, out: list[str], budget: _TextBudget, depth: int = 0) -> None:
     if depth > 64:
         raise IngestError("the JSON is nested too deeply")
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten_json(item, f"{path}.{key}" if path else str(key), out, depth + 1)
+            _flatten_json(item, f"{path}.{key}" if path else str(key), out, budget, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _flatten_json(item, f"{path}[{index}]", out, depth + 1)
+            _flatten_json(item, f"{path}[{index}]", out, budget, depth + 1)
     elif value is not None and str(value).strip():
-        out.append(f"{path}: {value}" if path else str(value))
+        out.append(budget.spend(f"{path}: {value}" if path else str(value)))
 
 
 def _parse_json(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
@@ -323,15 +359,16 @@ def _parse_json(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     except RecursionError:
         raise IngestError("the JSON is nested too deeply") from None
     sections = []
+    budget = _TextBudget(limits)
     if isinstance(value, dict):
         for key, item in value.items():
             lines: list[str] = []
-            _flatten_json(item, str(key), lines)
+            _flatten_json(item, str(key), lines, budget)
             if lines:
                 sections.append(Section("\n".join(lines), f"§ {key}"))
     else:
         lines = []
-        _flatten_json(value, "", lines)
+        _flatten_json(value, "", lines, budget)
         if lines:
             sections.append(Section("\n".join(lines)))
     return ParsedDocument(title=_stem_title(name), sections=sections)
@@ -365,7 +402,11 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
     except RecursionError:
         raise IngestError("the file is nested too deeply to read") from None
     except Exception as exc:  # noqa: BLE001 - third-party parsers fail in many ways on hostile input
-        raise IngestError(f"the file is damaged or not really a {extension} file ({type(exc).__name__})") from None
+        raise IngestError(f"the file is damaged or not really a {extension} file") from None
     if not any(section.text.strip() for section in parsed.sections):
         raise IngestError("the file contains no text")
+    # Every format, whatever it checked on the way (HTML and DOCX yield at most their markup's text).
+    budget = _TextBudget(limits)
+    for section in parsed.sections:
+        budget.spend(section.text)
     return parsed

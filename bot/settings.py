@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     parse_memory_mb: int = Field(1024, ge=128, validation_alias=_env("TEAMBOT_PARSE_MEMORY_MB"))
     max_unzipped_mb: int = Field(200, ge=1, validation_alias=_env("TEAMBOT_MAX_UNZIPPED_MB"))
 
+    # --- file parsing: extracted text and reader processes (issue 17, parsers) ----------
+    max_extracted_chars: int = Field(
+        10_000_000, ge=1000, validation_alias=_env("TEAMBOT_MAX_EXTRACTED_CHARS"),
+        description="Characters of text one document may yield (CSV and JSON count their rendered rows).",
+    )
+    parse_workers: int = Field(
+        2, ge=1, le=16, validation_alias=_env("TEAMBOT_PARSE_WORKERS"),
+        description="Files read at once, each in its own process capped at TEAMBOT_PARSE_MEMORY_MB.",
+    )
+
     # --- history -----------------------------------------------------------------
     history_max_turns: int = Field(20, ge=1, le=1000, validation_alias=_env("TEAMBOT_HISTORY_TURNS"))
     history_ttl_s: int = Field(7 * 24 * 3600, ge=60, validation_alias=_env("TEAMBOT_HISTORY_TTL"))

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Sequence
 
 from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
 from bot.events import Attachment, Scope
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
-from bot.parsers import IngestError
+from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
 from bot.permissions import Actor, PermissionDenied, Permissions
 from bot.usage import UsageRecorder
 
@@ -109,6 +110,22 @@ async def delete_document(knowledge: KnowledgeBase, *, scopes: Sequence[Scope], 
 def manageable_scopes(scope: Scope, *, actor: Actor, permissions: Permissions) -> list[Scope]:
     """The scopes whose documents `actor` could delete from a channel: its own, plus workspace-wide for admins."""
     return [scope, scope.workspace_wide()] if permissions.is_admin(actor) else [scope]
+
+
+def walk_folder(folder: Path) -> list[Path]:
+    """The documents under `folder` (recursively, in name order): supported, non-hidden, non-empty files.
+
+    What `teambot ingest DIR` and the console's `/upload DIR` read; blocking, so run it in a thread
+    from async code.
+    """
+    files: list[Path] = []
+    for child in sorted(folder.rglob("*")):
+        hidden = any(part.startswith(".") for part in child.relative_to(folder).parts)
+        # Folders are walked for documents: empty files (package markers) are not documents.
+        if (child.is_file() and not hidden and extension_of(child.name) in SUPPORTED_EXTENSIONS
+                and child.stat().st_size > 0):
+            files.append(child)
+    return files
 
 
 def outcomes_text(outcomes: Sequence[FileOutcome]) -> str:

@@ -96,3 +96,40 @@ async def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         assert code == expected_code, (args, out, err)
         assert err.strip().splitlines()[-1].startswith(expected), (args, err)
         assert "Traceback" not in err
+
+
+async def test_a_corrupt_pdf_is_refused_with_one_plain_line(tmp_path: Path) -> None:
+    from tests.support import documents
+
+    pdf = documents.make_pdf(["Quarterly numbers", "More numbers"])
+    (tmp_path / "broken.pdf").write_bytes(pdf[: len(pdf) // 2])  # pypdf warns "EOF marker not found"
+    code, out, err = await run_cli("ingest", "broken.pdf", env=cli_env(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert out.strip() == "✗ broken.pdf: the PDF is damaged or unreadable"
+    assert err.strip() == "teambot: 1 of 1 files could not be ingested"
+
+
+async def test_ctrl_c_after_reading_a_pdf_exits_quietly(tmp_path: Path) -> None:
+    import signal
+
+    from tests.support import documents
+
+    (tmp_path / "numbers.pdf").write_bytes(documents.make_pdf(["Quarterly numbers are up."]))
+    # Its own session, like a terminal's foreground group: Ctrl-C reaches the bot and its readers.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "chat", cwd=tmp_path, env=cli_env(tmp_path), start_new_session=True,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"/upload numbers.pdf\n")
+    await process.stdin.drain()
+    seen = b""
+    while b"numbers.pdf" not in seen:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+        assert line, "the chat ended before reading the PDF"
+        seen += line
+    assert "✓ Added numbers.pdf" in seen.decode()
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 130
+    assert err.decode().strip() == "", err.decode()

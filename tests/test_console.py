@@ -52,3 +52,25 @@ async def test_chat_session(teambot_llm: Teambot, openai_server: FakeOpenAI, tmp
     assert [t.question for t in await teambot_llm.history.load("console:local:ops:main")] == [
         "Which port does the console use?"
     ]
+
+
+async def test_upload_of_a_folder_reads_it_as_ingest_does(teambot: Teambot, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "linux").mkdir(parents=True)
+    (docs / "guide.md").write_text("# Guide\n\nThe web console listens on port 8080.\n")
+    (docs / "linux" / "setup.txt").write_text("Run make install.\n")
+    (docs / "photo.png").write_bytes(b"\x89PNG")  # not a document: skipped, as by `teambot ingest`
+    (docs / "__init__.py").write_bytes(b"")  # empty: skipped
+    (docs / ".hidden").mkdir()
+    (docs / ".hidden" / "secret.md").write_text("# Secret\n")
+    (tmp_path / "empty").mkdir()
+    out = io.StringIO()
+    chat = ConsoleAdapter(teambot, channel="ops", lines=lines(f"/upload {docs} {tmp_path / 'empty'}", "/quit"), out=out)
+    await chat.run()
+    text = out.getvalue()
+
+    assert "✓ Added guide.md (1 chunks)" in text and "✓ Added setup.txt (1 chunks)" in text
+    assert "✗ " + str(tmp_path / "empty") + ": no supported files in this folder" in text
+    assert "photo.png" not in text and "secret.md" not in text and "__init__" not in text
+    listed = await teambot.knowledge.list_documents([chat.scope])
+    assert sorted(d.source for d in listed) == ["guide.md", "setup.txt"]

@@ -16,7 +16,7 @@ from adapters.base import Adapter
 from adapters.console import translate
 from bot.app import Teambot
 from bot.events import Attachment, Reply, Scope
-from bot.uploads import documents_text, ingest_attachments, outcomes_text
+from bot.uploads import documents_text, ingest_attachments, outcomes_text, walk_folder
 
 
 class ConsoleStream:
@@ -179,17 +179,22 @@ class ConsoleAdapter(Adapter):
         return True
 
     async def _upload(self, paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
-        attachments = []
+        outcomes = []
         for raw in paths:
             path = Path(raw).expanduser()
-            try:
-                data = await asyncio.to_thread(path.read_bytes)
-            except OSError as exc:
-                data = None
-                self._say(f"✗ {raw}: {exc.strerror or 'cannot read the file'}")
-                continue
-            attachments.append(Attachment(name=path.name, data=data, size=len(data)))
-        return await ingest_attachments(
-            self.teambot.knowledge, self.teambot.usage, attachments=attachments, scope=self.scope,
-            uploader=translate.USER,
-        )
+            # A folder is read as `teambot ingest` reads it: its supported documents, recursively.
+            files = await asyncio.to_thread(walk_folder, path) if path.is_dir() else [path]
+            if not files:
+                self._say(f"✗ {raw}: no supported files in this folder")
+            for file in files:
+                # One file in memory at a time, however large the folder.
+                try:
+                    data = await asyncio.to_thread(file.read_bytes)
+                except OSError as exc:
+                    self._say(f"✗ {file if file != path else raw}: {exc.strerror or 'cannot read the file'}")
+                    continue
+                outcomes += await ingest_attachments(
+                    self.teambot.knowledge, self.teambot.usage, scope=self.scope, uploader=translate.USER,
+                    attachments=[Attachment(name=file.name, data=data, size=len(data))],
+                )
+        return outcomes

@@ -50,7 +50,7 @@ class Invalid:
 ConsoleCommand = Upload | SwitchThread | Forget | ListDocuments | Help | Quit | Invalid
 
 HELP = """Ask a question, or:
-  /upload PATH...   add documents to this channel
+  /upload PATH...   add files, or folders of them, to this channel
   /docs             list this channel's documents
   /thread NAME      switch to (or start) another thread
   /forget           clear this thread's history

@@ -104,24 +104,31 @@ def _split_prose(paragraph: str, limit: int) -> list[str]:
         if len(sentence) <= limit:
             units.append(sentence)
             continue
-        for word in sentence.split(" "):
-            units.extend(word[i:i + limit] for i in range(0, max(len(word), 1), limit))
+        # Runs of spaces give empty words: skipped, or a run of a million spaces is a million units.
+        for word in filter(None, sentence.split(" ")):
+            units.extend(word[i:i + limit] for i in range(0, len(word), limit))
     return _pack(units, limit=limit, joiner=" ")
 
 
 def _pack(units: list[str], *, limit: int, joiner: str) -> list[str]:
     """Greedily join units (each within `limit`) into as few pieces of at most `limit` characters as possible."""
     pieces: list[str] = []
-    current = ""
+    # Lengths are added up and each piece joined once: building the piece unit by unit copies it
+    # again for every unit, which is slow for a long answer made of many short units.
+    current: list[str] = []
+    size = 0
     for unit in units:
-        candidate = f"{current}{joiner}{unit}" if current else unit
-        if len(candidate) <= limit:
-            current = candidate
+        if not current:
+            if unit:
+                current, size = [unit], len(unit)
+        elif size + len(joiner) + len(unit) <= limit:
+            current.append(unit)
+            size += len(joiner) + len(unit)
         else:
-            pieces.append(current)
-            current = unit
+            pieces.append(joiner.join(current))
+            current, size = ([unit], len(unit)) if unit else ([], 0)
     if current:
-        pieces.append(current)
+        pieces.append(joiner.join(current))
     return pieces
 
 

@@ -39,13 +39,13 @@ def mentions_bot(text: str, *, bot_user_id: str | None) -> bool:
     """True when `text` @-mentions the bot user (`<@U123>` or `<@U123|name>`)."""
     if not bot_user_id:
         return False
-    return re.search(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", text) is not None
+    return re.search(rf"<@{re.escape(bot_user_id)}(\|[^<>]*)?>", text) is not None
 
 
 def strip_mention(text: str, *, bot_user_id: str | None) -> str:
     """The text without the bot's own mention tokens, whitespace tidied."""
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^<>]*)?>", " ", text)
     return re.sub(r"[ \t]+", " ", text).strip()
 
 

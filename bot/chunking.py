@@ -1,0 +1,73 @@
+"""Sections of a parsed document -> chunk-sized pieces, bounded in count, time and memory.
+
+This runs in the parser sandbox's worker (see `bot.sandbox`), under its memory cap and time
+limit, because splitting a large text is itself a hazard: LangChain's recursive splitter falls
+back to one string object per character for text with no separator (a 20 MB CJK text without
+punctuation became gigabytes), so such text is cut into plain slices here instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from bot.parsers import IngestError, Section
+
+# Paragraphs, lines, sentences (English and Korean), clauses, words; "" = anywhere.
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingRules:
+    """How a document is cut: piece size and overlap in characters, and the most pieces allowed."""
+
+    chunk_size: int
+    chunk_overlap: int
+    max_chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One chunk's text and the location of the section it came from."""
+
+    text: str
+    location: str
+
+
+class _SlicingSplitter(RecursiveCharacterTextSplitter):
+    """The recursive splitter, except that text holding none of the separators is sliced directly."""
+
+    def _split_text(self, text: str, separators: list[str]) -> list[str]:
+        if any(separator and separator in text for separator in separators):
+            return super()._split_text(text, separators)
+        # What the "" separator would give (pieces of chunk_size overlapping by chunk_overlap),
+        # without first making a list of one string per character.
+        size, step = self._chunk_size, self._chunk_size - self._chunk_overlap
+        pieces = []
+        start = 0
+        while True:
+            piece = text[start : start + size].strip()
+            if piece:
+                pieces.append(piece)
+            if start + size >= len(text):
+                return pieces
+            start += step
+
+
+def split_sections(sections: Iterable[Section], rules: ChunkingRules) -> list[Piece]:
+    """Cut `sections` into pieces; raises `IngestError` past `rules.max_chunks`."""
+    splitter = _SlicingSplitter(
+        chunk_size=rules.chunk_size, chunk_overlap=rules.chunk_overlap, separators=SEPARATORS, keep_separator="end",
+    )
+    pieces: list[Piece] = []
+    for section in sections:
+        for text in splitter.split_text(section.text):
+            text = text.strip()
+            if not text:
+                continue
+            pieces.append(Piece(text, section.location))
+            if len(pieces) > rules.max_chunks:
+                raise IngestError(f"the document is too large (more than {rules.max_chunks} chunks)")
+    return pieces
