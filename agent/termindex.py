@@ -10,14 +10,22 @@ truth and tells this index what changed; if this directory is lost or unreadable
 rebuilt from the catalog. Text arrives already tokenized (`agent.text.lexical_tokens`), so
 the index only splits on spaces.
 
+Tantivy's BM25 weighs terms by statistics of the whole index, every channel's chunks together;
+a question may only depend on the chunks it may see, so `scope_statistics` counts within scopes,
+and `search` takes term weights counted there (see `agent.lexical` for the rest).
+
 Every method blocks (disk, fsync on commit): callers run them in worker threads, and one
 `write` or `release` at a time.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import time
+from bisect import bisect_right
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -28,11 +36,68 @@ _WRITER_WAIT_S = 10.0
 # Longer "words" (hashes, base64 pasted into a document) are never asked about; leaving them out
 # keeps the index small, and tantivy would drop any over 65,530 bytes anyway.
 _MAX_TERM_CHARS = 100
+# Tantivy's BM25 (src/query/bm25.rs).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def _field_norms() -> list[int]:
+    """The 256 lengths tantivy rounds a field's length down to: exact up to 40, then groups of
+    eight values whose step doubles (42, 44 ... 56, 60 ... 88, 96 ...)."""
+    norms = list(range(41))
+    step = 2
+    while len(norms) < 256:
+        for _ in range(8):
+            if len(norms) == 256:
+                break
+            norms.append(norms[-1] + step)
+        step *= 2
+    return norms
+
+
+_FIELD_NORMS = _field_norms()
+
+
+def stored_length(length: int) -> int:
+    """A chunk's number of terms as tantivy's BM25 sees it (stored in one byte, rounded down)."""
+    return _FIELD_NORMS[bisect_right(_FIELD_NORMS, length) - 1]
+
+
+def bm25_idf(frequency: int, chunks: int) -> float:
+    """BM25's inverse document frequency of a term found in `frequency` of `chunks` chunks."""
+    return math.log(1 + (chunks - frequency + 0.5) / (frequency + 0.5))
+
+
+def searchable_terms(terms: Iterable[str]) -> list[str]:
+    """The terms the index keeps of a chunk's (or a query's) terms."""
+    return [t for t in terms if t and len(t) <= _MAX_TERM_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeStatistics:
+    """Counts over the chunks of some scopes only: what BM25 needs to weigh terms as those scopes alone would."""
+
+    chunks: int
+    terms: int
+    """Terms in those chunks, all told (for their average length)."""
+    frequencies: dict[str, int]
+    """Chunks of those scopes containing each term (terms found in none are left out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RankedChunks:
+    """One BM25 search: hits as (row id, score), and the index-wide average chunk length its scores used."""
+
+    hits: list[tuple[int, float]]
+    index_average_length: float | None
+    """None when the index could not say (then no bound on the scores' error is known)."""
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("rowid", stored=False, indexed=False, fast=True)
+    # Each chunk's number of terms: summed over some scopes, their chunks' average length for BM25.
+    builder.add_unsigned_field("length", stored=False, indexed=False, fast=True)
     builder.add_text_field("document", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("scope", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
@@ -113,7 +178,9 @@ class TermIndex:
         document.add_unsigned("rowid", rowid)
         document.add_text("document", document_id)
         document.add_text("scope", scope_key)
-        document.add_text("terms", " ".join(t for t in terms.split(" ") if len(t) <= _MAX_TERM_CHARS))
+        kept = searchable_terms(terms.split(" "))
+        document.add_unsigned("length", len(kept))
+        document.add_text("terms", " ".join(kept))
         return document
 
     # --- reads ------------------------------------------------------------------------------------
@@ -121,32 +188,87 @@ class TermIndex:
         """Chunks in the committed index."""
         return self._index.searcher().num_docs
 
-    def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        """Number of chunks containing each term (terms found nowhere are left out)."""
-        searcher = self._index.searcher()
-        found = {}
-        for term in dict.fromkeys(terms):
-            if len(term) <= _MAX_TERM_CHARS:
-                frequency = searcher.doc_freq("terms", term)
-                if frequency:
-                    found[term] = frequency
-        return found
-
-    def search(self, terms: Sequence[str], scope_keys: Sequence[str], *, limit: int) -> list[tuple[int, float]]:
-        """(row id, BM25 score) of the best chunks within the scopes that contain any of `terms`."""
-        terms = [t for t in dict.fromkeys(terms) if len(t) <= _MAX_TERM_CHARS]
-        if not terms or not scope_keys:
-            return []
+    def scope_statistics(self, terms: Iterable[str], scope_keys: Sequence[str]) -> ScopeStatistics:
+        """Chunks, their terms, and the document frequency of each of `terms`, counted within the
+        scopes only: nothing of what other scopes hold shows in them."""
+        if not scope_keys:
+            return ScopeStatistics(chunks=0, terms=0, frequencies={})
         schema = self._schema
-        wanted = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
-        )
+        searcher = self._index.searcher()
+        allowed = tantivy.Query.term_set_query(schema, "scope", list(scope_keys))
+        summary = searcher.aggregate(allowed, {"length": {"stats": {"field": "length"}}})["length"]
+        chunks = int(summary.get("count") or 0)
+        frequencies = {}
+        if chunks:
+            for term in dict.fromkeys(searchable_terms(terms)):
+                if not searcher.doc_freq("terms", term):  # found nowhere: no need to count where
+                    continue
+                both = tantivy.Query.boolean_query([
+                    (tantivy.Occur.Must, tantivy.Query.term_query(schema, "terms", term)),
+                    (tantivy.Occur.Must, allowed),
+                ])
+                frequency = searcher.search(both, 1, count=True).count or 0
+                if frequency:
+                    frequencies[term] = frequency
+        return ScopeStatistics(chunks=chunks, terms=int(summary.get("sum") or 0), frequencies=frequencies)
+
+    def search(self, terms: Sequence[str], scope_keys: Sequence[str], *, limit: int,
+               idf: dict[str, float] | None = None) -> RankedChunks:
+        """The best chunks within the scopes that contain any of `terms`, by BM25.
+
+        Tantivy weighs each term by its frequency in the whole index; with `idf`, each term's
+        weight is scaled to the one given (say, counted within the scopes alone). The length
+        normalisation still uses the whole index's average chunk length, returned with the hits
+        so the caller can bound the difference (see `agent.lexical`).
+        """
+        terms = list(dict.fromkeys(searchable_terms(terms)))
+        if not terms or not scope_keys:
+            return RankedChunks(hits=[], index_average_length=None)
+        schema = self._schema
+        searcher = self._index.searcher()
+        indexed, average_length = self._index_wide(searcher, terms) if idf is not None else (0, None)
+        clauses = []
+        for term in terms:
+            query = tantivy.Query.term_query(schema, "terms", term)
+            if idf is not None and indexed:
+                own = bm25_idf(searcher.doc_freq("terms", term), indexed)
+                if own > 0:
+                    query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)
+            clauses.append((tantivy.Occur.Should, query))
+        wanted = tantivy.Query.boolean_query(clauses)
         # The scope is a filter, not evidence: a constant score of zero leaves the ranking to BM25.
         allowed = tantivy.Query.const_score_query(tantivy.Query.term_set_query(schema, "scope", list(scope_keys)), 0.0)
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, wanted), (tantivy.Occur.Must, allowed)])
-        searcher = self._index.searcher()
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
-            return []
+            return RankedChunks(hits=[], index_average_length=average_length)
         rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
-        return [(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)]
+        return RankedChunks(hits=[(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)],
+                            index_average_length=average_length)
+
+    def _index_wide(self, searcher: tantivy.Searcher, terms: Sequence[str]) -> tuple[int, float | None]:
+        """(chunks, average chunk length) as tantivy's BM25 counts them: deleted chunks not yet merged
+        away included, which no count query shows, so they are read from one score's explanation."""
+        term = max(terms, key=lambda t: searcher.doc_freq("terms", t))
+        query = tantivy.Query.term_query(self._schema, "terms", term)
+        hits = searcher.search(query, 1, count=False).hits
+        if not hits:
+            return 0, None
+        found: dict[str, float] = {}
+
+        def visit(node: dict) -> None:  # type: ignore[type-arg]
+            description = str(node.get("description", ""))
+            if description.startswith("N,"):
+                found["chunks"] = float(node["value"])
+            elif description.startswith("avgdl"):
+                found["average"] = float(node["value"])
+            for child in node.get("details", ()) or ():
+                visit(child)
+
+        try:
+            visit(json.loads(query.explain(searcher, hits[0][1]).to_json()))
+        except (ValueError, KeyError, TypeError):
+            return 0, None
+        if "chunks" not in found:
+            return 0, None
+        return int(found["chunks"]), found.get("average")
