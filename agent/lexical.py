@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from agent.records import Chunk, DocumentInfo, index_terms
-from agent.termindex import BM25_B, BM25_K1, ScopeStatistics, TermIndex, bm25_idf, searchable_terms, stored_length
+from agent.termindex import (
+    BM25_B, BM25_K1, MAX_TERM_CHARS, ScopeStatistics, TermIndex, bm25_idf, searchable_terms, stored_length,
+)
 from agent.text import TOKENIZER_VERSION
 from bot.events import Scope
 
@@ -90,6 +92,8 @@ _MIN_CORPUS_FOR_IDF = 1000
 # BM25 hits are rescored with statistics of the allowed scopes; when tantivy's first ranking may
 # have missed one of the best by those, up to this many times `limit` hits are read in all.
 _MAX_RESCORED_FACTOR = 4
+# Hits read beyond `limit` at first, so that a score below the best `limit` shows none was missed.
+_LOOKAHEAD = 8
 # Relative difference below which two BM25 scores count as tied (tantivy computes in f32).
 _SCORE_TOLERANCE = 1e-4
 _WRITER_IDLE_S = 1.0
@@ -142,15 +146,16 @@ class TermStatistics:
     def bm25(self, chunk_terms: Sequence[str], idf: dict[str, float]) -> float:
         """BM25 score of a chunk with these terms for a query of the terms in `idf`, with the chunk
         length rounded as tantivy stores it: in one scope, tantivy's own score."""
-        kept = searchable_terms(chunk_terms)
-        counts: dict[str, int] = {}
-        for term in kept:
-            if term in idf:
-                counts[term] = counts.get(term, 0) + 1
-        if not counts:
+        # Set and list operations run in C, where a loop over the chunk's terms would run in Python.
+        present = idf.keys() & set(chunk_terms)
+        if not present:
             return 0.0
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * stored_length(len(kept)) / self.average_length)
-        return sum(idf[t] * (BM25_K1 + 1) * tf / (tf + norm) for t, tf in counts.items())
+        counts = [(weight, chunk_terms.count(term)) for term, weight in idf.items() if term in present]
+        length = len(chunk_terms)
+        if max(map(len, chunk_terms)) > MAX_TERM_CHARS:  # rare: terms the index leaves out
+            length = len(searchable_terms(chunk_terms))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * stored_length(length) / self.average_length)
+        return sum(weight * (BM25_K1 + 1) * tf / (tf + norm) for weight, tf in counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,26 +628,37 @@ class KnowledgeIndex:
         # tantivy score by these scopes' statistics: more are read until none left can be among the best.
         found: dict[int, tuple[str, list[str]]] = {}
         exact: dict[str, float] = {}
-        read: set[int] = set()
-        pool = limit
+        pool = limit + _LOOKAHEAD
         while True:
             ranked = self._terms.search(wanted, keys, limit=pool, idf=idf)
-            unread = [rowid for rowid, _ in ranked.hits if rowid not in read]
+            unread = [rowid for rowid, _ in ranked if rowid not in found]
             for rowid, (chunk_id, chunk_terms) in self._hit_rows(unread, scopes).items():
                 found[rowid] = (chunk_id, chunk_terms)
                 exact[chunk_id] = statistics.bm25(chunk_terms, idf)
-            read.update(unread)
-            if len(ranked.hits) < pool or pool >= _MAX_RESCORED_FACTOR * limit:
+            found.update((rowid, ("", [])) for rowid in unread if rowid not in found)  # gone: not read again
+            if len(ranked) < pool or pool >= _MAX_RESCORED_FACTOR * limit or len(exact) < limit:
                 break
-            scores = sorted(exact.values(), reverse=True)
-            if len(scores) >= limit and ranked.index_average_length:
-                bound = max(1.0, statistics.average_length / ranked.index_average_length)
-                if bound * ranked.hits[-1][1] <= scores[limit - 1] * (1 + _SCORE_TOLERANCE):
-                    break
-            pool *= 2
+            if self._none_missed(statistics, last_score=ranked[-1][1], kth_score=sorted(exact.values())[-limit]):
+                break
+            pool = min(2 * pool, _MAX_RESCORED_FACTOR * limit)
         rescored = sorted(exact.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
-        terms_by_chunk = {chunk_id: chunk_terms for chunk_id, chunk_terms in found.values()}
+        terms_by_chunk = {chunk_id: chunk_terms for chunk_id, chunk_terms in found.values() if chunk_id}
         return rescored, {chunk_id: terms_by_chunk[chunk_id] for chunk_id, _ in rescored}
+
+    def _none_missed(self, statistics: TermStatistics, *, last_score: float, kth_score: float) -> bool:
+        """Whether no chunk tantivy ranked below `last_score` can beat `kth_score` by these statistics.
+
+        Tantivy's score of a chunk differs from ours only in the average chunk length (the term
+        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high.
+        """
+        if statistics.chunks == self._terms.index_chunks():
+            index_average = statistics.average_length  # these scopes hold every chunk there is
+        else:
+            index_average = self._terms.index_average_length() or statistics.average_length
+        bound = max(1.0, statistics.average_length / index_average)
+        # Strictly below: a chunk tied with the last of the best could displace it (ties go to the
+        # smaller chunk id, so no order of the index decides between them).
+        return bound * last_score < kth_score * (1 - _SCORE_TOLERANCE)
 
     def _hit_rows(self, rowids: Sequence[int], scopes: Sequence[Scope]) -> dict[int, tuple[str, list[str]]]:
         """(chunk id, terms) of the hits that are chunks of `scopes` in the catalog."""
@@ -689,7 +705,8 @@ class KnowledgeIndex:
 
     def _idf(self, terms: Iterable[str], scopes: Sequence[Scope]) -> dict[str, float]:
         terms = list(terms)
-        return self._statistics(terms, scopes).idf(terms)
+        counted = self._terms.scope_statistics(terms, [s.key for s in scopes], with_lengths=False)
+        return TermStatistics.of(counted).idf(terms)
 
     async def idf(self, terms: Iterable[str], scopes: Sequence[Scope]) -> dict[str, float]:
         """BM25 inverse document frequency of each term among the chunks of `scopes`."""

@@ -20,7 +20,7 @@ Every method blocks (disk, fsync on commit): callers run them in worker threads,
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import shutil
 import time
@@ -35,7 +35,7 @@ _WRITER_HEAP_BYTES = 64_000_000
 _WRITER_WAIT_S = 10.0
 # Longer "words" (hashes, base64 pasted into a document) are never asked about; leaving them out
 # keeps the index small, and tantivy would drop any over 65,530 bytes anyway.
-_MAX_TERM_CHARS = 100
+MAX_TERM_CHARS = 100
 # Tantivy's BM25 (src/query/bm25.rs).
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -70,7 +70,7 @@ def bm25_idf(frequency: int, chunks: int) -> float:
 
 def searchable_terms(terms: Iterable[str]) -> list[str]:
     """The terms the index keeps of a chunk's (or a query's) terms."""
-    return [t for t in terms if t and len(t) <= _MAX_TERM_CHARS]
+    return [t for t in terms if t and len(t) <= MAX_TERM_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,23 +84,27 @@ class ScopeStatistics:
     """Chunks of those scopes containing each term (terms found in none are left out)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RankedChunks:
-    """One BM25 search: hits as (row id, score), and the index-wide average chunk length its scores used."""
+def _scope_tag(scope_key: str) -> str:
+    """A short name of a scope for `scoped` terms (scope keys are the platforms' ids: any characters)."""
+    return hashlib.blake2b(scope_key.encode(), digest_size=8).hexdigest()
 
-    hits: list[tuple[int, float]]
-    index_average_length: float | None
-    """None when the index could not say (then no bound on the scores' error is known)."""
+
+# The tag under which every chunk is counted, whatever its scope: the index-wide figures tantivy's BM25 uses.
+_EVERY_SCOPE = "*"
+_NO_STATISTICS = ScopeStatistics(chunks=0, terms=0, frequencies={})
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("rowid", stored=False, indexed=False, fast=True)
-    # Each chunk's number of terms: summed over some scopes, their chunks' average length for BM25.
-    builder.add_unsigned_field("length", stored=False, indexed=False, fast=True)
     builder.add_text_field("document", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("scope", stored=False, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
+    # Statistics by scope, each a term's document frequency (a dictionary look-up, where counting a
+    # query's matches costs a search): "<scope tag>:<term>" for each term of a chunk,
+    # "<scope tag>#<number of terms>" for the average chunk length, and the same two for the
+    # whole index under the tag `*` ("*" alone, and "*#<number of terms>").
+    builder.add_text_field("scoped", stored=False, tokenizer_name="whitespace", index_option="basic")
     return builder.build()
 
 
@@ -179,8 +183,10 @@ class TermIndex:
         document.add_text("document", document_id)
         document.add_text("scope", scope_key)
         kept = searchable_terms(terms.split(" "))
-        document.add_unsigned("length", len(kept))
         document.add_text("terms", " ".join(kept))
+        tag = _scope_tag(scope_key)
+        scoped = [f"{tag}:{term}" for term in dict.fromkeys(kept)]
+        document.add_text("scoped", " ".join([*scoped, f"{tag}#{len(kept)}", _EVERY_SCOPE, f"{_EVERY_SCOPE}#{len(kept)}"]))
         return document
 
     # --- reads ------------------------------------------------------------------------------------
@@ -188,52 +194,70 @@ class TermIndex:
         """Chunks in the committed index."""
         return self._index.searcher().num_docs
 
-    def scope_statistics(self, terms: Iterable[str], scope_keys: Sequence[str]) -> ScopeStatistics:
-        """Chunks, their terms, and the document frequency of each of `terms`, counted within the
-        scopes only: nothing of what other scopes hold shows in them."""
-        if not scope_keys:
-            return ScopeStatistics(chunks=0, terms=0, frequencies={})
-        schema = self._schema
+    def scope_statistics(self, terms: Iterable[str], scope_keys: Sequence[str], *,
+                         with_lengths: bool = True) -> ScopeStatistics:
+        """Chunks, their terms (unless not `with_lengths`: 0 then), and the document frequency of
+        each of `terms`, counted within the scopes only: nothing other scopes hold shows in them.
+
+        Counted as tantivy counts for BM25: chunks deleted but not yet merged away included (only
+        ever chunks of the same scopes)."""
+        keys = list(dict.fromkeys(scope_keys))
+        if not keys:
+            return _NO_STATISTICS
         searcher = self._index.searcher()
-        allowed = tantivy.Query.term_set_query(schema, "scope", list(scope_keys))
-        summary = searcher.aggregate(allowed, {"length": {"stats": {"field": "length"}}})["length"]
-        chunks = int(summary.get("count") or 0)
+        tags = [_scope_tag(key) for key in keys]
+        total = 0
+        if with_lengths:
+            chunks, total = self._lengths(searcher, tags)
+        else:
+            chunks = sum(searcher.doc_freq("scope", key) for key in keys)
         frequencies = {}
         if chunks:
             for term in dict.fromkeys(searchable_terms(terms)):
-                if not searcher.doc_freq("terms", term):  # found nowhere: no need to count where
-                    continue
-                both = tantivy.Query.boolean_query([
-                    (tantivy.Occur.Must, tantivy.Query.term_query(schema, "terms", term)),
-                    (tantivy.Occur.Must, allowed),
-                ])
-                frequency = searcher.search(both, 1, count=True).count or 0
+                frequency = sum(searcher.doc_freq("scoped", f"{tag}:{term}") for tag in tags)
                 if frequency:
                     frequencies[term] = frequency
-        return ScopeStatistics(chunks=chunks, terms=int(summary.get("sum") or 0), frequencies=frequencies)
+        return ScopeStatistics(chunks=chunks, terms=total, frequencies=frequencies)
+
+    @staticmethod
+    def _lengths(searcher: tantivy.Searcher, tags: Sequence[str]) -> tuple[int, int]:
+        """(chunks, their terms all told) under these tags: one walk over the distinct chunk lengths."""
+        chunks = total = 0
+        for tag in tags:
+            for length_term, count in searcher.terms_with_prefix("scoped", f"{tag}#"):
+                chunks += count
+                total += count * int(length_term[len(tag) + 1:])
+        return chunks, total
+
+    def index_chunks(self) -> int:
+        """Chunks in the whole index as tantivy's BM25 counts them (deleted ones not yet merged away included)."""
+        return self._index.searcher().doc_freq("scoped", _EVERY_SCOPE)
+
+    def index_average_length(self) -> float | None:
+        """Average terms per chunk in the whole index, as tantivy's BM25 uses it (None if empty)."""
+        chunks, total = self._lengths(self._index.searcher(), [_EVERY_SCOPE])
+        return total / chunks if chunks else None
 
     def search(self, terms: Sequence[str], scope_keys: Sequence[str], *, limit: int,
-               idf: dict[str, float] | None = None) -> RankedChunks:
-        """The best chunks within the scopes that contain any of `terms`, by BM25.
+               idf: dict[str, float] | None = None) -> list[tuple[int, float]]:
+        """(row id, BM25 score) of the best chunks within the scopes that contain any of `terms`.
 
         Tantivy weighs each term by its frequency in the whole index; with `idf`, each term's
         weight is scaled to the one given (say, counted within the scopes alone). The length
-        normalisation still uses the whole index's average chunk length, returned with the hits
-        so the caller can bound the difference (see `agent.lexical`).
+        normalisation still uses the whole index's average chunk length (`index_average_length`).
         """
         terms = list(dict.fromkeys(searchable_terms(terms)))
         if not terms or not scope_keys:
-            return RankedChunks(hits=[], index_average_length=None)
+            return []
         schema = self._schema
         searcher = self._index.searcher()
-        indexed, average_length = self._index_wide(searcher, terms) if idf is not None else (0, None)
+        indexed = searcher.doc_freq("scoped", _EVERY_SCOPE) if idf is not None else 0
         clauses = []
         for term in terms:
             query = tantivy.Query.term_query(schema, "terms", term)
-            if idf is not None and indexed:
+            if indexed:
                 own = bm25_idf(searcher.doc_freq("terms", term), indexed)
-                if own > 0:
-                    query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)
+                query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)  # type: ignore[union-attr]
             clauses.append((tantivy.Occur.Should, query))
         wanted = tantivy.Query.boolean_query(clauses)
         # The scope is a filter, not evidence: a constant score of zero leaves the ranking to BM25.
@@ -241,34 +265,6 @@ class TermIndex:
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, wanted), (tantivy.Occur.Must, allowed)])
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
-            return RankedChunks(hits=[], index_average_length=average_length)
+            return []
         rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
-        return RankedChunks(hits=[(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)],
-                            index_average_length=average_length)
-
-    def _index_wide(self, searcher: tantivy.Searcher, terms: Sequence[str]) -> tuple[int, float | None]:
-        """(chunks, average chunk length) as tantivy's BM25 counts them: deleted chunks not yet merged
-        away included, which no count query shows, so they are read from one score's explanation."""
-        term = max(terms, key=lambda t: searcher.doc_freq("terms", t))
-        query = tantivy.Query.term_query(self._schema, "terms", term)
-        hits = searcher.search(query, 1, count=False).hits
-        if not hits:
-            return 0, None
-        found: dict[str, float] = {}
-
-        def visit(node: dict) -> None:  # type: ignore[type-arg]
-            description = str(node.get("description", ""))
-            if description.startswith("N,"):
-                found["chunks"] = float(node["value"])
-            elif description.startswith("avgdl"):
-                found["average"] = float(node["value"])
-            for child in node.get("details", ()) or ():
-                visit(child)
-
-        try:
-            visit(json.loads(query.explain(searcher, hits[0][1]).to_json()))
-        except (ValueError, KeyError, TypeError):
-            return 0, None
-        if "chunks" not in found:
-            return 0, None
-        return int(found["chunks"]), found.get("average")
+        return [(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import sqlite3
 import threading
@@ -128,8 +129,8 @@ def test_bm25_within_one_scope_is_tantivys_own(tmp_path: Path) -> None:
     statistics = TermStatistics.of(counted)
     idf = statistics.bm25_idf(["alpha", "beta"])
     ranked = terms.search(["alpha", "beta"], [SALES.key], limit=len(chunks))
-    assert len(ranked.hits) == len(chunks)
-    for rowid, score in ranked.hits:
+    assert len(ranked) == len(chunks)
+    for rowid, score in ranked:
         assert statistics.bm25(chunks[rowid], idf) == pytest.approx(score, rel=1e-5)
     assert terms.scope_statistics(["alpha"], [ENGINEERING.key]) == ScopeStatistics(chunks=0, terms=0, frequencies={})
     assert stored_length(2**40) == 2_013_265_944  # tantivy's longest (src/fieldnorm/code.rs)
@@ -262,9 +263,9 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
 
     with pytest.raises(OSError):
         terms.write([("ports", broken_rows())])
-    assert terms.search(["console"], [SALES.key], limit=5).hits == []  # nothing half-written
+    assert terms.search(["console"], [SALES.key], limit=5) == []  # nothing half-written
     terms.write([("ports", [(2, SALES.key, "console port")])])
-    assert [rowid for rowid, _ in terms.search(["console", "nightly"], [SALES.key], limit=5).hits] == [2, 1]
+    assert [rowid for rowid, _ in terms.search(["console", "nightly"], [SALES.key], limit=5)] == [2, 1]
     terms.release()
 
 
@@ -296,3 +297,26 @@ async def test_terms_of_the_current_tokenizer_are_not_recomputed(tmp_path: Path)
         await index.replace_document(info, chunks, [["kept", "terms"]])
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "kept terms", SALES) == ["backups#0"]
+
+
+async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path: Path) -> None:
+    """Whatever other scopes hold (here: far longer chunks), the hits are the chunks with the best BM25
+    scores computed from the allowed scopes alone, as a search of those scopes alone would rank them."""
+    rng = random.Random(5)
+    vocabulary = [f"word{i}" for i in range(40)]
+    alone = KnowledgeIndex(tmp_path / "alone.sqlite3")
+    together = KnowledgeIndex(tmp_path / "together.sqlite3")
+    async with alone, together:
+        for number in range(60):
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 30)))
+            for index in (alone, together):
+                await index.replace_document(*_document(f"sales{number}", SALES, [text]))
+        for number in range(60):
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(100, 400)))
+            await together.replace_document(*_document(f"eng{number}", ENGINEERING, [text]))
+        for _ in range(40):
+            question = [rng.choice(vocabulary) for _ in range(rng.randint(1, 3))]
+            expected = await alone.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
+            found = await together.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
+            assert found.hits == expected.hits
+            assert found.statistics == expected.statistics
