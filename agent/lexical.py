@@ -20,6 +20,9 @@ Scope is enforced inside the term index's query itself: each chunk carries its s
 search only matches chunks of the allowed scopes. The statistics that weigh terms (how many
 chunks hold a word, how long chunks are) are counted within the allowed scopes too, so nothing
 a question's ranking, relevance or answer depends on changes with documents it may not see.
+Counted as tantivy counts, they include the allowed scopes' chunks deleted but not yet merged
+away: when a merge drops those can depend on anyone's writes, but what is dropped is the
+allowed scopes' own.
 """
 
 from __future__ import annotations
