@@ -133,7 +133,9 @@ class TermStatistics:
         `max_share` of all chunks (they match most of the index and barely change the ranking).
         At least the rarest term is always kept."""
         unique = sorted(dict.fromkeys(terms), key=lambda t: self.frequencies.get(t, 0))
-        limit = max_share * self.chunks
+        # The same floor as `idf`'s: counted within a channel of a few chunks, every word it holds is
+        # in a large share of them, and only the question's words it lacks would be searched for.
+        limit = max_share * max(self.chunks, _MIN_CORPUS_FOR_IDF)
         kept = [t for t in unique if self.frequencies.get(t, 0) <= limit][:max_terms]
         return kept or unique[:1]
 

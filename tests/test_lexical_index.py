@@ -320,3 +320,14 @@ async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path:
             found = await together.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
             assert found.hits == expected.hits
             assert found.statistics == expected.statistics
+
+
+async def test_a_small_channel_searches_for_the_words_it_holds(tmp_path: Path) -> None:
+    """Counted within a channel of a few chunks, every word it holds is in a large share of them;
+    the selective-term filter must not leave only the question's words the channel lacks."""
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        await index.replace_document(*_document("laptops", SALES, ["Laptops are replaced every three years."]))
+        await index.replace_document(*_document("holidays", SALES, ["The office closes between Christmas and New Year."]))
+        found = await index.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
+                                               limit=5, max_share=0.05, max_terms=16)
+        assert [chunk_id for chunk_id, _ in found.hits] == ["laptops#0"]
