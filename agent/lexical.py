@@ -38,7 +38,14 @@ from typing import Iterable, Iterator, Sequence
 
 from agent.records import Chunk, DocumentInfo, index_terms
 from agent.termindex import (
-    BM25_B, BM25_K1, MAX_TERM_CHARS, ScopeStatistics, TermIndex, bm25_idf, searchable_terms, stored_length,
+    BM25_B,
+    BM25_K1,
+    MAX_TERM_CHARS,
+    ScopeStatistics,
+    TermIndex,
+    bm25_idf,
+    searchable_terms,
+    stored_length,
 )
 from agent.text import TOKENIZER_VERSION
 from bot.events import Scope
@@ -114,7 +121,7 @@ class TermStatistics:
     """The terms of those chunks, all told (their average length, for BM25)."""
 
     @classmethod
-    def of(cls, counted: ScopeStatistics) -> "TermStatistics":
+    def of(cls, counted: ScopeStatistics) -> TermStatistics:
         return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:

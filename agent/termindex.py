@@ -186,7 +186,8 @@ class TermIndex:
         document.add_text("terms", " ".join(kept))
         tag = _scope_tag(scope_key)
         scoped = [f"{tag}:{term}" for term in dict.fromkeys(kept)]
-        document.add_text("scoped", " ".join([*scoped, f"{tag}#{len(kept)}", _EVERY_SCOPE, f"{_EVERY_SCOPE}#{len(kept)}"]))
+        lengths = [f"{tag}#{len(kept)}", _EVERY_SCOPE, f"{_EVERY_SCOPE}#{len(kept)}"]
+        document.add_text("scoped", " ".join([*scoped, *lengths]))
         return document
 
     # --- reads ------------------------------------------------------------------------------------

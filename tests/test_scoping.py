@@ -95,16 +95,16 @@ async def test_files_sent_in_a_dm_are_workspace_wide_so_only_admins_may(make_set
 _HOME = Scope("fake", "W1", "C1")
 _HOME_DOCUMENTS = {
     _HOME: [
-        ("operations.md", "# Operations\n\nBackups run nightly at 02:00 and are kept for 30 days. Restores need an "
-                          "admin.\n\n## Deploys\n\nDeploys freeze on Fridays. The release train leaves on Tuesdays "
-                          "after the staging checks pass.\n\n## Budget\n\nThe hardware budget is reviewed every "
-                          "quarter by the platform team."),
-        ("배포.md", "# 배포 안내\n\n배포는 매주 화요일에 진행합니다. 긴급 배포는 팀장의 승인이 필요합니다.\n\n"
-                   "## 백업\n\n백업은 매일 새벽 두 시에 실행되며 30일 동안 보관됩니다."),
+        ("operations.md", ("# Operations\n\nBackups run nightly at 02:00 and are kept for 30 days. Restores need an "
+                           "admin.\n\n## Deploys\n\nDeploys freeze on Fridays. The release train leaves on Tuesdays "
+                           "after the staging checks pass.\n\n## Budget\n\nThe hardware budget is reviewed every "
+                           "quarter by the platform team.")),
+        ("배포.md", ("# 배포 안내\n\n배포는 매주 화요일에 진행합니다. 긴급 배포는 팀장의 승인이 필요합니다.\n\n"
+                    "## 백업\n\n백업은 매일 새벽 두 시에 실행되며 30일 동안 보관됩니다.")),
     ],
     _HOME.workspace_wide(): [
-        ("holidays.md", "# Holidays\n\nThe office is closed between Christmas and New Year. Codenames are "
-                        "announced in March."),
+        ("holidays.md", ("# Holidays\n\nThe office is closed between Christmas and New Year. Codenames are "
+                         "announced in March.")),
     ],
 }
 # In the home channel's documents and not, whole and in part, English and Korean; the follow-ups
@@ -147,8 +147,8 @@ async def test_documents_elsewhere_change_no_ranking_answer_or_decline_here(team
     replies = [r for r in before if isinstance(r, tuple)]
     assert any(c for _, c in replies) and any(not c for _, c in replies), "some questions answered, some declined"
     for number, scope in enumerate(_ELSEWHERE):
-        await teambot.knowledge.ingest(name=f"elsewhere{number}.md", data=_words_of_the_questions_elsewhere(number).encode(),
-                                       scope=scope, uploader="u")
+        text = _words_of_the_questions_elsewhere(number)
+        await teambot.knowledge.ingest(name=f"elsewhere{number}.md", data=text.encode(), scope=scope, uploader="u")
     after = await _ask_everything(teambot, "after")
     # Answers, declines and citations first: the difference a user would see.
     assert [r for r in after if isinstance(r, tuple)] == replies
