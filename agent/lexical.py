@@ -17,7 +17,12 @@ row, which goes once the vector store reports the document's vectors written (se
 `agent.vectorstore`); rows a crash leaves behind are written again at the next start.
 
 Scope is enforced inside the term index's query itself: each chunk carries its scope, and a
-search only matches chunks of the allowed scopes.
+search only matches chunks of the allowed scopes. The statistics that weigh terms (how many
+chunks hold a word, how long chunks are) are counted within the allowed scopes too, so nothing
+a question's ranking, relevance or answer depends on changes with documents it may not see.
+Counted as tantivy counts, they include the allowed scopes' chunks deleted but not yet merged
+away: when a merge drops those can depend on anyone's writes, but what is dropped is the
+allowed scopes' own.
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from agent.records import Chunk, DocumentInfo, index_terms
-from agent.termindex import TermIndex
+from agent.termindex import (
+    BM25_B,
+    BM25_K1,
+    MAX_TERM_CHARS,
+    ScopeStatistics,
+    TermIndex,
+    bm25_idf,
+    searchable_terms,
+    stored_length,
+)
 from agent.text import TOKENIZER_VERSION
 from bot.events import Scope
 
@@ -85,16 +99,30 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _MIN_CORPUS_FOR_IDF = 1000
+# BM25 hits are rescored with statistics of the allowed scopes; when tantivy's first ranking may
+# have missed one of the best by those, up to this many times `limit` hits are read in all.
+_MAX_RESCORED_FACTOR = 4
+# Hits read beyond `limit` at first, so that a score below the best `limit` shows none was missed.
+_LOOKAHEAD = 8
+# Relative difference below which two BM25 scores count as tied (tantivy computes in f32).
+_SCORE_TOLERANCE = 1e-4
 _WRITER_IDLE_S = 1.0
 _COMMIT_DELAY_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
 class TermStatistics:
-    """Document frequencies of some terms and the size of the index they were counted in."""
+    """Document frequencies of some terms and the size of the scopes they were counted in (the
+    scopes a question may see: see `KnowledgeIndex.lexical_candidates`)."""
 
     chunks: int
     frequencies: dict[str, int]
+    terms: int = 0
+    """The terms of those chunks, all told (their average length, for BM25)."""
+
+    @classmethod
+    def of(cls, counted: ScopeStatistics) -> TermStatistics:
+        return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term."""
@@ -112,9 +140,34 @@ class TermStatistics:
         `max_share` of all chunks (they match most of the index and barely change the ranking).
         At least the rarest term is always kept."""
         unique = sorted(dict.fromkeys(terms), key=lambda t: self.frequencies.get(t, 0))
-        limit = max_share * self.chunks
+        # The same floor as `idf`'s: counted within a channel of a few chunks, every word it holds is
+        # in a large share of them, and only the question's words it lacks would be searched for.
+        limit = max_share * max(self.chunks, _MIN_CORPUS_FOR_IDF)
         kept = [t for t in unique if self.frequencies.get(t, 0) <= limit][:max_terms]
         return kept or unique[:1]
+
+    @property
+    def average_length(self) -> float:
+        """Mean number of terms per chunk (1 for no chunks, which then score nothing anyway)."""
+        return self.terms / self.chunks if self.chunks and self.terms else 1.0
+
+    def bm25_idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """Each term's weight in the BM25 score: as tantivy computes it, without `idf`'s floor."""
+        return {t: bm25_idf(self.frequencies.get(t, 0), self.chunks) for t in terms}
+
+    def bm25(self, chunk_terms: Sequence[str], idf: dict[str, float]) -> float:
+        """BM25 score of a chunk with these terms for a query of the terms in `idf`, with the chunk
+        length rounded as tantivy stores it: in one scope, tantivy's own score."""
+        # Set and list operations run in C, where a loop over the chunk's terms would run in Python.
+        present = idf.keys() & set(chunk_terms)
+        if not present:
+            return 0.0
+        counts = [(weight, chunk_terms.count(term)) for term, weight in idf.items() if term in present]
+        length = len(chunk_terms)
+        if max(map(len, chunk_terms)) > MAX_TERM_CHARS:  # rare: terms the index leaves out
+            length = len(searchable_terms(chunk_terms))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * stored_length(length) / self.average_length)
+        return sum(weight * (BM25_K1 + 1) * tf / (tf + norm) for weight, tf in counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,37 +625,81 @@ class KnowledgeIndex:
         return await self._read(self._chunks, list(ids))
 
     def _search(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int,
+                statistics: TermStatistics | None = None,
                 ) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:
         if not terms or not scopes:
             return [], {}
-        ranked = self._terms.search(terms, [s.key for s in scopes], limit=limit)
-        if not ranked:
-            return [], {}
-        marks = ",".join("?" * len(ranked))
+        wanted = list(dict.fromkeys(searchable_terms(terms)))
+        if statistics is None:
+            statistics = self._statistics(wanted, scopes)
+        idf = statistics.bm25_idf(wanted)
+        keys = [s.key for s in scopes]
+        # Tantivy ranks with these scopes' term weights (`idf`) but the whole index's average chunk
+        # length; each hit is rescored with these scopes' own, from its terms (read anyway for
+        # reranking). A chunk tantivy ranked below the ones read scores at most `bound` times its
+        # tantivy score by these scopes' statistics: more are read until none left can be among the best.
+        found: dict[int, tuple[str, list[str]]] = {}
+        exact: dict[str, float] = {}
+        pool = limit + _LOOKAHEAD
+        while True:
+            ranked = self._terms.search(wanted, keys, limit=pool, idf=idf)
+            unread = [rowid for rowid, _ in ranked if rowid not in found]
+            for rowid, (chunk_id, chunk_terms) in self._hit_rows(unread, scopes).items():
+                found[rowid] = (chunk_id, chunk_terms)
+                exact[chunk_id] = statistics.bm25(chunk_terms, idf)
+            found.update((rowid, ("", [])) for rowid in unread if rowid not in found)  # gone: not read again
+            if len(ranked) < pool or pool >= _MAX_RESCORED_FACTOR * limit or len(exact) < limit:
+                break
+            if self._none_missed(statistics, last_score=ranked[-1][1], kth_score=sorted(exact.values())[-limit]):
+                break
+            pool = min(2 * pool, _MAX_RESCORED_FACTOR * limit)
+        rescored = sorted(exact.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
+        terms_by_chunk = {chunk_id: chunk_terms for chunk_id, chunk_terms in found.values() if chunk_id}
+        return rescored, {chunk_id: terms_by_chunk[chunk_id] for chunk_id, _ in rescored}
+
+    def _none_missed(self, statistics: TermStatistics, *, last_score: float, kth_score: float) -> bool:
+        """Whether no chunk tantivy ranked below `last_score` can beat `kth_score` by these statistics.
+
+        Tantivy's score of a chunk differs from ours only in the average chunk length (the term
+        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high.
+        """
+        if statistics.chunks == self._terms.index_chunks():
+            index_average = statistics.average_length  # these scopes hold every chunk there is
+        else:
+            index_average = self._terms.index_average_length() or statistics.average_length
+        bound = max(1.0, statistics.average_length / index_average)
+        # Strictly below: a chunk tied with the last of the best could displace it (ties go to the
+        # smaller chunk id, so no order of the index decides between them).
+        return bound * last_score < kth_score * (1 - _SCORE_TOLERANCE)
+
+    def _hit_rows(self, rowids: Sequence[int], scopes: Sequence[Scope]) -> dict[int, tuple[str, list[str]]]:
+        """(chunk id, terms) of the hits that are chunks of `scopes` in the catalog."""
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
         allowed, allowed_params = _in_scopes(scopes, table="d")
         rows = self._reader().execute(
             # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
             "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
             f" WHERE c.rowid IN ({marks}) AND {allowed}",
-            [*(rowid for rowid, _ in ranked), *allowed_params],
+            [*rowids, *allowed_params],
         )
-        found = {rowid: (chunk_id, terms) for rowid, chunk_id, terms in rows}
         # A row id without a catalog row in these scopes is a chunk deleted since the term index last
         # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
-        hits = [(found[rowid][0], score) for rowid, score in ranked if rowid in found]
-        terms_by_chunk = {found[rowid][0]: _split_terms(found[rowid][1]) for rowid, _ in ranked if rowid in found}
-        return hits, terms_by_chunk
+        return {rowid: (chunk_id, _split_terms(terms)) for rowid, chunk_id, terms in rows}
 
     def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
                             max_terms: int) -> LexicalCandidates:
-        statistics = self._statistics(terms)
+        statistics = self._statistics(terms, scopes)
         selected = statistics.selective(terms, max_share=max_share, max_terms=max_terms) if terms else []
-        hits, terms_by_chunk = self._search(selected, scopes, limit)
+        hits, terms_by_chunk = self._search(selected, scopes, limit, statistics)
         return LexicalCandidates(statistics=statistics, hits=hits, chunk_terms=terms_by_chunk)
 
     async def lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], *, limit: int,
                                  max_share: float, max_terms: int) -> LexicalCandidates:
         """Statistics of `terms` and the best BM25 hits within `scopes`, with their terms, in one read.
+
+        The statistics, and so the BM25 scores, count the chunks of `scopes` only.
 
         Only the selective terms are searched for (see `TermStatistics.selective`). One call, one
         worker-thread hop: under load each hop waits for a busy event loop, so fewer is faster.
@@ -615,13 +712,14 @@ class KnowledgeIndex:
         hits, _ = await self._read_terms(self._search, list(terms), list(scopes), limit)
         return hits
 
-    def _statistics(self, terms: Iterable[str]) -> TermStatistics:
-        return TermStatistics(chunks=self._terms.count(), frequencies=self._terms.frequencies(terms))
+    def _statistics(self, terms: Iterable[str], scopes: Sequence[Scope]) -> TermStatistics:
+        return TermStatistics.of(self._terms.scope_statistics(terms, [s.key for s in scopes]))
 
-    def _idf(self, terms: Iterable[str]) -> dict[str, float]:
+    def _idf(self, terms: Iterable[str], scopes: Sequence[Scope]) -> dict[str, float]:
         terms = list(terms)
-        return self._statistics(terms).idf(terms)
+        counted = self._terms.scope_statistics(terms, [s.key for s in scopes], with_lengths=False)
+        return TermStatistics.of(counted).idf(terms)
 
-    async def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        """BM25 inverse document frequency of each term over the whole index."""
-        return await self._read_terms(self._idf, list(terms))
+    async def idf(self, terms: Iterable[str], scopes: Sequence[Scope]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term among the chunks of `scopes`."""
+        return await self._read_terms(self._idf, list(terms), list(scopes))

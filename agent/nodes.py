@@ -171,7 +171,7 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
         # The earlier question only helps find the topic: a passage must still speak to
         # this question's own words, or "what is the capital of Peru?" would get the last answer again.
         own_terms = lexical_tokens(state["question"])
-        idf = await retriever.index.idf(own_terms)
+        idf = await retriever.index.idf(own_terms, state["scopes"])
         passages = [
             p for p in passages
             if coverage(own_terms, p.chunk.index_terms(), idf) >= context.min_relevance / 2
@@ -435,7 +435,7 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     passages = _relevant(state["passages"], context.min_relevance)[:3]
     terms = lexical_tokens(state["search_query"])
     question_terms = set(lexical_tokens(state["question"]))
-    idf = await context.retriever.index.idf(terms)
+    idf = await context.retriever.index.idf(terms, state["scopes"])
 
     scored: list[tuple[float, int, int, str]] = []  # (score, passage index, sentence index, sentence)
     for p_index, passage in enumerate(passages):

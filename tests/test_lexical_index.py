@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import sqlite3
 import threading
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from agent.lexical import KnowledgeIndex
+from agent.lexical import KnowledgeIndex, TermStatistics
 from agent.records import Chunk, DocumentInfo
-from agent.termindex import TermIndex
+from agent.termindex import ScopeStatistics, TermIndex, stored_length
 from agent.text import TOKENIZER_VERSION, lexical_tokens
 from bot.events import Scope
 
@@ -86,8 +87,55 @@ async def test_search_stays_within_the_allowed_scopes(tmp_path: Path) -> None:
         candidates = await index.lexical_candidates(lexical_tokens("freeze"), [SALES], limit=5, max_share=1.0,
                                                     max_terms=5)
         assert [chunk_id for chunk_id, _ in candidates.hits] == ["quota#0"]
-        # Statistics are over the whole knowledge base, as BM25's are: the scope filters, it does not reweigh.
-        assert candidates.statistics.chunks == 2 and candidates.statistics.frequencies == {"freeze": 2}
+        # Statistics are counted within the allowed scopes: engineering's "freeze" is none of sales' business.
+        assert candidates.statistics.chunks == 1 and candidates.statistics.frequencies == {"freeze": 1}
+        both = await index.lexical_candidates(lexical_tokens("freeze"), [SALES, ENGINEERING], limit=5,
+                                              max_share=1.0, max_terms=5)
+        assert both.statistics.chunks == 2 and both.statistics.frequencies == {"freeze": 2}
+
+
+async def test_ranking_in_a_channel_ignores_how_long_chunks_are_elsewhere(tmp_path: Path) -> None:
+    """BM25 normalises a chunk's length by the average; counted over every channel, a long document
+    elsewhere would reorder this channel's results (tantivy ranks "twice" first then)."""
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        filler = " ".join(f"filler{i}" for i in range(8))
+        await index.replace_document(*_document("twice", SALES, [f"zephyr zephyr {filler}"]))
+        await index.replace_document(*_document("once", SALES, ["zephyr"]))
+
+        async def best() -> list[tuple[str, float]]:
+            found = await index.lexical_candidates(["zephyr"], [SALES], limit=1, max_share=1.0, max_terms=5)
+            return found.hits
+
+        alone = await best()
+        assert [chunk_id for chunk_id, _ in alone] == ["once#0"]
+        weights = await index.idf(["zephyr", "word1"], [SALES])
+        long_text = "zephyr " + " ".join(f"word{i}" for i in range(3000))
+        for number, scope in enumerate([ENGINEERING, Scope("discord", "G1", "C1"), Scope("slack", "T2", "C-sales")]):
+            await index.replace_document(*_document(f"long{number}", scope, [long_text, "zephyr zephyr"]))
+        assert await best() == alone
+        assert await index.idf(["zephyr", "word1"], [SALES]) == weights
+        assert (await index.idf(["word1"], [SALES]))["word1"] > (await index.idf(["word1"], [ENGINEERING]))["word1"]
+
+
+def test_bm25_within_one_scope_is_tantivys_own(tmp_path: Path) -> None:
+    """Hits are rescored with the allowed scopes' statistics; with one scope, that is tantivy's score
+    (chunk lengths rounded as tantivy stores them, beyond 40 terms)."""
+    terms = TermIndex(tmp_path / "t.terms")
+    chunks = {rowid: ["alpha"] * (rowid % 3 + 1) + ["beta"] * (rowid % 2) + [f"w{i}" for i in range(rowid * 7)]
+              for rowid in range(1, 120)}
+    terms.write([("doc", [(rowid, SALES.key, " ".join(words)) for rowid, words in chunks.items()])])
+    counted = terms.scope_statistics(["alpha", "beta", "gamma"], [SALES.key])
+    assert counted.chunks == len(chunks) and counted.terms == sum(map(len, chunks.values()))
+    assert counted.frequencies == {"alpha": len(chunks), "beta": sum(1 for r in chunks if r % 2)}
+    statistics = TermStatistics.of(counted)
+    idf = statistics.bm25_idf(["alpha", "beta"])
+    ranked = terms.search(["alpha", "beta"], [SALES.key], limit=len(chunks))
+    assert len(ranked) == len(chunks)
+    for rowid, score in ranked:
+        assert statistics.bm25(chunks[rowid], idf) == pytest.approx(score, rel=1e-5)
+    assert terms.scope_statistics(["alpha"], [ENGINEERING.key]) == ScopeStatistics(chunks=0, terms=0, frequencies={})
+    assert stored_length(2**40) == 2_013_265_944  # tantivy's longest (src/fieldnorm/code.rs)
+    terms.release()
 
 
 async def test_a_stale_term_index_cannot_leak_another_channels_chunk(tmp_path: Path) -> None:
@@ -250,3 +298,37 @@ async def test_terms_of_the_current_tokenizer_are_not_recomputed(tmp_path: Path)
         await index.replace_document(info, chunks, [["kept", "terms"]])
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "kept terms", SALES) == ["backups#0"]
+
+
+async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path: Path) -> None:
+    """Whatever other scopes hold (here: far longer chunks), the hits are the chunks with the best BM25
+    scores computed from the allowed scopes alone, as a search of those scopes alone would rank them."""
+    rng = random.Random(5)
+    vocabulary = [f"word{i}" for i in range(40)]
+    alone = KnowledgeIndex(tmp_path / "alone.sqlite3")
+    together = KnowledgeIndex(tmp_path / "together.sqlite3")
+    async with alone, together:
+        for number in range(60):
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 30)))
+            for index in (alone, together):
+                await index.replace_document(*_document(f"sales{number}", SALES, [text]))
+        for number in range(60):
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(100, 400)))
+            await together.replace_document(*_document(f"eng{number}", ENGINEERING, [text]))
+        for _ in range(40):
+            question = [rng.choice(vocabulary) for _ in range(rng.randint(1, 3))]
+            expected = await alone.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
+            found = await together.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
+            assert found.hits == expected.hits
+            assert found.statistics == expected.statistics
+
+
+async def test_a_small_channel_searches_for_the_words_it_holds(tmp_path: Path) -> None:
+    """Counted within a channel of a few chunks, every word it holds is in a large share of them;
+    the selective-term filter must not leave only the question's words the channel lacks."""
+    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+        await index.replace_document(*_document("laptops", SALES, ["Laptops are replaced every three years."]))
+        await index.replace_document(*_document("holidays", SALES, ["The office closes at Christmas."]))
+        found = await index.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
+                                               limit=5, max_share=0.05, max_terms=16)
+        assert [chunk_id for chunk_id, _ in found.hits] == ["laptops#0"]

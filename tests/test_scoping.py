@@ -87,3 +87,69 @@ async def test_files_sent_in_a_dm_are_workspace_wide_so_only_admins_may(make_set
         assert added.result is not None and added.result.document.scope == Scope("fake", "W1", "*")
         answer = await fake.say("How often are laptops replaced?", channel="C7")
         assert answer.reply is not None and "3 years" in answer.reply.text
+
+
+# --- term statistics -------------------------------------------------------------------------------
+# Ranking and the decision to answer or decline weigh words by how rare they are. Counted over every
+# scope, that weight would tell a channel whether a word occurs in documents it cannot see.
+_HOME = Scope("fake", "W1", "C1")
+_HOME_DOCUMENTS = {
+    _HOME: [
+        ("operations.md", ("# Operations\n\nBackups run nightly at 02:00 and are kept for 30 days. Restores need an "
+                           "admin.\n\n## Deploys\n\nDeploys freeze on Fridays. The release train leaves on Tuesdays "
+                           "after the staging checks pass.\n\n## Budget\n\nThe hardware budget is reviewed every "
+                           "quarter by the platform team.")),
+        ("배포.md", ("# 배포 안내\n\n배포는 매주 화요일에 진행합니다. 긴급 배포는 팀장의 승인이 필요합니다.\n\n"
+                    "## 백업\n\n백업은 매일 새벽 두 시에 실행되며 30일 동안 보관됩니다.")),
+    ],
+    _HOME.workspace_wide(): [
+        ("holidays.md", ("# Holidays\n\nThe office is closed between Christmas and New Year. Codenames are "
+                         "announced in March.")),
+    ],
+}
+# In the home channel's documents and not, whole and in part, English and Korean; the follow-ups
+# ("And ...?") take the path that searches again with the previous question.
+_CONVERSATION = [
+    "When do backups run?", "And the zorblax quokka?", "Do deploys freeze on Fridays?",
+    "When is the zorblax budget reviewed?", "What is the quokka migration plan?", "When does the release train leave?",
+    "배포는 언제 진행하나요?", "쿼카 예산은 누가 승인하나요?", "백업은 며칠 동안 보관되나요?", "When are codenames announced?",
+]
+_ELSEWHERE = [Scope("fake", "W1", "C2"), Scope("fake", "W2", "C1"), Scope("other", "W1", "C1")]
+
+
+def _words_of_the_questions_elsewhere(number: int) -> str:
+    """Many chunks holding the questions' words, and rare ones, to shift any statistics counted over them."""
+    paragraphs = [
+        f"## Section {i}\n\nZorblax quokka budget {i}: the zorblax migration plan and quokka backups run, deploys "
+        f"freeze, release train, codenames announced. 쿼카 예산 배포 백업 보관 승인 진행 {number} {i}."
+        for i in range(60)
+    ]
+    return "# Elsewhere\n\n" + "\n\n".join(paragraphs)
+
+
+async def _ask_everything(teambot: Teambot, run: str) -> list[object]:
+    fake = FakeAdapter(teambot, workspace="W1")
+    seen: list[object] = []
+    for question in _CONVERSATION:
+        passages = await teambot.retriever.retrieve(question, [_HOME, _HOME.workspace_wide()], k=5)
+        seen.append([(p.chunk.id, p.score, p.coverage) for p in passages])
+        stream = await fake.say(question, channel=_HOME.channel, thread=run)
+        assert stream.reply is not None
+        seen.append((stream.reply.text, [(c.source, c.location, c.snippet) for c in stream.reply.citations]))
+    return seen
+
+
+async def test_documents_elsewhere_change_no_ranking_answer_or_decline_here(teambot: Teambot) -> None:
+    for scope, documents in _HOME_DOCUMENTS.items():
+        for name, text in documents:
+            await teambot.knowledge.ingest(name=name, data=text.encode(), scope=scope, uploader="u")
+    before = await _ask_everything(teambot, "before")
+    replies = [r for r in before if isinstance(r, tuple)]
+    assert any(c for _, c in replies) and any(not c for _, c in replies), "some questions answered, some declined"
+    for number, scope in enumerate(_ELSEWHERE):
+        text = _words_of_the_questions_elsewhere(number)
+        await teambot.knowledge.ingest(name=f"elsewhere{number}.md", data=text.encode(), scope=scope, uploader="u")
+    after = await _ask_everything(teambot, "after")
+    # Answers, declines and citations first: the difference a user would see.
+    assert [r for r in after if isinstance(r, tuple)] == replies
+    assert after == before  # and the passages, their order and scores
