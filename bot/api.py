@@ -191,6 +191,7 @@ def reply_json(reply: Reply, *, thread: str) -> dict[str, Any]:
     return {
         "answer": reply.text,
         "citations": [citation.as_json() for citation in reply.citations],
+        "consulted": [citation.as_json() for citation in reply.consulted_only],
         "thread": thread,
         "answered": reply.answered,
         "mode": reply.mode,

@@ -92,6 +92,7 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({
             "answer": reply.text,
             "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet} for c in reply.citations],
+            "consulted": [{"source": c.source, "location": c.location} for c in reply.consulted_only],
             "thread": args.thread,
             "answered": reply.answered,
             "mode": reply.mode,
@@ -100,6 +101,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
         print(reply.text)
         if reply.citations:
             print("\nSources:\n" + reply.sources_text())
+        if reply.consulted_text():
+            print(reply.consulted_text())
     return 1 if reply.error else 0
 
 

@@ -145,3 +145,15 @@ class Reply:
     def sources_text(self) -> str:
         """Plain-text list of sources, one per line."""
         return "\n".join(f"[{c.number}] {c.label()}" for c in self.citations)
+
+    @property
+    def consulted_only(self) -> tuple[Citation, ...]:
+        """Passages the model was given but the answer does not cite: shown apart from the sources,
+        so a reader can check them without taking them for what the answer rests on."""
+        cited = {c.number for c in self.citations}
+        return tuple(c for c in self.consulted if c.number not in cited)
+
+    def consulted_text(self) -> str:
+        """One line naming the passages consulted but not cited; empty when there are none."""
+        labels = list(dict.fromkeys(c.label() for c in self.consulted_only))
+        return ("Also consulted: " + "; ".join(labels)) if labels else ""

@@ -83,7 +83,10 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["answer", "citations", "thread", "answered", "mode"],
         "properties": {
             "answer": {"type": "string"},
-            "citations": {"type": "array", "items": _ref("Citation")},
+            "citations": {"type": "array", "items": _ref("Citation"),
+                          "description": "The sources the answer cites."},
+            "consulted": {"type": "array", "items": _ref("Citation"),
+                          "description": "Passages the model was given that the answer does not cite."},
             "thread": {"type": "string", "description": "Send it back as `thread` to follow up."},
             "answered": {"type": "boolean", "description": "False when the documents hold no answer."},
             "mode": {"type": "string", "enum": ["llm", "extractive", "none"]},

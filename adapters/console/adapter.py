@@ -48,6 +48,8 @@ class ConsoleStream:
             self._out.write("Sources:\n")
             for citation in reply.citations:
                 self._out.write(f"  [{citation.number}] {citation.label()}\n")
+        if reply.consulted_text():
+            self._out.write(reply.consulted_text() + "\n")
         self._out.write("\n")
         self._out.flush()
 

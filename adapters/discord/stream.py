@@ -165,6 +165,8 @@ def render_reply(reply: Reply) -> str:
     """The full text of a finished reply: the answer, then its sources."""
     text = reply.text.strip() or ("Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
     sources = sources_block(reply.citations)
+    if reply.consulted_only:
+        sources = (sources + "\n" if sources else "") + "-# " + plain(reply.consulted_text())
     return f"{text}\n\n{sources}" if sources else text
 
 

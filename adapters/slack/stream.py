@@ -53,6 +53,8 @@ def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, 
             where = f" · {escape(citation.location)}" if citation.location else ""
             elements.append({"type": "mrkdwn", "text": f"*[{citation.number}]* {escape(citation.source)}{where}"})
         blocks.append({"type": "context", "elements": elements})
+    if reply.consulted_only:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(reply.consulted_text())}]})
     if reply.mode != "error":
         blocks.append({
             "type": "actions",
