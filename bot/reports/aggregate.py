@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, Sequence
 
 from bot.reports.periods import Period
-from bot.usage import DayUsage, RedisUsage, ScopeDayUsage, UsageScope, WorkspaceDay
+from bot.usage import DayUsage, RedisUsage, UsageScope, WorkspaceDay
 
 TOP = 5
 """Rows shown in the top channels / documents lists."""
@@ -171,58 +171,69 @@ def channel_label(key: str) -> str:
     return f"{platform} #{channel}"
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What a period's buckets add up to beyond plain counts, summed into `PeriodStats` by `finish`."""
+
+    channels: Counter[str] = field(default_factory=Counter)
+    cited: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    first_token: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    """Unanswered questions, oldest first."""
+    cost: float = 0.0
+
+    def add_latencies(self, latencies: Sequence[tuple[float | None, float]]) -> None:
+        for first, whole in latencies:
+            if first is not None:
+                self.first_token.append(first)
+            self.total.append(whole)
+
+    def finish(self, stats: PeriodStats, *, priced: bool) -> PeriodStats:
+        stats.first_token_p50_s = percentile(self.first_token, 0.5)
+        stats.first_token_p95_s = percentile(self.first_token, 0.95)
+        stats.total_p50_s, stats.total_p95_s = percentile(self.total, 0.5), percentile(self.total, 0.95)
+        stats.cost = round(self.cost, 6) if priced else None
+        stats.top_channels = [(channel_label(k), n) for k, n in self.channels.most_common(TOP)]
+        stats.top_documents = self.cited.most_common(TOP)
+        stats.errors_by_kind = dict(self.errors.most_common())
+        # The most recent gaps first, each question once: these are the documents to write next.
+        seen: dict[str, None] = {}
+        for gap in reversed(self.gaps):
+            seen.setdefault(" ".join(gap.split()), None)
+        stats.gaps = list(seen)[:GAPS_SHOWN]
+        return stats
+
+
+_COUNTS = ("questions", "answered", "unanswered", "errors", "input_tokens", "output_tokens")
+"""Counted per question (so per scope, where scoped)."""
+_WORKSPACE_COUNTS = ("helpful", "not_helpful", "uploads", "uploaded_documents", "uploaded_chunks", "upload_failures")
+"""Counted per workspace only (feedback and uploads carry no question)."""
+
+
+def _add(stats: PeriodStats, names: Sequence[str], totals: Any) -> None:
+    for name in names:
+        setattr(stats, name, getattr(stats, name) + int(totals.total(name)))
+
+
 async def period_stats(usage: RedisUsage, period: Period) -> PeriodStats:
-    """Read and add up the day buckets of `period`."""
+    """Read and add up the day buckets of `period` (every scope: the operator's view)."""
     days: list[DayUsage] = await usage.read_days(period.days())
     stats = PeriodStats(period=period)
-    channels: Counter[str] = Counter()
-    cited: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
-    first_token: list[float] = []
-    total: list[float] = []
-    cost = 0.0
+    tally = _Tally()
     for day in days:
-        stats.questions += int(day.total("questions"))
-        stats.answered += int(day.total("answered"))
-        stats.unanswered += int(day.total("unanswered"))
-        stats.errors += int(day.total("errors"))
-        stats.helpful += int(day.total("helpful"))
-        stats.not_helpful += int(day.total("not_helpful"))
-        stats.input_tokens += int(day.total("input_tokens"))
-        stats.output_tokens += int(day.total("output_tokens"))
-        stats.uploads += int(day.total("uploads"))
-        stats.uploaded_documents += int(day.total("uploaded_documents"))
-        stats.uploaded_chunks += int(day.total("uploaded_chunks"))
-        stats.upload_failures += int(day.total("upload_failures"))
-        cost += day.total("cost")
-        channels.update(day.channels)
-        cited.update(day.cited)
-        errors.update(day.errors)
-        for first, whole in day.latencies:
-            if first is not None:
-                first_token.append(first)
-            total.append(whole)
+        _add(stats, _COUNTS + _WORKSPACE_COUNTS, day)
+        tally.cost += day.total("cost")
+        tally.channels.update(day.channels)
+        tally.cited.update(day.cited)
+        tally.errors.update(day.errors)
+        tally.add_latencies(day.latencies)
+        tally.gaps.extend(day.gaps)
         stats.per_day.append(DayCount(day.day, int(day.total("questions")), int(day.total("unanswered"))))
     stats.distinct_users = await usage.distinct_users(period.days())
-    stats.active_channels = len(channels)
-    stats.first_token_p50_s, stats.first_token_p95_s = percentile(first_token, 0.5), percentile(first_token, 0.95)
-    stats.total_p50_s, stats.total_p95_s = percentile(total, 0.5), percentile(total, 0.95)
-    stats.cost = round(cost, 6) if usage.priced else None
-    stats.top_channels = [(channel_label(k), n) for k, n in channels.most_common(TOP)]
-    stats.top_documents = cited.most_common(TOP)
-    stats.errors_by_kind = dict(errors.most_common())
-    # The most recent gaps first, each question once: these are the documents to write next.
-    seen: dict[str, None] = {}
-    for day in reversed(days):
-        for gap in reversed(day.gaps):
-            seen.setdefault(" ".join(gap.split()), None)
-    stats.gaps = list(seen)[:GAPS_SHOWN]
-    return stats
-
-
-def _add_scope_day(stats: PeriodStats, scope_day: ScopeDayUsage) -> None:
-    for name in ("questions", "answered", "unanswered", "errors", "input_tokens", "output_tokens"):
-        setattr(stats, name, getattr(stats, name) + int(scope_day.total(name)))
+    stats.active_channels = len(tally.channels)
+    return tally.finish(stats, priced=usage.priced)
 
 
 async def audience_stats(usage: RedisUsage, period: Period, audience: Audience) -> PeriodStats:
@@ -231,40 +242,30 @@ async def audience_stats(usage: RedisUsage, period: Period, audience: Audience) 
     days: list[WorkspaceDay] = await usage.read_workspace_days(period.days(), platform=audience.platform,
                                                                workspace=audience.workspace, channel=channel)
     stats = PeriodStats(period=period)
-    channels: Counter[str] = Counter()
-    cited: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
+    tally = _Tally()
     counted_channels: set[str] = set()
     unnamed_channels: set[UsageScope] = set()
-    first_token: list[float] = []
-    total: list[float] = []
     users_keys: list[str] = []
-    gaps: list[str] = []
-    cost = 0.0
     for day in days:
         day_questions = day_unanswered = 0
-        for name in ("helpful", "not_helpful", "uploads", "uploaded_documents", "uploaded_chunks",
-                     "upload_failures"):
-            setattr(stats, name, getattr(stats, name) + int(day.total(name)))
+        _add(stats, _WORKSPACE_COUNTS, day)
         for scope_day in day.scopes:
             scope = scope_day.scope
             if not audience.counts(scope):
                 continue
-            _add_scope_day(stats, scope_day)
+            _add(stats, _COUNTS, scope_day)
             day_questions += int(scope_day.total("questions"))
             day_unanswered += int(scope_day.total("unanswered"))
-            cost += scope_day.total("cost")
-            errors.update(scope_day.errors)  # error kinds are ours (timeouts...), never users' words
+            tally.cost += scope_day.total("cost")
+            tally.errors.update(scope_day.errors)  # error kinds are ours (timeouts...), never users' words
+            tally.add_latencies(scope_day.latencies)
             users_keys.append(scope_day.users_key)
             counted_channels.add(scope.channel)
-            for first, whole in scope_day.latencies:
-                if first is not None:
-                    first_token.append(first)
-                total.append(whole)
             if audience.names(scope):
-                channels[f"{scope.platform}:{scope.workspace}:{scope.channel}"] += int(scope_day.total("questions"))
-                cited.update(scope_day.cited)
-                gaps.extend(scope_day.gaps)
+                tally.channels[f"{scope.platform}:{scope.workspace}:{scope.channel}"] += int(
+                    scope_day.total("questions"))
+                tally.cited.update(scope_day.cited)
+                tally.gaps.extend(scope_day.gaps)
             else:
                 stats.unnamed_questions += int(scope_day.total("questions"))
                 stats.unnamed_unanswered += int(scope_day.total("unanswered"))
@@ -274,18 +275,7 @@ async def audience_stats(usage: RedisUsage, period: Period, audience: Audience) 
     stats.distinct_users = await usage.distinct_users_in(users_keys)
     stats.active_channels = len(counted_channels)
     stats.unnamed_channels = len({scope.channel for scope in unnamed_channels})
-    stats.first_token_p50_s, stats.first_token_p95_s = percentile(first_token, 0.5), percentile(first_token, 0.95)
-    stats.total_p50_s, stats.total_p95_s = percentile(total, 0.5), percentile(total, 0.95)
-    stats.cost = round(cost, 6) if usage.priced else None
-    stats.top_channels = [(channel_label(k), n) for k, n in channels.most_common(TOP)]
-    stats.top_documents = cited.most_common(TOP)
-    stats.errors_by_kind = dict(errors.most_common())
-    # The most recent day's first (within a day, channel by channel), each question once.
-    seen: dict[str, None] = {}
-    for gap in reversed(gaps):
-        seen.setdefault(" ".join(gap.split()), None)
-    stats.gaps = list(seen)[:GAPS_SHOWN]
-    return stats
+    return tally.finish(stats, priced=usage.priced)
 
 
 async def build_report(usage: RedisUsage, period: Period, *, audience: Audience | None = None) -> UsageReport:
