@@ -112,7 +112,7 @@ class Teambot:
 
         self.metrics = Metrics()
         self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
-        self.permissions = Permissions.from_settings(settings)
+        self.permissions = Permissions.from_entries(admins=settings.admins, uploaders=settings.uploaders)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576,
                                 workers=settings.parse_workers)
         self._stack.callback(sandbox.close)
