@@ -9,22 +9,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from bot.events import Reply
+from bot.core.ports import ReplyStream
+from bot.core.values import Reply
 
-
-class ReplyStream(Protocol):
-    """How one answer reaches the user on a platform, step by step."""
-
-    async def working(self) -> None:
-        """Show at once that the bot is working (placeholder, typing, status)."""
-
-    async def push(self, *, text_so_far: str, delta: str) -> None:
-        """A new piece of the answer arrived; the adapter may rate-limit visible updates."""
-
-    async def finish(self, reply: Reply) -> None:
-        """Show the final answer (or the error it carries) and end the working state."""
+__all__ = ["Adapter", "CollectingStream", "ReplyStream"]
 
 
 @dataclass

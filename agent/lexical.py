@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from agent.records import Chunk, DocumentInfo, index_terms
+from agent.records import Chunk, index_terms
 from agent.termindex import (
     BM25_B,
     BM25_K1,
@@ -48,7 +48,7 @@ from agent.termindex import (
     stored_length,
 )
 from agent.text import TOKENIZER_VERSION
-from bot.events import Scope
+from bot.core.values import DocumentInfo, Scope
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_openai import ChatOpenAI
-
-from bot.settings import Settings
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
 
 
 def build_model_http_client() -> Any:
@@ -23,21 +22,24 @@ def build_model_http_client() -> Any:
     return openai.DefaultAioHttpClient()
 
 
-def build_chat_model(settings: Settings, *, http_client: Any = None) -> ChatOpenAI | None:
-    """A streaming chat model, or None when no endpoint is configured (extractive mode).
+def build_chat_model(*, model: str, api_key: str | None, base_url: str | None, temperature: float,
+                     timeout_s: float, max_retries: int, http_client: Any = None) -> ChatOpenAI | None:
+    """A streaming chat model, or None when neither `api_key` nor `base_url` is given (extractive mode).
 
     `http_client` (from `build_model_http_client`) is owned by the caller, who closes it.
+    langchain-openai is imported only here, once a model is configured: without one nothing loads it.
     """
-    if not settings.model_configured:
+    if api_key is None and base_url is None:
         return None
-    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    from langchain_openai import ChatOpenAI  # noqa: PLC0415 - heavy; see the docstring
+
     return ChatOpenAI(
-        model=settings.chat_model,
-        api_key=api_key,
-        base_url=settings.openai_base_url,
-        temperature=settings.temperature,
-        timeout=settings.model_timeout_s,
-        max_retries=settings.model_max_retries,
+        model=model,
+        api_key=api_key if api_key is not None else "not-needed",
+        base_url=base_url,
+        temperature=temperature,
+        timeout=timeout_s,
+        max_retries=max_retries,
         streaming=True,
         stream_usage=True,
         http_async_client=http_client,

@@ -17,8 +17,7 @@ from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, split_sentences
-from bot.events import Citation
-from bot.history import Turn
+from bot.core.values import Citation, Turn
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent.text import lexical_tokens
-from bot.events import Scope
+from bot.core.values import Scope
 
 
 def index_terms(*, title: str, location: str, text: str) -> list[str]:
@@ -60,22 +60,6 @@ class Chunk:
             "workspace": self.scope.workspace,
             "channel": self.scope.channel,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    """A document in the knowledge base, as listed to users."""
-
-    id: str
-    scope: Scope
-    source: str
-    title: str
-    content_hash: str
-    uploader: str
-    chunk_count: int
-    size_bytes: int
-    ingested_at: float
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from agent.lexical import KnowledgeIndex
 from agent.records import Passage, chunk_id, document_of, section_heading
 from agent.text import lexical_tokens
 from agent.vectorstore import ChromaVectorStore
-from bot.events import Scope
+from bot.core.values import Scope
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 

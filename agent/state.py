@@ -7,8 +7,7 @@ from typing import Annotated, Any, TypedDict
 
 from agent.records import Passage
 from agent.retrieval import HybridRetriever
-from bot.events import Citation, Scope
-from bot.history import Turn
+from bot.core.values import Citation, ReplyMode, Scope, Turn
 
 
 def add_usage(earlier: dict[str, int] | None, more: dict[str, int] | None) -> dict[str, int]:
@@ -36,7 +35,7 @@ class AgentState(TypedDict, total=False):
     consulted: list[Citation]
     """Every passage the model was given (cited or not), numbered as in its prompt."""
     answered: bool
-    mode: str
+    mode: ReplyMode
     usage: Annotated[dict[str, int], add_usage]
     """input_tokens and output_tokens of every model call; `estimated` is 1 when a server reported none."""
     model_down: str

@@ -33,7 +33,8 @@ from typing import Any, Awaitable, Callable, Sequence
 import chromadb
 from chromadb.errors import NotFoundError
 
-from bot.events import Scope
+from bot.core.errors import StoreUnavailable
+from bot.core.values import Scope
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ _GATHER_S = 0.2
 _GATHER_VECTORS = 1024
 
 
-class VectorStoreError(RuntimeError):
-    """The vector store failed; the message is fit to show a user."""
+VectorStoreError = StoreUnavailable
+"""The vector store failed (the kernel's `StoreUnavailable`, by the name this module long gave it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,8 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
-from agent.records import DocumentInfo
 from agent.vectorstore import VectorStoreError
+from bot.core.values import DocumentInfo
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
 from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body

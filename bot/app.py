@@ -49,6 +49,19 @@ def build_embedder(settings: Settings, *, http_client: Any = None) -> Embedder:
     return WordLlamaEmbedder()
 
 
+def build_configured_chat_model(settings: Settings, *, http_client: Any = None) -> Any | None:
+    """The configured chat model (see `agent.llm.build_chat_model`), or None without one."""
+    return build_chat_model(
+        model=settings.chat_model,
+        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        base_url=settings.openai_base_url,
+        temperature=settings.temperature,
+        timeout_s=settings.model_timeout_s,
+        max_retries=settings.model_max_retries,
+        http_client=http_client,
+    )
+
+
 class Teambot:
     """The running core: stores, knowledge base, agent and dispatcher, shared by every adapter."""
 
@@ -112,7 +125,7 @@ class Teambot:
 
         self.metrics = Metrics()
         self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
-        self.permissions = Permissions.from_settings(settings)
+        self.permissions = Permissions.from_entries(admins=settings.admins, uploaders=settings.uploaders)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576,
                                 workers=settings.parse_workers)
         self._stack.callback(sandbox.close)
@@ -137,7 +150,7 @@ class Teambot:
         self.usage = RedisUsage.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
             retriever=self.retriever,
-            chat_model=build_chat_model(settings, http_client=model_http_client),
+            chat_model=build_configured_chat_model(settings, http_client=model_http_client),
             top_k=settings.top_k,
             min_relevance=settings.min_relevance,
             max_answer_tokens=settings.max_answer_tokens,

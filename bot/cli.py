@@ -1,6 +1,10 @@
 """The `teambot` command: ingest, ask, docs, chat, stats, serve.
 
 Errors end with a non-zero exit code and one line on stderr, never a traceback.
+
+Only the kernel and the standard library are imported up front: `teambot --help` (and a
+mistyped command) must not wait for Chroma, LangGraph or the model client to load. Each
+command imports what it needs (tests/test_layers.py checks this).
 """
 
 from __future__ import annotations
@@ -14,22 +18,27 @@ import select
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from adapters.console import translate as console
 from adapters.base import CollectingStream
-from agent.vectorstore import VectorStoreError
-from bot.app import Teambot
-from bot.events import Attachment, Scope
-from bot.observability import configure_logging
-from bot.parsers import IngestError
-from bot.redis_server import RedisServerError
-from bot.settings import Settings, SettingsError, load_settings
-from bot.uploads import documents_text, ingest_attachments, walk_folder
+from adapters.console import translate as console
+from bot.core.errors import IngestError, StoreUnavailable
+from bot.core.values import Attachment, Scope
+
+if TYPE_CHECKING:
+    from bot.app import Teambot
+    from bot.settings import Settings
 
 
 class CliError(Exception):
     """A user error; the message is printed as one line."""
+
+
+def _teambot(settings: Settings) -> Teambot:
+    """The running core (imported here: it loads Chroma, LangGraph and the stores)."""
+    from bot.app import Teambot  # noqa: PLC0415
+
+    return Teambot(settings)
 
 
 def _scope(args: argparse.Namespace) -> Scope:
@@ -38,6 +47,8 @@ def _scope(args: argparse.Namespace) -> Scope:
 
 def _collect_files(paths: Sequence[str]) -> list[Path]:
     """Explicit files as given; directories walked for supported, non-hidden files."""
+    from bot.uploads import walk_folder  # noqa: PLC0415
+
     files: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
@@ -55,9 +66,11 @@ def _collect_files(paths: Sequence[str]) -> list[Path]:
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
+    from bot.uploads import ingest_attachments  # noqa: PLC0415
+
     files = _collect_files(args.paths)
     failures = 0
-    async with Teambot(settings) as teambot:
+    async with _teambot(settings) as teambot:
         with tqdm(total=len(files), unit="file", disable=len(files) < 3 or not sys.stderr.isatty(),
                   file=sys.stderr) as progress:
             for path in files:
@@ -84,7 +97,7 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     question = " ".join(args.question).strip()
     if not question:
         raise CliError("the question is empty")
-    async with Teambot(settings) as teambot:
+    async with _teambot(settings) as teambot:
         message = console.to_message(question, channel=args.channel, thread=args.thread)
         stream = CollectingStream()
         reply = await teambot.dispatcher.handle(message, stream)
@@ -107,7 +120,9 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _docs(settings: Settings, args: argparse.Namespace) -> int:
-    async with Teambot(settings) as teambot:
+    from bot.uploads import documents_text  # noqa: PLC0415
+
+    async with _teambot(settings) as teambot:
         scopes = [_scope(args)]
         if args.docs_command == "delete":
             document = await teambot.knowledge.delete(scopes, args.reference)
@@ -127,7 +142,7 @@ async def _docs(settings: Settings, args: argparse.Namespace) -> int:
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console.adapter import ConsoleAdapter  # noqa: PLC0415
 
-    async with Teambot(settings) as teambot, ConsoleAdapter(teambot, channel=args.channel, thread=args.thread) as chat:
+    async with _teambot(settings) as teambot, ConsoleAdapter(teambot, channel=args.channel, thread=args.thread) as chat:
         await chat.run()
     return 0
 
@@ -253,6 +268,10 @@ def _stdout_is_closed() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `teambot` console script."""
     args = build_parser().parse_args(argv)
+    from bot.observability import configure_logging  # noqa: PLC0415 - not needed for --help
+    from bot.redis_server import RedisServerError  # noqa: PLC0415
+    from bot.settings import SettingsError, load_settings  # noqa: PLC0415
+
     # What the bot stores (catalog, vectors, history) is readable by its own user only.
     os.umask(0o077)
     try:
@@ -269,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader is gone: nothing more to say, and the interpreter's last flush must not complain.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
-    except (CliError, SettingsError, IngestError, VectorStoreError, RedisServerError) as exc:
+    except (CliError, SettingsError, IngestError, StoreUnavailable, RedisServerError) as exc:
         print(f"teambot: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SettingsError) else 1
     except KeyboardInterrupt:

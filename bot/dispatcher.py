@@ -10,20 +10,19 @@ import asyncio
 import logging
 import time
 import weakref
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from langgraph.graph.state import CompiledStateGraph
 from redis.exceptions import RedisError
 
-from adapters.base import ReplyStream
 from agent.llm import describe_model_error
-from agent.state import AgentContext
-from agent.vectorstore import VectorStoreError
-from bot.events import IncomingMessage, Reply, Scope
-from bot.history import HistoryStore, Turn
+from bot.core.errors import StoreUnavailable
+from bot.core.ports import Answerer, HistoryStore, ReplyStream, UsageRecorder
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn
+from bot.core.visibility import visible_scopes
 from bot.observability import Metrics, new_correlation_id
-from bot.scoping import visible_scopes
-from bot.usage import QuestionRecord, UsageRecorder
+
+if TYPE_CHECKING:
+    from agent.state import AgentContext
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ HISTORY_UNAVAILABLE = (
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
     """(kind, one-line message for the user) for an exception raised while answering."""
-    if isinstance(error, VectorStoreError):
+    if isinstance(error, StoreUnavailable):
         return "store", "the document store is unavailable right now. Please try again in a moment."
     described = describe_model_error(error)
     if described is not None:
@@ -50,7 +49,7 @@ def describe_failure(error: BaseException) -> tuple[str, str]:
 class Dispatcher:
     """Answers normalized messages through the agent graph."""
 
-    def __init__(self, *, graph: CompiledStateGraph, context: AgentContext, history: HistoryStore,
+    def __init__(self, *, graph: Answerer, context: AgentContext, history: HistoryStore,
                  usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes,
                  metrics: Metrics | None = None, log_message_text: bool = False) -> None:
         self._metrics = metrics

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import asdict
 
 import redis.asyncio as aioredis
 
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One question and the bot's answer to it."""
-
-    question: str
-    answer: str
-    at: float
-
-
-class HistoryStore(Protocol):
-    """Where conversations remember their earlier turns."""
-
-    async def load(self, conversation_key: str) -> list[Turn]:
-        """Oldest first."""
-
-    async def append(self, conversation_key: str, turn: Turn) -> None: ...
-
-    async def clear(self, conversation_key: str) -> None: ...
+from bot.core.values import Turn
 
 
 class RedisHistory:

@@ -20,9 +20,9 @@ from typing import Literal, Sequence
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
-from agent.records import Chunk, DocumentInfo, chunk_id, section_heading
+from agent.records import Chunk, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
-from bot.events import Scope
+from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
 from bot.chunking import ChunkingRules, Piece
 from bot.parsers import IngestError, ParseLimits

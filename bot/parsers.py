@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Callable
 
-
-class IngestError(ValueError):
-    """A file cannot be ingested; `str(error)` is the one-line reason."""
+from bot.core.errors import IngestError
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from agent.records import DocumentInfo
-from agent.vectorstore import VectorStoreError
-from bot.events import Attachment, Scope
+from bot.core.errors import StoreUnavailable
+from bot.core.ports import UsageRecorder
+from bot.core.values import Attachment, DocumentInfo, Scope
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.parsers import SUPPORTED_EXTENSIONS, IngestError, extension_of
 from bot.permissions import Actor, PermissionDenied, Permissions
-from bot.usage import UsageRecorder
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ async def ingest_attachments(knowledge: KnowledgeBase, usage: UsageRecorder | No
             outcomes.append(FileOutcome(attachment.name, result=result))
         except IngestError as exc:
             outcomes.append(FileOutcome(attachment.name, error=str(exc)))
-        except VectorStoreError:
+        except StoreUnavailable:
             outcomes.append(FileOutcome(attachment.name, error="the document store is unavailable; try again"))
         except Exception as exc:  # noqa: BLE001 - report per file, keep going
             log.exception("ingestion failed")

@@ -6,12 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from bot.events import Visibility
+from bot.core.values import QuestionRecord, Visibility
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -24,40 +24,6 @@ SCOPE_LATENCY_SAMPLES_PER_DAY = 500
 """Latencies kept per channel and day (each channel's own bucket; the all-channels list keeps more)."""
 SCOPE_GAPS_PER_DAY = 20
 """Unanswered questions kept per channel and day."""
-
-
-@dataclass(frozen=True, slots=True)
-class QuestionRecord:
-    """One answered (or failed) question, as the reports need it."""
-
-    platform: str
-    workspace: str
-    channel: str
-    user: str
-    question: str
-    answered: bool
-    mode: str
-    first_token_s: float | None
-    total_s: float
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cited_sources: tuple[str, ...] = ()
-    error_kind: str | None = None
-    at: datetime | None = None
-    visibility: Visibility = "unknown"
-    """Who can read the channel it was asked in: reports name its text and documents only to them."""
-    tokens_estimated: bool = False
-    """The server reported no usage: the token counts are teambot's estimate."""
-
-
-class UsageRecorder(Protocol):
-    async def record_question(self, record: QuestionRecord) -> None: ...
-
-    async def record_upload(self, *, platform: str, channel: str, documents: int, chunks: int, failures: int,
-                            at: datetime | None = None, workspace: str | None = None) -> None: ...
-
-    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None,
-                              workspace: str | None = None) -> None: ...
 
 
 def _utc_now() -> datetime:

@@ -13,9 +13,10 @@ import pytest
 import tantivy
 
 from agent.lexical import KnowledgeIndex, TermStatistics
-from agent.records import Chunk, DocumentInfo
+from agent.records import Chunk
 from agent.termindex import ScopeStatistics, TermIndex, stored_length
 from agent.text import TOKENIZER_VERSION, lexical_tokens
+from bot.core.values import DocumentInfo
 from bot.events import Scope
 
 SALES = Scope("slack", "T1", "C-sales")

@@ -17,9 +17,9 @@ import pytest
 from adapters.fake.adapter import FakeAdapter
 from agent import nodes, prompts
 from agent.budget import estimate_tokens
-from agent.llm import build_chat_model, build_model_http_client
+from agent.llm import build_model_http_client
 from agent.state import AgentContext
-from bot.app import Teambot
+from bot.app import Teambot, build_configured_chat_model
 from bot.history import Turn
 from bot.settings import Settings
 from bot.usage import QuestionRecord
@@ -407,7 +407,7 @@ async def test_an_answer_returned_as_the_condensed_query_is_not_searched_for(
     settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test", model_max_retries=0)
     client = build_model_http_client()
     try:
-        context = AgentContext(retriever=None, chat_model=build_chat_model(settings, http_client=client),  # type: ignore[arg-type]
+        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),  # type: ignore[arg-type]
                                max_condense_tokens=40)
         history = [Turn("Who is on the on-call team this week?", "Alice and Bob [1].", time.time())]
         state = {"question": "How big is it?", "history": history}

@@ -1,0 +1,59 @@
+"""Ports: what the dispatcher and the agent need from the parts around them, as protocols.
+
+Implementations live outside the kernel (Redis stores in `bot`, streams in `adapters`, the
+agent graph in `agent`); nothing here knows about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.values import QuestionRecord, Reply, Turn
+
+
+class ReplyStream(Protocol):
+    """How one answer reaches the user on a platform, step by step."""
+
+    async def working(self) -> None:
+        """Show at once that the bot is working (placeholder, typing, status)."""
+
+    async def push(self, *, text_so_far: str, delta: str) -> None:
+        """A new piece of the answer arrived; the adapter may rate-limit visible updates."""
+
+    async def finish(self, reply: Reply) -> None:
+        """Show the final answer (or the error it carries) and end the working state."""
+
+
+class HistoryStore(Protocol):
+    """Where conversations remember their earlier turns."""
+
+    async def load(self, conversation_key: str) -> list[Turn]:
+        """Oldest first."""
+
+    async def append(self, conversation_key: str, turn: Turn) -> None: ...
+
+    async def clear(self, conversation_key: str) -> None: ...
+
+
+class UsageRecorder(Protocol):
+    async def record_question(self, record: QuestionRecord) -> None: ...
+
+    async def record_upload(self, *, platform: str, channel: str, documents: int, chunks: int, failures: int,
+                            at: datetime | None = None, workspace: str | None = None) -> None: ...
+
+    async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None,
+                              workspace: str | None = None) -> None: ...
+
+
+class Answerer(Protocol):
+    """What the dispatcher runs for each question: the agent's compiled graph.
+
+    Called with `{"question": str, "history": list[Turn], "scopes": list[Scope]}`, the run-time
+    context and `stream_mode=["custom", "values"]`; yields `("custom", {"delta": str})` for each
+    piece of the answer and `("values", state)` with the state so far (`answer`, `citations`,
+    `consulted`, `answered`, `mode`, `usage`).
+    """
+
+    def astream(self, input: Any, /, *, context: Any, stream_mode: Any) -> AsyncIterator[Any]: ...
