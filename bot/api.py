@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from agent.vectorstore import VectorStoreError
+from bot.core.labels import MAX_NAME_CHARS
 from bot.core.values import DocumentInfo
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
@@ -57,7 +58,7 @@ MAX_FIELD_BYTES = 4096
 """Text fields of an upload (workspace, channel, note, uploader) are short; a bigger one is refused."""
 MAX_ASK_BODY_BYTES = 64 * 1024
 """An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
-MAX_FILENAME_CHARS = 255
+MAX_FILENAME_CHARS = MAX_NAME_CHARS
 """The longest file name taken: what file systems allow, and it is shown in every listing and citation."""
 SPOOL_DIRECTORY = "uploads-in-progress"
 """Under the data dir: uploaded files while their request is handled (removed when it ends)."""

@@ -56,18 +56,27 @@ class _SlicingSplitter(RecursiveCharacterTextSplitter):
             start += step
 
 
-def split_sections(sections: Iterable[Section], rules: ChunkingRules) -> list[Piece]:
-    """Cut `sections` into pieces; raises `IngestError` past `rules.max_chunks`."""
+def split_sections(sections: Iterable[Section], rules: ChunkingRules, *, max_chars: int | None = None
+                   ) -> list[Piece]:
+    """Cut `sections` into pieces; raises `IngestError` past `rules.max_chunks`, or when the sections'
+    text plus the location every piece repeats comes to more than `max_chars` (a long heading over
+    many tiny sections would otherwise multiply a small file many times over)."""
     splitter = _SlicingSplitter(
         chunk_size=rules.chunk_size, chunk_overlap=rules.chunk_overlap, separators=SEPARATORS, keep_separator="end",
     )
     pieces: list[Piece] = []
+    stored = 0
     for section in sections:
+        stored += len(section.text)
         for text in splitter.split_text(section.text):
             text = text.strip()
             if not text:
                 continue
             pieces.append(Piece(text, section.location))
+            stored += len(section.location)
             if len(pieces) > rules.max_chunks:
                 raise IngestError(f"the document is too large (more than {rules.max_chunks} chunks)")
+            if max_chars is not None and stored > max_chars:
+                raise IngestError(f"the document's text and section headings come to more than {max_chars:,}"
+                                  " characters, over the limit")
     return pieces

@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import logging
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -22,6 +21,7 @@ from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
+from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
 from bot.chunking import ChunkingRules, Piece
@@ -50,28 +50,10 @@ class IngestLimits:
     parse: ParseLimits
 
 
-_JOINERS = frozenset("\u200c\u200d")
-"""Zero-width (non-)joiners: format characters that Persian, Indic scripts and emoji sequences need."""
-
-
 def document_name(file_name: str) -> str:
-    """The name a file is stored and shown under: its last path part, with line breaks, tabs and
-    other control whitespace turned into one space, and the other control characters (NUL...) and
-    invisible format characters (bidi overrides and isolates, zero-width spaces, BOM) removed.
-
-    They could hide a file's real extension, split a listing's lines, or make a name look like
-    another. Every printable character is kept: Korean, Arabic, emoji... Empty if nothing is left.
-    """
-    base = file_name.replace("\\", "/").rsplit("/", 1)[-1]
-    kept: list[str] = []
-    for char in base:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp"):
-            if char.isspace() and kept and kept[-1] != " ":
-                kept.append(" ")
-        elif category not in ("Cf", "Cs") or char in _JOINERS:
-            kept.append(char)
-    return "".join(kept).strip()
+    """The name a file is stored and shown under: its last path part as a printable one-line label
+    (see `clean_label`). Empty if nothing is left."""
+    return clean_label(file_name.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def document_id(scope: Scope, source: str) -> str:
@@ -120,6 +102,8 @@ class KnowledgeBase:
         source = document_name(name)
         if not source:
             raise IngestError("the file has no name")
+        if len(source) > MAX_NAME_CHARS:
+            raise IngestError(f"the file name is {len(source):,} characters long, over the limit of {MAX_NAME_CHARS}")
         if len(data) > self.limits.max_bytes:
             raise IngestError(
                 f"the file is {len(data) / 1048576:.1f} MB, over the {self.limits.max_bytes / 1048576:.0f} MB limit"

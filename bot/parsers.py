@@ -15,6 +15,7 @@ from pathlib import PurePath
 from typing import Callable
 
 from bot.core.errors import IngestError
+from bot.core.labels import MAX_HEADING_CHARS, clean_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ SUPPORTED_EXTENSIONS = (
 )
 _SPECIAL_NAMES = {"dockerfile": ".dockerfile", "makefile": ".makefile"}
 _CODE_LINES_PER_SECTION = 80
+_MAX_LOCATION_CHARS = 3 * MAX_HEADING_CHARS
+"""A heading path (`§ Setup > Linux > …`) is cut here: three full headings, or six short ones."""
 _CSV_ROWS_PER_SECTION = 40
 
 
@@ -159,6 +162,10 @@ def _sections_by_headings(lines: list[tuple[int, str] | str]) -> tuple[str | Non
         if isinstance(item, tuple):
             flush()
             level, heading = item
+            # Every chunk under it repeats the whole heading path, and every citation shows it.
+            heading = clean_label(heading, max_chars=MAX_HEADING_CHARS)
+            if not heading:
+                continue
             first_title = first_title or heading
             while path and path[-1][0] >= level:
                 path.pop()
@@ -250,7 +257,7 @@ def _parse_pdf(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many exception types on broken files
+    except Exception:  # noqa: BLE001 - pypdf raises many exception types on broken files
         raise IngestError("the PDF is damaged or unreadable") from None
     if not sections:
         raise IngestError("the PDF has no extractable text (a scan? run OCR first)")
@@ -277,7 +284,7 @@ def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     _check_zip(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile):
         raise IngestError("the .docx is damaged or unreadable") from None
     items: list[tuple[int, str] | str] = []
     for paragraph in document.paragraphs:
@@ -399,7 +406,7 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
         raise
     except RecursionError:
         raise IngestError("the file is nested too deeply to read") from None
-    except Exception as exc:  # noqa: BLE001 - third-party parsers fail in many ways on hostile input
+    except Exception:  # noqa: BLE001 - third-party parsers fail in many ways on hostile input
         raise IngestError(f"the file is damaged or not really a {extension} file") from None
     if not any(section.text.strip() for section in parsed.sections):
         raise IngestError("the file contains no text")
@@ -407,4 +414,8 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
     budget = _TextBudget(limits)
     for section in parsed.sections:
         budget.spend(section.text)
-    return parsed
+    # Titles and locations come from the file too (PDF metadata, JSON keys...): one printable line each.
+    return ParsedDocument(
+        title=clean_label(parsed.title, max_chars=MAX_HEADING_CHARS) or _stem_title(name),
+        sections=[Section(s.text, clean_label(s.location, max_chars=_MAX_LOCATION_CHARS)) for s in parsed.sections],
+    )

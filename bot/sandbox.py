@@ -54,7 +54,7 @@ class _Job:
 def read_document(name: str, data: bytes, *, limits: ParseLimits, chunking: ChunkingRules) -> ReadDocument:
     """Parse `data` and cut it into pieces in this process (what a worker runs for each file)."""
     parsed = parse_document(name, data, limits)
-    return ReadDocument(parsed.title, split_sections(parsed.sections, chunking))
+    return ReadDocument(parsed.title, split_sections(parsed.sections, chunking, max_chars=limits.max_extracted_chars))
 
 
 # --- the worker process -----------------------------------------------------------------------
