@@ -34,7 +34,27 @@ def plain(text: str) -> str:
     back. Messages also go out with no mentions allowed; escaping keeps a name from even looking
     like a ping or a link.
     """
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    # One pass, one backslash per Markdown character: linear in the text (discord.py's own
+    # `escape_markdown` runs regular expressions that are quadratic on runs of `<`, `[` or new lines,
+    # and a 100 KB heading held the event loop for 26 s). Discord drops the backslash before any
+    # punctuation, so the text reads exactly as typed.
+    out: list[str] = []
+    line_start = True
+    for char in text:
+        if char in _INLINE_MARKDOWN or (line_start and char in _LINE_START_MARKDOWN):
+            out.append("\\")
+        out.append(char)
+        if char == "\n":
+            line_start = True
+        elif not char.isspace():
+            line_start = False
+    return "".join(out).replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
+
+
+_INLINE_MARKDOWN = frozenset("\\*_~`|[]<")
+"""Emphasis, strike-through, code, spoilers, masked links (`[`), and `<@id>`, `<#id>`, `<t:…>` markup."""
+_LINE_START_MARKDOWN = frozenset("#->")
+"""Headings, subtext (`-#`), list items and quotes: Markdown only where a line starts."""
 
 
 # --- splitting -----------------------------------------------------------------------------------------------
@@ -71,12 +91,21 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
     return blocks
 
 
+_MAX_FENCE_INFO = 40
+"""The longest opening fence line (```` ``` ```` and its info string) repeated in every piece of a split block."""
+
+
 def _split_code(block: str, limit: int) -> list[str]:
     """A code block too long for one message: cut between lines, closing and reopening the fence."""
     lines = block.split("\n")
     opening = lines[0].strip()
     body = lines[1:-1] if len(lines) > 1 and _FENCE.match(lines[-1]) else lines[1:]
-    room = limit - len(opening) - len("\n\n```")
+    if len(opening) > _MAX_FENCE_INFO:
+        # Not a language name (```python) but text on the fence line: repeating it in every piece
+        # would leave no room (or less than none) for the code itself.
+        body = [opening[3:], *body]
+        opening = opening[:3]
+    room = max(1, limit - len(opening) - len("\n\n```"))  # never a loop that cuts nothing
     pieces: list[str] = []
     current: list[str] = []
     size = 0

@@ -3,6 +3,7 @@ no mentions allowed. Through the real discord.py client against the loopback Dis
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from bot.events import Scope
@@ -33,7 +34,20 @@ async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings
 
 ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
 HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
-ESCAPED_NAME = "@\u200beveryone \\*urgent\\* \\[portal](evil.example) <@\u200b&222222222222222222>.md"
+SHOWN_NAME = "@\u200beveryone *urgent* [portal](evil.example) <@&222222222222222222>.md"
+"""How Discord shows the escaped name: as typed, @everyone broken by a zero-width space."""
+
+
+def shown(message: str) -> str:
+    """What Discord displays for `message`: a backslash before punctuation escapes it and is dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", message)
+
+
+def assert_inert(message: str) -> None:
+    """No Markdown or mention in `message` survives: every `*`, `[`, `]` and `<` is escaped."""
+    unescaped = re.sub(r"\\.", "", message)
+    assert not any(char in unescaped for char in "*[]<"), message
+    assert "@everyone" not in message and "@here" not in message, message
 
 
 async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot: Running) -> None:
@@ -41,28 +55,34 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment(HOSTILE_NAME, ROTA)])
     [upload_thread] = await discord.wait_for(lambda: discord.thread_ids())
     [report] = await discord.wait_for(lambda: discord.contents(upload_thread))
-    assert report == f"✓ Added {ESCAPED_NAME} (1 chunks)"
+    assert shown(report) == f"✓ Added {SHOWN_NAME} (1 chunks)"
+    assert_inert(report)
 
     await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
     thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
     [answer] = await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
-    assert f"[1] **{ESCAPED_NAME}**" in answer
+    source_line = next(line for line in answer.splitlines() if line.startswith("[1] **"))
+    name = source_line.removeprefix("[1] **").split("**", 1)[0]
+    assert shown(name) == SHOWN_NAME
+    assert_inert(name)
 
     listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
     [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
-    assert documents.startswith(f"{ESCAPED_NAME} · 1 chunks · ")
+    assert shown(documents).startswith(f"{SHOWN_NAME} · 1 chunks · ")
+    assert_inert(documents.split(" · ")[0])
 
     replies = []
     for reference in ("@everyone", HOSTILE_NAME):
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
         replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
-    assert replies == ["✗ no document named '@\u200beveryone' here", f"Deleted {ESCAPED_NAME}."]
+    assert [shown(r) for r in replies] == ["✗ no document named '@\u200beveryone' here", f"Deleted {SHOWN_NAME}."]
+    assert_inert(replies[1])
 
     sent = [c for c in discord.calls if c.method in ("POST", "PATCH") and isinstance(c.json, dict)
             and "content" in c.json]
     assert sent and all(c.json.get("allowed_mentions", {}).get("parse") == [] for c in sent), "no message may ping"
-    assert not [c for c in sent if "@everyone" in c.json["content"] or "<@&" in c.json["content"]]
+    assert not [c for c in sent if "@everyone" in c.json["content"] or re.search(r"(?<!\\)<@&", c.json["content"])]
 
 
 async def test_discord_py_debug_logs_carry_no_message_text(make_settings: Callable[..., Settings]) -> None:
