@@ -2,7 +2,7 @@
 
 Slack's dialect differs in the common cases: `*bold*` not `**bold**`,
 `_italic_`, `~strike~`, `<url|text>` links, no headings, and `&`, `<`, `>`
-must be escaped. Code spans and blocks are passed through untouched.
+must be escaped (in code spans and blocks too). Code is otherwise passed through untouched.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def to_mrkdwn(markdown: str) -> str:
         held.append(piece)
         return _HOLD.format(len(held) - 1)
 
-    text = _CODE.sub(lambda m: hold(m.group(0)), markdown.translate(_MARKERS))
+    # Code keeps its Markdown, but not Slack's control characters: `<!channel>` pings from inside
+    # backticks too, and Slack shows `&lt;` as `<` there as everywhere.
+    text = _CODE.sub(lambda m: hold(escape(m.group(0))), markdown.translate(_MARKERS))
     text = escape(text)
     text = _LINK.sub(lambda m: hold(f"<{m.group(2)}|{m.group(1)}>"), text)
     text = _HEADING.sub(lambda m: hold(f"*{_heading(m.group(1)).strip('*')}*"), text)

@@ -41,20 +41,33 @@ def _sections(text: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def _clip(mrkdwn: str, limit: int = SECTION_LIMIT) -> str:
+    """`mrkdwn` cut to Slack's limit for a block's text (over it, the whole message is refused as
+    `invalid_blocks`), never inside an escape such as `&lt;`."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    cut = mrkdwn[: limit - 1]
+    entity = cut.rfind("&")
+    if entity >= 0 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    return cut + "…"
+
+
 def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, Any]]:
     """The final message: optional heading, the answer, sources, and feedback buttons."""
     blocks: list[dict[str, Any]] = []
     if heading:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": heading}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(heading)}]})
     blocks.extend(_sections(to_mrkdwn(reply.text) or "_(no answer)_"))
     if reply.citations:
         elements = []
         for citation in reply.citations[:MAX_SOURCES]:
             where = f" · {escape(citation.location)}" if citation.location else ""
-            elements.append({"type": "mrkdwn", "text": f"*[{citation.number}]* {escape(citation.source)}{where}"})
+            elements.append({"type": "mrkdwn",
+                             "text": _clip(f"*[{citation.number}]* {escape(citation.source)}{where}")})
         blocks.append({"type": "context", "elements": elements})
     if reply.consulted_only:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(reply.consulted_text())}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(escape(reply.consulted_text()))}]})
     if reply.mode != "error":
         blocks.append({
             "type": "actions",

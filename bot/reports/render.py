@@ -69,7 +69,8 @@ def render_text(report: UsageReport) -> str:
 
     listing("Top channels", [f"{channel}: {count:,}" for channel, count in now.top_channels])
     listing("Most cited documents", [f"`{_quote(doc)}`: {count:,}" for doc, count in now.top_documents])
-    listing("Questions I could not answer (documents to add)", [f"“{_quote(q)}”" for q in now.gaps])
+    # Users' words, shown literally: in a code span no platform turns them into links, mentions or emphasis.
+    listing("Questions I could not answer (documents to add)", [f"`{_quote(q)}`" for q in now.gaps])
     if now.unnamed_questions:
         # Counted above, but their readers are not this report's: numbers only, no channel, text or document.
         lines.extend(["", f"Not named here: {now.unnamed_questions:,} questions ({now.unnamed_unanswered:,} not "

@@ -64,7 +64,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> 
     comment = complete.params["initial_comment"]
     # Markdown became Slack mrkdwn: *bold*, not **bold**.
     assert comment.startswith("*Usage report · week 2") and "Questions *2* (+2)" in comment
-    assert "“Where is the VPN guide?”" in comment
+    assert "`Where is the VPN guide?`" in comment
 
 
 async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:  # noqa: F811
@@ -120,7 +120,7 @@ async def test_discord_report_is_a_message_with_the_chart_attached(make_settings
         synced = discord.calls_to("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")[-1].json
         assert "stats" in {c["name"] for c in synced}
         interaction = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}])
-        callback = await discord.wait_for(lambda: discord.calls_to("POST", rf"/interactions/\d+/[^/]+/callback"))
+        callback = await discord.wait_for(lambda: discord.calls_to("POST", r"/interactions/\d+/[^/]+/callback"))
         assert callback[0].json["data"]["flags"] & 64  # ephemeral
         shown = await discord.wait_for(lambda: [c for c in discord.interaction_contents(interaction["token"]) if c])
         assert shown[0].startswith("**Usage report · ")

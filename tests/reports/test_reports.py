@@ -99,7 +99,7 @@ async def test_week_against_previous_week_with_costs_latency_and_gaps(redis_url:
     assert text.startswith("**Usage report · week 2, 06 Jan – 12 Jan 2025**")
     assert "Questions **6** (+5)" in text and "don't know **1** (17%, before 0%)" in text
     assert "estimated cost **$3.20** (+$3.20)" in text and "`model_timeout` 1" in text
-    assert "- “How do I rotate the VPN keys?”" in text and "- `guide.md`: 4" in text
+    assert "- `How do I rotate the VPN keys?`" in text and "- `guide.md`: 4" in text
     assert render_chart(now).startswith(PNG)
 
 
