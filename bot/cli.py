@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from adapters.base import CollectingStream
 from adapters.console import translate as console
+from adapters.console.terminal import for_terminal
 from bot.core.errors import IngestError, StoreUnavailable
 from bot.core.values import Attachment, Scope
 
@@ -111,11 +112,11 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
             "mode": reply.mode,
         }, ensure_ascii=False, indent=2))
     else:
-        print(reply.text)
+        print(for_terminal(reply.text))
         if reply.citations:
-            print("\nSources:\n" + reply.sources_text())
+            print("\nSources:\n" + for_terminal(reply.sources_text()))
         if reply.consulted_text():
-            print(reply.consulted_text())
+            print(for_terminal(reply.consulted_text()))
     return 1 if reply.error else 0
 
 
@@ -126,7 +127,7 @@ async def _docs(settings: Settings, args: argparse.Namespace) -> int:
         scopes = [_scope(args)]
         if args.docs_command == "delete":
             document = await teambot.knowledge.delete(scopes, args.reference)
-            print(f"Deleted {document.source} ({document.chunk_count} chunks)")
+            print(for_terminal(f"Deleted {document.source} ({document.chunk_count} chunks)"))
             return 0
         documents = await teambot.knowledge.list_documents(scopes)
     if args.json:
@@ -135,7 +136,7 @@ async def _docs(settings: Settings, args: argparse.Namespace) -> int:
             "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
         } for d in documents], ensure_ascii=False, indent=2))
     else:
-        print(documents_text(documents))
+        print(for_terminal(documents_text(documents)))
     return 0
 
 
@@ -155,7 +156,7 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
     async with open_usage(settings) as usage:
         report = await stats_report(usage, kind=args.period, now=datetime.now(timezone.utc))
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else render_text(report))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else for_terminal(render_text(report)))
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import AsyncIterator, Iterator, TextIO
 
 from adapters.base import Adapter
 from adapters.console import translate
+from adapters.console.terminal import for_terminal
 from bot.app import Teambot
 from bot.events import Attachment, Reply, Scope
 from bot.uploads import documents_text, ingest_attachments, outcomes_text, walk_folder
@@ -26,13 +27,16 @@ class ConsoleStream:
         self._out = out
         self._shown = ""
 
+    def _write(self, text: str) -> None:
+        self._out.write(for_terminal(text))  # answers quote documents, and documents come from anyone
+
     async def working(self) -> None:
-        self._out.write("teambot> ")
+        self._write("teambot> ")
         self._out.flush()
 
     async def push(self, *, text_so_far: str, delta: str) -> None:
         self._shown = text_so_far
-        self._out.write(delta)
+        self._write(delta)
         self._out.flush()
 
     async def finish(self, reply: Reply) -> None:
@@ -40,17 +44,17 @@ class ConsoleStream:
         # a trailing notice for streamed ones).
         shown = self._shown.strip()
         if reply.text.startswith(shown):
-            self._out.write(reply.text[len(shown):])
+            self._write(reply.text[len(shown):])
         else:
-            self._out.write("\n" + reply.text)
-        self._out.write("\n")
+            self._write("\n" + reply.text)
+        self._write("\n")
         if reply.citations:
-            self._out.write("Sources:\n")
+            self._write("Sources:\n")
             for citation in reply.citations:
-                self._out.write(f"  [{citation.number}] {citation.label()}\n")
+                self._write(f"  [{citation.number}] {citation.label()}\n")
         if reply.consulted_text():
-            self._out.write(reply.consulted_text() + "\n")
-        self._out.write("\n")
+            self._write(reply.consulted_text() + "\n")
+        self._write("\n")
         self._out.flush()
 
 
@@ -124,6 +128,9 @@ class ConsoleAdapter(Adapter):
         self._lines = lines
         self._out = out or sys.stdout
 
+    def _write(self, text: str) -> None:
+        self._out.write(for_terminal(text))  # document names, sections and listings come from anyone
+
     @property
     def scope(self) -> Scope:
         return Scope(translate.PLATFORM, translate.WORKSPACE, self.channel)
@@ -133,11 +140,11 @@ class ConsoleAdapter(Adapter):
         return translate.to_message("", channel=self.channel, thread=self.thread).conversation_key
 
     def _say(self, text: str) -> None:
-        self._out.write(text + "\n")
+        self._write(text + "\n")
         self._out.flush()
 
     def _prompt(self) -> None:
-        self._out.write(f"[{self.channel}/{self.thread}] you> ")
+        self._write(f"[{self.channel}/{self.thread}] you> ")
         self._out.flush()
 
     async def run(self) -> None:

@@ -1,0 +1,23 @@
+"""Text on its way to a terminal: printable characters, tabs and line breaks only.
+
+Answers quote documents and documents come from anyone: an escape sequence inside one (ESC ] 52 writes
+the clipboard on some terminals, ESC [ 2J clears the screen) or a bidi override would act on the
+operator's terminal instead of being shown.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_KEPT_CONTROLS = frozenset("\n\t")
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def for_terminal(text: str) -> str:
+    """`text` without control characters (but line breaks and tabs) and invisible format characters."""
+    if text.isprintable():  # the common case, decided in C
+        return text
+    return "".join(
+        char for char in text
+        if char in _KEPT_CONTROLS or char in _JOINERS or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
+    )
