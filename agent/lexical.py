@@ -99,8 +99,9 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _MIN_CORPUS_FOR_IDF = 1000
-# BM25 hits are rescored with statistics of the allowed scopes; when tantivy's first ranking may
-# have missed one of the best by those, up to this many times `limit` hits are read in all.
+# BM25 hits are rescored with statistics of the allowed scopes; while tantivy's ranking may have
+# missed one of the best by those, more of its hits are read, doubling, up to this many times
+# `limit` (plus the lookahead). Past that, every chunk of the scopes holding a term is read.
 _MAX_RESCORED_FACTOR = 4
 # Hits read beyond `limit` at first, so that a score below the best `limit` shows none was missed.
 _LOOKAHEAD = 8
@@ -637,7 +638,11 @@ class KnowledgeIndex:
         # Tantivy ranks with these scopes' term weights (`idf`) but the whole index's average chunk
         # length; each hit is rescored with these scopes' own, from its terms (read anyway for
         # reranking). A chunk tantivy ranked below the ones read scores at most `bound` times its
-        # tantivy score by these scopes' statistics: more are read until none left can be among the best.
+        # tantivy score by these scopes' statistics: more are read until none left can be among the
+        # best. When the other scopes' chunk lengths make tantivy's ranking too unlike these scopes'
+        # own for that (say, this channel's chunks are far shorter than the index's average), every
+        # chunk of these scopes holding a term is read: how many that is, and so what is found,
+        # depends on these scopes alone.
         found: dict[int, tuple[str, list[str]]] = {}
         exact: dict[str, float] = {}
         pool = limit + _LOOKAHEAD
@@ -648,11 +653,19 @@ class KnowledgeIndex:
                 found[rowid] = (chunk_id, chunk_terms)
                 exact[chunk_id] = statistics.bm25(chunk_terms, idf)
             found.update((rowid, ("", [])) for rowid in unread if rowid not in found)  # gone: not read again
-            if len(ranked) < pool or pool >= _MAX_RESCORED_FACTOR * limit or len(exact) < limit:
+            if len(ranked) < pool:  # every chunk of these scopes holding a term was read
                 break
-            if self._none_missed(statistics, last_score=ranked[-1][1], kth_score=sorted(exact.values())[-limit]):
+            if len(exact) >= limit and self._none_missed(statistics, last_score=ranked[-1][1],
+                                                         kth_score=sorted(exact.values())[-limit]):
                 break
-            pool = min(2 * pool, _MAX_RESCORED_FACTOR * limit)
+            if pool < _MAX_RESCORED_FACTOR * (limit + _LOOKAHEAD):
+                pool *= 2
+            else:
+                # At most this many chunks of these scopes hold a term (deleted ones not yet merged away
+                # counted), so one more read brings them all; at least double, should a commit since the
+                # statistics were counted have added some.
+                matching = sum(statistics.frequencies.get(term, 0) for term in wanted)
+                pool = max(2 * pool, min(matching, statistics.chunks) + 1)
         rescored = sorted(exact.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
         terms_by_chunk = {chunk_id: chunk_terms for chunk_id, chunk_terms in found.values() if chunk_id}
         return rescored, {chunk_id: terms_by_chunk[chunk_id] for chunk_id, _ in rescored}
@@ -674,19 +687,20 @@ class KnowledgeIndex:
 
     def _hit_rows(self, rowids: Sequence[int], scopes: Sequence[Scope]) -> dict[int, tuple[str, list[str]]]:
         """(chunk id, terms) of the hits that are chunks of `scopes` in the catalog."""
-        if not rowids:
-            return {}
-        marks = ",".join("?" * len(rowids))
         allowed, allowed_params = _in_scopes(scopes, table="d")
-        rows = self._reader().execute(
-            # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
-            "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
-            f" WHERE c.rowid IN ({marks}) AND {allowed}",
-            [*rowids, *allowed_params],
-        )
-        # A row id without a catalog row in these scopes is a chunk deleted since the term index last
-        # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
-        return {rowid: (chunk_id, _split_terms(terms)) for rowid, chunk_id, terms in rows}
+        found: dict[int, tuple[str, list[str]]] = {}
+        for start in range(0, len(rowids), 500):
+            batch = list(rowids[start : start + 500])
+            rows = self._reader().execute(
+                # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
+                "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.rowid IN ({','.join('?' * len(batch))}) AND {allowed}",
+                [*batch, *allowed_params],
+            )
+            # A row id without a catalog row in these scopes is a chunk deleted since the term index last
+            # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
+            found.update((rowid, (chunk_id, _split_terms(terms))) for rowid, chunk_id, terms in rows)
+        return found
 
     def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
                             max_terms: int) -> LexicalCandidates:
