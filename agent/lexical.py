@@ -120,10 +120,13 @@ class TermStatistics:
     frequencies: dict[str, int]
     terms: int = 0
     """The terms of those chunks, all told (their average length, for BM25)."""
+    longest: int = 0
+    """Terms in the longest of those chunks (0: not counted)."""
 
     @classmethod
     def of(cls, counted: ScopeStatistics) -> TermStatistics:
-        return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms)
+        return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms,
+                   longest=counted.longest)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term."""
@@ -674,13 +677,20 @@ class KnowledgeIndex:
         """Whether no chunk tantivy ranked below `last_score` can beat `kth_score` by these statistics.
 
         Tantivy's score of a chunk differs from ours only in the average chunk length (the term
-        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high.
+        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high. With
+        these scopes' average above tantivy's, the ratio (tf + K_tantivy) / (tf + K_ours) of a term
+        grows with the chunk's length and falls with tf, so the longest chunk at tf 1 bounds it closer.
         """
         if statistics.chunks == self._terms.index_chunks():
             index_average = statistics.average_length  # these scopes hold every chunk there is
         else:
             index_average = self._terms.index_average_length() or statistics.average_length
         bound = max(1.0, statistics.average_length / index_average)
+        if bound > 1.0 and statistics.longest:
+            length = stored_length(statistics.longest)
+            tantivys = BM25_K1 * (1 - BM25_B + BM25_B * length / index_average)
+            ours = BM25_K1 * (1 - BM25_B + BM25_B * length / statistics.average_length)
+            bound = min(bound, (1 + tantivys) / (1 + ours))
         # Strictly below: a chunk tied with the last of the best could displace it (ties go to the
         # smaller chunk id, so no order of the index decides between them).
         return bound * last_score < kth_score * (1 - _SCORE_TOLERANCE)
