@@ -99,8 +99,9 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _MIN_CORPUS_FOR_IDF = 1000
-# BM25 hits are rescored with statistics of the allowed scopes; when tantivy's first ranking may
-# have missed one of the best by those, up to this many times `limit` hits are read in all.
+# BM25 hits are rescored with statistics of the allowed scopes; while tantivy's ranking may have
+# missed one of the best by those, more of its hits are read, doubling, up to this many times
+# `limit` (plus the lookahead). Past that, every chunk of the scopes holding a term is read.
 _MAX_RESCORED_FACTOR = 4
 # Hits read beyond `limit` at first, so that a score below the best `limit` shows none was missed.
 _LOOKAHEAD = 8
@@ -119,10 +120,13 @@ class TermStatistics:
     frequencies: dict[str, int]
     terms: int = 0
     """The terms of those chunks, all told (their average length, for BM25)."""
+    longest: int = 0
+    """Terms in the longest of those chunks (0: not counted)."""
 
     @classmethod
     def of(cls, counted: ScopeStatistics) -> TermStatistics:
-        return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms)
+        return cls(chunks=counted.chunks, frequencies=counted.frequencies, terms=counted.terms,
+                   longest=counted.longest)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term."""
@@ -637,7 +641,11 @@ class KnowledgeIndex:
         # Tantivy ranks with these scopes' term weights (`idf`) but the whole index's average chunk
         # length; each hit is rescored with these scopes' own, from its terms (read anyway for
         # reranking). A chunk tantivy ranked below the ones read scores at most `bound` times its
-        # tantivy score by these scopes' statistics: more are read until none left can be among the best.
+        # tantivy score by these scopes' statistics: more are read until none left can be among the
+        # best. When the other scopes' chunk lengths make tantivy's ranking too unlike these scopes'
+        # own for that (say, this channel's chunks are far shorter than the index's average), every
+        # chunk of these scopes holding a term is read: how many that is, and so what is found,
+        # depends on these scopes alone.
         found: dict[int, tuple[str, list[str]]] = {}
         exact: dict[str, float] = {}
         pool = limit + _LOOKAHEAD
@@ -648,11 +656,19 @@ class KnowledgeIndex:
                 found[rowid] = (chunk_id, chunk_terms)
                 exact[chunk_id] = statistics.bm25(chunk_terms, idf)
             found.update((rowid, ("", [])) for rowid in unread if rowid not in found)  # gone: not read again
-            if len(ranked) < pool or pool >= _MAX_RESCORED_FACTOR * limit or len(exact) < limit:
+            if len(ranked) < pool:  # every chunk of these scopes holding a term was read
                 break
-            if self._none_missed(statistics, last_score=ranked[-1][1], kth_score=sorted(exact.values())[-limit]):
+            if len(exact) >= limit and self._none_missed(statistics, last_score=ranked[-1][1],
+                                                         kth_score=sorted(exact.values())[-limit]):
                 break
-            pool = min(2 * pool, _MAX_RESCORED_FACTOR * limit)
+            if pool < _MAX_RESCORED_FACTOR * (limit + _LOOKAHEAD):
+                pool *= 2
+            else:
+                # At most this many chunks of these scopes hold a term (deleted ones not yet merged away
+                # counted), so one more read brings them all; at least double, should a commit since the
+                # statistics were counted have added some.
+                matching = sum(statistics.frequencies.get(term, 0) for term in wanted)
+                pool = max(2 * pool, min(matching, statistics.chunks) + 1)
         rescored = sorted(exact.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
         terms_by_chunk = {chunk_id: chunk_terms for chunk_id, chunk_terms in found.values() if chunk_id}
         return rescored, {chunk_id: terms_by_chunk[chunk_id] for chunk_id, _ in rescored}
@@ -661,32 +677,40 @@ class KnowledgeIndex:
         """Whether no chunk tantivy ranked below `last_score` can beat `kth_score` by these statistics.
 
         Tantivy's score of a chunk differs from ours only in the average chunk length (the term
-        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high.
+        weights are ours): per term, ours is at most max(1, ours / tantivy's) times as high. With
+        these scopes' average above tantivy's, the ratio (tf + K_tantivy) / (tf + K_ours) of a term
+        grows with the chunk's length and falls with tf, so the longest chunk at tf 1 bounds it closer.
         """
         if statistics.chunks == self._terms.index_chunks():
             index_average = statistics.average_length  # these scopes hold every chunk there is
         else:
             index_average = self._terms.index_average_length() or statistics.average_length
         bound = max(1.0, statistics.average_length / index_average)
+        if bound > 1.0 and statistics.longest:
+            length = stored_length(statistics.longest)
+            tantivys = BM25_K1 * (1 - BM25_B + BM25_B * length / index_average)
+            ours = BM25_K1 * (1 - BM25_B + BM25_B * length / statistics.average_length)
+            bound = min(bound, (1 + tantivys) / (1 + ours))
         # Strictly below: a chunk tied with the last of the best could displace it (ties go to the
         # smaller chunk id, so no order of the index decides between them).
         return bound * last_score < kth_score * (1 - _SCORE_TOLERANCE)
 
     def _hit_rows(self, rowids: Sequence[int], scopes: Sequence[Scope]) -> dict[int, tuple[str, list[str]]]:
         """(chunk id, terms) of the hits that are chunks of `scopes` in the catalog."""
-        if not rowids:
-            return {}
-        marks = ",".join("?" * len(rowids))
         allowed, allowed_params = _in_scopes(scopes, table="d")
-        rows = self._reader().execute(
-            # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
-            "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
-            f" WHERE c.rowid IN ({marks}) AND {allowed}",
-            [*rowids, *allowed_params],
-        )
-        # A row id without a catalog row in these scopes is a chunk deleted since the term index last
-        # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
-        return {rowid: (chunk_id, _split_terms(terms)) for rowid, chunk_id, terms in rows}
+        found: dict[int, tuple[str, list[str]]] = {}
+        for start in range(0, len(rowids), 500):
+            batch = list(rowids[start : start + 500])
+            rows = self._reader().execute(
+                # CROSS JOIN keeps the planner on the few row ids first, not on every chunk of the scopes.
+                "SELECT c.rowid, c.id, c.terms FROM chunks c CROSS JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.rowid IN ({','.join('?' * len(batch))}) AND {allowed}",
+                [*batch, *allowed_params],
+            )
+            # A row id without a catalog row in these scopes is a chunk deleted since the term index last
+            # committed; SQLite may even have given its row id to a new chunk elsewhere, hence the scope check.
+            found.update((rowid, (chunk_id, _split_terms(terms))) for rowid, chunk_id, terms in rows)
+        return found
 
     def _lexical_candidates(self, terms: Sequence[str], scopes: Sequence[Scope], limit: int, max_share: float,
                             max_terms: int) -> LexicalCandidates:

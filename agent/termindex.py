@@ -82,6 +82,8 @@ class ScopeStatistics:
     """Terms in those chunks, all told (for their average length)."""
     frequencies: dict[str, int]
     """Chunks of those scopes containing each term (terms found in none are left out)."""
+    longest: int = 0
+    """Terms in the longest of those chunks (0 when not counted)."""
 
 
 def _scope_tag(scope_key: str) -> str:
@@ -207,9 +209,9 @@ class TermIndex:
             return _NO_STATISTICS
         searcher = self._index.searcher()
         tags = [_scope_tag(key) for key in keys]
-        total = 0
+        total = longest = 0
         if with_lengths:
-            chunks, total = self._lengths(searcher, tags)
+            chunks, total, longest = self._lengths(searcher, tags)
         else:
             chunks = sum(searcher.doc_freq("scope", key) for key in keys)
         frequencies = {}
@@ -218,17 +220,20 @@ class TermIndex:
                 frequency = sum(searcher.doc_freq("scoped", f"{tag}:{term}") for tag in tags)
                 if frequency:
                     frequencies[term] = frequency
-        return ScopeStatistics(chunks=chunks, terms=total, frequencies=frequencies)
+        return ScopeStatistics(chunks=chunks, terms=total, frequencies=frequencies, longest=longest)
 
     @staticmethod
-    def _lengths(searcher: tantivy.Searcher, tags: Sequence[str]) -> tuple[int, int]:
-        """(chunks, their terms all told) under these tags: one walk over the distinct chunk lengths."""
-        chunks = total = 0
+    def _lengths(searcher: tantivy.Searcher, tags: Sequence[str]) -> tuple[int, int, int]:
+        """(chunks, their terms all told, the most terms of one) under these tags: one walk over the
+        distinct chunk lengths."""
+        chunks = total = longest = 0
         for tag in tags:
             for length_term, count in searcher.terms_with_prefix("scoped", f"{tag}#"):
+                length = int(length_term[len(tag) + 1:])
                 chunks += count
-                total += count * int(length_term[len(tag) + 1:])
-        return chunks, total
+                total += count * length
+                longest = max(longest, length)
+        return chunks, total, longest
 
     def index_chunks(self) -> int:
         """Chunks in the whole index as tantivy's BM25 counts them (deleted ones not yet merged away included)."""
@@ -236,7 +241,7 @@ class TermIndex:
 
     def index_average_length(self) -> float | None:
         """Average terms per chunk in the whole index, as tantivy's BM25 uses it (None if empty)."""
-        chunks, total = self._lengths(self._index.searcher(), [_EVERY_SCOPE])
+        chunks, total, _ = self._lengths(self._index.searcher(), [_EVERY_SCOPE])
         return total / chunks if chunks else None
 
     def search(self, terms: Sequence[str], scope_keys: Sequence[str], *, limit: int,

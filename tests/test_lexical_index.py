@@ -333,3 +333,40 @@ async def test_a_small_channel_searches_for_the_words_it_holds(tmp_path: Path) -
         found = await index.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
                                                limit=5, max_share=0.05, max_terms=16)
         assert [chunk_id for chunk_id, _ in found.hits] == ["laptops#0"]
+
+
+@pytest.mark.parametrize("elsewhere", ["longer", "shorter"])
+async def test_hits_in_a_channel_do_not_depend_on_other_scopes_documents(tmp_path: Path, elsewhere: str) -> None:
+    """Seeded property: for random questions at limits 1, 2, 5 and 40, a channel's hits (its own chunks
+    and the workspace-wide ones) are the same with and without many other scopes' documents, whether
+    those scopes' chunks are far longer than the channel's or far shorter (tantivy's length
+    normalisation then ranks the channel's chunks unlike the channel's own statistics do)."""
+    rng = random.Random(f"scopes-{elsewhere}")
+    vocabulary = [f"word{i}" for i in range(30)]
+    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]  # a few common words, many rare ones
+
+    def text(low: int, high: int) -> str:
+        return " ".join(rng.choices(vocabulary, weights, k=rng.randint(low, high)))
+
+    visible = [SALES, SALES.workspace_wide()]
+    others = [ENGINEERING, Scope("slack", "T1", "C-ops"), Scope("slack", "T2", "C-sales"),
+              Scope("slack", "T2", "*"), Scope("discord", "G1", "C1"), Scope("discord", "G1", "*")]
+    lengths = (60, 200) if elsewhere == "longer" else (1, 3)
+    alone = KnowledgeIndex(tmp_path / "alone.sqlite3")
+    together = KnowledgeIndex(tmp_path / "together.sqlite3")
+    async with alone, together:
+        for number in range(24):
+            scope = visible[number % 4 == 0]
+            texts = [text(1, 12) for _ in range(12)]
+            for index in (alone, together):
+                await index.replace_document(*_document(f"here{number}", scope, texts))
+        for number in range(60):
+            texts = [text(*lengths) for _ in range(20)]
+            await together.replace_document(*_document(f"there{number}", others[number % len(others)], texts))
+        for limit in (1, 2, 5, 40):
+            for _ in range(25):
+                question = rng.sample(vocabulary, rng.randint(1, 3))
+                expected = await alone.lexical_candidates(question, visible, limit=limit, max_share=1.0, max_terms=5)
+                found = await together.lexical_candidates(question, visible, limit=limit, max_share=1.0, max_terms=5)
+                assert found.hits == expected.hits, (limit, question)
+                assert found.statistics == expected.statistics
