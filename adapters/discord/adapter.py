@@ -28,10 +28,10 @@ from bot.uploads import ingest_attachments, outcomes_text, upload_refusals
 
 log = logging.getLogger(__name__)
 
-REDIS_PREFIX = "teambot:discord:"
 THREAD_TTL_S = 90 * 24 * 3600
-MESSAGE_CLAIM_TTL_S = 24 * 3600
 """How long the bot remembers that it owns a thread (refreshed on every answer)."""
+MESSAGE_CLAIM_TTL_S = 24 * 3600
+"""How long a message stays claimed by the replica that answers it."""
 
 
 def intents() -> discord.Intents:
@@ -133,23 +133,13 @@ class DiscordAdapter(Adapter):
 
     # --- threads the bot owns ------------------------------------------------------------------------------
 
-    def _thread_key(self, thread_id: int | str) -> str:
-        return f"{REDIS_PREFIX}thread:{thread_id}"
-
     async def _remember_thread(self, thread_id: int | str, parent_id: str) -> None:
-        try:
-            await self.teambot.redis.set(self._thread_key(thread_id), parent_id, ex=THREAD_TTL_S)
-        except Exception as exc:  # noqa: BLE001 - the thread's owner id still identifies it
-            log.warning("could not remember thread: %s", exc)
+        await self.teambot.claims.remember_thread(translate.PLATFORM, str(thread_id), ttl_s=THREAD_TTL_S,
+                                                  parent=parent_id)
 
     async def _claim_message(self, message_id: int) -> bool:
         """True the first time a message is seen: every replica on the same token receives every message."""
-        try:
-            return bool(await self.teambot.redis.set(f"teambot:discord:message:{message_id}", "1", nx=True,
-                                                     ex=MESSAGE_CLAIM_TTL_S))
-        except Exception as exc:  # noqa: BLE001 - without Redis, answering (maybe twice) beats silence
-            log.warning("dedupe unavailable: %s", exc)
-            return True
+        return await self.teambot.claims.claim(translate.PLATFORM, f"message:{message_id}", ttl_s=MESSAGE_CLAIM_TTL_S)
 
     async def _owned_thread_parent(self, message: discord.Message) -> str | None:
         """The parent channel id if the message is in a thread the bot owns, else None."""
@@ -160,12 +150,7 @@ class DiscordAdapter(Adapter):
             return str(channel.parent_id)
         if isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
             return None  # a plain channel is never a thread
-        try:
-            parent = await self.teambot.redis.get(self._thread_key(channel.id))
-        except Exception as exc:  # noqa: BLE001
-            log.warning("could not look up thread: %s", exc)
-            return None
-        return parent.decode() if isinstance(parent, bytes) else parent
+        return await self.teambot.claims.thread_parent(translate.PLATFORM, str(channel.id))
 
     # --- messages ------------------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -56,7 +55,6 @@ from bot.uploads import (
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "teambot:slack:"
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
 VISIBILITY_CACHE_SIZE = 2000
@@ -213,13 +211,8 @@ class SlackAdapter(Adapter):
     # --- Redis bookkeeping ------------------------------------------------------------------
 
     async def _claim(self, key: str) -> bool:
-        """True the first time `key` is claimed within the TTL; used to answer exactly once."""
-        try:
-            return bool(await self.teambot.redis.set(KEY_PREFIX + key, "1", nx=True, ex=self._dedupe_ttl_s))
-        except (RedisError, OSError):
-            # Without Redis we cannot dedupe; answering (maybe twice) beats going silent.
-            log.warning("dedupe unavailable", extra={"key": key})
-            return True
+        """True the first time `key` is claimed within the TTL (see `bot.claims` for Redis failures)."""
+        return await self.teambot.claims.claim(translate.PLATFORM, key, ttl_s=self._dedupe_ttl_s)
 
     async def _skip_replayed_interactions(self, body: dict[str, Any],
                                           next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
@@ -242,20 +235,14 @@ class SlackAdapter(Adapter):
 
     @staticmethod
     def _thread_key(message: IncomingMessage) -> str:
-        return f"thread:{message.workspace}:{message.channel}:{message.thread}"
+        return f"{message.workspace}:{message.channel}:{message.thread}"
 
     async def _remember_thread(self, message: IncomingMessage) -> None:
-        try:
-            await self.teambot.redis.set(KEY_PREFIX + self._thread_key(message), "1",
-                                         ex=self.settings.history_ttl_s)
-        except (RedisError, OSError):
-            log.warning("could not remember the thread")
+        await self.teambot.claims.remember_thread(translate.PLATFORM, self._thread_key(message),
+                                                  ttl_s=self.settings.history_ttl_s)
 
     async def _bot_in_thread(self, message: IncomingMessage) -> bool:
-        try:
-            return bool(await self.teambot.redis.exists(KEY_PREFIX + self._thread_key(message)))
-        except (RedisError, OSError):
-            return False
+        return await self.teambot.claims.owns_thread(translate.PLATFORM, self._thread_key(message))
 
     # --- events ---------------------------------------------------------------------------
 
