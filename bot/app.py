@@ -22,6 +22,7 @@ from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
 from agent.vectorstore import ChromaVectorStore
 from bot.claims import Claims
+from bot.commands import Commands
 from bot.dispatcher import Dispatcher
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
@@ -162,6 +163,9 @@ class Teambot:
             graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,
             metrics=self.metrics, log_message_text=settings.log_message_text,
         )
+        #: Every chat command, once; adapters call it and only render.
+        self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,
+                                 dispatcher=self.dispatcher)
         #: Answer-once claims and the threads the bot owns, for every platform.
         self.claims = Claims(self.redis)
         # The core's objects (models, clients, modules: about 250k of them) live as long as the

@@ -20,11 +20,11 @@ from discord.http import Route
 
 from adapters.base import Adapter
 from adapters.discord import translate
-from adapters.discord.commands import build_commands, download_attachments
+from adapters.discord.commands import build_commands, upload_attachments
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.app import Teambot
 from bot.scoping import upload_scope
-from bot.uploads import ingest_attachments, outcomes_text, upload_refusals
+from bot.commands import outcomes_text
 
 log = logging.getLogger(__name__)
 
@@ -186,26 +186,16 @@ class DiscordAdapter(Adapter):
 
         incoming = translate.incoming_message(message, where, bot_user_id=me, thread=thread_id)
         if message.attachments:
-            scope = upload_scope(incoming)
-            # Asked before downloading: a refused user's files are never fetched.
-            outcomes = upload_refusals([translate.attachment_stub(a).name for a in message.attachments],
-                                       scope=scope, actor=incoming.actor, permissions=self.teambot.permissions)
-            if not outcomes:
-                downloaded, refused = await download_attachments(
-                    message.attachments, max_bytes=self.teambot.settings.max_upload_bytes)
-                outcomes = refused + await ingest_attachments(
-                    self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
-                    scope=scope, uploader=incoming.user,
-                    actor=incoming.actor, permissions=self.teambot.permissions,
-                )
-            for piece in split_message(plain(outcomes_text(outcomes))):
+            outcomes = await upload_attachments(self.teambot, message.attachments, scope=upload_scope(incoming),
+                                                actor=incoming.actor)
+            for piece in split_message(outcomes_text(outcomes, plain)):
                 await target.send(piece, allowed_mentions=discord.AllowedMentions.none())
             if not incoming.text:
                 return  # a file without a question: the upload report is the whole reply
         if not incoming.text:
             await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
             return
-        await self.teambot.dispatcher.handle(incoming, self._stream(ChannelSurface(target)))
+        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
 
 
 def create_adapter(teambot: Teambot, *, web_app: object = None, api_base: str | None = None,

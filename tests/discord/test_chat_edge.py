@@ -57,7 +57,8 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
         replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
-    assert replies == ["✗ no document named '@\u200beveryone' here", f"Deleted {ESCAPED_NAME}."]
+    assert replies == ["Could not delete: no document named '@\u200beveryone' here.",
+                       f"Deleted {ESCAPED_NAME} (1 chunks)."]
 
     sent = [c for c in discord.calls if c.method in ("POST", "PATCH") and isinstance(c.json, dict)
             and "content" in c.json]
