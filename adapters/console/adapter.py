@@ -180,6 +180,9 @@ class ConsoleAdapter(Adapter):
                 self._say(f"Forgot the history of thread {self.thread!r}.")
             case translate.ListDocuments():
                 self._say((await self.teambot.commands.list_documents(self._message())).text())
+            case translate.Delete(reference=reference):
+                # The person at the terminal runs the bot: trusted, as `teambot docs delete` is.
+                self._say((await self.teambot.commands.delete(self._message(), reference, trusted=True)).text())
             case translate.Upload(paths=paths):
                 self._say(outcomes_text(await self._upload(paths)))
         return True
