@@ -15,8 +15,8 @@ from typing import TextIO
 
 from adapters.base import Adapter
 from adapters.console import translate
-from bot.app import Teambot
 from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
 from bot.events import Attachment, IncomingMessage, Reply, Scope
 from bot.uploads import walk_folder
 
@@ -118,7 +118,7 @@ class ConsoleAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, channel: str = "general", thread: str = "main",
+    def __init__(self, teambot: BotCore, *, channel: str = "general", thread: str = "main",
                  lines: AsyncIterator[str] | None = None, out: TextIO | None = None) -> None:
         self.teambot = teambot
         self.channel = channel

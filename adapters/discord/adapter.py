@@ -22,9 +22,9 @@ from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
-from bot.app import Teambot
-from bot.scoping import upload_scope
 from bot.commands import outcomes_text
+from bot.core.ports import BotCore
+from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class DiscordAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, token: str, guild_ids: list[int] | None = None,
+    def __init__(self, teambot: BotCore, *, token: str, guild_ids: list[int] | None = None,
                  api_base: str | None = None, gateway_url: str | None = None,
                  edit_interval_s: float = 1.0) -> None:
         self.teambot = teambot
@@ -198,7 +198,7 @@ class DiscordAdapter(Adapter):
         await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
 
 
-def create_adapter(teambot: Teambot, *, web_app: object = None, api_base: str | None = None,
+def create_adapter(teambot: BotCore, *, web_app: object = None, api_base: str | None = None,
                    gateway_url: str | None = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
     """Build the adapter from settings; `teambot serve` calls this when DISCORD_TOKEN is set."""
     del web_app  # Discord connects out over the gateway; it needs no HTTP route of ours.

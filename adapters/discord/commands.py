@@ -14,8 +14,8 @@ from discord import app_commands
 
 from adapters.discord import translate
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
-from bot.app import Teambot
 from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
 from bot.events import Attachment, Scope
 from bot.permissions import Actor
 from bot.scoping import upload_scope
@@ -47,7 +47,7 @@ async def download_attachments(attachments: Sequence[discord.Attachment], *, max
     return fetched
 
 
-async def upload_attachments(teambot: Teambot, attachments: Sequence[discord.Attachment], *, scope: Scope,
+async def upload_attachments(teambot: BotCore, attachments: Sequence[discord.Attachment], *, scope: Scope,
                              actor: Actor, note: str = "") -> list[FileOutcome]:
     """Check the uploader, then download and ingest (a refused user's files are never fetched)."""
 
@@ -68,7 +68,7 @@ async def reply_text(interaction: discord.Interaction[Any], text: str) -> None:
         await interaction.followup.send(piece, allowed_mentions=discord.AllowedMentions.none())
 
 
-def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
+def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
                    ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group]:
     """The bot's slash commands, bound to `teambot`; the adapter adds them to its tree."""
 

@@ -6,8 +6,8 @@ import asyncio
 from itertools import count
 
 from adapters.base import Adapter, CollectingStream
-from bot.app import Teambot
 from bot.commands import Deletion, DocumentList, FileOutcome
+from bot.core.ports import BotCore
 from bot.events import Attachment, IncomingMessage
 from bot.scoping import upload_scope
 
@@ -17,7 +17,7 @@ class FakeAdapter(Adapter):
 
     platform = "fake"
 
-    def __init__(self, teambot: Teambot, *, workspace: str = "W1") -> None:
+    def __init__(self, teambot: BotCore, *, workspace: str = "W1") -> None:
         self.teambot = teambot
         self.workspace = workspace
         self._ids = count(1)

@@ -37,8 +37,8 @@ from adapters.slack import translate
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, unescape
 from adapters.slack.stream import SlackReplyStream
-from bot.app import Teambot
 from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
 from bot.httpbody import BodyTooLarge, read_body
 from bot.permissions import Actor
@@ -76,7 +76,7 @@ class SlackAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
+    def __init__(self, teambot: BotCore, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
                  dedupe_ttl_s: int = 24 * 3600, update_interval_s: float = 1.0,
                  download_timeout_s: float = 60.0) -> None:
         settings = teambot.settings
@@ -485,6 +485,6 @@ def upload_modal(target: translate.UploadTarget) -> dict[str, Any]:
     }
 
 
-def create_adapter(teambot: Teambot, *, web_app: web.Application | None) -> SlackAdapter:
+def create_adapter(teambot: BotCore, *, web_app: web.Application | None) -> SlackAdapter:
     """Build the Slack adapter for `teambot serve` (routes are added to `web_app` in HTTP mode)."""
     return SlackAdapter(teambot, web_app=web_app)
