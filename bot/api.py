@@ -43,7 +43,7 @@ from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope
 from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
-from bot.uploads import FileOutcome, ingest_attachments
+from bot.commands import FileOutcome
 
 if TYPE_CHECKING:
     from bot.app import Teambot
@@ -376,10 +376,9 @@ class HttpApi:
         uploader = _name(fields.get("uploader", "api"), "uploader")
         if not files:
             raise ApiError(400, "no 'file' part in the form")
-        outcomes = await ingest_attachments(
-            self.teambot.knowledge, self.teambot.usage, attachments=files, scope=scope,
-            uploader=uploader, note=fields.get("note", "").strip(),
-        )
+        # The HTTP API is a trusted caller, as before: no per-user permission check.
+        outcomes = await self.teambot.commands.ingest(files, scope=scope, uploader=uploader,
+                                                      note=fields.get("note", "").strip())
         results = [outcome_json(outcome) for outcome in outcomes]
         if all(outcome.result is None for outcome in outcomes):
             first = outcomes[0]

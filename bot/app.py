@@ -21,6 +21,8 @@ from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
 from agent.vectorstore import ChromaVectorStore
+from bot.claims import Claims
+from bot.commands import Commands
 from bot.dispatcher import Dispatcher
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
@@ -161,6 +163,11 @@ class Teambot:
             graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,
             metrics=self.metrics, log_message_text=settings.log_message_text,
         )
+        #: Every chat command, once; adapters call it and only render.
+        self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,
+                                 dispatcher=self.dispatcher)
+        #: Answer-once claims and the threads the bot owns, for every platform.
+        self.claims = Claims(self.redis)
         # The core's objects (models, clients, modules: about 250k of them) live as long as the
         # process. Frozen, the collector stops rescanning them on every full collection, which
         # under a burst of questions had been about a tenth of the event loop's time. (No collection

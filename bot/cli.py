@@ -67,8 +67,6 @@ def _collect_files(paths: Sequence[str]) -> list[Path]:
 async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
-    from bot.uploads import ingest_attachments  # noqa: PLC0415
-
     files = _collect_files(args.paths)
     failures = 0
     async with _teambot(settings) as teambot:
@@ -80,9 +78,8 @@ async def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 except OSError as exc:
                     outcome_line, failed = f"✗ {path}: {exc.strerror or 'cannot read'}", True
                 else:
-                    [outcome] = await ingest_attachments(
-                        teambot.knowledge, teambot.usage, attachments=[Attachment(name=path.name, data=data)],
-                        scope=_scope(args), uploader=console.USER,
+                    [outcome] = await teambot.commands.ingest(
+                        [Attachment(name=path.name, data=data)], scope=_scope(args), uploader=console.USER,
                     )
                     outcome_line, failed = outcome.line(), outcome.error is not None
                 failures += failed
@@ -121,7 +118,7 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _docs(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.uploads import documents_text  # noqa: PLC0415
+    from bot.commands import documents_text  # noqa: PLC0415
 
     async with _teambot(settings) as teambot:
         scopes = [_scope(args)]

@@ -66,6 +66,12 @@ def _is_module(name: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+def _bot_services() -> tuple[str, ...]:
+    """Every module of `bot` but the wiring (`bot` itself left out: allowing it would allow all)."""
+    names = {module_name(path) for path in (ROOT / "bot").rglob("*.py")}
+    return tuple(sorted(n for n in names if n != "bot" and not any(_within(n, w) for w in WIRING)))
+
+
 @dataclass(frozen=True)
 class Rule:
     """Modules within `layer` may import, of ours, only what is within `allowed`; `except_for`
@@ -90,10 +96,12 @@ class Rule:
 RULES = [
     Rule("the kernel imports nothing of ours", layer="bot.core", allowed=("bot.core",)),
     Rule("the agent imports only itself and the kernel", layer="agent", allowed=("agent", "bot.core")),
+    # Adapters get the core as the `bot.core.ports.BotCore` port, never `bot.app.Teambot`.
+    Rule("adapters do not import the composition root", layer="adapters",
+         allowed=("adapters", "agent", *_bot_services())),
     # Not yet enforced (later steps of the architecture issue), to be added here as rules:
     # - services in `bot` (everything but bot.core and the wiring) import only bot, bot.core and agent,
     #   never `adapters` (today bot.api, bot.serve and bot.reports import adapters.base / adapters.slack ...);
-    # - adapters do not import the composition root (bot.app, bot.serve, bot.cli);
     # - one platform's adapter never imports another's (adapters.slack vs adapters.discord, ...).
 ]
 
@@ -107,6 +115,7 @@ def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Pa
     modules = all_modules()
     assert "bot.core.values" in modules["bot.core.visibility"]
     assert "bot.app" in modules["bot.cli"], "bot.cli imports bot.app inside a function"
+    assert "bot.app" not in _bot_services() and "bot.commands" in _bot_services()
     broken = Rule("demo", layer="bot.cli", allowed=("bot.core",))
     assert "bot.cli imports bot.app" in broken.violations(modules)
 

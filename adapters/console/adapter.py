@@ -7,17 +7,19 @@ import logging
 import os
 import stat
 import sys
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import AsyncIterator, Iterator, TextIO
+from typing import TextIO
 
 from adapters.base import Adapter
 from adapters.console import translate
 from adapters.console.terminal import for_terminal
-from bot.app import Teambot
-from bot.events import Attachment, Reply, Scope
-from bot.uploads import documents_text, ingest_attachments, outcomes_text, walk_folder
+from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
+from bot.events import Attachment, IncomingMessage, Reply, Scope
+from bot.uploads import walk_folder
 
 
 class ConsoleStream:
@@ -120,7 +122,7 @@ class ConsoleAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, channel: str = "general", thread: str = "main",
+    def __init__(self, teambot: BotCore, *, channel: str = "general", thread: str = "main",
                  lines: AsyncIterator[str] | None = None, out: TextIO | None = None) -> None:
         self.teambot = teambot
         self.channel = channel
@@ -137,7 +139,10 @@ class ConsoleAdapter(Adapter):
 
     @property
     def conversation_key(self) -> str:
-        return translate.to_message("", channel=self.channel, thread=self.thread).conversation_key
+        return self._message().conversation_key
+
+    def _message(self, text: str = "") -> IncomingMessage:
+        return translate.to_message(text, channel=self.channel, thread=self.thread)
 
     def _say(self, text: str) -> None:
         self._write(text + "\n")
@@ -165,8 +170,7 @@ class ConsoleAdapter(Adapter):
         command = translate.parse_command(line)
         if command is None:
             if line.strip():
-                message = translate.to_message(line, channel=self.channel, thread=self.thread)
-                await self.teambot.dispatcher.handle(message, ConsoleStream(self._out))
+                await self.teambot.commands.ask(self._message(line), ConsoleStream(self._out))
             return True
         match command:
             case translate.Quit():
@@ -179,16 +183,19 @@ class ConsoleAdapter(Adapter):
                 self.thread = name
                 self._say(f"Now in thread {name!r}.")
             case translate.Forget():
-                await self.teambot.dispatcher.forget(self.conversation_key)
+                await self.teambot.commands.forget(self.conversation_key)
                 self._say(f"Forgot the history of thread {self.thread!r}.")
             case translate.ListDocuments():
-                self._say(documents_text(await self.teambot.knowledge.list_documents([self.scope])))
+                self._say((await self.teambot.commands.list_documents(self._message())).text())
+            case translate.Delete(reference=reference):
+                # The person at the terminal runs the bot: trusted, as `teambot docs delete` is.
+                self._say((await self.teambot.commands.delete(self._message(), reference, trusted=True)).text())
             case translate.Upload(paths=paths):
                 self._say(outcomes_text(await self._upload(paths)))
         return True
 
-    async def _upload(self, paths: tuple[str, ...]):  # type: ignore[no-untyped-def]
-        outcomes = []
+    async def _upload(self, paths: tuple[str, ...]) -> list[FileOutcome]:
+        outcomes: list[FileOutcome] = []
         for raw in paths:
             path = Path(raw).expanduser()
             # A folder is read as `teambot ingest` reads it: its supported documents, recursively.
@@ -202,8 +209,7 @@ class ConsoleAdapter(Adapter):
                 except OSError as exc:
                     self._say(f"✗ {file if file != path else raw}: {exc.strerror or 'cannot read the file'}")
                     continue
-                outcomes += await ingest_attachments(
-                    self.teambot.knowledge, self.teambot.usage, scope=self.scope, uploader=translate.USER,
-                    attachments=[Attachment(name=file.name, data=data, size=len(data))],
+                outcomes += await self.teambot.commands.ingest(
+                    [Attachment(name=file.name, data=data, size=len(data))], scope=self.scope, uploader=translate.USER,
                 )
         return outcomes

@@ -33,6 +33,11 @@ class ListDocuments:
 
 
 @dataclass(frozen=True, slots=True)
+class Delete:
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
@@ -47,11 +52,12 @@ class Invalid:
     reason: str
 
 
-ConsoleCommand = Upload | SwitchThread | Forget | ListDocuments | Help | Quit | Invalid
+ConsoleCommand = Upload | SwitchThread | Forget | ListDocuments | Delete | Help | Quit | Invalid
 
 HELP = """Ask a question, or:
   /upload PATH...   add files, or folders of them, to this channel
-  /docs             list this channel's documents
+  /docs             list the documents this channel answers from
+  /delete DOC       delete a document (by name or id)
   /thread NAME      switch to (or start) another thread
   /forget           clear this thread's history
   /quit             leave (or Ctrl-D)"""
@@ -74,7 +80,13 @@ def parse_command(line: str) -> ConsoleCommand | None:
     if name == "/forget":
         return Forget()
     if name in ("/docs", "/kb"):
-        return ListDocuments()
+        if not args or args == ["list"]:
+            return ListDocuments()
+        if args[0] != "delete":  # `/kb delete DOC`, as on Slack and Discord
+            return Invalid(f"usage: {name} [list], or {name} delete NAME-OR-ID")
+        name, args = "/delete", args[1:]
+    if name == "/delete":
+        return Delete(" ".join(args)) if args else Invalid("usage: /delete NAME-OR-ID")
     if name in ("/help", "/?"):
         return Help()
     if name in ("/quit", "/exit"):

@@ -20,18 +20,18 @@ from discord.http import Route
 
 from adapters.base import Adapter
 from adapters.discord import translate
-from adapters.discord.commands import build_commands, download_attachments
+from adapters.discord.commands import build_commands, upload_attachments
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
-from bot.app import Teambot
+from bot.commands import outcomes_text
+from bot.core.ports import BotCore
 from bot.scoping import upload_scope
-from bot.uploads import ingest_attachments, outcomes_text, upload_refusals
 
 log = logging.getLogger(__name__)
 
-REDIS_PREFIX = "teambot:discord:"
 THREAD_TTL_S = 90 * 24 * 3600
-MESSAGE_CLAIM_TTL_S = 24 * 3600
 """How long the bot remembers that it owns a thread (refreshed on every answer)."""
+MESSAGE_CLAIM_TTL_S = 24 * 3600
+"""How long a message stays claimed by the replica that answers it."""
 
 
 def intents() -> discord.Intents:
@@ -67,7 +67,7 @@ class DiscordAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, token: str, guild_ids: list[int] | None = None,
+    def __init__(self, teambot: BotCore, *, token: str, guild_ids: list[int] | None = None,
                  api_base: str | None = None, gateway_url: str | None = None,
                  edit_interval_s: float = 1.0) -> None:
         self.teambot = teambot
@@ -133,23 +133,13 @@ class DiscordAdapter(Adapter):
 
     # --- threads the bot owns ------------------------------------------------------------------------------
 
-    def _thread_key(self, thread_id: int | str) -> str:
-        return f"{REDIS_PREFIX}thread:{thread_id}"
-
     async def _remember_thread(self, thread_id: int | str, parent_id: str) -> None:
-        try:
-            await self.teambot.redis.set(self._thread_key(thread_id), parent_id, ex=THREAD_TTL_S)
-        except Exception as exc:  # noqa: BLE001 - the thread's owner id still identifies it
-            log.warning("could not remember thread: %s", exc)
+        await self.teambot.claims.remember_thread(translate.PLATFORM, str(thread_id), ttl_s=THREAD_TTL_S,
+                                                  parent=parent_id)
 
     async def _claim_message(self, message_id: int) -> bool:
         """True the first time a message is seen: every replica on the same token receives every message."""
-        try:
-            return bool(await self.teambot.redis.set(f"teambot:discord:message:{message_id}", "1", nx=True,
-                                                     ex=MESSAGE_CLAIM_TTL_S))
-        except Exception as exc:  # noqa: BLE001 - without Redis, answering (maybe twice) beats silence
-            log.warning("dedupe unavailable: %s", exc)
-            return True
+        return await self.teambot.claims.claim(translate.PLATFORM, f"message:{message_id}", ttl_s=MESSAGE_CLAIM_TTL_S)
 
     async def _owned_thread_parent(self, message: discord.Message) -> str | None:
         """The parent channel id if the message is in a thread the bot owns, else None."""
@@ -160,12 +150,7 @@ class DiscordAdapter(Adapter):
             return str(channel.parent_id)
         if isinstance(channel, (discord.TextChannel, discord.ForumChannel, discord.VoiceChannel)):
             return None  # a plain channel is never a thread
-        try:
-            parent = await self.teambot.redis.get(self._thread_key(channel.id))
-        except Exception as exc:  # noqa: BLE001
-            log.warning("could not look up thread: %s", exc)
-            return None
-        return parent.decode() if isinstance(parent, bytes) else parent
+        return await self.teambot.claims.thread_parent(translate.PLATFORM, str(channel.id))
 
     # --- messages ------------------------------------------------------------------------------------------
 
@@ -201,29 +186,19 @@ class DiscordAdapter(Adapter):
 
         incoming = translate.incoming_message(message, where, bot_user_id=me, thread=thread_id)
         if message.attachments:
-            scope = upload_scope(incoming)
-            # Asked before downloading: a refused user's files are never fetched.
-            outcomes = upload_refusals([translate.attachment_stub(a).name for a in message.attachments],
-                                       scope=scope, actor=incoming.actor, permissions=self.teambot.permissions)
-            if not outcomes:
-                downloaded, refused = await download_attachments(
-                    message.attachments, max_bytes=self.teambot.settings.max_upload_bytes)
-                outcomes = refused + await ingest_attachments(
-                    self.teambot.knowledge, self.teambot.usage, attachments=downloaded,
-                    scope=scope, uploader=incoming.user,
-                    actor=incoming.actor, permissions=self.teambot.permissions,
-                )
-            for piece in split_message(plain(outcomes_text(outcomes))):
+            outcomes = await upload_attachments(self.teambot, message.attachments, scope=upload_scope(incoming),
+                                                actor=incoming.actor)
+            for piece in split_message(outcomes_text(outcomes, plain)):
                 await target.send(piece, allowed_mentions=discord.AllowedMentions.none())
             if not incoming.text:
                 return  # a file without a question: the upload report is the whole reply
         if not incoming.text:
             await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
             return
-        await self.teambot.dispatcher.handle(incoming, self._stream(ChannelSurface(target)))
+        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
 
 
-def create_adapter(teambot: Teambot, *, web_app: object = None, api_base: str | None = None,
+def create_adapter(teambot: BotCore, *, web_app: object = None, api_base: str | None = None,
                    gateway_url: str | None = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
     """Build the adapter from settings; `teambot serve` calls this when DISCORD_TOKEN is set."""
     del web_app  # Discord connects out over the gateway; it needs no HTTP route of ours.

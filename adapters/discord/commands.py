@@ -14,19 +14,11 @@ from discord import app_commands
 
 from adapters.discord import translate
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
-from bot.app import Teambot
-from bot.events import Attachment
-from bot.parsers import IngestError
-from bot.scoping import upload_scope, visible_scopes
-from bot.permissions import PermissionDenied
-from bot.uploads import (
-    FileOutcome,
-    delete_document,
-    documents_text,
-    ingest_attachments,
-    manageable_scopes,
-    outcomes_text,
-)
+from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
+from bot.events import Attachment, Scope
+from bot.permissions import Actor
+from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
 
@@ -34,26 +26,38 @@ StreamFactory = Callable[[InteractionSurface], DiscordReplyStream]
 
 
 async def download_attachments(attachments: Sequence[discord.Attachment], *, max_bytes: int
-                               ) -> tuple[list[Attachment], list[FileOutcome]]:
-    """Download what may be ingested; files too big or unreachable become per-file refusals."""
-    downloaded: list[Attachment] = []
-    refused: list[FileOutcome] = []
+                               ) -> list[Attachment | FileOutcome]:
+    """Download what may be ingested, in order; files too big or unreachable become per-file refusals."""
+    fetched: list[Attachment | FileOutcome] = []
     for attachment in attachments:
         stub = translate.attachment_stub(attachment)
         if attachment.size > max_bytes:
             # Refuse before downloading: no reason to pull a huge file just to reject it.
-            refused.append(FileOutcome(stub.name, error=(
+            fetched.append(FileOutcome(stub.name, error=(
                 f"the file is {attachment.size / 1048576:.1f} MB, over the {max_bytes / 1048576:.0f} MB limit")))
             continue
         try:
             data = await attachment.read()
         except (discord.HTTPException, discord.ClientException, OSError) as exc:
             log.warning("attachment download failed: %s", exc)
-            refused.append(FileOutcome(stub.name, error="the file could not be downloaded from Discord"))
+            fetched.append(FileOutcome(stub.name, error="the file could not be downloaded from Discord"))
             continue
-        downloaded.append(Attachment(name=stub.name, data=data, url=stub.url, size=stub.size,
-                                     mime_type=stub.mime_type))
-    return downloaded, refused
+        fetched.append(Attachment(name=stub.name, data=data, url=stub.url, size=stub.size,
+                                  mime_type=stub.mime_type))
+    return fetched
+
+
+async def upload_attachments(teambot: BotCore, attachments: Sequence[discord.Attachment], *, scope: Scope,
+                             actor: Actor, note: str = "") -> list[FileOutcome]:
+    """Check the uploader, then download and ingest (a refused user's files are never fetched)."""
+
+    async def fetch() -> list[Attachment | FileOutcome]:
+        return await download_attachments(attachments, max_bytes=teambot.settings.max_upload_bytes)
+
+    return await teambot.commands.upload(
+        names=[translate.attachment_stub(a).name for a in attachments], fetch=fetch, scope=scope,
+        uploader=actor.user, actor=actor, note=note,
+    )
 
 
 async def reply_text(interaction: discord.Interaction[Any], text: str) -> None:
@@ -64,7 +68,7 @@ async def reply_text(interaction: discord.Interaction[Any], text: str) -> None:
         await interaction.followup.send(piece, allowed_mentions=discord.AllowedMentions.none())
 
 
-def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
+def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
                    ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group]:
     """The bot's slash commands, bound to `teambot`; the adapter adds them to its tree."""
 
@@ -74,7 +78,7 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text=question)
         stream = stream_factory(InteractionSurface(interaction))
-        await teambot.dispatcher.handle(message, stream)
+        await teambot.commands.ask(message, stream)
 
     @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
     @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)",
@@ -84,17 +88,8 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         scope = upload_scope(message).workspace_wide() if everywhere else upload_scope(message)
-        try:
-            teambot.permissions.check_manage(message.actor, scope)
-        except PermissionDenied as denied:
-            await reply_text(interaction, f"✗ {denied}")  # refused before anything is downloaded
-            return
-        downloaded, refused = await download_attachments([file], max_bytes=teambot.settings.max_upload_bytes)
-        outcomes = refused + await ingest_attachments(
-            teambot.knowledge, teambot.usage, attachments=downloaded, scope=scope,
-            uploader=message.user, note=note or "", actor=message.actor, permissions=teambot.permissions,
-        )
-        await reply_text(interaction, plain(outcomes_text(outcomes)))
+        outcomes = await upload_attachments(teambot, [file], scope=scope, actor=message.actor, note=note or "")
+        await reply_text(interaction, outcomes_text(outcomes, plain))
 
     kb = app_commands.Group(name="kb", description="This channel's knowledge base.")
 
@@ -102,33 +97,14 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
     async def kb_list(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
-        try:
-            documents = await teambot.knowledge.list_documents(visible_scopes(message))
-        except Exception:  # noqa: BLE001 - tell the user instead of a silent failed interaction
-            log.exception("listing documents failed")
-            await reply_text(interaction, "Sorry, the document store is unavailable right now.")
-            return
-        await reply_text(interaction, plain(documents_text(documents)))
+        await reply_text(interaction, (await teambot.commands.list_documents(message)).text(plain))
 
     @kb.command(name="delete", description="Delete a document of this channel (by name or id).")
     @app_commands.describe(document="The document's file name or id, as /kb list shows it")
     async def kb_delete(interaction: discord.Interaction[Any], document: str) -> None:
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
-        try:
-            # The channel's own documents; workspace-wide ones only for admins.
-            deleted = await delete_document(
-                teambot.knowledge, reference=document, actor=message.actor, permissions=teambot.permissions,
-                scopes=manageable_scopes(upload_scope(message), actor=message.actor, permissions=teambot.permissions),
-            )
-        except (IngestError, PermissionDenied) as exc:
-            await reply_text(interaction, f"✗ {plain(str(exc))}")
-            return
-        except Exception:  # noqa: BLE001
-            log.exception("deleting a document failed")
-            await reply_text(interaction, "Sorry, the document store is unavailable right now.")
-            return
-        await reply_text(interaction, f"Deleted {plain(deleted.source)}.")
+        await reply_text(interaction, (await teambot.commands.delete(message, document)).text(plain))
 
     @app_commands.command(name="forget", description="Forget this thread's conversation history.")
     async def forget(interaction: discord.Interaction[Any]) -> None:
@@ -136,7 +112,7 @@ def build_commands(teambot: Teambot, *, stream_factory: StreamFactory
             await interaction.response.send_message("Use /forget inside a thread.", ephemeral=True)
             return
         message = translate.interaction_message(interaction, text="")
-        await teambot.dispatcher.forget(message.conversation_key)
+        await teambot.commands.forget(message.conversation_key)
         await interaction.response.send_message("Done: I forgot this thread's conversation.", ephemeral=True)
 
     return [ask, upload, kb, forget]

@@ -6,10 +6,10 @@ import asyncio
 from itertools import count
 
 from adapters.base import Adapter, CollectingStream
-from bot.app import Teambot
+from bot.commands import Deletion, DocumentList, FileOutcome
+from bot.core.ports import BotCore
 from bot.events import Attachment, IncomingMessage
 from bot.scoping import upload_scope
-from bot.uploads import FileOutcome, ingest_attachments
 
 
 class FakeAdapter(Adapter):
@@ -17,7 +17,7 @@ class FakeAdapter(Adapter):
 
     platform = "fake"
 
-    def __init__(self, teambot: Teambot, *, workspace: str = "W1") -> None:
+    def __init__(self, teambot: BotCore, *, workspace: str = "W1") -> None:
         self.teambot = teambot
         self.workspace = workspace
         self._ids = count(1)
@@ -33,16 +33,25 @@ class FakeAdapter(Adapter):
 
     async def say(self, text: str, **where: object) -> CollectingStream:
         stream = CollectingStream()
-        await self.teambot.dispatcher.handle(self.message(text, **where), stream)  # type: ignore[arg-type]
+        await self.teambot.commands.ask(self.message(text, **where), stream)  # type: ignore[arg-type]
         return stream
 
     async def upload(self, name: str, data: bytes, **where: object) -> list[FileOutcome]:
         message = self.message("", attachments=(Attachment(name=name, data=data),), **where)  # type: ignore[arg-type]
-        return await ingest_attachments(
-            self.teambot.knowledge, self.teambot.usage, attachments=message.attachments,
-            scope=upload_scope(message), uploader=message.user,
-            actor=message.actor, permissions=self.teambot.permissions,
+
+        async def fetch() -> tuple[Attachment, ...]:
+            return message.attachments
+
+        return await self.teambot.commands.upload(
+            names=[a.name for a in message.attachments], fetch=fetch, scope=upload_scope(message),
+            uploader=message.user, actor=message.actor,
         )
+
+    async def list_documents(self, **where: object) -> DocumentList:
+        return await self.teambot.commands.list_documents(self.message("", **where))  # type: ignore[arg-type]
+
+    async def delete(self, reference: str, **where: object) -> Deletion:
+        return await self.teambot.commands.delete(self.message("", **where), reference)  # type: ignore[arg-type]
 
     async def run(self) -> None:
         await asyncio.Event().wait()

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -38,25 +37,15 @@ from adapters.slack import translate
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, unescape
 from adapters.slack.stream import SlackReplyStream
-from bot.app import Teambot
+from bot.commands import FileOutcome, outcomes_text
+from bot.core.ports import BotCore
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
 from bot.httpbody import BodyTooLarge, read_body
-from bot.parsers import IngestError
-from bot.scoping import upload_scope, visible_scopes
-from bot.permissions import Actor, PermissionDenied
-from bot.uploads import (
-    FileOutcome,
-    delete_document,
-    documents_text,
-    ingest_attachments,
-    manageable_scopes,
-    outcomes_text,
-    upload_refusals,
-)
+from bot.permissions import Actor
+from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = "teambot:slack:"
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
 VISIBILITY_CACHE_SIZE = 2000
@@ -87,7 +76,7 @@ class SlackAdapter(Adapter):
 
     platform = translate.PLATFORM
 
-    def __init__(self, teambot: Teambot, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
+    def __init__(self, teambot: BotCore, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
                  dedupe_ttl_s: int = 24 * 3600, update_interval_s: float = 1.0,
                  download_timeout_s: float = 60.0) -> None:
         settings = teambot.settings
@@ -213,13 +202,8 @@ class SlackAdapter(Adapter):
     # --- Redis bookkeeping ------------------------------------------------------------------
 
     async def _claim(self, key: str) -> bool:
-        """True the first time `key` is claimed within the TTL; used to answer exactly once."""
-        try:
-            return bool(await self.teambot.redis.set(KEY_PREFIX + key, "1", nx=True, ex=self._dedupe_ttl_s))
-        except (RedisError, OSError):
-            # Without Redis we cannot dedupe; answering (maybe twice) beats going silent.
-            log.warning("dedupe unavailable", extra={"key": key})
-            return True
+        """True the first time `key` is claimed within the TTL (see `bot.claims` for Redis failures)."""
+        return await self.teambot.claims.claim(translate.PLATFORM, key, ttl_s=self._dedupe_ttl_s)
 
     async def _skip_replayed_interactions(self, body: dict[str, Any],
                                           next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
@@ -242,20 +226,14 @@ class SlackAdapter(Adapter):
 
     @staticmethod
     def _thread_key(message: IncomingMessage) -> str:
-        return f"thread:{message.workspace}:{message.channel}:{message.thread}"
+        return f"{message.workspace}:{message.channel}:{message.thread}"
 
     async def _remember_thread(self, message: IncomingMessage) -> None:
-        try:
-            await self.teambot.redis.set(KEY_PREFIX + self._thread_key(message), "1",
-                                         ex=self.settings.history_ttl_s)
-        except (RedisError, OSError):
-            log.warning("could not remember the thread")
+        await self.teambot.claims.remember_thread(translate.PLATFORM, self._thread_key(message),
+                                                  ttl_s=self.settings.history_ttl_s)
 
     async def _bot_in_thread(self, message: IncomingMessage) -> bool:
-        try:
-            return bool(await self.teambot.redis.exists(KEY_PREFIX + self._thread_key(message)))
-        except (RedisError, OSError):
-            return False
+        return await self.teambot.claims.owns_thread(translate.PLATFORM, self._thread_key(message))
 
     # --- events ---------------------------------------------------------------------------
 
@@ -323,7 +301,7 @@ class SlackAdapter(Adapter):
         """Run the dispatcher; whatever fails, the working state ends with a message."""
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
-            await self.teambot.dispatcher.handle(message, stream)
+            await self.teambot.commands.ask(message, stream)
         except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
@@ -337,7 +315,7 @@ class SlackAdapter(Adapter):
             scope=upload_scope(message), uploader=message.user, note="",
         )
         await self._post(channel=message.channel, thread_ts=message.thread,
-                         text=f"Files for this channel's knowledge:\n{escape(outcomes_text(outcomes))}")
+                         text=f"Files for this channel's knowledge:\n{outcomes_text(outcomes, escape)}")
 
     async def ingest_files(self, *, attachments: tuple[Attachment, ...], file_ids: dict[str, str], scope: Scope,
                            uploader: str, note: str) -> list[FileOutcome]:
@@ -345,20 +323,14 @@ class SlackAdapter(Adapter):
 
         A user who may not upload here is refused before anything is looked up or downloaded.
         """
-        actor = Actor(translate.PLATFORM, uploader)
-        refused = upload_refusals([a.name for a in attachments], scope=scope, actor=actor,
-                                  permissions=self.teambot.permissions)
-        if refused:
-            return refused
-        downloaded: list[Attachment | FileOutcome] = []
-        for attachment in attachments:
-            downloaded.append(await self._download(attachment, file_id=file_ids.get(attachment.name)))
-        ready = [d for d in downloaded if isinstance(d, Attachment)]
-        ingested = iter(await ingest_attachments(
-            self.teambot.knowledge, self.teambot.usage, attachments=ready, scope=scope, uploader=uploader, note=note,
-            actor=actor, permissions=self.teambot.permissions,
-        ))
-        return [next(ingested) if isinstance(d, Attachment) else d for d in downloaded]
+        async def fetch() -> list[Attachment | FileOutcome]:
+            return [await self._download(attachment, file_id=file_ids.get(attachment.name))
+                    for attachment in attachments]
+
+        return await self.teambot.commands.upload(
+            names=[a.name for a in attachments], fetch=fetch, scope=scope, uploader=uploader,
+            actor=Actor(translate.PLATFORM, uploader), note=note,
+        )
 
     async def _download(self, attachment: Attachment, *, file_id: str | None) -> Attachment | FileOutcome:
         limit = self.settings.max_upload_bytes
@@ -417,10 +389,10 @@ class SlackAdapter(Adapter):
     async def on_upload_command(self, *, command: dict[str, Any]) -> None:
         """`/upload`: open the modal; the target channel rides along in `private_metadata`."""
         target = translate.upload_target_from_command(command)
-        try:
-            self.teambot.permissions.check_manage(Actor(translate.PLATFORM, target.user), target.scope)
-        except PermissionDenied as denied:
-            await self._ephemeral(channel=target.channel, user=target.user, text=f"Can't upload: {denied}.")
+        refusal = self.teambot.commands.upload_refusal(scope=target.scope,
+                                                       actor=Actor(translate.PLATFORM, target.user))
+        if refusal is not None:
+            await self._ephemeral(channel=target.channel, user=target.user, text=f"Can't upload: {escape(refusal)}.")
             return
         await self.client.views_open(trigger_id=command["trigger_id"], view=upload_modal(target))
 
@@ -432,7 +404,7 @@ class SlackAdapter(Adapter):
             scope=target.scope, uploader=submission.user, note=submission.note,
         )
         where = "the whole workspace's" if target.workspace_wide else "this channel's"
-        text = f"<@{submission.user}> uploaded to {where} knowledge:\n{escape(outcomes_text(outcomes))}"
+        text = f"<@{submission.user}> uploaded to {where} knowledge:\n{outcomes_text(outcomes, escape)}"
         if not await self._post(channel=target.channel, thread_ts=None, text=text):
             await self._ephemeral(channel=target.channel, user=submission.user, text=text)
 
@@ -443,19 +415,9 @@ class SlackAdapter(Adapter):
         parsed = translate.parse_kb(command.get("text") or "")
         name = self.settings.slack_kb_command
         if isinstance(parsed, translate.KbList):
-            documents = await self.teambot.knowledge.list_documents(visible_scopes(message))
-            text = escape(documents_text(documents))
+            text = (await self.teambot.commands.list_documents(message)).text(escape)
         elif isinstance(parsed, translate.KbDelete):
-            permissions, actor = self.teambot.permissions, message.actor
-            try:
-                # The channel's own documents; workspace-wide ones only for admins.
-                document = await delete_document(
-                    self.teambot.knowledge, reference=parsed.reference, actor=actor, permissions=permissions,
-                    scopes=manageable_scopes(message.scope, actor=actor, permissions=permissions),
-                )
-                text = f"Deleted {escape(document.source)} ({document.chunk_count} chunks)."
-            except (IngestError, PermissionDenied) as exc:
-                text = f"Could not delete: {escape(str(exc))}."
+            text = (await self.teambot.commands.delete(message, parsed.reference)).text(escape)
         else:
             reason = f"{escape(parsed.reason)}. " if parsed.reason else ""
             text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
@@ -470,8 +432,8 @@ class SlackAdapter(Adapter):
         # One vote per person per answer, however often they click.
         if not await self._claim(f"feedback:{feedback.channel}:{feedback.message_ts}:{feedback.user}"):
             return
-        await self.teambot.usage.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
-                                                 workspace=translate.workspace_of(body))
+        await self.teambot.commands.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
+                                                    workspace=translate.workspace_of(body))
         await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
 
     # --- posting helpers --------------------------------------------------------------------------
@@ -523,6 +485,6 @@ def upload_modal(target: translate.UploadTarget) -> dict[str, Any]:
     }
 
 
-def create_adapter(teambot: Teambot, *, web_app: web.Application | None) -> SlackAdapter:
+def create_adapter(teambot: BotCore, *, web_app: web.Application | None) -> SlackAdapter:
     """Build the Slack adapter for `teambot serve` (routes are added to `web_app` in HTTP mode)."""
     return SlackAdapter(teambot, web_app=web_app)

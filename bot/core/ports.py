@@ -57,3 +57,37 @@ class Answerer(Protocol):
     """
 
     def astream(self, input: Any, /, *, context: Any, stream_mode: Any) -> AsyncIterator[Any]: ...
+
+
+class Claims(Protocol):
+    """Answer-once claims and the threads the bot owns (`bot.claims.Claims`).
+
+    When Redis is down a claim is granted (answer anyway, maybe twice), remembering is skipped
+    and no thread is known to be ours.
+    """
+
+    async def claim(self, platform: str, key: str, *, ttl_s: int) -> bool: ...
+
+    async def remember_thread(self, platform: str, thread: str, *, ttl_s: int, parent: str = "1") -> None: ...
+
+    async def thread_parent(self, platform: str, thread: str) -> str | None: ...
+
+    async def owns_thread(self, platform: str, thread: str) -> bool: ...
+
+
+class BotCore(Protocol):
+    """What a platform adapter gets from the running core, and nothing more.
+
+    `commands` is `bot.commands.Commands` (ask, forget, feedback, list, delete, upload; its
+    results render with the platform's escaping) and `settings` is `bot.settings.Settings`:
+    named `Any` here because the kernel imports nothing of ours. `bot.app.Teambot` is one.
+    """
+
+    @property
+    def settings(self) -> Any: ...
+
+    @property
+    def commands(self) -> Any: ...
+
+    @property
+    def claims(self) -> Claims: ...

@@ -76,7 +76,8 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
         replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
-    assert [shown(r) for r in replies] == ["✗ no document named '@\u200beveryone' here", f"Deleted {SHOWN_NAME}."]
+    assert [shown(r) for r in replies] == ["Could not delete: no document named '@\u200beveryone' here.",
+                                         f"Deleted {SHOWN_NAME} (1 chunks)."]
     assert_inert(replies[1])
 
     sent = [c for c in discord.calls if c.method in ("POST", "PATCH") and isinstance(c.json, dict)

@@ -140,7 +140,7 @@ async def test_slash_upload_then_ask(discord_bot: Running) -> None:
     delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                          "options": [{"name": "document", "type": 3, "value": "guide.md"}]}])
     [deleted] = await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
-    assert deleted == "Deleted guide.md."
+    assert deleted == "Deleted guide.md (2 chunks)."
     channel_scope = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
     assert await discord_bot.teambot.knowledge.list_documents([channel_scope]) == []
 

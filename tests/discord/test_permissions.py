@@ -26,9 +26,9 @@ async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_s
             [report] = await discord.wait_for(lambda: discord.interaction_contents(sent["token"]))
             return report
 
-        assert await upload(roles=[]) == "✗ you are not allowed to add or delete documents here; ask an admin"
+        assert await upload(roles=[]) == "✗ guide.md: you are not allowed to add or delete documents here; ask an admin"
         assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
-        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == "✗ only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead"
+        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == "✗ guide.md: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead"
         assert (await upload(roles=[EDITOR_ROLE_ID])).startswith("✓ Added guide.md")
 
         channel = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))

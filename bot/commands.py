@@ -1,0 +1,263 @@
+"""Every chat command, written once: ask, list, delete, upload, forget, feedback.
+
+Adapters translate a platform's event into a call here and render what comes back; nothing
+here knows a platform. Results are platform-free: plain text built by `text(escape)`, where
+`escape` is the platform's own escaping for words the bot did not write (document names,
+users' references, reasons that quote them), and the structured values behind it.
+
+    commands = Commands(knowledge=..., usage=..., permissions=..., dispatcher=...)
+    listing = await commands.list_documents(message)
+    await say(listing.text(escape=plain))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
+from bot.core.ports import ReplyStream, UsageRecorder
+from bot.core.values import (
+    Actor,
+    Attachment,
+    DocumentInfo,
+    IncomingMessage,
+    Reply,
+    Scope,
+)
+from bot.core.visibility import Permissions, upload_scope, visible_scopes
+from bot.knowledge import IngestResult, KnowledgeBase, document_name
+
+if TYPE_CHECKING:
+    from bot.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+Escape = Callable[[str], str]
+
+
+def as_typed(text: str) -> str:
+    """No escaping: the console, the command line, plain-text logs."""
+    return text
+
+
+STORE_UNAVAILABLE = "the document store is unavailable right now"
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line for a command that failed on something other than the user's request."""
+    if isinstance(error, StoreUnavailable):
+        return STORE_UNAVAILABLE
+    return f"something went wrong on our side ({type(error).__name__})"
+
+
+# --- results ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """One file's result: an `IngestResult`, or the one-line reason it was refused."""
+
+    name: str
+    result: IngestResult | None = None
+    error: str | None = None
+
+    def line(self, escape: Escape = as_typed) -> str:
+        if self.result is not None:
+            return f"✓ {escape(self.result.summary())}"
+        # A refused file never got a stored name; clean it the same way for the report.
+        return f"✗ {escape(document_name(self.name) or 'a file without a name')}: {escape(self.error or '')}"
+
+
+def outcomes_text(outcomes: Sequence[FileOutcome], escape: Escape = as_typed) -> str:
+    return "\n".join(outcome.line(escape) for outcome in outcomes)
+
+
+def documents_text(documents: Sequence[DocumentInfo], escape: Escape = as_typed) -> str:
+    """A plain listing of documents, one per line."""
+    if not documents:
+        return "No documents here yet. Upload a file to add one."
+    lines = []
+    for document in documents:
+        when = datetime.fromtimestamp(document.ingested_at, timezone.utc).strftime("%Y-%m-%d")
+        where = " (workspace-wide)" if document.scope.channel == "*" else ""
+        lines.append(f"{escape(document.source)}{where} · {document.chunk_count} chunks · {when} · id {document.id}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentList:
+    """What `list` found, or why it could not look."""
+
+    documents: tuple[DocumentInfo, ...] = ()
+    error: str | None = None
+
+    def text(self, escape: Escape = as_typed) -> str:
+        if self.error is not None:
+            return f"Sorry, I couldn't list the documents: {self.error}."
+        return documents_text(self.documents, escape)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """The document `delete` removed, or the one-line reason it did not."""
+
+    document: DocumentInfo | None = None
+    error: str | None = None
+
+    def text(self, escape: Escape = as_typed) -> str:
+        if self.document is not None:
+            return f"Deleted {escape(self.document.source)} ({self.document.chunk_count} chunks)."
+        return f"Could not delete: {escape(self.error or '')}."
+
+
+FetchFiles = Callable[[], Awaitable[Sequence["Attachment | FileOutcome"]]]
+"""Downloads a platform's files, in order: each an `Attachment` with its bytes, or a `FileOutcome`
+saying why it could not be fetched. Called only once the uploader is allowed."""
+
+
+# --- the service ----------------------------------------------------------------------------------------------
+
+
+class Commands:
+    """The commands every surface offers, over the parts they need."""
+
+    def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
+                 dispatcher: Dispatcher) -> None:
+        self.knowledge = knowledge
+        self.usage = usage
+        self.permissions = permissions
+        self.dispatcher = dispatcher
+
+    # --- ask, forget, feedback ---
+
+    async def ask(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        """Answer `message` through `stream` (never raises for answer failures)."""
+        return await self.dispatcher.handle(message, stream)
+
+    async def forget(self, conversation_key: str) -> None:
+        """Clear a thread's history."""
+        await self.dispatcher.forget(conversation_key)
+
+    async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
+        if self.usage is not None:
+            await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
+
+    # --- documents ---
+
+    async def list_documents(self, message: IncomingMessage) -> DocumentList:
+        """Every document the message's place can answer from: its own and the workspace-wide ones."""
+        try:
+            documents = await self.knowledge.list_documents(visible_scopes(message))
+        except Exception as exc:
+            self._log_failure("listing documents failed", exc)
+            return DocumentList(error=failure_reason(exc))
+        return DocumentList(tuple(documents))
+
+    def manageable_scopes(self, message: IncomingMessage, *, trusted: bool = False) -> list[Scope]:
+        """The scopes whose documents the sender could delete from where they are: the place's own,
+        plus workspace-wide for admins (and trusted local users)."""
+        scope = upload_scope(message)
+        everywhere = scope.workspace_wide()
+        if scope != everywhere and (trusted or self.permissions.is_admin(message.actor)):
+            return [scope, everywhere]
+        return [scope]
+
+    async def delete(self, message: IncomingMessage, reference: str, *, trusted: bool = False) -> Deletion:
+        """Delete a document by name or id, if the sender may (`trusted`: a local user, never checked)."""
+        try:
+            document = await self.knowledge.find(self.manageable_scopes(message, trusted=trusted), reference)
+            if not trusted:
+                self.permissions.check_manage(message.actor, document.scope)
+            return Deletion(await self.knowledge.delete([document.scope], document.id))
+        except (IngestError, PermissionDenied) as exc:
+            return Deletion(error=str(exc))
+        except Exception as exc:
+            self._log_failure("deleting a document failed", exc)
+            return Deletion(error=failure_reason(exc))
+
+    # --- uploads ---
+
+    def upload_refusal(self, *, scope: Scope, actor: Actor) -> str | None:
+        """Why `actor` may not add documents to `scope` (one line), or None if it may."""
+        try:
+            self.permissions.check_manage(actor, scope)
+        except PermissionDenied as denied:
+            return str(denied)
+        return None
+
+    def check_upload(self, names: Sequence[str], *, scope: Scope, actor: Actor) -> list[FileOutcome]:
+        """One refusal per file if `actor` may not add documents to `scope`; none if it may.
+
+        Asked before anything is downloaded, so a refused user's files are never fetched.
+        """
+        refusal = self.upload_refusal(scope=scope, actor=actor)
+        return [] if refusal is None else [FileOutcome(name, error=refusal) for name in names]
+
+    async def upload(self, *, names: Sequence[str], fetch: FetchFiles, scope: Scope, uploader: str,
+                     actor: Actor | None, note: str = "") -> list[FileOutcome]:
+        """Check the uploader, then fetch and ingest the files; one outcome per file, in order.
+
+        `actor` None is a trusted local caller (command line, console, HTTP API): never checked.
+        `fetch` runs only once the check passed.
+        """
+        if actor is not None:
+            refused = self.check_upload(names, scope=scope, actor=actor)
+            if refused:
+                return refused
+        fetched = list(await fetch())
+        ingested = iter(await self.ingest([f for f in fetched if isinstance(f, Attachment)], scope=scope,
+                                          uploader=uploader, note=note))
+        return [next(ingested) if isinstance(f, Attachment) else f for f in fetched]
+
+    async def ingest(self, attachments: Sequence[Attachment], *, scope: Scope, uploader: str,
+                     note: str = "") -> list[FileOutcome]:
+        """Ingest files already at hand (permission already checked); a bad file never stops the others."""
+        outcomes = []
+        for attachment in attachments:
+            data = attachment.data
+            if data is None and attachment.path is not None:
+                try:  # spooled to disk: read now, so only the file being ingested is in memory
+                    data = await asyncio.to_thread(attachment.path.read_bytes)
+                except OSError:
+                    log.warning("could not read a spooled upload", exc_info=True)
+            if data is None:
+                outcomes.append(FileOutcome(attachment.name, error="the file could not be downloaded"))
+                continue
+            try:
+                result = await self.knowledge.ingest(name=attachment.name, data=data, scope=scope,
+                                                     uploader=uploader, note=note)
+                outcomes.append(FileOutcome(attachment.name, result=result))
+            except IngestError as exc:
+                outcomes.append(FileOutcome(attachment.name, error=str(exc)))
+            except StoreUnavailable:
+                outcomes.append(FileOutcome(attachment.name, error="the document store is unavailable; try again"))
+            except Exception as exc:
+                log.exception("ingestion failed")
+                outcomes.append(FileOutcome(attachment.name, error=f"could not be read ({type(exc).__name__})"))
+        await self._record_upload(outcomes, scope)
+        return outcomes
+
+    async def _record_upload(self, outcomes: Sequence[FileOutcome], scope: Scope) -> None:
+        if self.usage is None:
+            return
+        stored = [o.result for o in outcomes if o.result and o.result.status != "unchanged"]
+        try:
+            await self.usage.record_upload(
+                platform=scope.platform, channel=scope.channel, workspace=scope.workspace,
+                documents=len(stored), chunks=sum(r.document.chunk_count for r in stored),
+                failures=sum(1 for o in outcomes if o.error),
+            )
+        except Exception:
+            log.warning("could not record upload usage")
+
+    @staticmethod
+    def _log_failure(what: str, exc: BaseException) -> None:
+        if isinstance(exc, StoreUnavailable):
+            log.warning(what, extra={"error": type(exc).__name__})
+        else:
+            log.exception(what)
