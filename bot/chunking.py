@@ -8,6 +8,7 @@ punctuation became gigabytes), so such text is cut into plain slices here instea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -56,6 +57,32 @@ class _SlicingSplitter(RecursiveCharacterTextSplitter):
             start += step
 
 
+_NUMBERED = re.compile(r"(lines|rows) (\d+)-\d+")
+
+
+def _numbered_piece(section: Section, text: str, start: int) -> tuple[str, str, int]:
+    """A piece of a section numbered by lines (code) or rows (CSV): its location narrowed to the lines
+    or rows it holds, and its first line's indentation kept (YAML and Python mean something by it).
+    Returns the piece, its location and where to look for the next piece."""
+    match = _NUMBERED.fullmatch(section.location)
+    offset = section.text.find(text, start) if match else -1
+    if match is None or offset < 0:
+        return text, section.location, start
+    line_start = section.text.rfind("\n", 0, offset) + 1
+    if section.text[line_start:offset].isspace():
+        text = section.text[line_start:offset] + text
+    kind, first = match.group(1), int(match.group(2))
+    if kind == "lines":
+        begin = first + section.text.count("\n", 0, offset)
+        end = begin + text.count("\n")
+        location = f"lines {begin}-{end}"
+    else:  # CSV: one row per paragraph
+        begin = first + section.text.count("\n\n", 0, offset)
+        end = begin + text.count("\n\n")
+        location = f"rows {begin}-{end}"
+    return text, location, offset + 1
+
+
 def split_sections(sections: Iterable[Section], rules: ChunkingRules) -> list[Piece]:
     """Cut `sections` into pieces; raises `IngestError` past `rules.max_chunks`."""
     splitter = _SlicingSplitter(
@@ -63,11 +90,13 @@ def split_sections(sections: Iterable[Section], rules: ChunkingRules) -> list[Pi
     )
     pieces: list[Piece] = []
     for section in sections:
+        start = 0
         for text in splitter.split_text(section.text):
             text = text.strip()
             if not text:
                 continue
-            pieces.append(Piece(text, section.location))
+            text, location, start = _numbered_piece(section, text, start)
+            pieces.append(Piece(text, location))
             if len(pieces) > rules.max_chunks:
                 raise IngestError(f"the document is too large (more than {rules.max_chunks} chunks)")
     return pieces
