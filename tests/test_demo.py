@@ -57,8 +57,8 @@ async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
     return teambot
 
 
-async def ask(teambot: Teambot, question: str, channel: str) -> Reply:
-    message = translate.to_message(question, channel=channel, thread=question[:40])
+async def ask(teambot: Teambot, question: str, channel: str, thread: str | None = None) -> Reply:
+    message = translate.to_message(question, channel=channel, thread=thread or question[:40])
     return await teambot.dispatcher.handle(message, CollectingStream())
 
 
@@ -99,6 +99,10 @@ async def test_the_demo_answers_what_the_readme_suggests_and_declines_the_rest(d
         assert [c.source for c in reply.citations] == [source], (question, reply.text)
     data = await ask(demo, "Who is on call for the Data team?", chat)
     assert "Ada Kim" not in data.text and "Margaret Han" not in data.text, "only the Data row is quoted"
+    # "then follow up in the same thread"
+    await ask(demo, "Who is on call for the Data team?", chat, thread="follow-up")
+    mobile = await ask(demo, "And for Mobile?", chat, thread="follow-up")
+    assert "team: Mobile; primary: Margaret Han" in mobile.text and "Grace Lee" not in mobile.text
     for question in DECLINES:
         reply = await ask(demo, question, chat)
         assert not reply.answered and reply.citations == (), (question, reply.text)
