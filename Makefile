@@ -17,8 +17,11 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet '.[test]'
 
+# The team's sample documents in their own channel, which the chat opens on; README.md (how to use
+# teambot) in a channel of its own, so it never answers a question about the team.
 demo: install
-	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest README.md samples --channel demo
+	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest samples --channel demo
+	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest README.md --channel teambot-help
 	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot chat --channel demo
 
 test: install-test

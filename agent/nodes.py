@@ -340,7 +340,8 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
     """
     context = runtime.context
     question = state["question"]
-    passages = _relevant(state["passages"], context.min_relevance)
+    # The same text twice (overlapping chunks, copies) would be two numbers for one source.
+    passages = _distinct(_relevant(state["passages"], context.min_relevance))
     if state.get("model_down"):
         return await _degrade(state, runtime, streamed="", reason=state["model_down"],
                               kind=state.get("model_down_kind", ""), failure=None)
@@ -416,8 +417,8 @@ async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streame
                         prompts.MODEL_STOPPED_NOTE_KO if answer else prompts.MODEL_STOPPED_ONLY_NOTE_KO,
                         reason=reason)
         answer = f"{streamed.strip()} …\n\n{stopped}" + (f"\n\n{answer}" if answer else "")
-    consulted = [_citation(n, p) for n, p in enumerate(_relevant(state["passages"], runtime.context.min_relevance),
-                                                      start=1)]
+    consulted = [_citation(n, p) for n, p in
+                 enumerate(_distinct(_relevant(state["passages"], runtime.context.min_relevance)), start=1)]
     update: AgentState = {**quoted, "answer": answer, "answered": True, "mode": "extractive",
                           "consulted": consulted}
     if usage:
@@ -425,53 +426,213 @@ async def _degrade(state: AgentState, runtime: Runtime[AgentContext], *, streame
     return update
 
 
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """What extraction may quote from a passage: a sentence of prose, or one line of code, YAML or a table."""
+
+    text: str
+    number: int | None = None
+    """The line (code) or row (CSV) number in the document, where the passage's location gives it."""
+    shaped: bool = False
+    """A line quoted as it stands, indentation and all, never joined with its neighbours."""
+    header: str | None = None
+    """For a Markdown table's row: the table's header row, which says what the columns are."""
+
+
+_NUMBERED_LOCATION = re.compile(r"(lines?|rows?) (\d+)(?:-\d+)?")
+_TABLE_RULE = re.compile(r"\|?[ \t]*:?-{3,}")
+
+
+def _quote_units(text: str, location: str) -> list[_Unit]:
+    """A passage cut into what may be quoted: sentences of prose; lines of code, YAML, Markdown tables
+    and CSV rows one by one, numbered when the location numbers them (`lines 12-40`, `rows 2-41`)."""
+    numbered = _NUMBERED_LOCATION.fullmatch(location)
+    if numbered:
+        first = int(numbered.group(2))
+        if numbered.group(1).startswith("line"):
+            return [_Unit(line.rstrip(), first + i, True) for i, line in enumerate(text.split("\n")) if line.strip()]
+        return [_Unit(row.strip(), first + i, True) for i, row in enumerate(text.split("\n\n")) if row.strip()]
+    if "```" not in text and "~~~" not in text and "|" not in text:
+        return [_Unit(sentence) for sentence in split_sentences(text)]
+    units: list[_Unit] = []
+    prose: list[str] = []
+    in_fence = False
+    header: str | None = None  # the first row of the table being read
+
+    def flush() -> None:
+        if prose:
+            units.extend(_Unit(sentence) for sentence in split_sentences("\n".join(prose)))
+            prose.clear()
+
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            flush()
+            in_fence = not in_fence
+        elif in_fence:
+            if stripped:
+                units.append(_Unit(line.rstrip(), shaped=True))
+        elif stripped.startswith("|"):
+            flush()
+            if header is None:
+                header = stripped
+                units.append(_Unit(stripped, shaped=True))
+            elif not _TABLE_RULE.match(stripped):
+                units.append(_Unit(stripped, shaped=True, header=header))
+            continue
+        else:
+            prose.append(line)
+        header = None
+    flush()
+    return units
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _distinct(passages: Sequence[Passage]) -> list[Passage]:
+    """Passages without repeats: the same chunk twice, or a chunk whose text another one already holds."""
+    kept: list[Passage] = []
+    texts: list[str] = []
+    for passage in passages:
+        text = _normalized(passage.chunk.text)
+        if any(text in earlier for earlier in texts):
+            continue
+        kept.append(passage)
+        texts.append(text)
+    return kept
+
+
+def _quoted_location(passage: Passage, units: Sequence[_Unit]) -> str:
+    """The passage's location, narrowed to the lines or rows quoted from it (`lines 12-40` -> `line 14`)."""
+    location = passage.chunk.location
+    numbered = _NUMBERED_LOCATION.fullmatch(location)
+    numbers = [u.number for u in units if u.number is not None]
+    if numbered is None or len(numbers) != len(units) or not numbers:
+        return location
+    word = "line" if numbered.group(1).startswith("line") else "row"
+    low, high = min(numbers), max(numbers)
+    return f"{word} {low}" if low == high else f"{word}s {low}-{high}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    score: float
+    coverage: float
+    p_index: int
+    u_index: int
+    unit: _Unit
+    matched: frozenset[str]
+    """The question's terms the unit (with its passage's title and headings) contains."""
+
+
+def _render_quotes(chosen: Sequence[_Candidate], numbers: dict[int, int]) -> list[str]:
+    """Prose as `> sentence [n]`; lines of code, YAML and tables in a fenced block, line by line with
+    their numbers, the citation mark under the block."""
+    lines: list[str] = []
+    index = 0
+    while index < len(chosen):
+        candidate = chosen[index]
+        number = numbers[candidate.p_index]
+        if not candidate.unit.shaped:
+            lines.append(f"> {' '.join(candidate.unit.text.split())} [{number}]")
+            index += 1
+            continue
+        group = [candidate]
+        while (index + len(group) < len(chosen) and chosen[index + len(group)].unit.shaped
+               and chosen[index + len(group)].p_index == candidate.p_index):
+            group.append(chosen[index + len(group)])
+        index += len(group)
+        width = max((len(str(c.unit.number)) for c in group if c.unit.number is not None), default=0)
+        block: list[str] = []
+        for member in group:
+            header = member.unit.header
+            if header is not None and header not in block:
+                block.append(header)
+            prefix = f"{member.unit.number:>{width}}  " if member.unit.number is not None else ""
+            if member.unit.text not in block:
+                block.append(prefix + member.unit.text)
+        lines.extend(["```", *block, "```", f"[{number}]"])
+    return lines
+
+
 async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
-    """Without a model: quote the sentences that best answer the question, with citations."""
+    """Without a model: quote the sentences (or lines) that best answer the question, with citations.
+
+    Each passage is quoted at most once, and a source beside the first is cited only when what is
+    quoted from it answers on its own: it covers as much of the question as the relevance bar asks
+    and close to what the best quote covers. A line of a table or of code is held to the same bar,
+    so "the primary for Mobile" quotes the Mobile row, not every row beside it.
+    """
     context = runtime.context
     # Tuned on the dev splits of SQuAD and KorQuAD (docs/benchmarks.md).
     rank_penalty = 0.3  # per passage rank: the reranker's first passage usually holds the answer
     second_share = 0.25  # a second sentence is quoted if it scores at least this share of the best
-    passages = _relevant(state["passages"], context.min_relevance)[:3]
+    source_share = 0.5  # another source's quote must cover at least this share of what the best quote covers
+    # Rows of a table and lines of code are alternatives more than a continuation: "the primary for
+    # Mobile" is the Mobile row, not the Data row that shares "primary" and "team".
+    line_share = 0.75
+    passages = _distinct(_relevant(state["passages"], context.min_relevance))[:3]
     terms = lexical_tokens(state["search_query"])
     question_terms = set(lexical_tokens(state["question"]))
     idf = await context.retriever.index.idf(terms, state["scopes"])
 
-    scored: list[tuple[float, int, int, str]] = []  # (score, passage index, sentence index, sentence)
+    scored: list[_Candidate] = []
     for p_index, passage in enumerate(passages):
         # A section's title and heading speak for each of its sentences, as they do for the chunk in
         # the index: under "Permissions", "Admins may add documents everywhere." is about permissions.
         named = list(heading_terms(passage.chunk.title, passage.chunk.location))
-        for s_index, sentence in enumerate(split_sentences(passage.chunk.text)):
-            sentence_terms = lexical_tokens(sentence) + named
-            base = coverage(terms, sentence_terms, idf)
+        for u_index, unit in enumerate(_quote_units(passage.chunk.text, passage.chunk.location)):
+            unit_terms = lexical_tokens(unit.text) + named
+            base = coverage(terms, unit_terms, idf)
             # The question's own words weigh more than words carried over from earlier turns.
-            own = coverage(list(question_terms), sentence_terms, idf) if question_terms else 0.0
+            own = coverage(list(question_terms), unit_terms, idf) if question_terms else 0.0
             # Earlier passages are better ranked (the reranker's first passage is usually the one);
             # prefer their sentences unless a later passage matches clearly better.
-            scored.append((base + own - rank_penalty * p_index, p_index, s_index, sentence))
-    scored.sort(key=lambda item: item[0], reverse=True)
-    if not scored or scored[0][0] <= 0:
+            scored.append(_Candidate(base + own - rank_penalty * p_index, own if question_terms else base,
+                                     p_index, u_index, unit, frozenset(question_terms or terms) & set(unit_terms)))
+    scored.sort(key=lambda item: item.score, reverse=True)
+    if not scored or scored[0].score <= 0:
         return await decline(state)
-    chosen = [scored[0]]
+    best = scored[0]
+    chosen = [best]
+    seen = {_normalized(best.unit.text)}
+    source_bar = max(context.min_relevance, source_share * best.coverage)
+    # When the best quote holds every word of the question, another source must hold its most specific
+    # one ("Data" in "who is on call for the Data team?"): without it, it speaks of something else
+    # ("the on-call rotation"). A best quote that misses words may have missed the answer: then
+    # another source is weighed by coverage alone.
+    key_term = max(best.matched, key=lambda t: idf.get(t, 0.0), default=None) if best.coverage >= 0.999 else None
+    line_bar = max(context.min_relevance, line_share * best.coverage)
     for candidate in scored[1:]:
-        if len(chosen) >= context.max_quote_sentences:
+        if len(chosen) >= context.max_quote_sentences or candidate.score < second_share * best.score:
             break
-        if candidate[0] >= second_share * scored[0][0]:
-            chosen.append(candidate)
-    chosen.sort(key=lambda item: (item[1], item[2]))  # read in document order
+        key = _normalized(candidate.unit.text)
+        if key in seen:
+            continue  # the same words again, from an overlapping chunk or a copy
+        new_source = all(c.p_index != candidate.p_index for c in chosen)
+        if new_source and (candidate.coverage < source_bar or (key_term and key_term not in candidate.matched)):
+            continue
+        if candidate.unit.shaped and candidate.coverage < line_bar:
+            continue
+        chosen.append(candidate)
+        seen.add(key)
+    chosen.sort(key=lambda item: (item.p_index, item.u_index))  # read in document order
 
     numbers: dict[int, int] = {}
-    lines = []
-    for _, p_index, _, sentence in chosen:
-        number = numbers.setdefault(p_index, len(numbers) + 1)
-        lines.append(f"> {' '.join(sentence.split())} [{number}]")
+    for candidate in chosen:
+        numbers.setdefault(candidate.p_index, len(numbers) + 1)
+    lines = _render_quotes(chosen, numbers)
     note = state["fallback_note"] if "fallback_note" in state else (
         prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE)
     answer = "\n".join(lines) + ("\n\n" + note if note else "")
-    citations = [
-        _citation(number, passages[p_index], " ".join(s for _, pi, _, s in chosen if pi == p_index))
-        for p_index, number in numbers.items()
-    ]
+    citations = []
+    for p_index, number in numbers.items():
+        units = [c.unit for c in chosen if c.p_index == p_index]
+        joiner = "\n" if any(u.shaped for u in units) else " "
+        citation = _citation(number, passages[p_index], joiner.join(u.text for u in units))
+        citations.append(replace(citation, location=_quoted_location(passages[p_index], units)))
     return {"answer": answer, "citations": citations, "answered": True, "mode": "extractive"}
 
 

@@ -126,8 +126,63 @@ _ABBREVIATION_WINDOW = 64
 _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|mr|mrs|dr|st|no|fig|approx|inc|ltd|jr|sr)\.$", re.IGNORECASE)
 
 
+_HEADING_MAX_CHARS = 60
+_HEADING_MAX_WORDS = 8
+_HEADING_NOT_LAST = tuple(".,;:!?。！？、，)]-—–\"'”’…")
+_BLOCK_END = tuple(".!?。！？:")
+
+
+def _heading_like(line: str) -> bool:
+    """A short line that starts like a title and does not end like a sentence or a clause."""
+    line = line.strip()
+    return (
+        0 < len(line) <= _HEADING_MAX_CHARS
+        and len(line.split()) <= _HEADING_MAX_WORDS
+        and not line.endswith(_HEADING_NOT_LAST)
+        and (line[0].isupper() or line[0].isdigit() or bool(_HANGUL_RUN.match(line[0])))
+        and not re.match(r"(?:[-*•]|\d+[.)])\s", line)
+    )
+
+
+def _starts_a_sentence(line: str) -> bool:
+    line = line.lstrip()
+    return bool(line) and (line[0].isupper() or line[0].isdigit() or bool(_HANGUL_RUN.match(line[0]))
+                           or line[0] in "\"'“‘([")
+
+
+def _heading_blocks(text: str) -> list[str]:
+    """`text` cut after each heading-like line that stands alone: at the start, after a blank line or a
+    finished sentence, and followed by a line that starts a sentence. PDF text has a page's heading on
+    its own line directly above the first sentence ("Travel Policy\nMeals are covered..."); a line of
+    prose wrapped in the middle of a sentence does not end a finished one before it, or runs on in
+    lower case, or is long."""
+    if "\n" not in text:
+        return [text]
+    lines = text.split("\n")
+    blocks: list[str] = []
+    current: list[str] = []
+    previous = ""
+    for index, line in enumerate(lines):
+        current.append(line)
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        stands_alone = not previous.strip() or previous.rstrip().endswith(_BLOCK_END)
+        if stands_alone and _heading_like(line) and _starts_a_sentence(following):
+            blocks.append("\n".join(current))
+            current = []
+        previous = line
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
 def split_sentences(text: str) -> list[str]:
-    """Split prose into sentences (English and Korean), keeping list items apart."""
+    """Split prose into sentences (English and Korean), keeping list items and headings apart."""
+    if "\n" in text:
+        return [sentence for block in _heading_blocks(text) for sentence in _split_block(block)]
+    return _split_block(text)
+
+
+def _split_block(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0  # where the sentence being built starts; text is sliced once per sentence (linear)
     for match in _SENTENCE_END.finditer(text):

@@ -8,6 +8,7 @@ punctuation became gigabytes), so such text is cut into plain slices here instea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -56,11 +57,43 @@ class _SlicingSplitter(RecursiveCharacterTextSplitter):
             start += step
 
 
+_NUMBERED = re.compile(r"(lines|rows) (\d+)-\d+")
+
+
+@dataclass(slots=True)
+class _Numbering:
+    """Where the previous piece of a numbered section (code by lines, CSV by rows) was found, and the
+    line breaks counted up to there: each piece's count goes on from the last, so numbering a whole
+    file is linear in its length."""
+
+    kind: str
+    first: int
+    searched_from: int = 0
+    counted_to: int = 0
+    breaks: int = 0
+
+    def piece(self, section_text: str, text: str) -> tuple[str, str]:
+        """The piece with its first line's indentation kept (YAML and Python mean something by it),
+        and its location narrowed to the lines or rows it holds."""
+        offset = section_text.find(text, self.searched_from)
+        if offset < 0:
+            return text, ""
+        separator = "\n" if self.kind == "lines" else "\n\n"  # CSV: one row per paragraph
+        self.breaks += section_text.count(separator, self.counted_to, offset)
+        self.counted_to, self.searched_from = offset, offset + 1
+        line_start = section_text.rfind("\n", 0, offset) + 1
+        if section_text[line_start:offset].isspace():
+            text = section_text[line_start:offset] + text
+        begin = self.first + self.breaks
+        return text, f"{self.kind} {begin}-{begin + text.count(separator)}"
+
+
 def split_sections(sections: Iterable[Section], rules: ChunkingRules, *, max_chars: int | None = None
                    ) -> list[Piece]:
     """Cut `sections` into pieces; raises `IngestError` past `rules.max_chunks`, or when the sections'
     text plus the location every piece repeats comes to more than `max_chars` (a long heading over
-    many tiny sections would otherwise multiply a small file many times over)."""
+    many tiny sections would otherwise multiply a small file many times over). Pieces of code and
+    CSV sections carry the lines or rows they hold."""
     splitter = _SlicingSplitter(
         chunk_size=rules.chunk_size, chunk_overlap=rules.chunk_overlap, separators=SEPARATORS, keep_separator="end",
     )
@@ -68,12 +101,18 @@ def split_sections(sections: Iterable[Section], rules: ChunkingRules, *, max_cha
     stored = 0
     for section in sections:
         stored += len(section.text)
+        match = _NUMBERED.fullmatch(section.location)
+        numbering = _Numbering(match.group(1), int(match.group(2))) if match else None
         for text in splitter.split_text(section.text):
             text = text.strip()
             if not text:
                 continue
-            pieces.append(Piece(text, section.location))
-            stored += len(section.location)
+            location = section.location
+            if numbering is not None:
+                text, narrowed = numbering.piece(section.text, text)
+                location = narrowed or location
+            pieces.append(Piece(text, location))
+            stored += len(location)
             if len(pieces) > rules.max_chunks:
                 raise IngestError(f"the document is too large (more than {rules.max_chunks} chunks)")
             if max_chars is not None and stored > max_chars:

@@ -294,7 +294,8 @@ def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         style = (paragraph.style.name if paragraph.style is not None else "") or ""
         match = re.match(r"(?:Heading|제목)\s*(\d)", style)
         if style == "Title":
-            items.append((1, text))
+            # Above every heading level: "Heading 1" sections belong to the title, not replace it.
+            items.append((0, text))
         elif match:
             items.append((int(match.group(1)), text))
         else:
@@ -305,6 +306,12 @@ def _parse_docx(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
             if cells:
                 items.append(" | ".join(dict.fromkeys(cells)))
     core_title = (document.core_properties.title or "").strip()
+    # The title heads the section path; a document without a Title paragraph has the core properties'
+    # title there (unless its first heading already says the same).
+    if core_title and not any(isinstance(item, tuple) and item[0] == 0 for item in items):
+        first_heading = next((item[1] for item in items if isinstance(item, tuple)), None)
+        if first_heading != core_title:
+            items.insert(0, (0, core_title))
     title, sections = _sections_by_headings(items)
     return ParsedDocument(title=core_title or title or _stem_title(name), sections=sections)
 

@@ -25,13 +25,17 @@ def make_pdf(pages: list[str], *, title: str = "Handbook") -> bytes:
     return buffer.getvalue()
 
 
-def make_docx(blocks: list[tuple[str, str]]) -> bytes:
-    """A real .docx; blocks are ("h1"|"h2"|"p", text)."""
+def make_docx(blocks: list[tuple[str, str]], *, core_title: str | None = None) -> bytes:
+    """A real .docx; blocks are ("title"|"h1"|"h2"|"p", text); `core_title` is the core properties' title."""
     import docx
 
     document = docx.Document()
+    if core_title is not None:
+        document.core_properties.title = core_title
     for kind, text in blocks:
-        if kind.startswith("h"):
+        if kind == "title":
+            document.add_heading(text, level=0)  # the "Title" style
+        elif kind.startswith("h"):
             document.add_heading(text, level=int(kind[1]))
         else:
             document.add_paragraph(text)

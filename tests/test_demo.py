@@ -1,0 +1,116 @@
+"""The demo as `make demo` sets it up: the questions README's Quickstart suggests get the right answer
+from samples/, and questions the samples do not cover get "I don't know" (not a README sentence)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from adapters.base import CollectingStream
+from adapters.console import translate
+from adapters.console.adapter import ConsoleAdapter
+from agent import prompts
+from bot.app import Teambot
+from bot.events import Reply
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo_recipe() -> tuple[list[tuple[list[str], str]], str]:
+    """What `make demo` ingests into which channel, and the channel its chat opens on."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe is not None, "the Makefile has a demo target"
+    ingests, chat = [], None
+    for line in recipe.group(1).splitlines():
+        words = shlex.split(line.replace("$(BIN)/", ""))
+        if "teambot" not in words:
+            continue
+        command = words[words.index("teambot") + 1 :]
+        channel = command[command.index("--channel") + 1]
+        if command[0] == "ingest":
+            ingests.append(([w for w in command[1:] if not w.startswith("--") and w != channel], channel))
+        elif command[0] == "chat":
+            chat = channel
+    assert chat is not None, "make demo opens a chat"
+    return ingests, chat
+
+
+async def lines(*items: str) -> AsyncIterator[str]:
+    for item in items:
+        yield item + "\n"
+
+
+@pytest.fixture
+async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
+    monkeypatch.chdir(ROOT)  # the Makefile's paths are relative to the checkout
+    ingests, _ = demo_recipe()
+    for paths, channel in ingests:
+        out = io.StringIO()
+        await ConsoleAdapter(teambot, channel=channel, lines=lines("/upload " + " ".join(paths), "/quit"), out=out).run()
+        assert "✗" not in out.getvalue(), out.getvalue()
+    return teambot
+
+
+async def ask(teambot: Teambot, question: str, channel: str, thread: str | None = None) -> Reply:
+    message = translate.to_message(question, channel=channel, thread=thread or question[:40])
+    return await teambot.dispatcher.handle(message, CollectingStream())
+
+
+def test_the_demo_chat_opens_on_the_team_documents_alone() -> None:
+    ingests, chat = demo_recipe()
+    in_chat = [path for paths, channel in ingests if channel == chat for path in paths]
+    assert in_chat == ["samples"]
+    assert any("README.md" in paths for paths, channel in ingests if channel != chat), "README.md has its own channel"
+
+
+ANSWERS = [
+    # README Quickstart: the deploy freeze, who is on call for a team, rolling back, annual leave in Korean.
+    ("When is the deploy freeze?", "team-handbook.md", "Deploys are frozen on Fridays after 15:00"),
+    ("Who is on call for the Data team?", "on-call-contacts.csv", "team: Data; primary: Grace Lee"),
+    ("Who is the primary on-call for Mobile?", "on-call-contacts.csv", "primary: Margaret Han"),
+    ("How do I roll back a deploy?", "team-handbook.md", "run `make rollback` with the release tag"),
+    ("연차 휴가는 며칠인가요?", "근무-규정.md", "매년 15일의 연차 휴가"),
+    ("재택근무는 일주일에 몇 번 가능한가요?", "근무-규정.md", "주 2회까지"),
+]
+DECLINES = [
+    "What is our parental leave policy?",
+    "How many vacation days do I get?",
+    "When is the all-hands meeting?",
+    "How do I reset my laptop password?",
+]
+ABOUT_TEAMBOT = [  # README Quickstart: teambot itself, in its own channel
+    ("How do I install teambot?", "make demo"),
+    ("Does teambot work with Korean documents?", "Korean documents and questions work as well as English ones."),
+]
+
+
+async def test_the_demo_answers_what_the_readme_suggests_and_declines_the_rest(demo: Teambot) -> None:
+    _, chat = demo_recipe()
+    for question, source, fact in ANSWERS:
+        reply = await ask(demo, question, chat)
+        assert reply.answered, question
+        assert fact in reply.text, (question, reply.text)
+        assert [c.source for c in reply.citations] == [source], (question, reply.text)
+    data = await ask(demo, "Who is on call for the Data team?", chat)
+    assert "Ada Kim" not in data.text and "Margaret Han" not in data.text, "only the Data row is quoted"
+    # "then follow up in the same thread"
+    await ask(demo, "Who is on call for the Data team?", chat, thread="follow-up")
+    mobile = await ask(demo, "And for Mobile?", chat, thread="follow-up")
+    assert "team: Mobile; primary: Margaret Han" in mobile.text and "Grace Lee" not in mobile.text
+    for question in DECLINES:
+        reply = await ask(demo, question, chat)
+        assert not reply.answered and reply.citations == (), (question, reply.text)
+        assert reply.text == prompts.DONT_KNOW, question
+
+    ingests, _ = demo_recipe()
+    [help_channel] = [channel for paths, channel in ingests if "README.md" in paths]
+    for question, fact in ABOUT_TEAMBOT:
+        reply = await ask(demo, question, help_channel)
+        assert reply.answered and fact in reply.text, (question, reply.text)
+        assert {c.source for c in reply.citations} == {"README.md"}
