@@ -37,31 +37,28 @@ from bot.usage import RedisUsage
 log = logging.getLogger(__name__)
 
 
+def _endpoint(settings: Settings, http_client: Any) -> dict[str, Any]:
+    """How to reach the OpenAI-compatible endpoint, as the agent's builders take it (plain values)."""
+    return {
+        "api_key": settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+        "base_url": settings.openai_base_url,
+        "timeout_s": settings.model_timeout_s,
+        "max_retries": settings.model_max_retries,
+        "http_client": http_client,
+    }
+
+
 def build_embedder(settings: Settings, *, http_client: Any = None) -> Embedder:
     """The configured embedding endpoint, or the bundled offline model."""
     if settings.embedding_model:
-        return OpenAICompatibleEmbedder(
-            model=settings.embedding_model,
-            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-            base_url=settings.openai_base_url,
-            timeout_s=settings.model_timeout_s,
-            max_retries=settings.model_max_retries,
-            http_client=http_client,
-        )
+        return OpenAICompatibleEmbedder(model=settings.embedding_model, **_endpoint(settings, http_client))
     return WordLlamaEmbedder()
 
 
 def build_configured_chat_model(settings: Settings, *, http_client: Any = None) -> Any | None:
     """The configured chat model (see `agent.llm.build_chat_model`), or None without one."""
-    return build_chat_model(
-        model=settings.chat_model,
-        api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
-        base_url=settings.openai_base_url,
-        temperature=settings.temperature,
-        timeout_s=settings.model_timeout_s,
-        max_retries=settings.model_max_retries,
-        http_client=http_client,
-    )
+    return build_chat_model(model=settings.chat_model, temperature=settings.temperature,
+                            **_endpoint(settings, http_client))
 
 
 class Teambot:
