@@ -92,10 +92,14 @@ class Ours:
         return [self.passage_of_document[p.chunk.document_id] for p in passages]
 
     async def reply(self, question: str) -> str:
+        return (await self.answer(question))[0]
+
+    async def answer(self, question: str) -> tuple[str, bool]:
+        """The reply shown to the user, and whether it answers (False: the bot declined)."""
         state = await self.graph.ainvoke(
             {"question": question, "history": [], "scopes": [SCOPE]}, context=self.context
         )
-        return str(state.get("answer", ""))
+        return str(state.get("answer", "")), bool(state.get("answered"))
 
     async def aclose(self) -> None:
         if hasattr(self.vectors, "aclose"):  # older code bases wrote vectors before returning
@@ -149,6 +153,11 @@ class Baseline:
     async def reply(self, question: str) -> str:
         documents = (await asyncio.to_thread(self._query, question, 1))[1]
         return documents[0] if documents else ""
+
+    async def answer(self, question: str) -> tuple[str, bool]:
+        """The best chunk; the baseline never declines while it has any chunk at all."""
+        text = await self.reply(question)
+        return text, bool(text)
 
     async def aclose(self) -> None:
         pass
