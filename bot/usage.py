@@ -34,13 +34,12 @@ def _day(at: datetime | None, tz: tzinfo = timezone.utc) -> str:
     return (at or _utc_now()).astimezone(tz).strftime("%Y-%m-%d")
 
 
-@dataclass(slots=True)
-class DayUsage:
-    """Everything recorded on one day (in the report time zone), read back for a report."""
+@dataclass(slots=True, kw_only=True)
+class DayFigures:
+    """What one day's buckets hold, for every channel or for one: counts, citations, errors,
+    latencies and unanswered questions."""
 
-    day: date
     totals: dict[str, float] = field(default_factory=dict)
-    channels: dict[str, int] = field(default_factory=dict)
     cited: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[tuple[float | None, float]] = field(default_factory=list)
@@ -48,6 +47,26 @@ class DayUsage:
 
     def total(self, name: str) -> float:
         return self.totals.get(name, 0)
+
+
+def _decoded_figures(totals: dict[Any, Any], cited: dict[Any, Any], errors: dict[Any, Any], latency: list[Any],
+                     gaps: list[Any]) -> dict[str, Any]:
+    """`DayFigures` fields from the raw Redis replies (malformed entries dropped, never a crash)."""
+    return {
+        "totals": {_text(k): _number(v) for k, v in totals.items()},
+        "cited": {_text(k): int(_number(v)) for k, v in cited.items()},
+        "errors": {_text(k): int(_number(v)) for k, v in errors.items()},
+        "latencies": [pair for item in latency if (pair := _latency(item)) is not None],
+        "gaps": [_text(g) for g in gaps],
+    }
+
+
+@dataclass(slots=True, kw_only=True)
+class DayUsage(DayFigures):
+    """Everything recorded on one day (in the report time zone), read back for a report."""
+
+    day: date
+    channels: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +107,13 @@ def workspace_digest(platform: str, workspace: str) -> str:
     return hashlib.blake2b(json.dumps([platform, workspace]).encode(), digest_size=10).hexdigest()
 
 
-@dataclass(slots=True)
-class ScopeDayUsage:
+@dataclass(slots=True, kw_only=True)
+class ScopeDayUsage(DayFigures):
     """One channel's (scope's) figures on one day."""
 
     scope: UsageScope
-    totals: dict[str, float] = field(default_factory=dict)
-    cited: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    latencies: list[tuple[float | None, float]] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
     users_key: str = ""
     """The Redis HyperLogLog of this scope's askers on that day (for distinct counts over a selection)."""
-
-    def total(self, name: str) -> float:
-        return self.totals.get(name, 0)
 
 
 @dataclass(slots=True)
@@ -292,13 +303,8 @@ class RedisUsage:
         for index, day in enumerate(wanted):
             totals, channels, cited, errors, latency, gaps = raw[index * 6:(index + 1) * 6]
             result.append(DayUsage(
-                day=day,
-                totals={_text(k): _number(v) for k, v in totals.items()},
-                channels={_text(k): int(_number(v)) for k, v in channels.items()},
-                cited={_text(k): int(_number(v)) for k, v in cited.items()},
-                errors={_text(k): int(_number(v)) for k, v in errors.items()},
-                latencies=[pair for item in latency if (pair := _latency(item)) is not None],
-                gaps=[_text(g) for g in gaps],
+                day=day, channels={_text(k): int(_number(v)) for k, v in channels.items()},
+                **_decoded_figures(totals, cited, errors, latency, gaps),
             ))
         return result
 
@@ -341,13 +347,8 @@ class RedisUsage:
         for position, (index, scope) in enumerate(selected):
             totals, cited, errors, latency, gaps = raw_scopes[position * 5:(position + 1) * 5]
             result[index].scopes.append(ScopeDayUsage(
-                scope=scope,
-                totals={_text(k): _number(v) for k, v in totals.items()},
-                cited={_text(k): int(_number(v)) for k, v in cited.items()},
-                errors={_text(k): int(_number(v)) for k, v in errors.items()},
-                latencies=[pair for item in latency if (pair := _latency(item)) is not None],
-                gaps=[_text(g) for g in gaps],
-                users_key=f"teambot:usage:{wanted[index].isoformat()}:scope:{scope.digest}:users",
+                scope=scope, users_key=f"teambot:usage:{wanted[index].isoformat()}:scope:{scope.digest}:users",
+                **_decoded_figures(totals, cited, errors, latency, gaps),
             ))
         return result
 
