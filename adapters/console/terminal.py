@@ -7,17 +7,13 @@ operator's terminal instead of being shown.
 
 from __future__ import annotations
 
-import unicodedata
+from bot.core.labels import is_hidden
 
 _KEPT_CONTROLS = frozenset("\n\t")
-_JOINERS = frozenset("\u200c\u200d")
 
 
 def for_terminal(text: str) -> str:
     """`text` without control characters (but line breaks and tabs) and invisible format characters."""
     if text.isprintable():  # the common case, decided in C
         return text
-    return "".join(
-        char for char in text
-        if char in _KEPT_CONTROLS or char in _JOINERS or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
-    )
+    return "".join(char for char in text if char in _KEPT_CONTROLS or not is_hidden(char))

@@ -19,17 +19,22 @@ MAX_HEADING_CHARS = 200
 _JOINERS = frozenset("\u200c\u200d")  # zero-width (non-)joiners shape Indic and Arabic script: kept
 
 
+def is_hidden(char: str) -> bool:
+    """A control character, or an invisible format character that could disguise text (bidi
+    overrides, zero-width spaces, BOM), but not the joiners some scripts need."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs") and char not in _JOINERS
+
+
 def clean_label(text: str, *, max_chars: int | None = None) -> str:
     """`text` as one printable line: line breaks, tabs and other control whitespace become one space,
     other control and format characters are removed, and the result is cut to `max_chars` (with "…").
     Empty if nothing printable is left."""
     kept: list[str] = []
     for char in text:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp"):
-            if char.isspace() and kept and kept[-1] != " ":
+        if char.isspace() and (is_hidden(char) or unicodedata.category(char) in ("Zl", "Zp")):
+            if kept and kept[-1] != " ":  # a line break or tab in a one-line label: one space
                 kept.append(" ")
-        elif category not in ("Cf", "Cs") or char in _JOINERS:
+        elif not is_hidden(char):
             kept.append(char)
         if max_chars is not None and len(kept) > max_chars + 1:
             break  # enough to know it is cut: a 20 MB heading costs no more than a short one
