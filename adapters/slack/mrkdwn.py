@@ -15,7 +15,7 @@ here by markdown-it-py, a CommonMark parser with GitHub's tables, and written ou
 from __future__ import annotations
 
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline.state_inline import Delimiter, StateInline

@@ -84,6 +84,22 @@ def test_feedback_click() -> None:
     assert feedback == translate.Feedback(helpful=True, user="U1", channel="C1", message_ts="1700000001.000100")
 
 
+def test_feedback_buttons_click_says_which_by_its_value() -> None:
+    click = payload("block_actions_feedback_buttons")
+    assert translate.feedback_from_action(click) == translate.Feedback(
+        helpful=False, user="U1", channel="C1", message_ts="1700000001.000100")
+    click["actions"][0]["value"] = "helpful"
+    assert translate.feedback_from_action(click).helpful is True  # type: ignore[union-attr]
+    click["actions"][0]["value"] = "something else"
+    assert translate.feedback_from_action(click) is None
+
+
+def test_stop_click() -> None:
+    assert translate.stop_from_action(payload("block_actions_stop")) == translate.StopRequest(
+        user="U1", channel="C1", message_ts="1700000001.000100")
+    assert translate.stop_from_action(payload("block_actions_feedback")) is None
+
+
 def test_ask_command_becomes_a_message() -> None:
     message = translate.message_from_command(payload("slash_command_ask"), thread="1700000009.000100")
     assert (message.channel, message.thread, message.text) == (
