@@ -39,7 +39,7 @@ class Adapter(abc.ABC):
 
     platform: str
 
-    async def __aenter__(self) -> "Adapter":
+    async def __aenter__(self) -> Adapter:
         await self.start()
         return self
 

@@ -32,9 +32,9 @@ import logging
 import math
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from agent.records import Chunk, index_terms
 from agent.termindex import (
@@ -247,7 +247,7 @@ class KnowledgeIndex:
                 raise
             self._db.execute("VACUUM")  # hand the dropped index's pages back to the file system
 
-    async def open(self) -> "KnowledgeIndex":
+    async def open(self) -> KnowledgeIndex:
         """Bring the term index up to date with the catalog (a rebuild if it was lost), after
         recomputing terms stored by an earlier tokenizer."""
         await asyncio.to_thread(self._retokenize_if_outdated)
@@ -298,7 +298,7 @@ class KnowledgeIndex:
         )
         self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))
 
-    async def __aenter__(self) -> "KnowledgeIndex":
+    async def __aenter__(self) -> KnowledgeIndex:
         return await self.open()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -313,7 +313,7 @@ class KnowledgeIndex:
             await asyncio.gather(*self._background, return_exceptions=True)
         try:
             await self.sync()
-        except Exception:  # noqa: BLE001 - the outbox keeps the work for the next start
+        except Exception:  # the outbox keeps the work for the next start
             log.exception("could not update the lexical index before closing")
         if self._release_timer is not None:
             self._release_timer.cancel()
@@ -349,7 +349,7 @@ class KnowledgeIndex:
         if self._sync_owed or self._syncing:
             try:
                 await self.sync()
-            except Exception:  # noqa: BLE001 - stale lexical results beat no answer; the outbox keeps the work
+            except Exception:  # stale lexical results beat no answer; the outbox keeps the work
                 log.exception("could not update the lexical index; searching it as it is")
         return await asyncio.to_thread(function, *args)
 
@@ -414,7 +414,7 @@ class KnowledgeIndex:
     async def _sync_in_background(self) -> None:
         try:
             await self.sync()
-        except Exception:  # noqa: BLE001 - retried by the next search or write
+        except Exception:  # retried by the next search or write
             log.exception("could not update the lexical index")
 
     def _apply_outbox(self) -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex

@@ -25,9 +25,9 @@ import math
 import shutil
 import time
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import tantivy
 

@@ -26,9 +26,10 @@ import asyncio
 import hashlib
 import logging
 import threading
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 import chromadb
 from chromadb.errors import NotFoundError
@@ -79,7 +80,7 @@ class VectorWrite:
     receipts: tuple[int, ...] = field(default=())
 
     @classmethod
-    def removal(cls, scope: Scope, document_id: str, receipts: tuple[int, ...]) -> "VectorWrite":
+    def removal(cls, scope: Scope, document_id: str, receipts: tuple[int, ...]) -> VectorWrite:
         """The document is gone: whatever its scope's collection holds for it goes too."""
         return cls(scope, document_id, [], [], [], replaces=True, receipts=receipts)
 
@@ -117,7 +118,7 @@ class ChromaVectorStore:
 
     @classmethod
     def persistent(cls, path: Path, *, embedder_name: str,
-                   on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> "ChromaVectorStore":
+                   on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> ChromaVectorStore:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(
             path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
@@ -126,7 +127,7 @@ class ChromaVectorStore:
 
     @classmethod
     def remote(cls, host: str, port: int, *, ssl: bool, embedder_name: str,
-               on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> "ChromaVectorStore":
+               on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> ChromaVectorStore:
         try:
             client = chromadb.HttpClient(
                 host=host, port=port, ssl=ssl, settings=chromadb.Settings(anonymized_telemetry=False)
@@ -135,7 +136,7 @@ class ChromaVectorStore:
             raise VectorStoreError(f"cannot reach the Chroma server at {host}:{port}: {exc}") from exc
         return cls(client, embedder_name=embedder_name, on_written=on_written)
 
-    async def __aenter__(self) -> "ChromaVectorStore":
+    async def __aenter__(self) -> ChromaVectorStore:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -252,7 +253,7 @@ class ChromaVectorStore:
             if receipts and self._on_written is not None:
                 try:
                     await self._on_written(receipts)
-                except Exception:  # noqa: BLE001 - the rows stay in the outbox; the next start rewrites them
+                except Exception:  # the rows stay in the outbox; the next start rewrites them
                     log.exception("could not record written vectors")
             self._signal_progress()
 

@@ -23,9 +23,10 @@ import json
 import random
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bench.datasets import Dataset, Question, contains_answer, load_squad, read_ids
 from bench.quality import clean_reply

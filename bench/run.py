@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     code = code_under_test()
     quality_results = asyncio.run(quality(args.limit))
     for report in quality_results:

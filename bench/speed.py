@@ -229,7 +229,7 @@ class ModelProcess:
         self.base_url = ""
         self._process: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> "ModelProcess":
+    async def __aenter__(self) -> ModelProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.support.openai_server", "--reply", "Here is the answer [1].",
             stdout=asyncio.subprocess.PIPE,

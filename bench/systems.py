@@ -14,8 +14,8 @@ import asyncio
 import inspect
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import chromadb
 from langchain_text_splitters import RecursiveCharacterTextSplitter

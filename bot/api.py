@@ -25,10 +25,11 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from agent.vectorstore import VectorStoreError
+from bot.commands import FileOutcome
 from bot.core.labels import MAX_NAME_CHARS
 from bot.core.values import DocumentInfo
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
@@ -43,7 +45,6 @@ from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope
 from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
 from bot.parsers import IngestError
 from bot.scoping import visible_scopes
-from bot.commands import FileOutcome
 
 if TYPE_CHECKING:
     from bot.app import Teambot
@@ -183,7 +184,7 @@ def document_json(document: DocumentInfo) -> dict[str, Any]:
         "uploader": document.uploader,
         "chunk_count": document.chunk_count,
         "size_bytes": document.size_bytes,
-        "ingested_at": datetime.fromtimestamp(document.ingested_at, timezone.utc).isoformat(),
+        "ingested_at": datetime.fromtimestamp(document.ingested_at, UTC).isoformat(),
         "note": document.note,
     }
 
@@ -260,7 +261,7 @@ class SseReplyStream:
 class HttpApi:
     """The `/api/v1` handlers; one instance per web application."""
 
-    def __init__(self, teambot: "Teambot") -> None:
+    def __init__(self, teambot: Teambot) -> None:
         self.teambot = teambot
         token = teambot.settings.api_token
         self._token = token.get_secret_value().encode() if token is not None else None
@@ -294,7 +295,7 @@ class HttpApi:
                 return error_response(503, "the history store is unavailable; try again")
             except web.HTTPException as exc:
                 return error_response(exc.status, exc.reason)
-            except Exception as exc:  # noqa: BLE001 - a client gets one line, the log gets the trace
+            except Exception as exc:  # a client gets one line, the log gets the trace
                 log.exception("API request failed")
                 return error_response(500, f"internal error ({type(exc).__name__})")
 
@@ -476,7 +477,7 @@ class HttpApi:
         return web.json_response({
             "thread": request.match_info["id"],
             "turns": [{"question": t.question, "answer": t.answer,
-                       "at": datetime.fromtimestamp(t.at, timezone.utc).isoformat()} for t in turns],
+                       "at": datetime.fromtimestamp(t.at, UTC).isoformat()} for t in turns],
         })
 
     async def delete_history(self, request: web.Request) -> web.Response:
@@ -527,7 +528,7 @@ def _listener(scope: Scope) -> IncomingMessage:
                            thread="", user="api", text="")
 
 
-def register(app: web.Application, teambot: "Teambot") -> None:
+def register(app: web.Application, teambot: Teambot) -> None:
     """Add the `/api/v1` routes to the shared HTTP server."""
     from bot.openapi import openapi_spec  # noqa: PLC0415
 

@@ -9,8 +9,8 @@ punctuation became gigabytes), so such text is cut into plain slices here instea
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 

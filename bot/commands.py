@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
@@ -83,7 +83,7 @@ def documents_text(documents: Sequence[DocumentInfo], escape: Escape = as_typed)
         return "No documents here yet. Upload a file to add one."
     lines = []
     for document in documents:
-        when = datetime.fromtimestamp(document.ingested_at, timezone.utc).strftime("%Y-%m-%d")
+        when = datetime.fromtimestamp(document.ingested_at, UTC).strftime("%Y-%m-%d")
         where = " (workspace-wide)" if document.scope.channel == "*" else ""
         lines.append(f"{escape(document.source)}{where} · {document.chunk_count} chunks · {when} · id {document.id}")
     return "\n".join(lines)

@@ -14,17 +14,18 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from agent.embeddings import Embedder
 from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
+from bot.chunking import ChunkingRules, Piece
 from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
-from bot.chunking import ChunkingRules, Piece
 from bot.parsers import IngestError, ParseLimits
 from bot.sandbox import ParserSandbox
 
@@ -164,7 +165,7 @@ class KnowledgeBase:
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
                     embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
-                except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
+                except Exception:  # an embedding endpoint down must not keep the bot from starting
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
                     continue

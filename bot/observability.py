@@ -12,7 +12,8 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -105,7 +106,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict[str, str]:
+async def check_readiness(teambot: Teambot, *, timeout_s: float = 2.0) -> dict[str, str]:
     """`{"redis": "ok" | reason, "chroma": ..., "model": ...}`, checked concurrently."""
 
     async def redis() -> str:
@@ -140,7 +141,7 @@ async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict
     }
 
 
-def register(app: web.Application, teambot: "Teambot") -> None:
+def register(app: web.Application, teambot: Teambot) -> None:
     """Add `/healthz`, `/readyz` and `/metrics` to the shared HTTP server."""
 
     async def healthz(_: web.Request) -> web.Response:

@@ -10,9 +10,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Callable
 
 from bot.core.errors import IngestError
 from bot.core.labels import MAX_HEADING_CHARS, clean_label

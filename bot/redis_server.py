@@ -248,7 +248,7 @@ class EmbeddedRedis:
             pass
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await process.wait()
 
@@ -264,7 +264,7 @@ class EmbeddedRedis:
             await self._terminate(process)
         self.status = "stopped"
 
-    async def __aenter__(self) -> "EmbeddedRedis":
+    async def __aenter__(self) -> EmbeddedRedis:
         await self.start()
         return self
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 import re
 import shlex
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import Scope
 from bot.app import Teambot
+from bot.commands import FileOutcome, documents_text
+from bot.events import Scope
 from bot.knowledge import document_name
 from bot.parsers import IngestError
-from bot.commands import FileOutcome, documents_text
 
 SCOPE = Scope("slack", "T1", "C1")
 TEXT = b"# Notes\n\nThe quarterly review is on Thursday.\n"

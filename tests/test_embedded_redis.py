@@ -7,8 +7,8 @@ import os
 import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import redis.asyncio as aioredis

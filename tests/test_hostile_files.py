@@ -7,7 +7,7 @@ import asyncio
 import io
 import multiprocessing
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

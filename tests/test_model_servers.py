@@ -7,10 +7,11 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 

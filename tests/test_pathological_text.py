@@ -9,7 +9,7 @@ code takes milliseconds to a second here, a backtracking pattern takes minutes o
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from adapters.fake.adapter import FakeAdapter
 from agent.text import split_sentences

@@ -7,7 +7,8 @@ response) and then reports through the deferred response.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import discord
 from discord import app_commands

@@ -14,8 +14,9 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -187,7 +188,7 @@ class SlackAdapter(Adapter):
         async def guarded() -> None:
             try:
                 await work
-            except Exception:  # noqa: BLE001 - a background failure must be logged, not lost
+            except Exception:  # a background failure must be logged, not lost
                 log.exception("slack work failed", extra={"task": name})
 
         task = asyncio.create_task(guarded(), name=name)
@@ -302,7 +303,7 @@ class SlackAdapter(Adapter):
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
             await self.teambot.commands.ask(message, stream)
-        except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
+        except Exception as exc:  # never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
@@ -356,7 +357,7 @@ class SlackAdapter(Adapter):
                     # Slack answers a missing files:read scope with its login page, not an error.
                     return FileOutcome(attachment.name, error="Slack refused the download (is files:read granted?)")
                 data = await response.content.read(limit + 1)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return FileOutcome(attachment.name, error=f"the download failed ({type(exc).__name__})")
         if len(data) > limit:
             return FileOutcome(attachment.name, error=f"too large (the limit is {self.settings.max_upload_mb:g} MB)")

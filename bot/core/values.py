@@ -8,7 +8,7 @@ except through these values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +39,7 @@ class Scope:
     def key(self) -> str:
         return f"{self.platform}:{self.workspace}:{self.channel}"
 
-    def workspace_wide(self) -> "Scope":
+    def workspace_wide(self) -> Scope:
         return Scope(self.platform, self.workspace, WORKSPACE_WIDE)
 
 
@@ -86,7 +86,7 @@ class IncomingMessage:
     """The sender's roles on the platform (Discord role ids and names), for permissions."""
     visibility: Visibility = "unknown"
     """Who can read the channel (or thread) the message was sent in; DMs are private whatever this says."""
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def conversation_key(self) -> str:

@@ -14,7 +14,7 @@ class ReportDestination(Protocol):
     name: str
     """Stable id of the destination (`slack:C0123`), part of the once-per-period lock key."""
 
-    async def audience(self) -> "Audience":
+    async def audience(self) -> Audience:
         """Who reads the channel: its workspace, and the channel itself (raise when it can't be told)."""
         ...
 

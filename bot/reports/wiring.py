@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.base import Adapter
 from bot.permissions import Actor, Permissions
@@ -25,7 +26,7 @@ DEFAULT_STATS_PERIOD: PeriodKind = "week"
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_period(text: str) -> PeriodKind | None:

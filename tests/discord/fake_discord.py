@@ -11,15 +11,15 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
 from tests.support.loopback import serve_on_loopback
-
 
 # Real-looking snowflakes: discord.py's mention parsing expects 15-20 digits.
 BOT_ID = 110000000000000001
@@ -84,7 +84,7 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    async def __aenter__(self) -> "FakeDiscord":
+    async def __aenter__(self) -> FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{name}", self._attachment)

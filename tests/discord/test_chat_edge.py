@@ -4,7 +4,7 @@ no mentions allowed. Through the real discord.py client against the loopback Dis
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from bot.events import Scope
 from bot.observability import configure_logging
@@ -32,7 +32,7 @@ async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings
         assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
 
 
-ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+ROTA = b"# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n"
 HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 SHOWN_NAME = "@\u200beveryone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 """How Discord shows the escaped name: as typed, @everyone broken by a zero-width space."""

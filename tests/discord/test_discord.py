@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from discord.gateway import DiscordWebSocket
 from discord.http import Route

@@ -8,9 +8,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -117,7 +117,7 @@ async def run_teambot(*args: str, env: dict[str, str]) -> AskResult:
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=ASK_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         raise AssertionError(f"teambot {args[0]} took over {ASK_TIMEOUT_S} s") from None

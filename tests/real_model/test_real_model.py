@@ -13,8 +13,8 @@ reasons, errors) and llama.cpp's own token counts, so a failure says what the mo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -22,7 +22,14 @@ from agent.prompts import NO_MODEL_NOTE, NO_MODEL_NOTE_KO
 from bot.history import RedisHistory, Turn
 from bot.redis_server import EmbeddedRedis
 from tests.real_model.conftest import (
-    CONTEXT_TOKENS, MAX_ANSWER_TOKENS, MAX_CONDENSE_TOKENS, AskResult, ask, copy_of, saved_turns, teambot_env,
+    CONTEXT_TOKENS,
+    MAX_ANSWER_TOKENS,
+    MAX_CONDENSE_TOKENS,
+    AskResult,
+    ask,
+    copy_of,
+    saved_turns,
+    teambot_env,
     thread_key,
 )
 from tests.real_model.llama import ChatCall, LlamaServer, ModelRelay, llama_server

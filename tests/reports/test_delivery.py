@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -29,7 +30,7 @@ from tests.slack.conftest import SlackHarness, fake_slack, slack, slack_settings
 from tests.slack.fake_slack import BOT_TOKEN
 
 PNG = b"\x89PNG\r\n\x1a\n"
-NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 13, 9, tzinfo=UTC)
 
 
 async def seed(usage: RedisUsage, *, at: datetime) -> None:
@@ -50,7 +51,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> 
             slack_client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
             scheduler = ReportScheduler(
                 redis=client, usage=usage, destinations=[SlackReportDestination(client=slack_client, channel="CREP")],
-                cron="0 9 * * 1", tz=timezone.utc, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
+                cron="0 9 * * 1", tz=UTC, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
             assert await scheduler.run_scheduled() == ["slack:CREP"]
     finally:
         await client.aclose()
@@ -68,7 +69,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> 
 
 
 async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:  # noqa: F811
-    await seed(slack.teambot.usage, at=datetime.now(timezone.utc))
+    await seed(slack.teambot.usage, at=datetime.now(UTC))
     register_slack_stats(slack.adapter, usage=slack.teambot.usage)
     status, _ = await slack.command("/stats", "day", channel="C1", user="U7")
     assert status == 200
@@ -103,7 +104,7 @@ async def test_discord_report_is_a_message_with_the_chart_attached(make_settings
     async with discord_with_stats(settings) as (discord, adapter, teambot):
         await seed(teambot.usage, at=NOW - timedelta(days=3))
         scheduler = ReportScheduler(
-            redis=teambot.redis, usage=teambot.usage, tz=timezone.utc, kind="week", cron="0 9 * * 1",
+            redis=teambot.redis, usage=teambot.usage, tz=UTC, kind="week", cron="0 9 * * 1",
             destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)],
             grace=timedelta(hours=1), clock=lambda: NOW)
         assert await scheduler.run_scheduled() == [f"discord:{CHANNEL_ID}"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
@@ -193,7 +194,7 @@ async def test_scheduled_report_names_private_channels_only_as_counts(
             # Every bucket the questions may have landed in, whatever the time of day the test runs.
             period = Period("week", today - timedelta(days=7), today + timedelta(days=2))
             scheduler = ReportScheduler(
-                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=timezone.utc,
+                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=UTC,
                 kind="week", grace=timedelta(hours=1),
                 destinations=[SlackReportDestination(client=slack.adapter.client, channel="CREP")])
             assert await scheduler.send(period) == ["slack:CREP"]
@@ -219,7 +220,7 @@ async def test_old_format_day_buckets_are_read_without_crashing(redis_url: str) 
         await client.rpush(f"{prefix}:gaps", "An old unanswered question")
         await client.pfadd(f"{prefix}:users", "someone")
         await client.hset(f"{prefix}:scopes", mapping={"not json": 1, json.dumps([1, 2]): 1})  # garbage too
-        now = datetime(2025, 1, 9, 12, tzinfo=timezone.utc)
+        now = datetime(2025, 1, 9, 12, tzinfo=UTC)
         everything = await stats_report(usage, kind="week", now=now)
         scoped = await stats_report(usage, kind="week", now=now,
                                     audience=Audience(platform="slack", workspace="T1", channel="C1"))
@@ -237,7 +238,7 @@ async def test_report_for_one_workspace_reads_nothing_of_another(redis_url: str)
     from bot.usage import QuestionRecord
 
     client = aioredis.from_url(redis_url)
-    at = datetime(2025, 1, 8, 12, tzinfo=timezone.utc)
+    at = datetime(2025, 1, 8, 12, tzinfo=UTC)
     try:
         usage = RedisUsage(client)
         for workspace, channel, text in [("T1", "C1", "t1 question"), ("T2", "C2", "t2 question")]:
@@ -280,8 +281,8 @@ class PrivateChannelFakeDiscord(FilesFakeDiscord):
 
 async def test_discord_report_names_a_private_channel_only_as_counts(
         make_settings: Callable[..., Settings], redis_url: str) -> None:
-    from bot.reports.discord import DiscordReportDestination
     from adapters.discord.translate import channel_visibility
+    from bot.reports.discord import DiscordReportDestination
 
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
     async with Teambot(settings) as teambot, PrivateChannelFakeDiscord() as discord:
@@ -307,7 +308,7 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
 
                 today = datetime.now(teambot.usage.tz).date()
                 scheduler = ReportScheduler(
-                    redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
+                    redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=UTC, kind="week",
                     grace=timedelta(hours=1),
                     destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
                 posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))

@@ -5,7 +5,7 @@ against the loopback Slack Web API."""
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from bot.events import Scope
 from bot.observability import configure_logging
@@ -17,7 +17,7 @@ from tests.support.openai_server import FakeOpenAI
 
 C1 = Scope("slack", TEAM_ID, "C1")
 
-ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+ROTA = b"# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n"
 QUESTION = "Which pager rota covers the lighthouse cluster?"
 
 

@@ -8,7 +8,8 @@ import hmac
 import json
 import time
 import tracemalloc
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from tests.slack.conftest import SIGNING_SECRET, SlackHarness, payload
 from tests.slack.fake_slack import BOT_TOKEN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 
@@ -17,8 +17,8 @@ from bot.serve import serve
 from bot.settings import Settings
 from tests.slack.conftest import GUIDE, payload, signed_headers, slack_settings
 from tests.slack.fake_slack import APP_TOKEN, TEAM_ID, FakeSlack
-from tests.support.openai_server import FakeOpenAI
 from tests.support.loopback import wait_until_ok
+from tests.support.openai_server import FakeOpenAI
 
 
 async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
