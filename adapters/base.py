@@ -46,12 +46,12 @@ class Adapter(abc.ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional: only adapters that connect override it
         """Connect; default does nothing."""
 
     @abc.abstractmethod
     async def run(self) -> None:
         """Serve events until stopped or the input ends."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - optional: only adapters that connect override it
         """Disconnect; default does nothing."""

@@ -285,7 +285,8 @@ def _fit_prompt(*, question: str, history: Sequence[Turn], passages: Sequence[Pa
 
     def total() -> int:
         sources = "\n\n".join(entries)
-        return estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
+        return estimate_message_tokens(
+            [prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
 
     while turns and total() > budget_tokens:
         turns.pop(0)

@@ -335,11 +335,12 @@ class ChromaVectorStore:
                 continue
             result = collection.query(query_embeddings=[embedding], n_results=limit, include=["distances"])
             # cosine distance -> similarity in [-1, 1]
-            hits.extend((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]))
+            hits.extend((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True))
         hits.sort(key=lambda hit: hit[1], reverse=True)
         return hits[:limit]
 
-    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
+    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *,
+                    limit: int) -> list[tuple[str, float]]:
         """Nearest chunks within `scopes` as (chunk id, cosine similarity), best first."""
         if not scopes:
             return []

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -426,14 +427,14 @@ class HttpApi:
                     raise ApiError(400, f"the file name {filename[:40]!r}... is longer than "
                                         f"{MAX_FILENAME_CHARS} characters")
                 path, size = await _spool_part(part, directory=spool_dir, spooled=spooled, limit=limit,
-                                               too_big=lambda: ApiError(413, f"{filename} is over the "
+                                               too_big=partial(ApiError, 413, f"{filename} is over the "
                                                    f"{megabytes:g} MB upload limit (TEAMBOT_MAX_UPLOAD_MB)"))
                 files.append(Attachment(name=filename, path=path, size=size))
             elif name in {"workspace", "channel", "platform", "note", "uploader"}:
                 if name in fields:
                     raise ApiError(400, f"'{name}' is given more than once")
-                raw = await _read_part(part, limit=MAX_FIELD_BYTES, too_big=lambda: ApiError(
-                    400, f"'{name}' is longer than {MAX_FIELD_BYTES} bytes"))
+                raw = await _read_part(part, limit=MAX_FIELD_BYTES, too_big=partial(
+                    ApiError, 400, f"'{name}' is longer than {MAX_FIELD_BYTES} bytes"))
                 try:
                     fields[name] = raw.decode("utf-8")
                 except UnicodeDecodeError:

@@ -155,7 +155,8 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
     async with open_usage(settings) as usage:
         report = await stats_report(usage, kind=args.period, now=datetime.now(UTC))
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else for_terminal(render_text(report)))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json
+          else for_terminal(render_text(report)))
     return 0
 
 

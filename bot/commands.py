@@ -153,7 +153,7 @@ class Commands:
         """Every document the message's place can answer from: its own and the workspace-wide ones."""
         try:
             documents = await self.knowledge.list_documents(visible_scopes(message))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("listing documents failed", exc)
             return DocumentList(error=failure_reason(exc))
         return DocumentList(tuple(documents))
@@ -176,7 +176,7 @@ class Commands:
             return Deletion(await self.knowledge.delete([document.scope], document.id))
         except (IngestError, PermissionDenied) as exc:
             return Deletion(error=str(exc))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("deleting a document failed", exc)
             return Deletion(error=failure_reason(exc))
 
@@ -252,7 +252,7 @@ class Commands:
                 documents=len(stored), chunks=sum(r.document.chunk_count for r in stored),
                 failures=sum(1 for o in outcomes if o.error),
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - usage figures failing must not fail the upload
             log.warning("could not record upload usage")
 
     @staticmethod

@@ -169,7 +169,8 @@ class KnowledgeBase:
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
                     continue
-                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts), replaces=True))
+                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts),
+                                                  replaces=True))
         return len(owed)
 
     async def settle(self) -> None:

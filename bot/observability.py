@@ -137,7 +137,7 @@ async def check_readiness(teambot: Teambot, *, timeout_s: float = 2.0) -> dict[s
     results = await asyncio.gather(redis(), chroma(), model(), return_exceptions=True)
     return {
         name: result if isinstance(result, str) else f"unavailable ({type(result).__name__})"
-        for name, result in zip(names, results)
+        for name, result in zip(names, results, strict=True)
     }
 
 

@@ -339,7 +339,7 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         block = body[start : start + _CSV_ROWS_PER_SECTION]
         lines = [
             budget.spend("; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
-                                   for i, (h, v) in enumerate(zip(header, row)) if v.strip()))
+                                   for i, (h, v) in enumerate(zip(header, row, strict=False)) if v.strip()))
             for row in block
         ]
         # +2: row numbers as a spreadsheet shows them, the header being row 1
@@ -404,7 +404,8 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
     parser = _PARSERS.get(extension)
     if parser is None:
         shown = extension or "(no extension)"
-        raise IngestError(f"unsupported file type {shown}; supported: .txt .md .pdf .docx .html .csv .json and source code")
+        raise IngestError(f"unsupported file type {shown}; "
+                          "supported: .txt .md .pdf .docx .html .csv .json and source code")
     if not data:
         raise IngestError("the file is empty")
     try:

@@ -325,7 +325,7 @@ class RedisUsage:
             registries = await pipe.execute()
         selected: list[tuple[int, UsageScope]] = []
         result = [WorkspaceDay(day=day) for day in wanted]
-        for index, day in enumerate(wanted):
+        for index in range(len(wanted)):
             registry, workspace_totals = registries[index * 2], registries[index * 2 + 1]
             if channel is None:  # uploads and feedback are known per workspace, not per channel
                 result[index].totals = {_text(k): _number(v) for k, v in workspace_totals.items()}

@@ -177,7 +177,7 @@ async def test_the_embedded_redis_needs_its_password_and_keeps_it_off_the_comman
         finally:
             await stranger.aclose()
         assert await teambot.redis.ping()
-        command_line = Path(f"/proc/{embedded.pid}/cmdline").read_bytes()
+        command_line = await asyncio.to_thread(Path(f"/proc/{embedded.pid}/cmdline").read_bytes)
         assert embedded.password.encode() not in command_line
 
 

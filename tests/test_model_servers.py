@@ -205,7 +205,8 @@ async def test_an_overflow_that_persists_is_explained_in_one_line(
         stream = await fake.say(QUESTION)
 
         assert stream.reply is not None and stream.reply.mode == "error"
-        assert stream.reply.error is not None and "too long for the language model's context window" in stream.reply.error
+        assert stream.reply.error is not None
+        assert "too long for the language model's context window" in stream.reply.error
         assert "\n" not in stream.reply.text
         assert len(openai_server.chat_requests()) == 2, "one retry, then the explanation"
         assert records[-1].error_kind == "model_context"
@@ -501,6 +502,7 @@ async def test_a_question_too_long_for_the_window_is_refused_without_calling_the
 def test_an_answer_limit_that_leaves_no_room_for_the_prompt_is_refused_at_start() -> None:
     from bot.settings import SettingsError, load_settings
 
-    with pytest.raises(SettingsError, match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
+    with pytest.raises(SettingsError,
+                       match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
         load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=4096)
     assert load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=128000).max_answer_tokens == 4000

@@ -68,7 +68,8 @@ def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, 
                              "text": _clip(f"*[{citation.number}]* {escape(citation.source)}{where}")})
         blocks.append({"type": "context", "elements": elements})
     if reply.consulted_only:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(escape(reply.consulted_text()))}]})
+        consulted = {"type": "mrkdwn", "text": _clip(escape(reply.consulted_text()))}
+        blocks.append({"type": "context", "elements": [consulted]})
     if reply.mode != "error":
         blocks.append({
             "type": "actions",

@@ -100,7 +100,7 @@ class FakeDiscord:
 
     # --- gateway ------------------------------------------------------------------------------------------------
 
-    async def connected(self, timeout: float = 10.0) -> None:
+    async def connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper's own bound
         """Wait until the client identified and got READY and GUILD_CREATE."""
         await asyncio.wait_for(self._ready.wait(), timeout)
 
@@ -128,7 +128,8 @@ class FakeDiscord:
             elif frame["op"] == 2:
                 self.identify = frame["d"]
                 await self.dispatch("READY", {
-                    "v": 10, "user": user(BOT_ID, "teambot", bot=True), "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "v": 10, "user": user(BOT_ID, "teambot", bot=True),
+                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                     "session_id": "session-1", "resume_gateway_url": self.gateway_url, "shard": [0, 1],
                     "application": {"id": str(APP_ID), "flags": 0},
                 })
@@ -218,7 +219,7 @@ class FakeDiscord:
         regex = re.compile(pattern)
         return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
 
-    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:  # noqa: ASYNC109
         """Poll until `condition()` is truthy; returns its value."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -75,7 +75,7 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     for reference in ("@everyone", HOSTILE_NAME):
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
-        replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+        replies += await discord.wait_for(lambda token=delete["token"]: discord.interaction_contents(token))
     assert [shown(r) for r in replies] == ["Could not delete: no document named '@\u200beveryone' here.",
                                          f"Deleted {SHOWN_NAME} (1 chunks)."]
     assert_inert(replies[1])

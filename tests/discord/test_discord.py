@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
@@ -195,7 +196,7 @@ async def test_long_answer_is_split_and_streamed(discord_bot_llm: Running, opena
     for moment in updates[1:]:
         if moment - rounds[-1] > 0.3:
             rounds.append(moment)
-    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    gaps = [b - a for a, b in pairwise(rounds)]
     assert all(gap >= 0.9 for gap in gaps[:-1]), f"visible updates at most about once a second: {gaps}"
 
 

@@ -226,14 +226,14 @@ async def test_interrupted_request_still_gets_an_answer(
                               report("concurrent b (calls of both)", results[1], calls, server)])
     interrupted = [call for call in calls if call.done and call.finish_reason is None]
     assert interrupted, f"no request was interrupted: the scenario did not happen\n{observed}"
-    for name, result in zip("ab", results):
+    for name, result in zip("ab", results, strict=True):
         assert result.code == 0, f"{name}: teambot ask failed\n{observed}"
         assert result.answer.strip(), f"{name}: empty answer\n{observed}"
         assert result.mode in MODEL_MODES | {QUOTE_MODE}, f"{name}: neither the model's answer nor quotes\n{observed}"
         assert_no_empty_answers(await saved_turns(thread_history, f"concurrent-{name}"), observed)
     # The cut-off stream ended like a complete one ([DONE]), only without a finish_reason: an
     # answer built from it alone must not pass for the model's whole answer.
-    for name, question, result in zip("ab", (KOREAN_QUESTION, TRIP_QUESTION), results):
+    for name, question, result in zip("ab", (KOREAN_QUESTION, TRIP_QUESTION), results, strict=True):
         own = [call for call in calls if question in call.last_user_message]
         if own and own[-1] in interrupted:
             assert result.mode == QUOTE_MODE, f"{name}: a cut-off answer passed for a whole one\n{observed}"

@@ -14,7 +14,8 @@ def _request(body: dict) -> bytes:
 
 
 def _chunk(delta: dict, finish_reason: str | None = None) -> dict:
-    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+    return {"object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
 
 def _sse_response(events: list[dict | str], *, complete: bool = True) -> bytes:

@@ -299,7 +299,8 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
                         [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
                     ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
                                               channel_id=channel)
-                    await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
+                    await discord.wait_for(
+                        lambda token=ask["token"]: [c for c in discord.interaction_contents(token) if c])
                     await wait_recorded(redis_url, number)
                 stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
                                             channel_id=PRIVATE_CHANNEL_ID)

@@ -97,7 +97,7 @@ class FakeSlack:
         """Successful calls of `method`, in order."""
         return [c for c in self.calls if c.method == method and c.status == 200]
 
-    async def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 10.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 10.0) -> Any:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()

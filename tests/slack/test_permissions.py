@@ -38,7 +38,8 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         await slack.command("/upload", "everywhere", user="UEDITOR")
         await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
         assert slack.fake.of("chat.postEphemeral")[1].params["text"] == (
-            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead."
+            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one);"
+            " upload in a channel instead."
         )
         assert slack.fake.of("views.open") == []
 
@@ -66,7 +67,7 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         for user, text in (("UGUEST", "delete guide.md"), ("UEDITOR", "delete policy.md")):
             before = len(slack.fake.of("chat.postEphemeral"))
             await slack.command("/kb", text, user=user)
-            await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) > before)
+            await slack.fake.wait_for(lambda before=before: len(slack.fake.of("chat.postEphemeral")) > before)
         refusals = [c.params["text"] for c in slack.fake.of("chat.postEphemeral")[-2:]]
         assert refusals == [
             "Could not delete: you are not allowed to add or delete documents here; ask an admin.",
