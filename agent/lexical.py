@@ -32,9 +32,10 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, TypeVarTuple
 
 from agent.records import Chunk, index_terms
 from agent.termindex import (
@@ -51,6 +52,9 @@ from agent.text import TOKENIZER_VERSION
 from bot.core.values import DocumentInfo, Scope
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 _SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -341,10 +345,10 @@ class KnowledgeIndex:
                 self._readers.append(reader)
         return reader
 
-    async def _read(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _read(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         return await asyncio.to_thread(function, *args)
 
-    async def _read_terms(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _read_terms(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         """A read that needs the term index: first let it catch up with the catalog (or finish doing so)."""
         if self._sync_owed or self._syncing:
             try:
@@ -353,8 +357,8 @@ class KnowledgeIndex:
                 log.exception("could not update the lexical index; searching it as it is")
         return await asyncio.to_thread(function, *args)
 
-    async def _write(self, function, *args):  # type: ignore[no-untyped-def]
-        def locked():  # type: ignore[no-untyped-def]
+    async def _write(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
+        def locked() -> _T:
             with self._lock:
                 return function(*args)
 
@@ -553,7 +557,7 @@ class KnowledgeIndex:
 
     # --- reads ------------------------------------------------------------------
     @staticmethod
-    def _document(row: tuple) -> DocumentInfo:  # type: ignore[type-arg]
+    def _document(row: tuple[Any, ...]) -> DocumentInfo:
         return DocumentInfo(
             id=row[0], scope=Scope(row[1], row[2], row[3]), source=row[4], title=row[5],
             content_hash=row[6], uploader=row[7], note=row[8], chunk_count=row[9],

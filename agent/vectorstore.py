@@ -29,15 +29,19 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 import chromadb
+import chromadb.config
 from chromadb.errors import NotFoundError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.values import Scope
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 # Seconds between attempts while Chroma keeps failing (a remote server down, a full disk).
 _RETRY_DELAYS_S = (0.5, 2.0, 10.0, 30.0)
@@ -121,7 +125,7 @@ class ChromaVectorStore:
                    on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> ChromaVectorStore:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(
-            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+            path=str(path), settings=chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
         )
         return cls(client, embedder_name=embedder_name, on_written=on_written)
 
@@ -130,7 +134,7 @@ class ChromaVectorStore:
                on_written: Callable[[list[int]], Awaitable[None]] | None = None) -> ChromaVectorStore:
         try:
             client = chromadb.HttpClient(
-                host=host, port=port, ssl=ssl, settings=chromadb.Settings(anonymized_telemetry=False)
+                host=host, port=port, ssl=ssl, settings=chromadb.config.Settings(anonymized_telemetry=False)
             )
         except Exception as exc:  # chromadb raises plain Exceptions when the server is unreachable
             raise VectorStoreError(f"cannot reach the Chroma server at {host}:{port}: {exc}") from exc
@@ -188,9 +192,9 @@ class ChromaVectorStore:
         self._collections[scope.key] = found
         return found
 
-    async def _call(self, function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def _call(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         try:
-            return await asyncio.to_thread(function, *args, **kwargs)
+            return await asyncio.to_thread(function, *args)
         except VectorStoreError:
             raise
         except Exception as exc:  # surface any Chroma failure as one clear error type

@@ -32,19 +32,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from agent.vectorstore import VectorStoreError
 from bot.commands import FileOutcome
+from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS
 from bot.core.values import DocumentInfo
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
 from bot.events import WORKSPACE_WIDE, Attachment, IncomingMessage, Reply, Scope, conversation_key
 from bot.httpbody import BodyTooLarge, MalformedBody, json_object, read_body
-from bot.parsers import IngestError
 from bot.scoping import visible_scopes
 
 if TYPE_CHECKING:
@@ -414,7 +414,7 @@ class HttpApi:
                 raise ApiError(400, f"the multipart body is malformed ({exc})") from None
             if part is None:
                 break
-            if not hasattr(part, "read_chunk"):
+            if not isinstance(part, BodyPartReader):
                 raise ApiError(400, "nested multipart bodies are not supported")
             name = part.name or ""
             if name == "file":

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from bot.parsers import IngestError, Section
+from bot.core.errors import IngestError
+from bot.parsers import Section
 
 # Paragraphs, lines, sentences (English and Korean), clauses, words; "" = anywhere.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]

@@ -242,7 +242,8 @@ async def _run_until_terminated(settings: Settings, args: argparse.Namespace) ->
         except (NotImplementedError, RuntimeError):
             pass
     try:
-        return await args.run(settings, args)
+        code: int = await args.run(settings, args)
+        return code
     except asyncio.CancelledError:
         if not terminated:
             raise

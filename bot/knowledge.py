@@ -23,10 +23,11 @@ from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, chunk_id, section_heading
 from agent.vectorstore import ChromaVectorStore, VectorWrite
 from bot.chunking import ChunkingRules, Piece
+from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
-from bot.parsers import IngestError, ParseLimits
+from bot.parsers import ParseLimits
 from bot.sandbox import ParserSandbox
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ class KnowledgeBase:
         return document
 
 
-def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], *,
+def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: list[list[float]], *,
                   receipts: tuple[int, ...], replaces: bool) -> VectorWrite:
     # Uploader, hash and time ride along with every chunk, for whoever reads Chroma directly.
     extra = {"uploader": document.uploader, "content_hash": document.content_hash,

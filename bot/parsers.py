@@ -199,7 +199,8 @@ _HTML_SKIP = frozenset("script style noscript template svg head title".split())
 
 
 def _parse_html(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
-    from bs4 import BeautifulSoup, Comment, NavigableString, Tag  # noqa: PLC0415
+    from bs4 import BeautifulSoup, Comment, Tag  # noqa: PLC0415
+    from bs4.element import NavigableString  # noqa: PLC0415
 
     soup = BeautifulSoup(decode_text(data), "html.parser")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""

@@ -32,7 +32,7 @@ def _utc_now() -> datetime:
 def parse_period(text: str) -> PeriodKind | None:
     """`/stats`, `/stats day|week|month`; None for anything else."""
     word = text.strip().lower() or DEFAULT_STATS_PERIOD
-    return word if word in KINDS else None  # type: ignore[return-value]
+    return word if word in KINDS else None
 
 
 def stats_audience(*, platform: str, workspace: str, channel: str, is_admin: bool,
@@ -150,7 +150,7 @@ def attach_reports(teambot: Any, adapters: Sequence[Adapter], *,
                 from bot.reports.discord import DiscordReportDestination  # noqa: PLC0415
 
                 destinations.append(DiscordReportDestination(
-                    client=lambda adapter=adapter: adapter.client,  # type: ignore[attr-defined, misc]
+                    client=lambda adapter=adapter: adapter.client,  # type: ignore[misc]
                     channel_id=int(settings.report_discord_channel)))
     if not destinations:
         return None
