@@ -35,7 +35,7 @@ from bot.settings import Settings
 SCOPE = Scope("bench", "workspace", "channel")
 
 
-def settings_default(name: str):  # type: ignore[no-untyped-def]
+def settings_default(name: str):
     return Settings.model_fields[name].default
 
 

@@ -36,7 +36,7 @@ async def start_chat(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process
     shown = b""
     while b"you> " not in shown:
         chunk = await asyncio.wait_for(process.stdout.read(4096), timeout=120)
-        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"  # type: ignore[union-attr]
+        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"
         shown += chunk
     return process
 

@@ -248,7 +248,7 @@ async def test_readers_end_with_the_bot_and_a_cancelled_upload_ends_its_reader(
     assert _readers() == []
 
 
-def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:
     import os
     import signal
     import subprocess
@@ -287,7 +287,7 @@ def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[n
     pytest.fail("the reader outlived the bot")
 
 
-def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path, redis_url: str) -> None:
     import os
     import subprocess
     import sys

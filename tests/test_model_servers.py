@@ -52,7 +52,7 @@ async def model_bot(make_settings: Callable[..., Settings], server: FakeOpenAI, 
             records.append(record)
             await record_question(record)
 
-        teambot.usage.record_question = capture  # type: ignore[method-assign]
+        teambot.usage.record_question = capture
         yield teambot, FakeAdapter(teambot), records
 
 
@@ -409,18 +409,18 @@ async def test_an_answer_returned_as_the_condensed_query_is_not_searched_for(
     settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test", model_max_retries=0)
     client = build_model_http_client()
     try:
-        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),  # type: ignore[arg-type]
+        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),
                                max_condense_tokens=40)
         history = [Turn("Who is on the on-call team this week?", "Alice and Bob [1].", time.time())]
         state = {"question": "How big is it?", "history": history}
         runtime = SimpleNamespace(context=context)
 
         openai_server.reply = "The on-call team is a team of 12 engineers who rotate every week."
-        rejected = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        rejected = await nodes.condense_question(state, runtime)
         openai_server.reply = "on-call team size"
-        accepted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        accepted = await nodes.condense_question(state, runtime)
         openai_server.reply = '"on-call team size."'
-        quoted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        quoted = await nodes.condense_question(state, runtime)
     finally:
         await client.aclose()
 

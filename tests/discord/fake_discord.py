@@ -244,8 +244,8 @@ class FakeDiscord:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
-                if part.name == "payload_json":  # type: ignore[union-attr]
-                    return json.loads(await part.text())  # type: ignore[union-attr]
+                if part.name == "payload_json":
+                    return json.loads(await part.text())
         return None
 
     def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:

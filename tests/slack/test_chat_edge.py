@@ -22,7 +22,7 @@ QUESTION = "Which pager rota covers the lighthouse cluster?"
 
 
 def _mention_with_file(fake: FakeSlack, *, name: str, data: bytes, text: str, user: str = "U1",
-                       event_id: str = "EvEDGE1", ts: str = "1700000300.000100") -> dict:  # type: ignore[type-arg]
+                       event_id: str = "EvEDGE1", ts: str = "1700000300.000100") -> dict:
     body = payload("app_mention_with_files")
     body["event_id"] = event_id
     body["event"].update(text=f"<@UBOT> {text}", user=user, ts=ts, event_ts=ts,

@@ -14,7 +14,7 @@ C1, C2 = Scope("slack", TEAM_ID, "C1"), Scope("slack", TEAM_ID, "C2")
 EVERYWHERE = C1.workspace_wide()
 
 
-async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:  # type: ignore[no-untyped-def]
+async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:
     submission = payload("view_submission_upload")
     submission["user"]["id"] = user
     submission["view"]["private_metadata"] = view["private_metadata"]
