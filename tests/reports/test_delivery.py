@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from typing import Callable
 
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.discord import create_adapter as create_discord
-from bot.app import Teambot
 from bot.redis_server import free_port
 from bot.reports.discord import DiscordReportDestination
 from bot.reports.scheduler import ReportScheduler
@@ -23,10 +20,11 @@ from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.serve import serve
 from bot.settings import Settings
 from bot.usage import QuestionRecord, RedisUsage
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
-from tests.reports.fakes import FilesFakeDiscord, FilesFakeSlack
-from tests.slack.conftest import SlackHarness, fake_slack, slack, slack_settings  # noqa: F401 - fixtures
-from tests.slack.fake_slack import BOT_TOKEN
+from tests.support.discord_bot import RunDiscord
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
+from tests.support.fake_slack import BOT_TOKEN
+from tests.support.report_fakes import FilesFakeDiscord, FilesFakeSlack
+from tests.support.slack_bot import SlackHarness, slack_settings
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
@@ -67,7 +65,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> 
     assert "`Where is the VPN guide?`" in comment
 
 
-async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:  # noqa: F811
+async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:
     await seed(slack.teambot.usage, at=datetime.now(timezone.utc))
     register_slack_stats(slack.adapter, usage=slack.teambot.usage)
     status, _ = await slack.command("/stats", "day", channel="C1", user="U7")
@@ -81,26 +79,12 @@ async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> N
     assert slack.fake.of("chat.postMessage") == []  # nothing visible to the channel
 
 
-@contextlib.asynccontextmanager
-async def discord_with_stats(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Any, Teambot]]:
-    """Core, fake Discord (keeping files), the adapter with `/stats` added, connected to the gateway."""
-    async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                yield discord, adapter, teambot
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
-async def test_discord_report_is_a_message_with_the_chart_attached(make_settings: Callable[..., Settings]) -> None:
+async def test_discord_report_is_a_message_with_the_chart_attached(make_settings: Callable[..., Settings],
+                                                                    run_discord: RunDiscord) -> None:
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with discord_with_stats(settings) as (discord, adapter, teambot):
+    async with run_discord(settings, fake=FilesFakeDiscord(),
+                           extra_commands=lambda teambot: [discord_stats_command(usage=teambot.usage)]) as env:
+        discord, adapter, teambot = env.discord, env.adapter, env.teambot
         await seed(teambot.usage, at=NOW - timedelta(days=3))
         scheduler = ReportScheduler(
             redis=teambot.redis, usage=teambot.usage, tz=timezone.utc, kind="week", cron="0 9 * * 1",

@@ -6,15 +6,13 @@ scheduled report, which names private channels' questions and documents only as 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
 
-from adapters.discord import create_adapter as create_discord
 from bot.app import Teambot
 from bot.events import Scope
 from bot.reports import build_report, render_text, stats_report
@@ -25,10 +23,12 @@ from bot.reports.slack import SlackReportDestination
 from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.settings import Settings
 from bot.usage import RedisUsage
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
-from tests.reports.fakes import FilesFakeDiscord, FilesFakeSlack
-from tests.slack.conftest import GUIDE, SlackHarness, payload, running_slack, slack_settings
+from tests.support.discord_bot import RunDiscord, SlashCommand
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
 from tests.support.openai_server import FakeOpenAI
+from tests.support.report_fakes import FilesFakeDiscord, FilesFakeSlack
+from tests.support.slack_bot import SlackHarness, payload, running_slack, slack_settings
 
 ANSWERED = "What is the default port of the web console?"
 """Asked where a guide was uploaded: answered, citing that scope's document."""
@@ -91,9 +91,9 @@ async def wait_recorded(redis_url: str, count: int) -> None:
 async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
     """Two questions in T1's public C1, one in its public C3, two in its private CPRIV, two in T2's public C2."""
     knowledge = slack.teambot.knowledge
-    await knowledge.ingest(name=T1_PUBLIC_DOC, data=GUIDE, scope=Scope("slack", "T1", "C1"), uploader="U1")
-    await knowledge.ingest(name=T1_PRIVATE_DOC, data=GUIDE, scope=Scope("slack", "T1", "CPRIV"), uploader="U1")
-    await knowledge.ingest(name=T2_DOC, data=GUIDE, scope=Scope("slack", "T2", "C2"), uploader="U9")
+    await knowledge.ingest(name=T1_PUBLIC_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T1", "C1"), uploader="U1")
+    await knowledge.ingest(name=T1_PRIVATE_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T1", "CPRIV"), uploader="U1")
+    await knowledge.ingest(name=T2_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T2", "C2"), uploader="U9")
     asked = [("T1", "C1", ANSWERED), ("T1", "C1", T1_PUBLIC_GAP), ("T1", "C3", T1_OTHER_PUBLIC_GAP),
              ("T1", "CPRIV", ANSWERED),
              ("T1", "CPRIV", T1_PRIVATE_GAP), ("T2", "C2", ANSWERED), ("T2", "C2", T2_GAP)]
@@ -103,21 +103,9 @@ async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
         await wait_recorded(redis_url, number)
 
 
-@contextlib.asynccontextmanager
-async def discord_bot(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Teambot]]:
-    """Core, fake Discord and the adapter with `/stats`, connected (its own data directory, the same Redis)."""
-    async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                yield discord, teambot
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+def stats_command(teambot: Teambot) -> list[SlashCommand]:
+    """`/stats` for the Discord harness, as the wiring adds it."""
+    return [discord_stats_command(usage=teambot.usage, permissions=teambot.permissions)]
 
 
 async def discord_stats(discord: FilesFakeDiscord) -> str:
@@ -132,7 +120,8 @@ def assert_absent(text: str, *foreign: str) -> None:
 
 
 async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
-        make_settings: Callable[..., Settings], openai_server: FakeOpenAI, redis_url: str) -> None:
+        make_settings: Callable[..., Settings], openai_server: FakeOpenAI, redis_url: str,
+        run_discord: RunDiscord) -> None:
     openai_server.reply = "The web console listens on port 8080 [1]."
     async with FilesFakeSlack() as fake:
         fake.channels.update(SLACK_CHANNELS)
@@ -141,9 +130,11 @@ async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
             register_slack_stats(slack.adapter, usage=slack.teambot.usage, permissions=slack.teambot.permissions)
             await ask_in_slack(slack, redis_url)
 
+            # Discord with its own data directory and the same Redis.
             discord_settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
                                              data_dir=settings.data_dir.parent / "discord-data")
-            async with discord_bot(discord_settings) as (discord, discord_teambot):
+            async with run_discord(discord_settings, fake=FilesFakeDiscord(), extra_commands=stats_command) as env:
+                discord = env.discord
                 ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": DISCORD_GAP}])
                 await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
                 await wait_recorded(redis_url, 8)
@@ -279,43 +270,34 @@ class PrivateChannelFakeDiscord(FilesFakeDiscord):
 
 
 async def test_discord_report_names_a_private_channel_only_as_counts(
-        make_settings: Callable[..., Settings], redis_url: str) -> None:
-    from bot.reports.discord import DiscordReportDestination
+        make_settings: Callable[..., Settings], redis_url: str, run_discord: RunDiscord) -> None:
     from adapters.discord.translate import channel_visibility
+    from bot.reports.discord import DiscordReportDestination
 
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with Teambot(settings) as teambot, PrivateChannelFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                assert adapter.client is not None
-                assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
-                assert channel_visibility(adapter.client.get_channel(PRIVATE_CHANNEL_ID)) == "private"
-                for number, (channel, text) in enumerate(
-                        [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
-                    ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
-                                              channel_id=channel)
-                    await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
-                    await wait_recorded(redis_url, number)
-                stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
-                                            channel_id=PRIVATE_CHANNEL_ID)
-                in_private = "\n".join(await discord.wait_for(
-                    lambda: [c for c in discord.interaction_contents(stats["token"]) if c]))
+    async with run_discord(settings, fake=PrivateChannelFakeDiscord(), extra_commands=stats_command) as env:
+        discord, adapter, teambot = env.discord, env.adapter, env.teambot
+        assert adapter.client is not None
+        assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
+        assert channel_visibility(adapter.client.get_channel(PRIVATE_CHANNEL_ID)) == "private"
+        for number, (channel, text) in enumerate(
+                [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
+            ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
+                                      channel_id=channel)
+            await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
+            await wait_recorded(redis_url, number)
+        stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
+                                    channel_id=PRIVATE_CHANNEL_ID)
+        in_private = "\n".join(await discord.wait_for(
+            lambda: [c for c in discord.interaction_contents(stats["token"]) if c]))
 
-                today = datetime.now(teambot.usage.tz).date()
-                scheduler = ReportScheduler(
-                    redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
-                    grace=timedelta(hours=1),
-                    destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
-                posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
-                assert posted == [f"discord:{CHANNEL_ID}"]
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        today = datetime.now(teambot.usage.tz).date()
+        scheduler = ReportScheduler(
+            redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
+            grace=timedelta(hours=1),
+            destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
+        posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
+        assert posted == [f"discord:{CHANNEL_ID}"]
     [post] = discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")
     report = post.json["content"]
     assert DISCORD_PUBLIC_GAP in report and f"#{CHANNEL_ID}" in report

@@ -10,9 +10,9 @@ import time
 import tracemalloc
 from typing import Any, AsyncIterator
 
-from tests.slack.conftest import SIGNING_SECRET, SlackHarness, payload
-from tests.slack.fake_slack import BOT_TOKEN
+from tests.support.fake_slack import BOT_TOKEN
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import SIGNING_SECRET, SlackHarness, payload
 
 
 async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(

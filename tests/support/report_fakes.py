@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.reports.aggregate import Audience
-from tests.discord.fake_discord import FakeDiscord
-from tests.slack.fake_slack import Call, FakeSlack
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_slack import Call, FakeSlack
 
 FILES_METHODS = ("files.getUploadURLExternal", "files.completeUploadExternal")
 
