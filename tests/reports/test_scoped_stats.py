@@ -20,9 +20,8 @@ from bot.events import Scope
 from bot.reports import build_report, render_text, stats_report
 from bot.reports.aggregate import Audience
 from bot.reports.periods import Period
+from bot.reports.destinations import DestinationChannel
 from bot.reports.scheduler import ReportScheduler
-from bot.reports.slack import SlackReportDestination
-from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.settings import Settings
 from bot.usage import RedisUsage
 from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
@@ -105,10 +104,9 @@ async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
 
 @contextlib.asynccontextmanager
 async def discord_bot(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Teambot]]:
-    """Core, fake Discord and the adapter with `/stats`, connected (its own data directory, the same Redis)."""
+    """Core, fake Discord and the adapter, connected (its own data directory, the same Redis)."""
     async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
         adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
         async with adapter:
             task = asyncio.create_task(adapter.run())
             try:
@@ -138,7 +136,6 @@ async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
         fake.channels.update(SLACK_CHANNELS)
         settings = slack_settings(make_settings, fake, openai_server, admins="slack:UADMIN")
         async with running_slack(settings, fake) as slack:
-            register_slack_stats(slack.adapter, usage=slack.teambot.usage, permissions=slack.teambot.permissions)
             await ask_in_slack(slack, redis_url)
 
             discord_settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
@@ -195,7 +192,7 @@ async def test_scheduled_report_names_private_channels_only_as_counts(
             scheduler = ReportScheduler(
                 redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=timezone.utc,
                 kind="week", grace=timedelta(hours=1),
-                destinations=[SlackReportDestination(client=slack.adapter.client, channel="CREP")])
+                destinations=[DestinationChannel(slack.adapter, "CREP")])
             assert await scheduler.send(period) == ["slack:CREP"]
     [complete] = fake.of("files.completeUploadExternal")
     report = complete.params["initial_comment"]
@@ -280,13 +277,11 @@ class PrivateChannelFakeDiscord(FilesFakeDiscord):
 
 async def test_discord_report_names_a_private_channel_only_as_counts(
         make_settings: Callable[..., Settings], redis_url: str) -> None:
-    from bot.reports.discord import DiscordReportDestination
     from adapters.discord.translate import channel_visibility
 
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
     async with Teambot(settings) as teambot, PrivateChannelFakeDiscord() as discord:
         adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
         async with adapter:
             task = asyncio.create_task(adapter.run())
             try:
@@ -309,7 +304,7 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
                 scheduler = ReportScheduler(
                     redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
                     grace=timedelta(hours=1),
-                    destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
+                    destinations=[DestinationChannel(adapter, str(CHANNEL_ID))])
                 posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
                 assert posted == [f"discord:{CHANNEL_ID}"]
             finally:
