@@ -16,9 +16,11 @@ from discord import app_commands
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
+from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
+from bot.core.values import Report
 from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,6 @@ class DiscordAdapter(Adapter):
         self.guild_ids = list(guild_ids or [])
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
-        self.extra_commands: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = []
-        """Commands other parts add before `start` (e.g. `/stats` from bot.reports); synced with the rest."""
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -95,7 +95,7 @@ class DiscordAdapter(Adapter):
 
     async def _setup(self, client: TeambotClient) -> None:
         """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
-        for command in [*build_commands(self.teambot, stream_factory=self._stream), *self.extra_commands]:
+        for command in build_commands(self.teambot, stream_factory=self._stream):
             client.tree.add_command(command)
         try:
             if self.guild_ids:
@@ -111,6 +111,16 @@ class DiscordAdapter(Adapter):
 
     def _stream(self, surface: ChannelSurface | InteractionSurface) -> DiscordReplyStream:
         return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s)
+
+    # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
+
+    async def channel_workspace(self, channel: str) -> str:
+        """The server `channel` is in (DiscordReportNotReady before login or outside a server)."""
+        return await channel_server(self.client, channel)
+
+    async def post_report(self, *, channel: str, report: Report) -> None:
+        """The report in `channel`, its chart attached to the first message (discord.HTTPException on failure)."""
+        await send_report(self.client, channel=channel, report=report)
 
     # --- threads the bot owns ------------------------------------------------------------------------------
 

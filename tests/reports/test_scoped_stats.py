@@ -13,17 +13,15 @@ from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
 
-from bot.app import Teambot
 from bot.events import Scope
 from bot.reports import build_report, render_text, stats_report
 from bot.reports.aggregate import Audience
 from bot.reports.periods import Period
+from bot.reports.destinations import DestinationChannel
 from bot.reports.scheduler import ReportScheduler
-from bot.reports.slack import SlackReportDestination
-from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.settings import Settings
 from bot.usage import RedisUsage
-from tests.support.discord_bot import RunDiscord, SlashCommand
+from tests.support.discord_bot import RunDiscord
 from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
 from tests.support.openai_server import FakeOpenAI
@@ -103,9 +101,6 @@ async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
         await wait_recorded(redis_url, number)
 
 
-def stats_command(teambot: Teambot) -> list[SlashCommand]:
-    """`/stats` for the Discord harness, as the wiring adds it."""
-    return [discord_stats_command(usage=teambot.usage, permissions=teambot.permissions)]
 
 
 async def discord_stats(discord: FilesFakeDiscord) -> str:
@@ -127,13 +122,12 @@ async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
         fake.channels.update(SLACK_CHANNELS)
         settings = slack_settings(make_settings, fake, openai_server, admins="slack:UADMIN")
         async with running_slack(settings, fake) as slack:
-            register_slack_stats(slack.adapter, usage=slack.teambot.usage, permissions=slack.teambot.permissions)
             await ask_in_slack(slack, redis_url)
 
             # Discord with its own data directory and the same Redis.
             discord_settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
                                              data_dir=settings.data_dir.parent / "discord-data")
-            async with run_discord(discord_settings, fake=FilesFakeDiscord(), extra_commands=stats_command) as env:
+            async with run_discord(discord_settings, fake=FilesFakeDiscord()) as env:
                 discord = env.discord
                 ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": DISCORD_GAP}])
                 await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
@@ -186,7 +180,7 @@ async def test_scheduled_report_names_private_channels_only_as_counts(
             scheduler = ReportScheduler(
                 redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=timezone.utc,
                 kind="week", grace=timedelta(hours=1),
-                destinations=[SlackReportDestination(client=slack.adapter.client, channel="CREP")])
+                destinations=[DestinationChannel(slack.adapter, "CREP")])
             assert await scheduler.send(period) == ["slack:CREP"]
     [complete] = fake.of("files.completeUploadExternal")
     report = complete.params["initial_comment"]
@@ -272,10 +266,9 @@ class PrivateChannelFakeDiscord(FilesFakeDiscord):
 async def test_discord_report_names_a_private_channel_only_as_counts(
         make_settings: Callable[..., Settings], redis_url: str, run_discord: RunDiscord) -> None:
     from adapters.discord.translate import channel_visibility
-    from bot.reports.discord import DiscordReportDestination
 
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with run_discord(settings, fake=PrivateChannelFakeDiscord(), extra_commands=stats_command) as env:
+    async with run_discord(settings, fake=PrivateChannelFakeDiscord()) as env:
         discord, adapter, teambot = env.discord, env.adapter, env.teambot
         assert adapter.client is not None
         assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
@@ -295,7 +288,7 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
         scheduler = ReportScheduler(
             redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
             grace=timedelta(hours=1),
-            destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
+            destinations=[DestinationChannel(adapter, str(CHANNEL_ID))])
         posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
         assert posted == [f"discord:{CHANNEL_ID}"]
     [post] = discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")

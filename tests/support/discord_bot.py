@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import AsyncIterator, Protocol
 
 import pytest
 import yarl
-from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
@@ -28,8 +27,6 @@ from tests.support.fake_discord import BOT_ID, FakeDiscord
 
 MENTION = f"<@{BOT_ID}>"
 """A message text that mentions the bot."""
-
-SlashCommand = app_commands.Command[Any, Any, Any] | app_commands.Group
 
 
 @dataclass
@@ -49,17 +46,11 @@ def point_discord_py_at(fake: FakeDiscord, *, monkeypatch: pytest.MonkeyPatch) -
 
 @contextlib.asynccontextmanager
 async def running_discord(settings: Settings, *, monkeypatch: pytest.MonkeyPatch, fake: FakeDiscord | None = None,
-                          extra_commands: Callable[[Teambot], list[SlashCommand]] | None = None,
                           ) -> AsyncIterator[DiscordHarness]:
-    """Core, fake Discord (`fake`, or a plain one), adapter started (logged in, commands synced) and connected.
-
-    `extra_commands` gives the slash commands other parts add to the adapter (e.g. `/stats`) for the core.
-    """
+    """Core, fake Discord (`fake`, or a plain one), adapter started (logged in, commands synced) and connected."""
     async with Teambot(settings) as teambot, (fake or FakeDiscord()) as discord:
         point_discord_py_at(discord, monkeypatch=monkeypatch)
         adapter = create_adapter(teambot, web_app=None)
-        if extra_commands is not None:
-            adapter.extra_commands.extend(extra_commands(teambot))
         async with adapter:
             task = asyncio.create_task(adapter.run())
             try:
@@ -75,7 +66,6 @@ class RunDiscord(Protocol):
     """What the `run_discord` fixture gives: `running_discord` with the test's monkeypatch already passed."""
 
     def __call__(self, settings: Settings, *, fake: FakeDiscord | None = None,
-                 extra_commands: Callable[[Teambot], list[SlashCommand]] | None = None,
                  ) -> contextlib.AbstractAsyncContextManager[DiscordHarness]: ...
 
 
