@@ -1,4 +1,4 @@
-"""Every chat command, written once: ask, list, delete, upload, forget, feedback.
+"""Every chat command, written once: ask, list, delete, upload, forget, feedback, stats.
 
 Adapters translate a platform's event into a call here and render what comes back; nothing
 here knows a platform. Results are platform-free: plain text built by `text(escape)`, where
@@ -31,6 +31,7 @@ from bot.core.values import (
 )
 from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
+from bot.reports.stats import StatsAnswer, UsageStats
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -127,11 +128,12 @@ class Commands:
     """The commands every surface offers, over the parts they need."""
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
-                 dispatcher: Dispatcher) -> None:
+                 dispatcher: Dispatcher, usage_stats: UsageStats | None = None) -> None:
         self.knowledge = knowledge
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
+        self.usage_stats = usage_stats
 
     # --- ask, forget, feedback ---
 
@@ -146,6 +148,19 @@ class Commands:
     async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
+
+    # --- usage statistics ---
+
+    async def stats(self, message: IncomingMessage, period: str) -> StatsAnswer:
+        """`/stats [day|week|month]` sent as `message`: the period so far, for where it was sent and as its
+        sender may see it (see `bot.reports.stats`: nothing crosses workspaces or platforms)."""
+        if self.usage_stats is None:
+            return StatsAnswer(notice="Usage statistics are not kept here.")
+        try:
+            return await self.usage_stats.answer(message, period, is_admin=self.permissions.is_admin(message.actor))
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
+            self._log_failure("reading usage statistics failed", exc)
+            return StatsAnswer(notice=f"Sorry, I couldn't read the usage statistics: {failure_reason(exc)}.")
 
     # --- documents ---
 

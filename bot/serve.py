@@ -65,7 +65,7 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
             )
         from bot.reports.wiring import attach_reports  # noqa: PLC0415
 
-        # `/stats` must be registered before the adapters start; the scheduler posts through their clients.
+        # The scheduled report posts through the adapters (`ReportDestination`s): entered once they started.
         reports = attach_reports(teambot, adapters)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()

@@ -201,30 +201,39 @@ class RedisUsage:
         prefix = f"teambot:usage:{day}"
         outcome = "errors" if record.error_kind else ("answered" if record.answered else "unanswered")
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hincrby(f"{prefix}:totals", "questions", 1)
-            pipe.hincrby(f"{prefix}:totals", outcome, 1)
-            pipe.hincrby(f"{prefix}:totals", "input_tokens", record.input_tokens)
-            pipe.hincrby(f"{prefix}:totals", "output_tokens", record.output_tokens)
-            if self.priced:
-                cost = (record.input_tokens * (self._price_in or 0) + record.output_tokens * (self._price_out or 0))
-                pipe.hincrbyfloat(f"{prefix}:totals", "cost", cost / 1000)
-            if record.tokens_estimated:  # the server reported no usage: these counts are teambot's estimate
-                pipe.hincrby(f"{prefix}:totals", "tokens_estimated", 1)
-            if record.error_kind:
-                pipe.hincrby(f"{prefix}:errors", record.error_kind, 1)
-            pipe.pfadd(f"{prefix}:users", pseudonym(record.platform, record.user))
+            self._count_question(pipe, prefix, record, outcome,
+                                 latency_samples=LATENCY_SAMPLES_PER_DAY, gaps=GAPS_PER_DAY)
+            # Which channels asked, day-wide (the scope buckets below keep each channel's own figures).
             pipe.hincrby(f"{prefix}:channels", f"{record.platform}:{record.workspace}:{record.channel}", 1)
-            for source in record.cited_sources:
-                pipe.hincrby(f"{prefix}:cited", source, 1)
-            pipe.rpush(f"{prefix}:latency", json.dumps([record.first_token_s, record.total_s]))
-            pipe.ltrim(f"{prefix}:latency", -LATENCY_SAMPLES_PER_DAY, -1)
-            if not record.answered and not record.error_kind:
-                pipe.rpush(f"{prefix}:gaps", record.question[:300])
-                pipe.ltrim(f"{prefix}:gaps", -GAPS_PER_DAY, -1)
-            for suffix in ("totals", "errors", "users", "channels", "cited", "latency", "gaps"):
-                pipe.expire(f"{prefix}:{suffix}", self._ttl_s)
+            pipe.expire(f"{prefix}:channels", self._ttl_s)
             self._record_in_scope(pipe, prefix, record, outcome)
             await pipe.execute()
+
+    def _count_question(self, pipe: Any, base: str, record: QuestionRecord, outcome: str, *,
+                        latency_samples: int, gaps: int) -> None:
+        """Add one question to the bucket under `base`: totals, errors, users, cited sources, latency
+        and, when it went unanswered, the question itself (lists capped at the given lengths)."""
+        pipe.hincrby(f"{base}:totals", "questions", 1)
+        pipe.hincrby(f"{base}:totals", outcome, 1)
+        pipe.hincrby(f"{base}:totals", "input_tokens", record.input_tokens)
+        pipe.hincrby(f"{base}:totals", "output_tokens", record.output_tokens)
+        if self.priced:
+            cost = (record.input_tokens * (self._price_in or 0) + record.output_tokens * (self._price_out or 0))
+            pipe.hincrbyfloat(f"{base}:totals", "cost", cost / 1000)
+        if record.tokens_estimated:  # the server reported no usage: these counts are teambot's estimate
+            pipe.hincrby(f"{base}:totals", "tokens_estimated", 1)
+        if record.error_kind:
+            pipe.hincrby(f"{base}:errors", record.error_kind, 1)
+        pipe.pfadd(f"{base}:users", pseudonym(record.platform, record.user))
+        for source in record.cited_sources:
+            pipe.hincrby(f"{base}:cited", source, 1)
+        pipe.rpush(f"{base}:latency", json.dumps([record.first_token_s, record.total_s]))
+        pipe.ltrim(f"{base}:latency", -latency_samples, -1)
+        if not record.answered and not record.error_kind:
+            pipe.rpush(f"{base}:gaps", record.question[:300])
+            pipe.ltrim(f"{base}:gaps", -gaps, -1)
+        for suffix in ("totals", "errors", "users", "cited", "latency", "gaps"):
+            pipe.expire(f"{base}:{suffix}", self._ttl_s)
 
     def _record_in_scope(self, pipe: Any, prefix: str, record: QuestionRecord, outcome: str) -> None:
         """The same question again in its channel's own buckets, so a report can keep each scope to itself.
@@ -234,26 +243,8 @@ class RedisUsage:
         scope = UsageScope(record.platform, record.workspace, record.channel, record.visibility)
         pipe.hincrby(f"{prefix}:scopes", scope.field, 1)
         pipe.expire(f"{prefix}:scopes", self._ttl_s)
-        base = f"{prefix}:scope:{scope.digest}"
-        pipe.hincrby(f"{base}:totals", "questions", 1)
-        pipe.hincrby(f"{base}:totals", outcome, 1)
-        pipe.hincrby(f"{base}:totals", "input_tokens", record.input_tokens)
-        pipe.hincrby(f"{base}:totals", "output_tokens", record.output_tokens)
-        if self.priced:
-            cost = (record.input_tokens * (self._price_in or 0) + record.output_tokens * (self._price_out or 0))
-            pipe.hincrbyfloat(f"{base}:totals", "cost", cost / 1000)
-        if record.error_kind:
-            pipe.hincrby(f"{base}:errors", record.error_kind, 1)
-        pipe.pfadd(f"{base}:users", pseudonym(record.platform, record.user))
-        for source in record.cited_sources:
-            pipe.hincrby(f"{base}:cited", source, 1)
-        pipe.rpush(f"{base}:latency", json.dumps([record.first_token_s, record.total_s]))
-        pipe.ltrim(f"{base}:latency", -SCOPE_LATENCY_SAMPLES_PER_DAY, -1)
-        if not record.answered and not record.error_kind:
-            pipe.rpush(f"{base}:gaps", record.question[:300])
-            pipe.ltrim(f"{base}:gaps", -SCOPE_GAPS_PER_DAY, -1)
-        for suffix in ("totals", "errors", "users", "cited", "latency", "gaps"):
-            pipe.expire(f"{base}:{suffix}", self._ttl_s)
+        self._count_question(pipe, f"{prefix}:scope:{scope.digest}", record, outcome,
+                             latency_samples=SCOPE_LATENCY_SAMPLES_PER_DAY, gaps=SCOPE_GAPS_PER_DAY)
 
     def _keys_of(self, day: str, platform: str, workspace: str | None) -> list[str]:
         """The all-scopes totals, plus the workspace's own when it is known (counts only: no names)."""

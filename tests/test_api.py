@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
 from bot.api import HttpApi
@@ -19,6 +19,7 @@ from bot.openapi import openapi_spec
 from bot.serve import build_web_app
 from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
+from tests.support.web_app import web_app_client
 
 TOKEN = "api-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,20 +38,11 @@ The launch code of project Falcon is tangerine-seven. Only the Falcon team knows
 """
 
 
-async def _client(teambot: Teambot) -> AsyncIterator[TestClient]:
-    client = TestClient(TestServer(build_web_app(teambot)))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 @pytest.fixture
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient]:
     """The shared web app of a core without a model (extractive answers), API token set."""
     async with Teambot(make_settings(api_token=TOKEN, max_upload_mb=0.05)) as teambot:
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             yield client
 
 
@@ -59,7 +51,7 @@ async def api_llm(make_settings: Callable[..., Settings], openai_server: FakeOpe
     settings = make_settings(api_token=TOKEN, openai_base_url=openai_server.base_url, openai_api_key="sk-test",
                              chat_model="fake-model", model_max_retries=0)
     async with Teambot(settings) as teambot:
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             yield client
 
 
@@ -110,7 +102,7 @@ async def test_token_is_required_and_openapi_is_public(api: TestClient) -> None:
 
 
 async def test_api_is_disabled_without_a_token(teambot: Teambot) -> None:
-    async for client in _client(teambot):
+    async with web_app_client(teambot) as client:
         response = await client.get("/api/v1/documents", params={"workspace": "W", "channel": "C"}, headers=AUTH)
         assert "TEAMBOT_API_TOKEN" in await _error(response, 503)
 
@@ -370,7 +362,7 @@ async def test_uploads_are_spooled_to_disk_not_held_in_memory(make_settings: Cal
     part_bytes = 24 * 64 * 1024  # 1.5 MiB
     async with Teambot(make_settings(api_token=TOKEN, max_upload_mb=2)) as teambot:
         spool = teambot.settings.data_dir / "uploads-in-progress"
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             tracemalloc.start()
             try:
                 body = _streamed_form([(f"blob{n}.bin", part_bytes) for n in range(8)], boundary=boundary,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent.lexical import KnowledgeIndex
 from agent.retrieval import FusionWeights
-from tests.test_lexical_index import ENGINEERING, SALES, _document
+from tests.support.indexed_documents import ENGINEERING, SALES, indexed_document
 
 
 async def _best(index: KnowledgeIndex) -> list[tuple[str, float]]:
@@ -28,15 +28,15 @@ async def test_long_chunks_elsewhere_do_not_drop_this_channels_best_chunk(tmp_pa
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
         # This channel: 200 short chunks saying "zephyr" twice, and the shortest one saying it once.
         for number in range(200):
-            await index.replace_document(*_document(f"twice{number}", SALES,
+            await index.replace_document(*indexed_document(f"twice{number}", SALES,
                                                     [f"zephyr zephyr alpha{number} beta{number} gamma{number}"]))
-        await index.replace_document(*_document("once", SALES, ["zephyr"]))
+        await index.replace_document(*indexed_document("once", SALES, ["zephyr"]))
         alone = await _best(index)
         assert alone[0][0] == "once#0"
         # Another channel's ordinary, chunk-sized documents (about 150 words a chunk).
         for number in range(100):
             texts = [" ".join(f"word{number}x{part}x{i}" for i in range(150)) for part in range(10)]
-            await index.replace_document(*_document(f"eng{number}", ENGINEERING, texts))
+            await index.replace_document(*indexed_document(f"eng{number}", ENGINEERING, texts))
         together = await _best(index)
     assert together == alone, (
         f"best chunk here was {alone[0]}; after uploads elsewhere: "

@@ -8,29 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from tests.support.cli import cli_env, run_cli
 from tests.support.openai_server import FakeOpenAI
 
 GUIDE = ("# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n\n"
          "## Windows\n\nRun teambot-setup.exe.\n")
-
-
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode or 0, stdout.decode(), stderr.decode()
-
-
-def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    foreign = ("OPENAI_", "TEAMBOT_", "REDIS_", "SLACK_", "DISCORD_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
-    env.update(TEAMBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(Path(__file__).resolve().parents[1]),
-               # No proxy and no route anywhere: any attempt to download would fail loudly.
-               HF_HUB_OFFLINE="1", HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
-               NO_PROXY="127.0.0.1,localhost", **extra)
-    return env
 
 
 async def test_ingest_and_ask_json_offline_with_embedded_redis(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from bot.app import Teambot
 from bot.dispatcher import HISTORY_UNAVAILABLE
 from bot.redis_server import free_port
 from bot.settings import Settings
+from tests.support.cli import cli_env
 from tests.support.processes import gone_within, kill_if_running, wait_for_child
-from tests.test_cli import cli_env
-from tests.test_observability import client_for
+from tests.support.web_app import web_app_client
 
 GUIDE = b"# Guide\n\n## Linux\n\nThe web console listens on port 8080.\n"
 REDIS = "redis-server"
@@ -120,8 +120,7 @@ async def test_a_dead_redis_server_is_restarted_and_history_comes_back(
         fake = FakeAdapter(teambot)
         await fake.upload("guide.md", GUIDE)
         await fake.say("Which port does the web console listen on?", thread="ops")
-        client = await client_for(teambot)
-        try:
+        async with web_app_client(teambot) as client:
             # Hold the restart until /readyz has been seen saying so.
             may_restart = asyncio.Event()
             launch = embedded._launch
@@ -158,8 +157,6 @@ async def test_a_dead_redis_server_is_restarted_and_history_comes_back(
                 "Which port does the web console listen on?"]
             after = await fake.say("And is it the same on Linux?", thread="ops")
             assert after.reply is not None and HISTORY_UNAVAILABLE not in after.reply.text
-        finally:
-            await client.close()
         stopped_pid = embedded.pid
     assert stopped_pid is not None and await gone_within(stopped_pid)
 

@@ -13,22 +13,10 @@ import pytest
 import tantivy
 
 from agent.lexical import KnowledgeIndex, TermStatistics
-from agent.records import Chunk
 from agent.termindex import ScopeStatistics, TermIndex, stored_length
 from agent.text import TOKENIZER_VERSION, lexical_tokens
-from bot.core.values import DocumentInfo
 from bot.events import Scope
-
-SALES = Scope("slack", "T1", "C-sales")
-ENGINEERING = Scope("slack", "T1", "C-eng")
-
-
-def _document(doc_id: str, scope: Scope, texts: list[str]) -> tuple[DocumentInfo, list[Chunk], list[list[str]]]:
-    info = DocumentInfo(id=doc_id, scope=scope, source=f"{doc_id}.md", title=doc_id, content_hash=doc_id,
-                        uploader="U1", chunk_count=len(texts), size_bytes=sum(map(len, texts)), ingested_at=0.0)
-    chunks = [Chunk(id=f"{doc_id}#{n}", document_id=doc_id, ordinal=n, text=text, source=info.source,
-                    title=doc_id, location="", scope=scope) for n, text in enumerate(texts)]
-    return info, chunks, [c.index_terms() for c in chunks]
+from tests.support.indexed_documents import ENGINEERING, SALES, indexed_document
 
 
 async def _search(index: KnowledgeIndex, question: str, *scopes: Scope) -> list[str]:
@@ -41,10 +29,10 @@ def _terms_dir(path: Path) -> Path:
 
 async def test_search_sees_every_write_as_soon_as_it_returns(tmp_path: Path) -> None:
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        await index.replace_document(*indexed_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
         assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
 
-        await index.replace_document(*_document("pricing", SALES, ["Team seats cost 12 euros a month."]))
+        await index.replace_document(*indexed_document("pricing", SALES, ["Team seats cost 12 euros a month."]))
         assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]  # "seats" still matches
         assert [c for c in await _search(index, "enterprise", SALES)] == []
 
@@ -55,7 +43,7 @@ async def test_search_sees_every_write_as_soon_as_it_returns(tmp_path: Path) -> 
 async def test_a_search_during_the_background_commit_waits_for_it(tmp_path: Path) -> None:
     async with KnowledgeIndex(tmp_path / "k.sqlite3", commit_delay_s=0) as index:
         for word in ("alpaca", "bison", "camel", "dingo", "eland"):
-            await index.replace_document(*_document(word, SALES, [f"The release is named {word}."]))
+            await index.replace_document(*indexed_document(word, SALES, [f"The release is named {word}."]))
             for _ in range(3):  # the commit timer fires, the background sync starts and is committing
                 await asyncio.sleep(0)
             assert await _search(index, word, SALES) == [f"{word}#0"]
@@ -71,7 +59,7 @@ async def test_processes_sharing_the_directory_take_turns_writing(tmp_path: Path
     release.start()
     try:
         async with index:  # opening builds the term index: it waits for its turn
-            await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+            await index.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
             assert await _search(index, "console port", SALES) == ["ports#0"]
             await asyncio.sleep(1.5)  # writes paused: our writer is released for the others
             terms.writer(heap_size=15_000_000, num_threads=1).wait_merging_threads()
@@ -81,8 +69,8 @@ async def test_processes_sharing_the_directory_take_turns_writing(tmp_path: Path
 
 async def test_search_stays_within_the_allowed_scopes(tmp_path: Path) -> None:
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("deploys", ENGINEERING, ["Deploys freeze on Fridays."]))
-        await index.replace_document(*_document("quota", SALES, ["The quarterly quota freeze is in March."]))
+        await index.replace_document(*indexed_document("deploys", ENGINEERING, ["Deploys freeze on Fridays."]))
+        await index.replace_document(*indexed_document("quota", SALES, ["The quarterly quota freeze is in March."]))
         assert await _search(index, "freeze", SALES) == ["quota#0"]
         assert set(await _search(index, "freeze", SALES, ENGINEERING)) == {"quota#0", "deploys#0"}
         candidates = await index.lexical_candidates(lexical_tokens("freeze"), [SALES], limit=5, max_share=1.0,
@@ -100,8 +88,8 @@ async def test_ranking_in_a_channel_ignores_how_long_chunks_are_elsewhere(tmp_pa
     elsewhere would reorder this channel's results (tantivy ranks "twice" first then)."""
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
         filler = " ".join(f"filler{i}" for i in range(8))
-        await index.replace_document(*_document("twice", SALES, [f"zephyr zephyr {filler}"]))
-        await index.replace_document(*_document("once", SALES, ["zephyr"]))
+        await index.replace_document(*indexed_document("twice", SALES, [f"zephyr zephyr {filler}"]))
+        await index.replace_document(*indexed_document("once", SALES, ["zephyr"]))
 
         async def best() -> list[tuple[str, float]]:
             found = await index.lexical_candidates(["zephyr"], [SALES], limit=1, max_share=1.0, max_terms=5)
@@ -112,7 +100,7 @@ async def test_ranking_in_a_channel_ignores_how_long_chunks_are_elsewhere(tmp_pa
         weights = await index.idf(["zephyr", "word1"], [SALES])
         long_text = "zephyr " + " ".join(f"word{i}" for i in range(3000))
         for number, scope in enumerate([ENGINEERING, Scope("discord", "G1", "C1"), Scope("slack", "T2", "C-sales")]):
-            await index.replace_document(*_document(f"long{number}", scope, [long_text, "zephyr zephyr"]))
+            await index.replace_document(*indexed_document(f"long{number}", scope, [long_text, "zephyr zephyr"]))
         assert await best() == alone
         assert await index.idf(["zephyr", "word1"], [SALES]) == weights
         assert (await index.idf(["word1"], [SALES]))["word1"] > (await index.idf(["word1"], [ENGINEERING]))["word1"]
@@ -143,7 +131,7 @@ async def test_a_stale_term_index_cannot_leak_another_channels_chunk(tmp_path: P
     """Until the term index catches up, a row id it knows may belong to another channel's chunk."""
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        await index.replace_document(*indexed_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
         assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
         with sqlite3.connect(path) as db:  # behind the term index's back: the row now is engineering's
             db.execute("UPDATE documents SET channel = ? WHERE id = 'pricing'", (ENGINEERING.channel,))
@@ -154,7 +142,7 @@ async def test_a_stale_term_index_cannot_leak_another_channels_chunk(tmp_path: P
 async def test_korean_terms_and_overlong_tokens(tmp_path: Path) -> None:
     blob = "x" * 5000  # one 5,000-letter "word", as in a pasted base64 blob
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("leave", SALES, [f"연차 휴가는 매년 15일입니다. {blob}"]))
+        await index.replace_document(*indexed_document("leave", SALES, [f"연차 휴가는 매년 15일입니다. {blob}"]))
         assert await _search(index, "휴가는 며칠인가요?", SALES) == ["leave#0"]
         assert await _search(index, blob, SALES) == []
 
@@ -162,7 +150,7 @@ async def test_korean_terms_and_overlong_tokens(tmp_path: Path) -> None:
 async def test_a_lost_term_index_is_rebuilt_from_the_catalog(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
     shutil.rmtree(_terms_dir(path))
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "when do backups run", SALES) == ["backups#0"]
@@ -172,7 +160,7 @@ async def test_a_lost_term_index_is_rebuilt_from_the_catalog(tmp_path: Path) -> 
 async def test_an_unusable_term_index_is_rebuilt_from_the_catalog(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
     if damage == "garbled":
         (_terms_dir(path) / "meta.json").write_text("{not json")
     else:  # as an older or newer teambot with other fields would have left it
@@ -189,8 +177,8 @@ async def test_catalog_changes_the_term_index_missed_are_applied_at_open(tmp_pat
     """A crash after the catalog committed but before the term index did leaves the outbox behind."""
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
-        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+        await index.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
     # What the catalog holds after such a crash: one document changed, one deleted, both in the outbox.
     with sqlite3.connect(path) as db:
         db.execute("UPDATE chunks SET text = 'Backups run weekly.', terms = 'backup run weekly' WHERE id = 'backups#0'")
@@ -209,8 +197,8 @@ async def test_catalog_changes_the_term_index_missed_are_applied_at_open(tmp_pat
 async def test_a_term_index_that_disagrees_with_the_catalog_is_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
-        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+        await index.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await index.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
     with sqlite3.connect(path) as db:  # say, a database restored from an older backup than the index
         db.execute("DELETE FROM chunks WHERE document_id = 'ports'")
         db.execute("DELETE FROM documents WHERE id = 'ports'")
@@ -275,7 +263,7 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
 async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_path: Path, recorded: str) -> None:
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
+        info, chunks, _ = indexed_document("backups", SALES, ["Backups run nightly at 02:00."])
         await index.replace_document(info, chunks, [["stale", "terms"]])  # as other rules would have made them
         assert await _search(index, "nightly backups", SALES) == []
     with sqlite3.connect(path) as db:
@@ -295,7 +283,7 @@ async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_p
 async def test_terms_of_the_current_tokenizer_are_not_recomputed(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
     async with KnowledgeIndex(path) as index:
-        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
+        info, chunks, _ = indexed_document("backups", SALES, ["Backups run nightly at 02:00."])
         await index.replace_document(info, chunks, [["kept", "terms"]])
     async with KnowledgeIndex(path) as index:
         assert await _search(index, "kept terms", SALES) == ["backups#0"]
@@ -312,10 +300,10 @@ async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path:
         for number in range(60):
             text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 30)))
             for index in (alone, together):
-                await index.replace_document(*_document(f"sales{number}", SALES, [text]))
+                await index.replace_document(*indexed_document(f"sales{number}", SALES, [text]))
         for number in range(60):
             text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(100, 400)))
-            await together.replace_document(*_document(f"eng{number}", ENGINEERING, [text]))
+            await together.replace_document(*indexed_document(f"eng{number}", ENGINEERING, [text]))
         for _ in range(40):
             question = [rng.choice(vocabulary) for _ in range(rng.randint(1, 3))]
             expected = await alone.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
@@ -328,8 +316,8 @@ async def test_a_small_channel_searches_for_the_words_it_holds(tmp_path: Path) -
     """Counted within a channel of a few chunks, every word it holds is in a large share of them;
     the selective-term filter must not leave only the question's words the channel lacks."""
     async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("laptops", SALES, ["Laptops are replaced every three years."]))
-        await index.replace_document(*_document("holidays", SALES, ["The office closes at Christmas."]))
+        await index.replace_document(*indexed_document("laptops", SALES, ["Laptops are replaced every three years."]))
+        await index.replace_document(*indexed_document("holidays", SALES, ["The office closes at Christmas."]))
         found = await index.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
                                                limit=5, max_share=0.05, max_terms=16)
         assert [chunk_id for chunk_id, _ in found.hits] == ["laptops#0"]
@@ -359,10 +347,10 @@ async def test_hits_in_a_channel_do_not_depend_on_other_scopes_documents(tmp_pat
             scope = visible[number % 4 == 0]
             texts = [text(1, 12) for _ in range(12)]
             for index in (alone, together):
-                await index.replace_document(*_document(f"here{number}", scope, texts))
+                await index.replace_document(*indexed_document(f"here{number}", scope, texts))
         for number in range(60):
             texts = [text(*lengths) for _ in range(20)]
-            await together.replace_document(*_document(f"there{number}", others[number % len(others)], texts))
+            await together.replace_document(*indexed_document(f"there{number}", others[number % len(others)], texts))
         for limit in (1, 2, 5, 40):
             for _ in range(25):
                 question = rng.sample(vocabulary, rng.randint(1, 3))

@@ -129,6 +129,7 @@ def incoming_message(message: discord.Message, where: Where, *, bot_user_id: int
         event_id=str(message.id),
         roles=member_roles(message.author),
         visibility="private" if where.is_dm else channel_visibility(message.channel),
+        workspace_is_real=not where.is_dm,  # every DM is in the shared DM_WORKSPACE
     )
 
 
@@ -164,6 +165,7 @@ def interaction_message(interaction: discord.Interaction[Any], *, text: str,
         user=str(interaction.user.id), text=text.strip(), attachments=attachments, is_dm=where.is_dm,
         mentions_bot=True, event_id=str(interaction.id), roles=member_roles(interaction.user),
         visibility="private" if where.is_dm else channel_visibility(interaction.channel),
+        workspace_is_real=not where.is_dm,  # every DM is in the shared DM_WORKSPACE
     )
 
 

@@ -34,15 +34,17 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Adapter
-from adapters.slack import translate
+from adapters.slack import reports, translate
 from adapters.slack.listeners import CommandNames, Registration, register
-from adapters.slack.mrkdwn import escape, unescape
+from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import SlackReplyStream
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
+from bot.core.values import Report
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
 from bot.httpbody import BodyTooLarge, read_body
 from bot.permissions import Actor
+from bot.reports.stats import STATS_COMMAND
 from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class SlackAdapter(Adapter):
         self._visibility: OrderedDict[tuple[str, str], tuple[float, Visibility]] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._team_id: str | None = None
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -112,6 +115,7 @@ class SlackAdapter(Adapter):
         )
         self.registration: Registration = register(self.app, handlers=self, commands=CommandNames(
             ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
+            stats=STATS_COMMAND,
         ))
         self.app.middleware(self._skip_replayed_interactions)
         if not self.socket_mode and web_app is not None:
@@ -424,6 +428,24 @@ class SlackAdapter(Adapter):
             reason = f"{escape(parsed.reason)}. " if parsed.reason else ""
             text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
         await self._ephemeral(channel=channel, user=user, text=text)
+
+    async def on_stats(self, *, command: dict[str, Any]) -> None:
+        """`/stats [day|week|month]`: the usage figures its asker may see, shown to them only."""
+        message = translate.message_from_command(command, thread="stats")
+        answer = await self.teambot.commands.stats(message, message.text)
+        await self._ephemeral(channel=message.channel, user=message.user, text=to_mrkdwn(answer.markdown))
+
+    # --- usage reports (bot.core.ports.ReportDestination) ----------------------------------------
+
+    async def channel_workspace(self, channel: str) -> str:
+        """The bot token's workspace (asked once): a report channel is one of its channels."""
+        if self._team_id is None:
+            self._team_id = await reports.bot_workspace(self.client)
+        return self._team_id
+
+    async def post_report(self, *, channel: str, report: Report) -> None:
+        """Share the chart in `channel` with the report as its message (SlackApiError on failure)."""
+        await reports.upload_report(self.client, channel=channel, report=report)
 
     # --- feedback -------------------------------------------------------------------------------
 

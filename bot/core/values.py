@@ -86,6 +86,9 @@ class IncomingMessage:
     """The sender's roles on the platform (Discord role ids and names), for permissions."""
     visibility: Visibility = "unknown"
     """Who can read the channel (or thread) the message was sent in; DMs are private whatever this says."""
+    workspace_is_real: bool = True
+    """False where the platform puts the conversation in no workspace of its own (every Discord DM is in
+    the shared `dm` workspace): that workspace's other channels are strangers' conversations."""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -214,3 +217,19 @@ class QuestionRecord:
     """Who can read the channel it was asked in: reports name its text and documents only to them."""
     tokens_estimated: bool = False
     """The server reported no usage: the token counts are teambot's estimate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A usage report ready to post, free of platform specifics: what a `ReportDestination` is given.
+
+    `text` is Markdown using bold, bullet lists and code spans only (Discord shows it as is, Slack
+    converts it); `chart_png` is the chart image, posted with it as one file.
+    """
+
+    title: str
+    text: str
+    chart_png: bytes
+    chart_name: str = "usage-report.png"
+    chart_alt: str = "Questions per day with the share the bot could not answer"
+    """The image's description, for readers who cannot see it."""

@@ -21,7 +21,8 @@ import pytest
 from agent.prompts import NO_MODEL_NOTE, NO_MODEL_NOTE_KO
 from bot.history import RedisHistory, Turn
 from bot.redis_server import EmbeddedRedis
-from tests.real_model.conftest import (
+from tests.support.llama_server import ChatCall, LlamaServer, ModelRelay, llama_server
+from tests.support.real_model_runs import (
     CONTEXT_TOKENS,
     MAX_ANSWER_TOKENS,
     MAX_CONDENSE_TOKENS,
@@ -32,7 +33,6 @@ from tests.real_model.conftest import (
     teambot_env,
     thread_key,
 )
-from tests.real_model.llama import ChatCall, LlamaServer, ModelRelay, llama_server
 
 pytestmark = pytest.mark.real_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.real_model.llama import Exchange, LlamaServer
+from tests.support.llama_server import Exchange, LlamaServer
 
 
 def _request(body: dict) -> bytes:

@@ -15,7 +15,8 @@ from bot.app import Teambot
 from bot.reports import build_report, current, last_complete, render_chart, render_text, stats_report
 from bot.reports.periods import containing
 from bot.usage import QuestionRecord, RedisUsage
-from tests.test_cli import GUIDE, cli_env, run_cli
+from tests.support.cli import cli_env, run_cli
+from tests.support.documents import DEPLOY_GUIDE
 
 PARIS = ZoneInfo("Europe/Paris")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -106,7 +107,7 @@ async def test_week_against_previous_week_with_costs_latency_and_gaps(redis_url:
 async def test_stats_json_counts_questions_uploads_and_feedback(teambot: Teambot, tmp_path: Path,
                                                                redis_url: str) -> None:
     fake = FakeAdapter(teambot)
-    [ok] = await fake.upload("guide.md", GUIDE.encode(), channel="ops")
+    [ok] = await fake.upload("guide.md", DEPLOY_GUIDE, channel="ops")
     [bad] = await fake.upload("broken.pdf", b"not a pdf", channel="ops")
     assert ok.error is None and bad.error is not None
     replies = [

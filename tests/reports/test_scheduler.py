@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.reports.scheduler import ReportScheduler
 from bot.usage import QuestionRecord, RedisUsage
-from tests.reports.fakes import MemoryDestination
+from tests.support.report_fakes import MemoryDestination
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_9 = datetime(2025, 1, 13, 9, 0, tzinfo=PARIS)

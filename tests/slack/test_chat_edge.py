@@ -10,10 +10,10 @@ from collections.abc import Callable
 from bot.events import Scope
 from bot.observability import configure_logging
 from bot.settings import Settings
-from tests.slack.conftest import payload, running_slack, slack_settings
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.logs import capture_root_handler, restored_logging
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import payload, running_slack, slack_settings
 
 C1 = Scope("slack", TEAM_ID, "C1")
 

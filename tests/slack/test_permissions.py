@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from bot.events import Scope
 from bot.settings import Settings
-from tests.slack.conftest import GUIDE, payload, running_slack, slack_settings
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import payload, running_slack, slack_settings
 
 C1, C2 = Scope("slack", TEAM_ID, "C1"), Scope("slack", TEAM_ID, "C2")
 EVERYWHERE = C1.workspace_wide()
@@ -63,7 +64,7 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         assert "Laptops are replaced every 3 years." in str(openai_server.chat_requests()[-1]["body"]["messages"][0])
 
         # Deleting: a guest may not; an uploader may not touch workspace-wide documents; an admin may.
-        await slack.teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=C1, uploader="UEDITOR")
+        await slack.teambot.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE, scope=C1, uploader="UEDITOR")
         for user, text in (("UGUEST", "delete guide.md"), ("UEDITOR", "delete policy.md")):
             before = len(slack.fake.of("chat.postEphemeral"))
             await slack.command("/kb", text, user=user)

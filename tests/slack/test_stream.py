@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.stream import SlackReplyStream
 from bot.events import Citation, Reply
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 
 @pytest.fixture

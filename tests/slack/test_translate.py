@@ -8,7 +8,7 @@ import pytest
 
 from adapters.slack import translate
 from adapters.slack.mrkdwn import to_mrkdwn
-from tests.slack.conftest import payload
+from tests.support.slack_bot import payload
 
 BOT = "UBOT"
 

@@ -3,7 +3,7 @@
 `FilesFakeSlack` adds the `files_upload_v2` flow (`files.getUploadURLExternal`,
 the upload itself, `files.completeUploadExternal`); `FilesFakeDiscord` keeps
 the files of multipart message posts. `MemoryDestination` is a real
-`ReportDestination` that keeps what it was given.
+`ReportChannel` that keeps what it was given.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.core.values import Report
 from bot.reports.aggregate import Audience
-from tests.discord.fake_discord import FakeDiscord
-from tests.slack.fake_slack import Call, FakeSlack
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_slack import Call, FakeSlack
 
 FILES_METHODS = ("files.getUploadURLExternal", "files.completeUploadExternal")
 
@@ -80,7 +81,7 @@ class FilesFakeDiscord(FakeDiscord):
 
 @dataclass
 class MemoryDestination:
-    """A destination that keeps every report it is given (and can be told to fail)."""
+    """A report channel that keeps every report it is given, as (text, chart, title) (and can be told to fail)."""
 
     name: str = "memory:reports"
     posts: list[tuple[str, bytes, str]] = field(default_factory=list)
@@ -92,7 +93,7 @@ class MemoryDestination:
     async def audience(self) -> Audience:
         return self.readers
 
-    async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
+    async def post(self, report: Report) -> None:
         if self.fail:
             raise RuntimeError("the channel is unavailable")
-        self.posts.append((report_text, chart_png, title))
+        self.posts.append((report.text, report.chart_png, report.title))

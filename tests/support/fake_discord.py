@@ -1,8 +1,9 @@
 """A loopback fake of Discord: the websocket gateway and the REST API, recording every call.
 
-The real discord.py client connects to it (the adapter gets `api_base` and
-`gateway_url`). Tests push gateway events (`message`, `slash`) and read what
-the bot did from `calls` (`wait_for` polls until a condition holds).
+The real discord.py client connects to it (the `run_discord` fixture points
+discord.py's endpoints at `api_base` and `gateway_url`). Tests push gateway
+events (`message`, `slash`) and read what the bot did from `calls` (`wait_for`
+polls until a condition holds).
 """
 
 from __future__ import annotations
