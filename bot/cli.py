@@ -120,22 +120,26 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _docs(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.commands import documents_text  # noqa: PLC0415
-
+    # What the console's /docs and /delete do, in the channel named: the same commands, the same lines.
+    place = console.to_message("", channel=args.channel, thread="")
     async with _teambot(settings) as teambot:
-        scopes = [_scope(args)]
         if args.docs_command == "delete":
-            document = await teambot.knowledge.delete(scopes, args.reference)
-            print(for_terminal(f"Deleted {document.source} ({document.chunk_count} chunks)"))
+            # The person at the terminal runs the bot: trusted, as in `teambot chat`.
+            deletion = await teambot.commands.delete(place, args.reference, trusted=True)
+            if deletion.document is None:
+                raise CliError(deletion.error)
+            print(for_terminal(deletion.text()))
             return 0
-        documents = await teambot.knowledge.list_documents(scopes)
+        listing = await teambot.commands.list_documents(place)
+    if listing.error is not None:
+        raise CliError(listing.error)
     if args.json:
         print(json.dumps([{
             "id": d.id, "source": d.source, "title": d.title, "chunks": d.chunk_count, "bytes": d.size_bytes,
             "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
-        } for d in documents], ensure_ascii=False, indent=2))
+        } for d in listing.documents], ensure_ascii=False, indent=2))
     else:
-        print(for_terminal(documents_text(documents)))
+        print(for_terminal(listing.text()))
     return 0
 
 

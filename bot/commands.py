@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
 from bot.core.ports import ReplyStream, UsageRecorder
@@ -28,6 +28,7 @@ from bot.core.values import (
     IncomingMessage,
     Reply,
     Scope,
+    Turn,
 )
 from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
@@ -48,12 +49,25 @@ def as_typed(text: str) -> str:
 
 STORE_UNAVAILABLE = "the document store is unavailable right now"
 
+Failure = Literal["not_found", "denied", "unavailable", "internal"]
+"""Why a command did not do what was asked, for surfaces that answer with a status (the HTTP API):
+the request named no single document there, the sender may not, a store is down, or our own bug."""
+
 
 def failure_reason(error: BaseException) -> str:
     """One line for a command that failed on something other than the user's request."""
     if isinstance(error, StoreUnavailable):
         return STORE_UNAVAILABLE
     return f"something went wrong on our side ({type(error).__name__})"
+
+
+def failure_of(error: BaseException) -> Failure:
+    """The kind of `error`, caught by a command."""
+    if isinstance(error, IngestError):
+        return "not_found"
+    if isinstance(error, PermissionDenied):
+        return "denied"
+    return "unavailable" if isinstance(error, StoreUnavailable) else "internal"
 
 
 # --- results ------------------------------------------------------------------------------------------------
@@ -96,6 +110,7 @@ class DocumentList:
 
     documents: tuple[DocumentInfo, ...] = ()
     error: str | None = None
+    failure: Failure | None = None
 
     def text(self, escape: Escape = as_typed) -> str:
         if self.error is not None:
@@ -109,6 +124,7 @@ class Deletion:
 
     document: DocumentInfo | None = None
     error: str | None = None
+    failure: Failure | None = None
 
     def text(self, escape: Escape = as_typed) -> str:
         if self.document is not None:
@@ -145,6 +161,10 @@ class Commands:
         """Clear a thread's history."""
         await self.dispatcher.forget(conversation_key)
 
+    async def history(self, conversation_key: str) -> list[Turn]:
+        """A thread's remembered turns, oldest first (raises when the history store is unavailable)."""
+        return await self.dispatcher.recall(conversation_key)
+
     async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
@@ -170,7 +190,7 @@ class Commands:
             documents = await self.knowledge.list_documents(visible_scopes(message))
         except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("listing documents failed", exc)
-            return DocumentList(error=failure_reason(exc))
+            return DocumentList(error=failure_reason(exc), failure=failure_of(exc))
         return DocumentList(tuple(documents))
 
     def manageable_scopes(self, message: IncomingMessage, *, trusted: bool = False) -> list[Scope]:
@@ -190,10 +210,10 @@ class Commands:
                 self.permissions.check_manage(message.actor, document.scope)
             return Deletion(await self.knowledge.delete([document.scope], document.id))
         except (IngestError, PermissionDenied) as exc:
-            return Deletion(error=str(exc))
+            return Deletion(error=str(exc), failure=failure_of(exc))
         except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("deleting a document failed", exc)
-            return Deletion(error=failure_reason(exc))
+            return Deletion(error=failure_reason(exc), failure=failure_of(exc))
 
     # --- uploads ---
 

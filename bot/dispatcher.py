@@ -220,3 +220,7 @@ class Dispatcher:
     async def forget(self, conversation_key: str) -> None:
         """Clear a thread's history."""
         await self._history.clear(conversation_key)
+
+    async def recall(self, conversation_key: str) -> list[Turn]:
+        """A thread's remembered turns, oldest first."""
+        return await self._history.load(conversation_key)

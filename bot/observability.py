@@ -1,4 +1,4 @@
-"""Health, readiness, Prometheus metrics and structured logs.
+"""Readiness checks, Prometheus metrics and structured logs (`adapters.http.health` serves the first two).
 
 Metrics live in a registry owned by each `Teambot` (not the process-global
 one), so several cores in one process — tests, mostly — never share counters.
@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 
 if TYPE_CHECKING:
     from bot.app import Teambot
@@ -139,25 +139,6 @@ async def check_readiness(teambot: Teambot, *, timeout_s: float = 2.0) -> dict[s
         name: result if isinstance(result, str) else f"unavailable ({type(result).__name__})"
         for name, result in zip(names, results, strict=True)
     }
-
-
-def register(app: web.Application, teambot: Teambot) -> None:
-    """Add `/healthz`, `/readyz` and `/metrics` to the shared HTTP server."""
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
-        checks = await check_readiness(teambot)
-        ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())
-        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
-
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=teambot.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
 
 
 # --- logs ---------------------------------------------------------------------------------

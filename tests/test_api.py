@@ -11,11 +11,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import ValidationError
 
-from bot.api import HttpApi
+from adapters.http.app import HttpApi
+from adapters.http.models import AskRequest
+from adapters.http.openapi import openapi_document
 from bot.app import Teambot
-from bot.openapi import openapi_spec
 from bot.serve import build_web_app
 from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
@@ -138,6 +141,30 @@ async def test_upload_list_and_delete(api: TestClient) -> None:
     await _error(response, 404)
 
 
+async def test_list_and_delete_are_the_chat_commands(api: TestClient) -> None:
+    """Listing and deleting go through the command service, as an admin's `/kb` does in chat: a document
+    is named by id or file name, the workspace-wide ones are managed from any channel, and a refusal
+    reads as it does on every platform."""
+    upload = await api.post("/api/v1/documents", headers=AUTH, data=_form(("guide.md", GUIDE), workspace="W",
+                                                                          channel="*"))
+    assert upload.status == 200, await upload.text()
+    upload = await api.post("/api/v1/documents", headers=AUTH, data=_form(("falcon.md", SECRET), workspace="W",
+                                                                          channel="C"))
+    assert upload.status == 200, await upload.text()
+    where = {"workspace": "W", "channel": "C"}
+    listed = await _documents(api, **where)
+    assert sorted((d["source"], d["workspace_wide"]) for d in listed) == [("falcon.md", False), ("guide.md", True)]
+
+    response = await api.delete("/api/v1/documents/falcon.md", params=where, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["deleted"]["source"] == "falcon.md"
+    response = await api.delete("/api/v1/documents/guide.md", params=where, headers=AUTH)
+    assert response.status == 200 and (await response.json())["deleted"]["scope"]["channel"] == "*"
+    response = await api.delete("/api/v1/documents/guide.md", params=where, headers=AUTH)
+    assert await _error(response, 404) == "no document named 'guide.md' here"
+    assert await _documents(api, **where) == []
+
+
 async def test_bad_uploads_store_nothing(api: TestClient) -> None:
     where = {"workspace": "W", "channel": "C"}
     # Every file bad: 422 with per-file reasons.
@@ -165,18 +192,22 @@ async def test_bad_uploads_store_nothing(api: TestClient) -> None:
     assert await _documents(api, **where) == []
 
 
+BAD_ASK_BODIES: list[Any] = [
+    {"workspace": "W", "channel": "C"},
+    {"question": "  ", "workspace": "W", "channel": "C"},
+    {"question": "port?", "channel": "C"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t 1"},
+    {"question": "port?", "workspace": "W:x", "channel": "C", "thread": "t1"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "stream": "yes"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "scope": "all"},
+    {"question": "port?", "workspace": 7, "channel": "C"},
+    {"question": "x" * 8001, "workspace": "W", "channel": "C"},
+    ["port?"],
+]
+
+
 async def test_ask_validation_stores_nothing(api: TestClient) -> None:
-    bad_bodies: list[Any] = [
-        {"workspace": "W", "channel": "C"},
-        {"question": "  ", "workspace": "W", "channel": "C"},
-        {"question": "port?", "channel": "C"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t 1"},
-        {"question": "port?", "workspace": "W:x", "channel": "C", "thread": "t1"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "stream": "yes"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "scope": "all"},
-        ["port?"],
-    ]
-    for body in bad_bodies:
+    for body in BAD_ASK_BODIES:
         await _error(await api.post("/api/v1/ask", json=body, headers=AUTH), 400)
     await _error(await api.post("/api/v1/ask", data=b"{not json", headers=AUTH), 400)
     response = await api.get("/api/v1/threads/t1/history", params={"workspace": "W", "channel": "C"},
@@ -275,8 +306,24 @@ async def test_scope_isolation(api: TestClient) -> None:
     assert await _documents(api, workspace="W2", channel="B") == []
 
 
+def test_the_description_refuses_what_the_api_refuses() -> None:
+    """The description is generated from the models that validate requests: a body it calls valid is
+    taken, and one it calls invalid is refused (the hand-kept description let "  " pass as a question)."""
+    validator = Draft202012Validator(openapi_document()["components"]["schemas"]["AskRequest"])
+    good = [{"question": "port?", "workspace": "W", "channel": "*"},
+            {"question": " port? ", "workspace": "W", "channel": "C", "thread": "t1", "platform": "slack",
+             "user": "ci", "stream": True}]
+    for body in [*good, *BAD_ASK_BODIES]:
+        try:
+            AskRequest.model_validate_json(json.dumps(body))
+            taken = True
+        except ValidationError:
+            taken = False
+        assert validator.is_valid(body) == taken == (body in good), body
+
+
 async def test_openapi_is_valid_and_covers_every_route(api: TestClient) -> None:
-    spec = openapi_spec()
+    spec = openapi_document()
     validate(spec)  # structural validation against the OpenAPI 3.1 schema
 
     registered = {

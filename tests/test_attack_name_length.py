@@ -1,8 +1,8 @@
 """Attack: README's "an uploaded file's name: 255 characters" holds only for the HTTP API.
 
-The check lives in `bot/api.py` (`MAX_FILENAME_CHARS`), before `KnowledgeBase.ingest`; Slack, Discord,
-console and command-line uploads reach `ingest` directly, so a 20,000-character name is stored and then
-shown in every listing and citation.
+The check lived in the HTTP API (`MAX_FILENAME_CHARS`, now in `adapters/http/models.py`), before
+`KnowledgeBase.ingest`; Slack, Discord, console and command-line uploads reach `ingest` directly, so a
+20,000-character name is stored and then shown in every listing and citation.
 """
 
 from __future__ import annotations

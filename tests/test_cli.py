@@ -42,6 +42,15 @@ async def test_ingest_and_ask_json_offline_with_embedded_redis(tmp_path: Path) -
     code, out, _ = await run_cli("docs", "delete", "guide.md", "--channel", "ops", env=env, cwd=tmp_path)
     assert code == 0 and out.startswith("Deleted guide.md")
 
+    # `docs` is the console's /docs and /delete: a channel lists the workspace-wide documents too, and the
+    # person at the terminal may delete them from there.
+    (tmp_path / "faq.md").write_text("# FAQ\n\nThe office opens at nine.\n")
+    assert (await run_cli("ingest", "faq.md", "--channel", "*", env=env, cwd=tmp_path))[0] == 0
+    code, out, _ = await run_cli("docs", "list", "--channel", "ops", "--json", env=env, cwd=tmp_path)
+    assert [(d["source"], d["channel"]) for d in json.loads(out)] == [("faq.md", "*")]
+    code, out, _ = await run_cli("docs", "delete", "faq.md", "--channel", "ops", env=env, cwd=tmp_path)
+    assert code == 0 and out.startswith("Deleted faq.md")
+
 
 async def test_second_ask_in_a_thread_sends_the_first_turn_as_history(tmp_path: Path, openai_server: FakeOpenAI,
                                                                        redis_url: str) -> None:

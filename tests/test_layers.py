@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "agent", "adapters")
 WIRING = ("bot.app", "bot.serve", "bot.cli")
-PLATFORMS = ("adapters.slack", "adapters.discord", "adapters.console", "adapters.fake")
+PLATFORMS = ("adapters.slack", "adapters.discord", "adapters.console", "adapters.fake", "adapters.http")
 
 
 def _within(module: str, prefix: str) -> bool:
@@ -107,12 +107,10 @@ RULES = [
          allowed=("adapters", "agent", *_bot_services())),
     *(Rule(f"the {platform} adapter imports no other platform's", layer=f"adapters.{platform}",
            allowed=(f"adapters.{platform}", "adapters.base", "agent", *_bot_services()))
-      for platform in ("slack", "discord", "console", "fake")),
-    # Reports post through the kernel's `ReportDestination` port, which the adapters implement.
-    Rule("the usage reports import no adapters", layer="bot.reports", allowed=("agent", *_bot_services())),
-    # Not yet enforced (a later step of the architecture issue), to be added here as a rule:
-    # - services in `bot` (everything but bot.core and the wiring) import only bot, bot.core and agent,
-    #   never `adapters` (today bot.api imports adapters.base).
+      for platform in ("slack", "discord", "console", "fake", "http")),
+    # Services in `bot` (everything but the kernel and the wiring) never import an adapter: reports, for
+    # one, post through the kernel's `ReportDestination` port, which the adapters implement.
+    Rule("services in bot import no adapter", layer="bot", allowed=("bot", "agent"), except_for=WIRING),
 ]
 
 
