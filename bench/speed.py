@@ -154,7 +154,7 @@ async def _ingest_ours(data_dir: Path, documents: list[tuple[str, str]], *,
         batches = []
         for name, _ in documents if keep_vectors else ():
             document = await bot.knowledge.find([SCOPE], name)
-            batches.append(await bot.vectors.snapshot(await bot.index.chunk_ids(document.id), scope=SCOPE))
+            batches.append(await bot.vectors.snapshot(await bot.catalog.chunk_ids(document.id), scope=SCOPE))
     return seconds, chunks, batches
 
 

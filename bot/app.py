@@ -14,12 +14,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from agent.catalog import Catalog
 from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
 from agent.graph import build_graph
-from agent.lexical import KnowledgeIndex
+from agent.lexical_search import LexicalSearch
 from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
+from agent.term_sync import TermIndexSync
 from agent.vectorstore import ChromaVectorStore
 from bot.claims import Claims
 from bot.commands import Commands
@@ -106,20 +108,23 @@ class Teambot:
             model_http_client = build_model_http_client()
             self._stack.push_async_callback(model_http_client.aclose)
         self.embedder = await asyncio.to_thread(build_embedder, settings, http_client=model_http_client)
-        self.index = await self._stack.enter_async_context(
-            KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
+        self.catalog = await self._stack.enter_async_context(
+            Catalog(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
         )
+        # Entered after the catalog, so closing finishes the term index's sync while the catalog is open.
+        self.terms = await self._stack.enter_async_context(TermIndexSync.beside(self.catalog))
+        self.lexical = LexicalSearch(catalog=self.catalog, terms=self.terms)
         # Entered after the catalog, so closing waits for queued vector writes while the catalog
         # can still record them done.
         if settings.chroma_host:
             vectors = await asyncio.to_thread(
                 ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
-                ssl=settings.chroma_ssl, embedder_name=self.embedder.name, on_written=self.index.forget_vector_writes,
+                ssl=settings.chroma_ssl, embedder_name=self.embedder.name, on_written=self.catalog.forget_vector_writes,
             )
         else:
             vectors = await asyncio.to_thread(
                 ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name,
-                on_written=self.index.forget_vector_writes,
+                on_written=self.catalog.forget_vector_writes,
             )
         self.vectors = await self._stack.enter_async_context(vectors)
 
@@ -132,7 +137,7 @@ class Teambot:
         self.knowledge = KnowledgeBase(
             metrics=self.metrics,
             sandbox=sandbox,
-            index=self.index, vectors=self.vectors, embedder=self.embedder,
+            catalog=self.catalog, terms=self.terms, vectors=self.vectors, embedder=self.embedder,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
             limits=IngestLimits(
                 max_bytes=settings.max_upload_bytes,
@@ -145,7 +150,7 @@ class Teambot:
         resumed = await self.knowledge.resume()
         if resumed:
             log.info("writing vectors a previous run left owed", extra={"documents": resumed})
-        self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)
+        self.retriever = HybridRetriever(index=self.lexical, vectors=self.vectors, embedder=self.embedder)
         self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
         self.usage = RedisUsage.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
