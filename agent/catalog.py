@@ -2,7 +2,7 @@
 
 The catalog is the source of truth. It holds documents, chunks and each chunk's index terms
 (`agent.records.index_terms`: stemmed words, character bigrams for Korean). The term index
-(`agent.term_sync`) and Chroma (`agent.vectorstore`) are derived from it through two outboxes in
+(`agent.term_sync`) and Chroma (`agent.write_behind`) are derived from it through two outboxes in
 the same database: every change also writes a `lexical_outbox` row and a `vector_outbox` row in
 the same transaction, so a crash between the catalog's commit and theirs loses nothing; the next
 start finishes the work.

@@ -46,7 +46,7 @@ import httpx
 import psutil
 
 from adapters.base import CollectingStream
-from agent.vectorstore import VectorSnapshot
+from agent.chroma_store import VectorSnapshot
 from bench.datasets import EVAL_ROOT, load_squad
 from bench.quality import percentile
 from bot.app import Teambot

@@ -21,13 +21,14 @@ import chromadb
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from agent.catalog import Catalog
+from agent.chroma_store import ChromaStore
 from agent.embeddings import WordLlamaEmbedder
 from agent.graph import build_graph
 from agent.lexical_search import LexicalSearch
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
 from agent.term_sync import TermIndexSync
-from agent.vectorstore import ChromaVectorStore
+from agent.write_behind import WriteBehindVectorStore
 from bench.datasets import Passage
 from bot.events import Scope
 from bot.knowledge import IngestLimits, KnowledgeBase, document_id
@@ -56,7 +57,8 @@ class Ours:
         self.embedder = embedder
         self.catalog = Catalog(workdir / "ours.sqlite3")
         self.terms = TermIndexSync.beside(self.catalog)
-        self.vectors = ChromaVectorStore.persistent(workdir / "chroma-ours", embedder_name=embedder.name)
+        chroma = ChromaStore.persistent(workdir / "chroma-ours", embedder_name=embedder.name)
+        self.vectors = WriteBehindVectorStore(chroma)
         extra: dict[str, object] = {}
         if "sandbox" in inspect.signature(KnowledgeBase.__init__).parameters:
             from bot.sandbox import ParserSandbox  # noqa: PLC0415 - only where the code base has one
@@ -106,8 +108,7 @@ class Ours:
         return str(state.get("answer", "")), bool(state.get("answered"))
 
     async def aclose(self) -> None:
-        if hasattr(self.vectors, "aclose"):  # older code bases wrote vectors before returning
-            await self.vectors.aclose()
+        await self.vectors.aclose()
         await self.terms.aclose()
         await self.catalog.aclose()
         sandbox = getattr(self, "sandbox", None)

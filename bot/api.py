@@ -35,7 +35,7 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
-from agent.vectorstore import VectorStoreError
+from bot.core.errors import StoreUnavailable
 from bot.core.labels import MAX_NAME_CHARS
 from bot.core.values import DocumentInfo
 from bot.dispatcher import SHUTTING_DOWN, SHUTTING_DOWN_ERROR
@@ -287,7 +287,7 @@ class HttpApi:
                 return await handler(request)
             except ApiError as exc:
                 return error_response(exc.status, exc.message)
-            except VectorStoreError as exc:
+            except StoreUnavailable as exc:
                 return error_response(503, str(exc) or "the document store is unavailable; try again")
             except (RedisError, OSError):
                 log.warning("redis unavailable for an API request", exc_info=True)

@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agent.catalog import Catalog
+from agent.chroma_store import ChromaStore
 from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
 from agent.graph import build_graph
 from agent.lexical_search import LexicalSearch
@@ -22,7 +23,7 @@ from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
 from agent.term_sync import TermIndexSync
-from agent.vectorstore import ChromaVectorStore
+from agent.write_behind import WriteBehindVectorStore
 from bot.claims import Claims
 from bot.commands import Commands
 from bot.dispatcher import Dispatcher
@@ -114,22 +115,22 @@ class Teambot:
         # Entered after the catalog, so closing finishes the term index's sync while the catalog is open.
         self.terms = await self._stack.enter_async_context(TermIndexSync.beside(self.catalog))
         self.lexical = LexicalSearch(catalog=self.catalog, terms=self.terms)
-        # Entered after the catalog, so closing waits for queued vector writes while the catalog
-        # can still record them done.
         if settings.chroma_host:
-            vectors = await asyncio.to_thread(
-                ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
-                ssl=settings.chroma_ssl, embedder_name=self.embedder.name, on_written=self.catalog.forget_vector_writes,
+            chroma = await asyncio.to_thread(
+                ChromaStore.remote, settings.chroma_host, settings.chroma_port,
+                ssl=settings.chroma_ssl, embedder_name=self.embedder.name,
             )
         else:
-            vectors = await asyncio.to_thread(
-                ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name,
-                on_written=self.catalog.forget_vector_writes,
-            )
-        self.vectors = await self._stack.enter_async_context(vectors)
+            chroma = await asyncio.to_thread(ChromaStore.persistent, data_dir / "chroma",
+                                             embedder_name=self.embedder.name)
+        # Entered after the catalog, so closing waits for queued vector writes while the catalog
+        # can still record them done.
+        self.vectors = await self._stack.enter_async_context(
+            WriteBehindVectorStore(chroma, on_written=self.catalog.forget_vector_writes)
+        )
 
         self.metrics = Metrics()
-        self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
+        self.metrics.vector_writes_queued.set_function(lambda: self.vectors.queued_documents)
         self.permissions = Permissions.from_entries(admins=settings.admins, uploaders=settings.uploaders)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576,
                                 workers=settings.parse_workers)

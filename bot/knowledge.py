@@ -4,8 +4,8 @@ A file is parsed, chunked and embedded before anything is written. Then one cata
 transaction (SQLite, the source of truth) puts the new version in place of the old; if it
 fails, nothing has changed. The term index and Chroma are derived from the catalog and follow
 it through outboxes written in that same transaction: Chroma gets the vectors already computed
-(`ChromaVectorStore.submit`, batched in the background), and `resume` writes again whatever a
-crash left owed, embedding those documents anew from the catalog's text.
+(`WriteBehindVectorStore.submit`, batched in the background), and `resume` writes again
+whatever a crash left owed, embedding those documents anew from the catalog's text.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from agent.embeddings import Embedder
 from agent.catalog import Catalog
+from agent.chroma_store import VectorWrite
+from agent.embeddings import Embedder
 from agent.records import Chunk, chunk_id, section_heading
 from agent.term_sync import TermIndexSync
-from agent.vectorstore import ChromaVectorStore, VectorWrite
+from agent.write_behind import WriteBehindVectorStore
 from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
@@ -65,7 +66,7 @@ def document_id(scope: Scope, source: str) -> str:
 class KnowledgeBase:
     """Documents per scope, searchable by the agent's retriever."""
 
-    def __init__(self, *, catalog: Catalog, terms: TermIndexSync, vectors: ChromaVectorStore,
+    def __init__(self, *, catalog: Catalog, terms: TermIndexSync, vectors: WriteBehindVectorStore,
                  embedder: Embedder, chunk_size: int, chunk_overlap: int, limits: IngestLimits,
                  sandbox: ParserSandbox, metrics: Metrics | None = None) -> None:
         self.sandbox = sandbox

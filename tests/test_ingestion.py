@@ -120,7 +120,7 @@ async def test_every_format_is_ingested_and_searchable(teambot: Teambot) -> None
     assert sorted(name for name, _, _ in listed) == sorted(files)
     assert vector_count == sum(chunks for _, chunks, _ in listed)
 
-    stored = teambot.vectors.collection(SCOPE).get(include=["metadatas", "documents"])
+    stored = teambot.vectors.store.collection(SCOPE).get(include=["metadatas", "documents"])
     assert stored["metadatas"][0]["uploader"] == "alice" and len(stored["metadatas"][0]["content_hash"]) == 64
     assert stored["metadatas"][0]["ingested_at"] > 0
     assert {"source", "title", "location", "platform", "workspace", "channel"} <= set(stored["metadatas"][0])
@@ -201,7 +201,7 @@ async def test_a_document_replaced_twice_in_a_row_keeps_only_the_last_vectors(te
     second = await teambot.knowledge.ingest(name="faq.md", data=long_text.encode(), scope=SCOPE, uploader="b")
     assert first.document.chunk_count == 1 and second.document.chunk_count > 1
     assert await teambot.vectors.count() == second.document.chunk_count
-    stored = teambot.vectors.collection(SCOPE).get(include=["metadatas"])
+    stored = teambot.vectors.store.collection(SCOPE).get(include=["metadatas"])
     assert {m["content_hash"] for m in stored["metadatas"]} == {second.document.content_hash}
     await teambot.knowledge.settle()
     assert await teambot.catalog.vector_writes_owed() == []
@@ -219,7 +219,7 @@ async def test_vector_writes_a_crash_left_owed_are_done_at_the_next_start(make_s
         catalog = teambot.catalog.path
         # As a crash would leave it: kept.md's vectors never reached Chroma, and gone.md was
         # deleted from the catalog while its vectors stayed. Both owed, in the outbox.
-        teambot.vectors.collection(SCOPE).delete(where={"document_id": kept.document.id})
+        teambot.vectors.store.collection(SCOPE).delete(where={"document_id": kept.document.id})
     with sqlite3.connect(catalog) as db:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM documents WHERE id = ?", (gone.document.id,))
