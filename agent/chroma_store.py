@@ -183,7 +183,8 @@ class ChromaStore:
         hits.sort(key=lambda hit: hit[1], reverse=True)
         return hits[:limit]
 
-    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
+    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *,
+                    limit: int) -> list[tuple[str, float]]:
         """Nearest chunks within `scopes` as (chunk id, cosine similarity), best first."""
         if not scopes:
             return []

@@ -185,7 +185,8 @@ class WriteBehindVectorStore:
         await self.settle([scope])
         return await self.store.snapshot(ids, scope=scope)
 
-    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *, limit: int) -> list[tuple[str, float]]:
+    async def query(self, embedding: Sequence[float], scopes: Sequence[Scope], *,
+                    limit: int) -> list[tuple[str, float]]:
         """Nearest chunks within `scopes` as (chunk id, cosine similarity), best first."""
         if not scopes:
             return []
