@@ -26,10 +26,10 @@ from functools import lru_cache
 from itertools import pairwise
 
 from agent.embeddings import Embedder
-from agent.lexical import KnowledgeIndex
+from agent.lexical_search import LexicalSearch
 from agent.records import Passage, chunk_id, document_of, section_heading
 from agent.text import lexical_tokens
-from agent.vectorstore import ChromaVectorStore
+from agent.write_behind import WriteBehindVectorStore
 from bot.core.values import Scope
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -84,7 +84,7 @@ def hangul_share(text: str) -> float:
 class HybridRetriever:
     """Finds the passages that best answer a question within the allowed scopes."""
 
-    def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
+    def __init__(self, *, index: LexicalSearch, vectors: WriteBehindVectorStore, embedder: Embedder,
                  weights: FusionWeights | None = None) -> None:
         self.index = index
         self.vectors = vectors

@@ -5,14 +5,14 @@ before it can sort, so a question whose terms occur in 8,000 of 100,000 chunks c
 per search. Tantivy (a Rust search library) answers the same searches in about a millisecond,
 with the same BM25: recall on the dev splits did not change (docs/benchmarks.md).
 
-This index is derived data. The catalog (`agent.lexical.KnowledgeIndex`) is the source of
-truth and tells this index what changed; if this directory is lost or unreadable, it is
-rebuilt from the catalog. Text arrives already tokenized (`agent.text.lexical_tokens`), so
-the index only splits on spaces.
+This index is derived data. The catalog (`agent.catalog.Catalog`) is the source of truth
+and tells this index what changed (`agent.term_sync`); if this directory is lost or
+unreadable, it is rebuilt from the catalog. Text arrives already tokenized
+(`agent.text.lexical_tokens`), so the index only splits on spaces.
 
 Tantivy's BM25 weighs terms by statistics of the whole index, every channel's chunks together;
 a question may only depend on the chunks it may see, so `scope_statistics` counts within scopes,
-and `search` takes term weights counted there (see `agent.lexical` for the rest).
+and `search` takes term weights counted there (see `agent.lexical_search` for the rest).
 
 Every method blocks (disk, fsync on commit): callers run them in worker threads, and one
 `write` or `release` at a time.

@@ -46,7 +46,7 @@ import httpx
 import psutil
 
 from adapters.base import CollectingStream
-from agent.vectorstore import VectorSnapshot
+from agent.chroma_store import VectorSnapshot
 from bench.datasets import EVAL_ROOT, load_squad
 from bench.quality import percentile
 from bot.app import Teambot
@@ -154,7 +154,7 @@ async def _ingest_ours(data_dir: Path, documents: list[tuple[str, str]], *,
         batches = []
         for name, _ in documents if keep_vectors else ():
             document = await bot.knowledge.find([SCOPE], name)
-            batches.append(await bot.vectors.snapshot(await bot.index.chunk_ids(document.id), scope=SCOPE))
+            batches.append(await bot.vectors.snapshot(await bot.catalog.chunk_ids(document.id), scope=SCOPE))
     return seconds, chunks, batches
 
 

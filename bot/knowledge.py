@@ -4,8 +4,8 @@ A file is parsed, chunked and embedded before anything is written. Then one cata
 transaction (SQLite, the source of truth) puts the new version in place of the old; if it
 fails, nothing has changed. The term index and Chroma are derived from the catalog and follow
 it through outboxes written in that same transaction: Chroma gets the vectors already computed
-(`ChromaVectorStore.submit`, batched in the background), and `resume` writes again whatever a
-crash left owed, embedding those documents anew from the catalog's text.
+(`WriteBehindVectorStore.submit`, batched in the background), and `resume` writes again
+whatever a crash left owed, embedding those documents anew from the catalog's text.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.catalog import Catalog
+from agent.chroma_store import VectorWrite
 from agent.embeddings import Embedder
-from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, chunk_id, section_heading
-from agent.vectorstore import ChromaVectorStore, VectorWrite
+from agent.term_sync import TermIndexSync
+from agent.write_behind import WriteBehindVectorStore
 from bot.chunking import ChunkingRules, Piece
 from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS, clean_label
@@ -66,12 +68,13 @@ def document_id(scope: Scope, source: str) -> str:
 class KnowledgeBase:
     """Documents per scope, searchable by the agent's retriever."""
 
-    def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
-                 chunk_size: int, chunk_overlap: int, limits: IngestLimits, sandbox: ParserSandbox,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(self, *, catalog: Catalog, terms: TermIndexSync, vectors: WriteBehindVectorStore,
+                 embedder: Embedder, chunk_size: int, chunk_overlap: int, limits: IngestLimits,
+                 sandbox: ParserSandbox, metrics: Metrics | None = None) -> None:
         self.sandbox = sandbox
         self.metrics = metrics
-        self.index = index
+        self.catalog = catalog
+        self.terms = terms
         self.vectors = vectors
         self.embedder = embedder
         self.limits = limits
@@ -114,7 +117,7 @@ class KnowledgeBase:
         doc_id = document_id(scope, source)
         lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
         async with lock:
-            existing = await self.index.get_document(doc_id)
+            existing = await self.catalog.get_document(doc_id)
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
             await self.vectors.check_writable()
@@ -135,7 +138,7 @@ class KnowledgeBase:
             )
 
             async def commit() -> None:
-                receipt = await self.index.replace_document(document, chunks, terms)
+                receipt = await self.catalog.replace_document(document, chunks, terms)
                 self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=(receipt,),
                                                   replaces=existing is not None))
 
@@ -154,15 +157,15 @@ class KnowledgeBase:
         document is next written.
         """
         owed: dict[str, tuple[Scope, list[int]]] = {}
-        for receipt, doc_id, scope in await self.index.vector_writes_owed():
+        for receipt, doc_id, scope in await self.catalog.vector_writes_owed():
             owed.setdefault(doc_id, (scope, []))[1].append(receipt)
         for doc_id, (scope, receipts) in owed.items():
             async with self._document_locks.setdefault(doc_id, asyncio.Lock()):
-                document = await self.index.get_document(doc_id)
+                document = await self.catalog.get_document(doc_id)
                 if document is None:
                     self.vectors.submit(VectorWrite.removal(scope, doc_id, tuple(receipts)))
                     continue
-                found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
+                found = await self.catalog.get_chunks(await self.catalog.chunk_ids(doc_id))
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
                     embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
@@ -176,11 +179,11 @@ class KnowledgeBase:
 
     async def settle(self) -> None:
         """Wait until the term index and Chroma hold every change made so far."""
-        await self.index.sync()
+        await self.terms.sync()
         await self.vectors.flush()
 
     async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
-        return await self.index.list_documents(scopes)
+        return await self.catalog.list_documents(scopes)
 
     async def find(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
         """A document by id or by file name within `scopes`; raises `IngestError` if none or ambiguous."""
@@ -201,7 +204,7 @@ class KnowledgeBase:
             await self.vectors.check_writable()
 
             async def commit() -> None:
-                receipt = await self.index.delete_document(document.id)
+                receipt = await self.catalog.delete_document(document.id)
                 if receipt is not None:
                     self.vectors.submit(VectorWrite.removal(document.scope, document.id, (receipt,)))
 

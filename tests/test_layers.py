@@ -131,7 +131,6 @@ def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Pa
 def test_the_kernel_is_there() -> None:
     """What the layers rest on: moved, not copied (the old homes name the same objects)."""
     from adapters.base import ReplyStream
-    from agent.vectorstore import VectorStoreError
     from bot import events, history, parsers, permissions, scoping, usage
     from bot.core import errors, ports, values, visibility
 
@@ -139,7 +138,6 @@ def test_the_kernel_is_there() -> None:
     assert history.Turn is values.Turn and usage.QuestionRecord is values.QuestionRecord
     assert permissions.Actor is values.Actor
     assert parsers.IngestError is errors.IngestError and permissions.PermissionDenied is errors.PermissionDenied
-    assert VectorStoreError is errors.StoreUnavailable
     assert scoping.visible_scopes is visibility.visible_scopes and permissions.Permissions is visibility.Permissions
     assert ReplyStream is ports.ReplyStream
 

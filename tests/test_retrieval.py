@@ -182,7 +182,7 @@ async def test_titles_and_section_headings_reach_the_reranker(teambot: Teambot) 
     await _ingest(teambot, "on-call-contacts.csv", "team,primary\nPlatform,Ada Kim\n")
     only_headings = FusionWeights(lexical=0, dense=0, dense_for_korean=0, coverage=0, window=0, long_window=0,
                                   phrase=0, similarity=0, bm25=0, document_lead=0, heading=1.0)
-    retriever = HybridRetriever(index=teambot.index, vectors=teambot.vectors, embedder=teambot.embedder,
+    retriever = HybridRetriever(index=teambot.lexical, vectors=teambot.vectors, embedder=teambot.embedder,
                                 weights=only_headings)
     ranked = await retriever.retrieve("Who is on call this week?", [CHANNEL], k=2)
     assert {p.chunk.location for p in ranked} == {"§ Handbook > On-call", "rows 2-2"}
