@@ -45,21 +45,21 @@ class Adapter(abc.ABC):
 
     platform: str
 
-    async def __aenter__(self) -> "Adapter":
+    async def __aenter__(self) -> Adapter:
         await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional: only adapters that connect override it
         """Connect; default does nothing."""
 
     @abc.abstractmethod
     async def run(self) -> None:
         """Serve events until stopped or the input ends."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - optional: only adapters that connect override it
         """Disconnect; default does nothing."""
 
     # --- bot.core.ports.ReportDestination ---

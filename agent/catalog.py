@@ -17,15 +17,19 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, TypeVar, TypeVarTuple
 
 from agent.records import Chunk, index_terms
 from agent.text import TOKENIZER_VERSION
 from bot.core.values import DocumentInfo, Scope
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 _SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -125,7 +129,7 @@ class Catalog:
                 raise
             self._db.execute("VACUUM")  # hand the dropped index's pages back to the file system
 
-    async def open(self) -> "Catalog":
+    async def open(self) -> Catalog:
         """Recompute terms stored by an earlier tokenizer (the term outbox passes them on)."""
         await asyncio.to_thread(self._retokenize_if_outdated)
         return self
@@ -174,7 +178,7 @@ class Catalog:
         )
         self._db.execute("INSERT INTO lexical_outbox (document_id) VALUES (?)", (document_id,))
 
-    async def __aenter__(self) -> "Catalog":
+    async def __aenter__(self) -> Catalog:
         return await self.open()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -203,15 +207,15 @@ class Catalog:
                 self._readers.append(reader)
         return reader
 
-    async def _read(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _read(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         return await asyncio.to_thread(function, *args)
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Have `listener` called, on the event loop, after every document replaced or deleted."""
         self._on_change.append(listener)
 
-    async def _write(self, function, *args):  # type: ignore[no-untyped-def]
-        def locked():  # type: ignore[no-untyped-def]
+    async def _write(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
+        def locked() -> _T:
             with self._lock:
                 return function(*args)
 
@@ -343,7 +347,7 @@ class Catalog:
 
     # --- reads ------------------------------------------------------------------
     @staticmethod
-    def _document(row: tuple) -> DocumentInfo:  # type: ignore[type-arg]
+    def _document(row: tuple[Any, ...]) -> DocumentInfo:
         return DocumentInfo(
             id=row[0], scope=Scope(row[1], row[2], row[3]), source=row[4], title=row[5],
             content_hash=row[6], uploader=row[7], note=row[8], chunk_count=row[9],

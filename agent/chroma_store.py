@@ -17,15 +17,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, TypeVar, TypeVarTuple
 
 import chromadb
+import chromadb.config
 from chromadb.errors import NotFoundError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.values import Scope
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ class VectorWrite:
     receipts: tuple[int, ...] = field(default=())
 
     @classmethod
-    def removal(cls, scope: Scope, document_id: str, receipts: tuple[int, ...]) -> "VectorWrite":
+    def removal(cls, scope: Scope, document_id: str, receipts: tuple[int, ...]) -> VectorWrite:
         """The document is gone: whatever its scope's collection holds for it goes too."""
         return cls(scope, document_id, [], [], [], replaces=True, receipts=receipts)
 
@@ -80,20 +85,20 @@ class ChromaStore:
         self._max_batch = max(1, min(5000, client.get_max_batch_size()))
 
     @classmethod
-    def persistent(cls, path: Path, *, embedder_name: str) -> "ChromaStore":
+    def persistent(cls, path: Path, *, embedder_name: str) -> ChromaStore:
         """Chroma embedded in this process, its files in `path`."""
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(
-            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+            path=str(path), settings=chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
         )
         return cls(client, embedder_name=embedder_name)
 
     @classmethod
-    def remote(cls, host: str, port: int, *, ssl: bool, embedder_name: str) -> "ChromaStore":
+    def remote(cls, host: str, port: int, *, ssl: bool, embedder_name: str) -> ChromaStore:
         """A Chroma server."""
         try:
             client = chromadb.HttpClient(
-                host=host, port=port, ssl=ssl, settings=chromadb.Settings(anonymized_telemetry=False)
+                host=host, port=port, ssl=ssl, settings=chromadb.config.Settings(anonymized_telemetry=False)
             )
         except Exception as exc:  # chromadb raises plain Exceptions when the server is unreachable
             raise StoreUnavailable(f"cannot reach the Chroma server at {host}:{port}: {exc}") from exc
@@ -122,9 +127,9 @@ class ChromaStore:
         self._collections[scope.key] = found
         return found
 
-    async def _call(self, function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def _call(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         try:
-            return await asyncio.to_thread(function, *args, **kwargs)
+            return await asyncio.to_thread(function, *args)
         except StoreUnavailable:
             raise
         except Exception as exc:  # surface any Chroma failure as one clear error type
@@ -179,7 +184,7 @@ class ChromaStore:
                 continue
             result = collection.query(query_embeddings=[embedding], n_results=limit, include=["distances"])
             # cosine distance -> similarity in [-1, 1]
-            hits.extend((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]))
+            hits.extend((i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True))
         hits.sort(key=lambda hit: hit[1], reverse=True)
         return hits[:limit]
 

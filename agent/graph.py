@@ -16,7 +16,7 @@ from agent import nodes
 from agent.state import AgentContext, AgentState
 
 
-def build_graph() -> CompiledStateGraph:
+def build_graph() -> CompiledStateGraph[AgentState, AgentContext, AgentState, AgentState]:
     """Compile the question-answering graph; dependencies arrive per run as `AgentContext`."""
     builder = StateGraph(AgentState, context_schema=AgentContext)
     builder.add_node("condense_question", nodes.condense_question)

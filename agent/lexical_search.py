@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TypeVar, TypeVarTuple
 
 from agent.catalog import CandidateDetails, Catalog
 from agent.records import Chunk
@@ -34,6 +35,9 @@ from agent.termindex import (
     stored_length,
 )
 from bot.core.values import Scope
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 _MIN_CORPUS_FOR_IDF = 1000
 # BM25 hits are rescored with statistics of the allowed scopes; while tantivy's ranking may have
@@ -133,7 +137,7 @@ class LexicalSearch:
         self._sync = terms
         self._terms = terms.index
 
-    async def _read_terms(self, function, *args):  # type: ignore[no-untyped-def]
+    async def _read_terms(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         """A read that needs the term index: first let it catch up with the catalog (or finish doing so)."""
         await self._sync.catch_up()
         return await asyncio.to_thread(function, *args)

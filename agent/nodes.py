@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime, get_runtime
@@ -284,7 +285,8 @@ def _fit_prompt(*, question: str, history: Sequence[Turn], passages: Sequence[Pa
 
     def total() -> int:
         sources = "\n\n".join(entries)
-        return estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
+        return estimate_message_tokens(
+            [prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
 
     while turns and total() > budget_tokens:
         turns.pop(0)
@@ -363,7 +365,7 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
                                   kind="model_interrupted",
                                   reason="the stream ended without finishing")
-        except Exception as exc:  # noqa: BLE001 - sorted below: retry, degrade, or let the dispatcher explain
+        except Exception as exc:  # sorted below: retry, degrade, or let the dispatcher explain
             if is_context_overflow(exc) and attempt == 1 and not streamed:
                 # Our estimate was not conservative enough for this server (or its window is smaller
                 # than configured): once more with half the room; a second refusal is explained.

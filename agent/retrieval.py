@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from itertools import pairwise
 
 from agent.embeddings import Embedder
 from agent.lexical_search import LexicalSearch
@@ -197,13 +198,13 @@ def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: d
 
 def _phrase_share_of_hits(pairs: set[tuple[str, str]], hits: Sequence[tuple[int, str]]) -> float:
     # Adjacent passage terms that are both query terms are consecutive hits one position apart.
-    present = {(a, b) for (i, a), (j, b) in zip(hits, hits[1:]) if j == i + 1}
+    present = {(a, b) for (i, a), (j, b) in pairwise(hits) if j == i + 1}
     return sum(1 for pair in pairs if pair in present) / len(pairs)
 
 
 def phrase_share(query_terms: Sequence[str], passage_terms: Sequence[str]) -> float:
     """Share of the query's adjacent term pairs that are adjacent in the passage too."""
-    pairs = set(zip(query_terms, query_terms[1:]))
+    pairs = set(pairwise(query_terms))
     if not pairs:
         return 0.0
     return _phrase_share_of_hits(pairs, _hits(set(query_terms), passage_terms))
@@ -229,7 +230,7 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
     rrf = weights.rrf_k
     unique = set(terms)
     total = sum(idf.get(t, 0.0) for t in unique)
-    pairs = set(zip(terms, terms[1:]))
+    pairs = set(pairwise(terms))
     scores: dict[str, tuple[float, float]] = {}
     for candidate in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits] + sorted(leads)):
         passage_terms = chunk_terms.get(candidate, [])

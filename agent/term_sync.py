@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from agent.catalog import Catalog
 from agent.termindex import TermIndex
@@ -52,17 +52,17 @@ class TermIndexSync:
         catalog.on_change(self._owe)
 
     @classmethod
-    def beside(cls, catalog: Catalog, *, commit_delay_s: float = _COMMIT_DELAY_S) -> "TermIndexSync":
+    def beside(cls, catalog: Catalog, *, commit_delay_s: float = _COMMIT_DELAY_S) -> TermIndexSync:
         """The sync of the term index in the directory beside the catalog's file (`<name>.terms`)."""
         index = TermIndex(catalog.path.with_name(catalog.path.stem + ".terms"))
         return cls(catalog, index, commit_delay_s=commit_delay_s)
 
-    async def open(self) -> "TermIndexSync":
+    async def open(self) -> TermIndexSync:
         """Bring the term index up to date with the catalog (a rebuild if it was lost)."""
         await self.sync()
         return self
 
-    async def __aenter__(self) -> "TermIndexSync":
+    async def __aenter__(self) -> TermIndexSync:
         return await self.open()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -77,7 +77,7 @@ class TermIndexSync:
             await asyncio.gather(*self._background, return_exceptions=True)
         try:
             await self.sync()
-        except Exception:  # noqa: BLE001 - the outbox keeps the work for the next start
+        except Exception:  # the outbox keeps the work for the next start
             log.exception("could not update the lexical index before closing")
         if self._release_timer is not None:
             self._release_timer.cancel()
@@ -101,7 +101,7 @@ class TermIndexSync:
         if self._sync_owed or self._syncing:
             try:
                 await self.sync()
-            except Exception:  # noqa: BLE001 - stale lexical results beat no answer; the outbox keeps the work
+            except Exception:  # stale lexical results beat no answer; the outbox keeps the work
                 log.exception("could not update the lexical index; searching it as it is")
 
     async def sync(self) -> None:
@@ -147,7 +147,7 @@ class TermIndexSync:
     async def _sync_in_background(self) -> None:
         try:
             await self.sync()
-        except Exception:  # noqa: BLE001 - retried by the next search or write
+        except Exception:  # retried by the next search or write
             log.exception("could not update the lexical index")
 
     def _apply_outbox(self) -> None:

@@ -25,9 +25,10 @@ import math
 import shutil
 import time
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import cast
 
 import tantivy
 
@@ -261,9 +262,9 @@ class TermIndex:
         clauses = []
         for term in terms:
             query = tantivy.Query.term_query(schema, "terms", term)
-            if indexed:
+            if idf is not None and indexed:
                 own = bm25_idf(searcher.doc_freq("terms", term), indexed)
-                query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)  # type: ignore[union-attr]
+                query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)
             clauses.append((tantivy.Occur.Should, query))
         wanted = tantivy.Query.boolean_query(clauses)
         # The scope is a filter, not evidence: a constant score of zero leaves the ranking to BM25.
@@ -272,5 +273,6 @@ class TermIndex:
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
             return []
-        rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
+        # Every document has its integer rowid: the values are never None.
+        rowids = cast("list[int]", searcher.fast_field_values("rowid", [address for _, address in hits]))
         return [(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Awaitable, Callable, Sequence
 
 from agent.chroma_store import ChromaStore, VectorSnapshot, VectorWrite
 from bot.core.errors import StoreUnavailable
@@ -57,7 +57,7 @@ class WriteBehindVectorStore:
         self._failing = False  # the last attempt failed: reads stop waiting for the queue
         self._progress: asyncio.Event | None = None
 
-    async def __aenter__(self) -> "WriteBehindVectorStore":
+    async def __aenter__(self) -> WriteBehindVectorStore:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -143,7 +143,7 @@ class WriteBehindVectorStore:
             if receipts and self._on_written is not None:
                 try:
                     await self._on_written(receipts)
-                except Exception:  # noqa: BLE001 - the rows stay in the outbox; the next start rewrites them
+                except Exception:  # the rows stay in the outbox; the next start rewrites them
                     log.exception("could not record written vectors")
             self._signal_progress()
 

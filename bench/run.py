@@ -26,7 +26,8 @@ from bench.quality import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = [
-    ("SQuAD v1.1 dev", "squad", EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json", EVAL_ROOT / "splits" / "squad-v1.1-dev.txt"),
+    ("SQuAD v1.1 dev", "squad", EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json",
+     EVAL_ROOT / "splits" / "squad-v1.1-dev.txt"),
     ("KorQuAD 1.0 dev", "squad", EVAL_ROOT / "korquad-v1.0" / "KorQuAD_v1.0_dev.json",
      EVAL_ROOT / "splits" / "korquad-v1.0-dev.txt"),
     ("Product docs", "docs", EVAL_ROOT / "anthropic-docs", EVAL_ROOT / "splits" / "anthropic-docs-dev.txt"),
@@ -146,7 +147,7 @@ def render(command: str, started: datetime.datetime, code: str, quality_results:
             " | stricter reference |"
         )
     sizes = speed_results["serving"]["sizes"]
-    for size, s in sizes.items():
+    for s in sizes.values():
         lines.append(f"| overhead per answer at {s['chunks']} chunks, p50 / p95 (ms) |"
                      f" {s['overhead_ms_p50']:.0f} / {s['overhead_ms_p95']:.0f} | – | p95 ≤ 50 ms at 100k |")
     first = next(iter(sizes.values()))
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     code = code_under_test()
     quality_results = asyncio.run(quality(args.limit))
     for report in quality_results:

@@ -14,8 +14,8 @@ import asyncio
 import inspect
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import chromadb
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -38,7 +38,7 @@ from bot.settings import Settings
 SCOPE = Scope("bench", "workspace", "channel")
 
 
-def settings_default(name: str):  # type: ignore[no-untyped-def]
+def settings_default(name: str):
     return Settings.model_fields[name].default
 
 

@@ -74,7 +74,7 @@ class Teambot:
         self.embedded_redis: EmbeddedRedis | None = None
         self._stack = AsyncExitStack()
 
-    async def __aenter__(self) -> "Teambot":
+    async def __aenter__(self) -> Teambot:
         try:
             await self._start()
         except BaseException:

@@ -17,8 +17,10 @@ import os
 import select
 import signal
 import sys
+from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from adapters.base import CollectingStream
 from adapters.console import translate as console
@@ -150,14 +152,15 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
 
     from bot.reports import render_text, stats_report  # noqa: PLC0415
     from bot.reports.store import open_usage  # noqa: PLC0415
 
     async with open_usage(settings) as usage:
-        report = await stats_report(usage, kind=args.period, now=datetime.now(timezone.utc))
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else for_terminal(render_text(report)))
+        report = await stats_report(usage, kind=args.period, now=datetime.now(UTC))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json
+          else for_terminal(render_text(report)))
     return 0
 
 
@@ -243,7 +246,8 @@ async def _run_until_terminated(settings: Settings, args: argparse.Namespace) ->
         except (NotImplementedError, RuntimeError):
             pass
     try:
-        return await args.run(settings, args)
+        code: int = await args.run(settings, args)
+        return code
     except asyncio.CancelledError:
         if not terminated:
             raise
@@ -295,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, SettingsError) else 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line for the user; details at DEBUG level
+    except Exception as exc:  # one line for the user; details at DEBUG level
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         print(f"teambot: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
@@ -98,7 +98,7 @@ def documents_text(documents: Sequence[DocumentInfo], escape: Escape = as_typed)
         return "No documents here yet. Upload a file to add one."
     lines = []
     for document in documents:
-        when = datetime.fromtimestamp(document.ingested_at, timezone.utc).strftime("%Y-%m-%d")
+        when = datetime.fromtimestamp(document.ingested_at, UTC).strftime("%Y-%m-%d")
         where = " (workspace-wide)" if document.scope.channel == "*" else ""
         lines.append(f"{escape(document.source)}{where} · {document.chunk_count} chunks · {when} · id {document.id}")
     return "\n".join(lines)
@@ -178,7 +178,7 @@ class Commands:
             return StatsAnswer(notice="Usage statistics are not kept here.")
         try:
             return await self.usage_stats.answer(message, period, is_admin=self.permissions.is_admin(message.actor))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("reading usage statistics failed", exc)
             return StatsAnswer(notice=f"Sorry, I couldn't read the usage statistics: {failure_reason(exc)}.")
 
@@ -188,7 +188,7 @@ class Commands:
         """Every document the message's place can answer from: its own and the workspace-wide ones."""
         try:
             documents = await self.knowledge.list_documents(visible_scopes(message))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("listing documents failed", exc)
             return DocumentList(error=failure_reason(exc), failure=failure_of(exc))
         return DocumentList(tuple(documents))
@@ -211,7 +211,7 @@ class Commands:
             return Deletion(await self.knowledge.delete([document.scope], document.id))
         except (IngestError, PermissionDenied) as exc:
             return Deletion(error=str(exc), failure=failure_of(exc))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("deleting a document failed", exc)
             return Deletion(error=failure_reason(exc), failure=failure_of(exc))
 
@@ -287,7 +287,7 @@ class Commands:
                 documents=len(stored), chunks=sum(r.document.chunk_count for r in stored),
                 failures=sum(1 for o in outcomes if o.error),
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - usage figures failing must not fail the upload
             log.warning("could not record upload usage")
 
     @staticmethod

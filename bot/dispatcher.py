@@ -10,7 +10,8 @@ import asyncio
 import logging
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
@@ -136,7 +137,7 @@ class Dispatcher:
             reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
             await asyncio.shield(self._finish(stream, reply))
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
+        except Exception as exc:  # every failure becomes a clear reply, never silence
             kind, reason = describe_failure(exc)
             if kind == "internal":
                 log.exception("answer failed", extra={"kind": kind})
@@ -172,7 +173,7 @@ class Dispatcher:
     async def _finish(stream: ReplyStream, reply: Reply) -> None:
         try:
             await stream.finish(reply)
-        except Exception:  # noqa: BLE001 - the platform failing to show it must not lose the turn
+        except Exception:  # the platform failing to show it must not lose the turn
             log.exception("could not deliver the reply")
 
     async def _record(self, message: IncomingMessage, reply: Reply, started: float, first_token_s: float | None,

@@ -14,8 +14,9 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from agent.catalog import Catalog
 from agent.chroma_store import VectorWrite
@@ -23,11 +24,12 @@ from agent.embeddings import Embedder
 from agent.records import Chunk, chunk_id, section_heading
 from agent.term_sync import TermIndexSync
 from agent.write_behind import WriteBehindVectorStore
+from bot.chunking import ChunkingRules, Piece
+from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
-from bot.chunking import ChunkingRules, Piece
-from bot.parsers import IngestError, ParseLimits
+from bot.parsers import ParseLimits
 from bot.sandbox import ParserSandbox
 
 log = logging.getLogger(__name__)
@@ -167,11 +169,12 @@ class KnowledgeBase:
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
                     embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
-                except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
+                except Exception:  # an embedding endpoint down must not keep the bot from starting
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
                     continue
-                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts), replaces=True))
+                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts),
+                                                  replaces=True))
         return len(owed)
 
     async def settle(self) -> None:
@@ -209,7 +212,7 @@ class KnowledgeBase:
         return document
 
 
-def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], *,
+def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: list[list[float]], *,
                   receipts: tuple[int, ...], replaces: bool) -> VectorWrite:
     # Uploader, hash and time ride along with every chunk, for whoever reads Chroma directly.
     extra = {"uploader": document.uploader, "content_hash": document.content_hash,

@@ -12,7 +12,8 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -105,7 +106,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict[str, str]:
+async def check_readiness(teambot: Teambot, *, timeout_s: float = 2.0) -> dict[str, str]:
     """`{"redis": "ok" | reason, "chroma": ..., "model": ...}`, checked concurrently."""
 
     async def redis() -> str:
@@ -136,7 +137,7 @@ async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict
     results = await asyncio.gather(redis(), chroma(), model(), return_exceptions=True)
     return {
         name: result if isinstance(result, str) else f"unavailable ({type(result).__name__})"
-        for name, result in zip(names, results)
+        for name, result in zip(names, results, strict=True)
     }
 
 
@@ -159,9 +160,11 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-        if record.exc_info or record.exc_text:
-            # `exc_text` first: it is the traceback as `RedactSecrets` left it.
-            entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        # `exc_text` first: it is the traceback as `RedactSecrets` left it.
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False)

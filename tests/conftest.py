@@ -8,8 +8,8 @@ or a conftest (`tests/test_layers.py` checks).
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import tracemalloc
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest

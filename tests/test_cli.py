@@ -11,7 +11,8 @@ from pathlib import Path
 from tests.support.cli import cli_env, run_cli
 from tests.support.openai_server import FakeOpenAI
 
-GUIDE = "# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n\n## Windows\n\nRun teambot-setup.exe.\n"
+GUIDE = ("# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n\n"
+         "## Windows\n\nRun teambot-setup.exe.\n")
 
 
 async def test_ingest_and_ask_json_offline_with_embedded_redis(tmp_path: Path) -> None:
@@ -59,7 +60,8 @@ async def test_second_ask_in_a_thread_sends_the_first_turn_as_history(tmp_path: 
     assert (await run_cli("ingest", "guide.md", env=env, cwd=tmp_path))[0] == 0
     openai_server.reply = "The console listens on 8080 [1]."
 
-    code, out, err = await run_cli("ask", "--thread", "T", "Which port does the web console use?", env=env, cwd=tmp_path)
+    code, out, err = await run_cli("ask", "--thread", "T", "Which port does the web console use?",
+                                   env=env, cwd=tmp_path)
     assert code == 0, err
     assert "8080 [1]" in out
     code, _, err = await run_cli("ask", "--thread", "T", "And how do I install it on Windows?", env=env, cwd=tmp_path)
@@ -80,8 +82,10 @@ async def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         (("ingest", "empty.txt", "image.png"), env, 1, "teambot: 2 of 2 files could not be ingested"),
         (("ask", "  "), env, 1, "teambot: error: the question is empty"),
         (("docs", "delete", "nothing.md"), env, 1, "teambot: error: no document named 'nothing.md' here"),
-        (("ask", "hi"), {**env, "TEAMBOT_TOP_K": "zero"}, 2, "teambot: error: TEAMBOT_TOP_K: Input should be a valid integer"),
-        (("serve",), env, 1, "teambot: error: nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN"),
+        (("ask", "hi"), {**env, "TEAMBOT_TOP_K": "zero"}, 2,
+         "teambot: error: TEAMBOT_TOP_K: Input should be a valid integer"),
+        (("serve",), env, 1,
+         "teambot: error: nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN"),
     ]
     for args, case_env, expected_code, expected in cases:
         code, out, err = await run_cli(*args, env=case_env, cwd=tmp_path)

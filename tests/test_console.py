@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from adapters.console import translate
 from adapters.console.adapter import ConsoleAdapter

@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 import re
 import shlex
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 
@@ -52,7 +52,8 @@ async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
     ingests, _ = demo_recipe()
     for paths, channel in ingests:
         out = io.StringIO()
-        await ConsoleAdapter(teambot, channel=channel, lines=lines("/upload " + " ".join(paths), "/quit"), out=out).run()
+        console = ConsoleAdapter(teambot, channel=channel, lines=lines("/upload " + " ".join(paths), "/quit"), out=out)
+        await console.run()
         assert "✗" not in out.getvalue(), out.getvalue()
     return teambot
 

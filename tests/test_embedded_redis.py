@@ -7,8 +7,8 @@ import os
 import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -36,7 +36,7 @@ async def start_chat(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process
     shown = b""
     while b"you> " not in shown:
         chunk = await asyncio.wait_for(process.stdout.read(4096), timeout=120)
-        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"  # type: ignore[union-attr]
+        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"
         shown += chunk
     return process
 
@@ -174,7 +174,7 @@ async def test_the_embedded_redis_needs_its_password_and_keeps_it_off_the_comman
         finally:
             await stranger.aclose()
         assert await teambot.redis.ping()
-        command_line = Path(f"/proc/{embedded.pid}/cmdline").read_bytes()
+        command_line = await asyncio.to_thread(Path(f"/proc/{embedded.pid}/cmdline").read_bytes)
         assert embedded.password.encode() not in command_line
 
 

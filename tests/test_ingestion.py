@@ -16,7 +16,8 @@ LIMITS = ParseLimits(max_pages=50)
 
 
 def test_markdown_headings_become_locations() -> None:
-    parsed = parse_document("guide.md", b"# Guide\n\nIntro.\n\n## Linux\n\nRun make.\n\n```\n# not a heading\n```\n", LIMITS)
+    parsed = parse_document("guide.md", b"# Guide\n\nIntro.\n\n## Linux\n\nRun make.\n\n```\n# not a heading\n```\n",
+                            LIMITS)
     assert parsed.title == "Guide"
     assert [s.location for s in parsed.sections] == ["§ Guide", "§ Guide > Linux"]
     assert "# not a heading" in parsed.sections[1].text
@@ -94,7 +95,8 @@ def test_pdf_over_page_limit() -> None:
 
 def test_docx_zip_bomb_is_refused() -> None:
     with pytest.raises(IngestError, match="zip bomb"):
-        parse_document("bomb.docx", documents.zip_bomb_docx(64 * 1024 * 1024), ParseLimits(max_unzipped_bytes=32 * 1024 * 1024))
+        parse_document("bomb.docx", documents.zip_bomb_docx(64 * 1024 * 1024),
+                       ParseLimits(max_unzipped_bytes=32 * 1024 * 1024))
 
 
 async def _state(teambot: Teambot) -> tuple[list[tuple[str, int, str]], int]:
@@ -241,10 +243,13 @@ async def test_scope_is_enforced_by_the_stores(teambot: Teambot) -> None:
     other_workspace = Scope("fake", "W2", "general")
     await teambot.knowledge.ingest(name="a.md", data=b"The launch code is alpha.", scope=here, uploader="a")
     await teambot.knowledge.ingest(name="b.md", data=b"The launch code is bravo.", scope=there, uploader="a")
-    await teambot.knowledge.ingest(name="c.md", data=b"The launch code is charlie.", scope=other_workspace, uploader="a")
-    await teambot.knowledge.ingest(name="w.md", data=b"The launch code is whiskey.", scope=here.workspace_wide(), uploader="a")
+    await teambot.knowledge.ingest(name="c.md", data=b"The launch code is charlie.", scope=other_workspace,
+                                   uploader="a")
+    await teambot.knowledge.ingest(name="w.md", data=b"The launch code is whiskey.", scope=here.workspace_wide(),
+                                   uploader="a")
 
-    seen = {p.chunk.source for p in await teambot.retriever.retrieve("launch code", [here, here.workspace_wide()], k=10)}
+    found = await teambot.retriever.retrieve("launch code", [here, here.workspace_wide()], k=10)
+    seen = {p.chunk.source for p in found}
     assert seen == {"a.md", "w.md"}
     only_there = {f"{d.id}:0" for d in await teambot.knowledge.list_documents([there])}
     lexical_ids = {cid for cid, _ in await teambot.lexical.search(["launch"], [there], limit=10)}

@@ -250,7 +250,7 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
     terms = TermIndex(tmp_path / "t.terms")
     terms.write([("backups", [(1, SALES.key, "backup run nightly")])])
 
-    def broken_rows():  # type: ignore[no-untyped-def]
+    def broken_rows():
         yield 2, SALES.key, "console port"
         raise OSError("disk full")
 

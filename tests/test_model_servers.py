@@ -7,10 +7,11 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ async def model_bot(make_settings: Callable[..., Settings], server: FakeOpenAI, 
             records.append(record)
             await record_question(record)
 
-        teambot.usage.record_question = capture  # type: ignore[method-assign]
+        teambot.usage.record_question = capture
         yield teambot, FakeAdapter(teambot), records
 
 
@@ -205,7 +206,8 @@ async def test_an_overflow_that_persists_is_explained_in_one_line(
         stream = await fake.say(QUESTION)
 
         assert stream.reply is not None and stream.reply.mode == "error"
-        assert stream.reply.error is not None and "too long for the language model's context window" in stream.reply.error
+        assert stream.reply.error is not None
+        assert "too long for the language model's context window" in stream.reply.error
         assert "\n" not in stream.reply.text
         assert len(openai_server.chat_requests()) == 2, "one retry, then the explanation"
         assert records[-1].error_kind == "model_context"
@@ -408,18 +410,18 @@ async def test_an_answer_returned_as_the_condensed_query_is_not_searched_for(
     settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test", model_max_retries=0)
     client = build_model_http_client()
     try:
-        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),  # type: ignore[arg-type]
+        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),
                                max_condense_tokens=40)
         history = [Turn("Who is on the on-call team this week?", "Alice and Bob [1].", time.time())]
         state = {"question": "How big is it?", "history": history}
         runtime = SimpleNamespace(context=context)
 
         openai_server.reply = "The on-call team is a team of 12 engineers who rotate every week."
-        rejected = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        rejected = await nodes.condense_question(state, runtime)
         openai_server.reply = "on-call team size"
-        accepted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        accepted = await nodes.condense_question(state, runtime)
         openai_server.reply = '"on-call team size."'
-        quoted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        quoted = await nodes.condense_question(state, runtime)
     finally:
         await client.aclose()
 
@@ -501,6 +503,7 @@ async def test_a_question_too_long_for_the_window_is_refused_without_calling_the
 def test_an_answer_limit_that_leaves_no_room_for_the_prompt_is_refused_at_start() -> None:
     from bot.settings import SettingsError, load_settings
 
-    with pytest.raises(SettingsError, match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
+    with pytest.raises(SettingsError,
+                       match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
         load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=4096)
     assert load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=128000).max_answer_tokens == 4000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -81,7 +81,8 @@ async def test_json_logs_carry_correlation_ids_and_hide_text_and_secrets(
 
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     received = next(line for line in lines if line["message"] == "question received")
-    assert received["correlation_id"] == "E2" and received["length"] == len("Which port does the confidential web console listen on?")
+    assert received["correlation_id"] == "E2"
+    assert received["length"] == len("Which port does the confidential web console listen on?")
     failed = next(line for line in lines if line["message"] == "answer failed")
     assert failed["correlation_id"] == "E2" and failed["kind"] == "model_auth"
     output = captured_logs.getvalue()

@@ -9,7 +9,7 @@ code takes milliseconds to a second here, a backtracking pattern takes minutes o
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -94,7 +94,7 @@ def test_formatters_are_linear_on_hostile_text(formatter: str, size: int) -> Non
     bound = _bound(FORMATTERS[formatter], size=size, floor=1.0 if size < 100_000 else 3.0)
     slow = {}
     for shape, text in _shapes(size).items():
-        elapsed = _elapsed(lambda: FORMATTERS[formatter](text))
+        elapsed = _elapsed(lambda text=text: FORMATTERS[formatter](text))
         if elapsed > bound:
             slow[shape] = round(elapsed, 1)
     assert not slow, f"{formatter} took seconds on: {slow}"
@@ -109,7 +109,7 @@ def test_parsers_are_linear_on_hostile_text(name: str, size: int) -> None:
                    floor=1.0 if size < 100_000 else 5.0)
     slow = {}
     for shape, text in _shapes(size).items():
-        elapsed = _elapsed(lambda: parse_document(name, text.encode(), ParseLimits()))
+        elapsed = _elapsed(lambda text=text: parse_document(name, text.encode(), ParseLimits()))
         if elapsed > bound:
             slow[shape] = round(elapsed, 1)
     assert not slow, f"{name} took seconds on: {slow}"
@@ -144,7 +144,7 @@ def test_pdf_and_docx_with_hostile_text_are_read_in_bounded_time(name: str) -> N
             data = documents.make_pdf([text])
         else:
             data = documents.make_docx([("h1", text[:200].strip() or "title"), ("p", text)])
-        elapsed = _elapsed(lambda: parse_document(name, data, ParseLimits()))
+        elapsed = _elapsed(lambda data=data: parse_document(name, data, ParseLimits()))
         if elapsed > 5.0:
             slow[shape] = round(elapsed, 1)
     assert not slow, f"{name} took seconds on: {slow}"

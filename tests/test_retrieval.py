@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from bot.app import Teambot
-from bot.events import Scope
 from agent.retrieval import (
-    FusionWeights, HybridRetriever, best_window, heading_terms, phrase_share, rerank_scores,
+    FusionWeights,
+    HybridRetriever,
+    best_window,
+    heading_terms,
+    phrase_share,
+    rerank_scores,
 )
 from agent.text import lexical_tokens
+from bot.app import Teambot
+from bot.events import Scope
 
 CHANNEL = Scope("slack", "T1", "C1")
 OTHER = Scope("slack", "T1", "C2")

@@ -67,7 +67,9 @@ async def test_llm_answer_streams_tokens_with_history(teambot_llm: Teambot, open
     assert "Run make install and start it with systemctl [1]." in contents
 
 
-KOREAN_POLICY = "# 휴가 정책\n\n직원은 매년 15일의 연차 휴가를 받습니다. 휴가 신청은 최소 3일 전에 인사팀에 제출해야 합니다.\n\n# 재택근무\n\n재택근무는 주 2회까지 가능합니다.".encode()
+KOREAN_POLICY = ("# 휴가 정책\n\n직원은 매년 15일의 연차 휴가를 받습니다. "
+                 "휴가 신청은 최소 3일 전에 인사팀에 제출해야 합니다.\n\n"
+                 "# 재택근무\n\n재택근무는 주 2회까지 가능합니다.").encode()
 
 
 async def test_korean_question_is_answered_from_korean_documents(teambot: Teambot) -> None:
@@ -161,7 +163,8 @@ async def test_history_survives_a_restart_with_the_embedded_redis(make_settings)
         turns = await second_run.history.load("fake:W1:general:ops")
         assert [t.question for t in turns] == ["What is the default port of the web console?"]
         assert "8080" in turns[0].answer
-        assert [d.source for d in await second_run.knowledge.list_documents([FakeAdapter(second_run).message("").scope])] == ["guide.md"]
+        listed = await second_run.knowledge.list_documents([FakeAdapter(second_run).message("").scope])
+        assert [d.source for d in listed] == ["guide.md"]
 
 
 async def test_an_unrelated_question_in_a_thread_is_not_mixed_with_the_last_one(teambot: Teambot) -> None:

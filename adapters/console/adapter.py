@@ -197,9 +197,7 @@ class ConsoleAdapter(Adapter):
     async def _upload(self, paths: tuple[str, ...]) -> list[FileOutcome]:
         outcomes: list[FileOutcome] = []
         for raw in paths:
-            path = Path(raw).expanduser()
-            # A folder is read as `teambot ingest` reads it: its supported documents, recursively.
-            files = await asyncio.to_thread(walk_folder, path) if path.is_dir() else [path]
+            path, files = await asyncio.to_thread(_files_at, raw)
             if not files:
                 self._say(f"✗ {raw}: no supported files in this folder")
             for file in files:
@@ -213,3 +211,10 @@ class ConsoleAdapter(Adapter):
                     [Attachment(name=file.name, data=data, size=len(data))], scope=self.scope, uploader=translate.USER,
                 )
         return outcomes
+
+
+def _files_at(raw: str) -> tuple[Path, list[Path]]:
+    """The path typed and the files to read there (blocking: run it in a thread). A folder is read
+    as `teambot ingest` reads it: its supported documents, recursively."""
+    path = Path(raw).expanduser()
+    return path, walk_folder(path) if path.is_dir() else [path]

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -45,7 +46,7 @@ class TeambotClient(discord.Client):
     """A discord.py client whose event handlers are given, not defined by decorators at import."""
 
     def __init__(self, *, on_message: Callable[[discord.Message], Awaitable[None]],
-                 setup: Callable[["TeambotClient"], Awaitable[None]], **options: Any) -> None:
+                 setup: Callable[[TeambotClient], Awaitable[None]], **options: Any) -> None:
         # No message of the bot pings anyone unless a send says otherwise.
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.tree = app_commands.CommandTree(self)

@@ -7,7 +7,8 @@ response) and then reports through the deferred response.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -56,10 +57,11 @@ async def upload_attachments(teambot: BotCore, attachments: Sequence[discord.Att
     async def fetch() -> list[Attachment | FileOutcome]:
         return await download_attachments(attachments, max_bytes=teambot.settings.max_upload_bytes)
 
-    return await teambot.commands.upload(
+    outcomes: list[FileOutcome] = await teambot.commands.upload(
         names=[translate.attachment_stub(a).name for a in attachments], fetch=fetch, scope=scope,
         uploader=actor.user, actor=actor, note=note,
     )
+    return outcomes
 
 
 async def reply_text(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = False) -> None:

@@ -91,7 +91,8 @@ def channel_visibility(channel: object) -> Visibility:
         channel = channel.parent
     if not isinstance(channel, discord.abc.GuildChannel):
         return "unknown"
-    everyone = channel.guild.default_role
+    # Typed as always there, but a partial cache has no @everyone role.
+    everyone: discord.Role | None = channel.guild.default_role
     if everyone is None:
         return "unknown"
     try:

@@ -116,7 +116,7 @@ class HttpApi:
                 return error_response(503, "the history store is unavailable; try again")
             except web.HTTPException as exc:
                 return error_response(exc.status, exc.reason)
-            except Exception as exc:  # noqa: BLE001 - a client gets one line, the log gets the trace
+            except Exception as exc:  # a client gets one line, the log gets the trace
                 log.exception("API request failed")
                 return error_response(500, f"internal error ({type(exc).__name__})")
 
@@ -160,7 +160,8 @@ class HttpApi:
         cancelled: answering it (503, or a final SSE error) beats cutting the connection.
         """
         try:
-            return await self.core.commands.ask(message, stream)
+            reply: Reply = await self.core.commands.ask(message, stream)
+            return reply
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():

@@ -148,7 +148,8 @@ def _schemas() -> dict[str, Any]:
     _, schemas = models_json_schema([(model, "validation") for model in sorted(
         (m for m in used if m is not None), key=lambda m: m.__name__)],
         ref_template=REF_TEMPLATE, schema_generator=_Schemas)
-    return schemas.get("$defs", {})
+    definitions: dict[str, Any] = schemas.get("$defs", {})
+    return definitions
 
 
 def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from adapters.http import models
 from bot.commands import FileOutcome
@@ -43,7 +43,7 @@ def place_message(place: models.ScopeQuery) -> IncomingMessage:
 
 
 def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, timezone.utc)
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def document(info: DocumentInfo) -> models.Document:

@@ -14,8 +14,9 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -160,9 +161,9 @@ class SlackAdapter(Adapter):
             return _refusal(413, f"the body is over {MAX_EVENT_BODY_BYTES:,} bytes; no Slack payload is that big")
         if not self._signed_by_slack(raw, request.headers):
             return _refusal(401, "the request is not signed by Slack (bad, missing or stale signature)")
+        headers: dict[str, str | Sequence[str]] = {name: request.headers.getall(name) for name in request.headers}
         try:
-            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                            headers=request.headers)  # type: ignore[arg-type]
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=headers)
         except (ValueError, RecursionError, AttributeError, TypeError):
             # Invalid UTF-8 or JSON (ValueErrors), JSON nested past the recursion limit, or JSON that is
             # no object (Bolt's context builder calls `.get` on it): none of it comes from Slack.
@@ -191,7 +192,7 @@ class SlackAdapter(Adapter):
         async def guarded() -> None:
             try:
                 await work
-            except Exception:  # noqa: BLE001 - a background failure must be logged, not lost
+            except Exception:  # a background failure must be logged, not lost
                 log.exception("slack work failed", extra={"task": name})
 
         task = asyncio.create_task(guarded(), name=name)
@@ -306,7 +307,7 @@ class SlackAdapter(Adapter):
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
             await self.teambot.commands.ask(message, stream)
-        except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
+        except Exception as exc:  # never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
@@ -331,10 +332,11 @@ class SlackAdapter(Adapter):
             return [await self._download(attachment, file_id=file_ids.get(attachment.name))
                     for attachment in attachments]
 
-        return await self.teambot.commands.upload(
+        outcomes: list[FileOutcome] = await self.teambot.commands.upload(
             names=[a.name for a in attachments], fetch=fetch, scope=scope, uploader=uploader,
             actor=Actor(translate.PLATFORM, uploader), note=note,
         )
+        return outcomes
 
     async def _download(self, attachment: Attachment, *, file_id: str | None) -> Attachment | FileOutcome:
         limit = self.settings.max_upload_bytes
@@ -351,7 +353,7 @@ class SlackAdapter(Adapter):
         if attachment.url is None or urlsplit(attachment.url).hostname not in self._download_hosts:
             return FileOutcome(attachment.name, error="the file has no download link from Slack")
         assert self._session is not None, "start() the adapter first"
-        token = self.settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+        token = self.settings.slack_bot_token.get_secret_value()
         try:
             async with self._session.get(attachment.url, headers={"Authorization": f"Bearer {token}"}) as response:
                 if response.status != 200:
@@ -360,7 +362,7 @@ class SlackAdapter(Adapter):
                     # Slack answers a missing files:read scope with its login page, not an error.
                     return FileOutcome(attachment.name, error="Slack refused the download (is files:read granted?)")
                 data = await response.content.read(limit + 1)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return FileOutcome(attachment.name, error=f"the download failed ({type(exc).__name__})")
         if len(data) > limit:
             return FileOutcome(attachment.name, error=f"too large (the limit is {self.settings.max_upload_mb:g} MB)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -67,7 +68,8 @@ def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, 
                              "text": _clip(f"*[{citation.number}]* {escape(citation.source)}{where}")})
         blocks.append({"type": "context", "elements": elements})
     if reply.consulted_only:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(escape(reply.consulted_text()))}]})
+        consulted = {"type": "mrkdwn", "text": _clip(escape(reply.consulted_text()))}
+        blocks.append({"type": "context", "elements": [consulted]})
     if reply.mode != "error":
         blocks.append({
             "type": "actions",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from bot.events import Attachment, IncomingMessage, Scope, Visibility
 
@@ -256,8 +257,8 @@ def upload_submission(body: Mapping[str, Any]) -> UploadSubmission:
     view = body["view"]
     meta = json.loads(view.get("private_metadata") or "{}")
     values = (view.get("state") or {}).get("values") or {}
-    files_value = next(iter((values.get(UPLOAD_FILES_BLOCK) or {}).values()), {}) or {}
-    note_value = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
+    files_value: Mapping[str, Any] = next(iter((values.get(UPLOAD_FILES_BLOCK) or {}).values()), {}) or {}
+    note_value: Mapping[str, Any] = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
     user = str((body.get("user") or {}).get("id") or meta.get("user") or "")
     target = UploadTarget(workspace=str(meta.get("workspace") or workspace_of(body)),
                           channel=str(meta.get("channel") or ""), user=str(meta.get("user") or user),

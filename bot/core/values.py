@@ -8,7 +8,7 @@ except through these values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +39,7 @@ class Scope:
     def key(self) -> str:
         return f"{self.platform}:{self.workspace}:{self.channel}"
 
-    def workspace_wide(self) -> "Scope":
+    def workspace_wide(self) -> Scope:
         return Scope(self.platform, self.workspace, WORKSPACE_WIDE)
 
 
@@ -89,7 +89,7 @@ class IncomingMessage:
     workspace_is_real: bool = True
     """False where the platform puts the conversation in no workspace of its own (every Discord DM is in
     the shared `dm` workspace): that workspace's other channels are strangers' conversations."""
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def conversation_key(self) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import redis.asyncio as aioredis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -39,7 +39,7 @@ JOB_ID = "teambot-usage-report"
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ReportScheduler:
@@ -60,7 +60,7 @@ class ReportScheduler:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "ReportScheduler":
+    async def __aenter__(self) -> ReportScheduler:
         await self.start()
         return self
 
@@ -139,7 +139,7 @@ class ReportScheduler:
                 if audience not in rendered:
                     rendered[audience] = await self.render(period, audience=audience)
                 await destination.post(rendered[audience])
-            except Exception:  # noqa: BLE001 - one destination failing must not stop the others
+            except Exception:  # one destination failing must not stop the others
                 log.exception("posting the report failed", extra={"destination": destination.name})
                 await self._redis.delete(key)  # free the period: the next start (within grace) retries
                 continue

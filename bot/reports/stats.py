@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from bot.core.values import IncomingMessage
 from bot.reports import stats_report
@@ -26,7 +26,7 @@ USAGE_HINT = f"Usage: `{STATS_COMMAND} [day|week|month]` (default: {DEFAULT_STAT
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_period(text: str) -> PeriodKind | None:

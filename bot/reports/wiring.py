@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.core.ports import ReportDestination
 from bot.reports.destinations import DestinationChannel
@@ -19,7 +20,7 @@ from bot.settings import Settings
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def report_channels(settings: Settings) -> dict[str, str]:

@@ -4,7 +4,7 @@ no mentions allowed. Through the real discord.py client against the loopback Dis
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from bot.events import Scope
 from bot.observability import configure_logging
@@ -32,7 +32,7 @@ async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings
         assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
 
 
-ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+ROTA = b"# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n"
 HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 SHOWN_NAME = "@\u200beveryone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 """How Discord shows the escaped name: as typed, @everyone broken by a zero-width space."""
@@ -75,7 +75,7 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     for reference in ("@everyone", HOSTILE_NAME):
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
-        replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+        replies += await discord.wait_for(lambda token=delete["token"]: discord.interaction_contents(token))
     assert [shown(r) for r in replies] == ["Could not delete: no document named '@\u200beveryone' here.",
                                          f"Deleted {SHOWN_NAME} (1 chunks)."]
     assert_inert(replies[1])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 import yarl
@@ -51,7 +52,8 @@ async def test_mention_opens_thread_and_answers_there(discord_bot: DiscordHarnes
     assert not discord.contents(CHANNEL_ID), "nothing is posted in the channel itself"
 
 
-async def test_follow_up_in_owned_thread_has_history(discord_bot_llm: DiscordHarness, openai_server: FakeOpenAI) -> None:
+async def test_follow_up_in_owned_thread_has_history(discord_bot_llm: DiscordHarness,
+                                                     openai_server: FakeOpenAI) -> None:
     discord = discord_bot_llm.discord
     await upload_in_channel(discord_bot_llm)
     openai_server.reply = "Run make install and start it with systemctl [1]."
@@ -189,7 +191,7 @@ async def test_long_answer_is_split_and_streamed(discord_bot_llm: DiscordHarness
     for moment in updates[1:]:
         if moment - rounds[-1] > 0.3:
             rounds.append(moment)
-    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    gaps = [b - a for a, b in pairwise(rounds)]
     assert all(gap >= 0.9 for gap in gaps[:-1]), f"visible updates at most about once a second: {gaps}"
 
 

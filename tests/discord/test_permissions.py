@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bot.events import Scope
 from bot.settings import Settings
@@ -29,7 +29,9 @@ async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_s
 
         assert await upload(roles=[]) == "✗ guide.md: you are not allowed to add or delete documents here; ask an admin"
         assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
-        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == "✗ guide.md: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead"
+        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == (
+            "✗ guide.md: only admins can change workspace-wide documents (files sent in a DM would be one);"
+            " upload in a channel instead")
         assert (await upload(roles=[EDITOR_ROLE_ID])).startswith("✓ Added guide.md")
 
         channel = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -23,7 +23,7 @@ from tests.support.report_fakes import FilesFakeDiscord, FilesFakeSlack
 from tests.support.slack_bot import SlackHarness, running_slack, slack_settings
 
 PNG = b"\x89PNG\r\n\x1a\n"
-NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 13, 9, tzinfo=UTC)
 
 
 async def seed(usage: RedisUsage, *, at: datetime) -> None:
@@ -42,7 +42,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(make_settings: Call
             await seed(usage, at=NOW - timedelta(days=3))
             scheduler = ReportScheduler(
                 redis=harness.teambot.redis, usage=usage, destinations=[DestinationChannel(harness.adapter, "CREP")],
-                cron="0 9 * * 1", tz=timezone.utc, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
+                cron="0 9 * * 1", tz=UTC, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
             assert await scheduler.run_scheduled() == ["slack:CREP"]
     [get_url] = fake.of("files.getUploadURLExternal")
     assert get_url.params["filename"] == "usage-report.png" and get_url.params["_auth"] == f"Bearer {BOT_TOKEN}"
@@ -58,7 +58,7 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(make_settings: Call
 
 
 async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:
-    await seed(slack.teambot.usage, at=datetime.now(timezone.utc))
+    await seed(slack.teambot.usage, at=datetime.now(UTC))
     status, _ = await slack.command("/stats", "day", channel="C1", user="U7")
     assert status == 200
     [answer] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral"))
@@ -77,7 +77,7 @@ async def test_discord_report_is_a_message_with_the_chart_attached(make_settings
         discord, adapter, teambot = env.discord, env.adapter, env.teambot
         await seed(teambot.usage, at=NOW - timedelta(days=3))
         scheduler = ReportScheduler(
-            redis=teambot.redis, usage=teambot.usage, tz=timezone.utc, kind="week", cron="0 9 * * 1",
+            redis=teambot.redis, usage=teambot.usage, tz=UTC, kind="week", cron="0 9 * * 1",
             destinations=[DestinationChannel(adapter, str(CHANNEL_ID))],
             grace=timedelta(hours=1), clock=lambda: NOW)
         assert await scheduler.run_scheduled() == [f"discord:{CHANNEL_ID}"]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
@@ -16,8 +17,8 @@ import redis.asyncio as aioredis
 from bot.events import Scope
 from bot.reports import build_report, render_text, stats_report
 from bot.reports.aggregate import Audience
-from bot.reports.periods import Period
 from bot.reports.destinations import DestinationChannel
+from bot.reports.periods import Period
 from bot.reports.scheduler import ReportScheduler
 from bot.settings import Settings
 from bot.usage import RedisUsage
@@ -178,7 +179,7 @@ async def test_scheduled_report_names_private_channels_only_as_counts(
             # Every bucket the questions may have landed in, whatever the time of day the test runs.
             period = Period("week", today - timedelta(days=7), today + timedelta(days=2))
             scheduler = ReportScheduler(
-                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=timezone.utc,
+                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=UTC,
                 kind="week", grace=timedelta(hours=1),
                 destinations=[DestinationChannel(slack.adapter, "CREP")])
             assert await scheduler.send(period) == ["slack:CREP"]
@@ -204,7 +205,7 @@ async def test_old_format_day_buckets_are_read_without_crashing(redis_url: str) 
         await client.rpush(f"{prefix}:gaps", "An old unanswered question")
         await client.pfadd(f"{prefix}:users", "someone")
         await client.hset(f"{prefix}:scopes", mapping={"not json": 1, json.dumps([1, 2]): 1})  # garbage too
-        now = datetime(2025, 1, 9, 12, tzinfo=timezone.utc)
+        now = datetime(2025, 1, 9, 12, tzinfo=UTC)
         everything = await stats_report(usage, kind="week", now=now)
         scoped = await stats_report(usage, kind="week", now=now,
                                     audience=Audience(platform="slack", workspace="T1", channel="C1"))
@@ -222,7 +223,7 @@ async def test_report_for_one_workspace_reads_nothing_of_another(redis_url: str)
     from bot.usage import QuestionRecord
 
     client = aioredis.from_url(redis_url)
-    at = datetime(2025, 1, 8, 12, tzinfo=timezone.utc)
+    at = datetime(2025, 1, 8, 12, tzinfo=UTC)
     try:
         usage = RedisUsage(client)
         for workspace, channel, text in [("T1", "C1", "t1 question"), ("T2", "C2", "t2 question")]:
@@ -277,7 +278,7 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
                 [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
             ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
                                       channel_id=channel)
-            await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
+            await discord.wait_for(lambda token=ask["token"]: [c for c in discord.interaction_contents(token) if c])
             await wait_recorded(redis_url, number)
         stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
                                     channel_id=PRIVATE_CHANNEL_ID)
@@ -286,7 +287,7 @@ async def test_discord_report_names_a_private_channel_only_as_counts(
 
         today = datetime.now(teambot.usage.tz).date()
         scheduler = ReportScheduler(
-            redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
+            redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=UTC, kind="week",
             grace=timedelta(hours=1),
             destinations=[DestinationChannel(adapter, str(CHANNEL_ID))])
         posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))

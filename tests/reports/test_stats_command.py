@@ -3,17 +3,17 @@ the scheduled report through the `ReportDestination` port alone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 import redis.asyncio as aioredis
 
 from adapters.base import ReportsUnsupported
-from adapters.fake.adapter import FakeAdapter
 from adapters.discord.translate import DM_WORKSPACE, Where, incoming_message
+from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
 from bot.commands import Commands
 from bot.core.values import IncomingMessage, Report
@@ -32,7 +32,7 @@ def discord_dm(channel: str) -> IncomingMessage:
 
 
 async def test_stats_in_a_discord_dm_covers_only_that_conversation(teambot: Teambot) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for workspace, channel, text in [(DM_WORKSPACE, "D7", MINE), (DM_WORKSPACE, "D8", THEIRS),
                                      ("G1", "C1", SERVER)]:
         await teambot.usage.record_question(QuestionRecord(
@@ -50,9 +50,9 @@ async def test_stats_in_a_discord_dm_covers_only_that_conversation(teambot: Team
 def test_discord_marks_only_its_dms_as_in_no_real_workspace() -> None:
     author = SimpleNamespace(id=42)
     message = SimpleNamespace(author=author, content="hello", id=5, channel=None)
-    in_dm = incoming_message(message, Where("answer_here", workspace=DM_WORKSPACE, channel="D7", thread="D7",  # type: ignore[arg-type]
+    in_dm = incoming_message(message, Where("answer_here", workspace=DM_WORKSPACE, channel="D7", thread="D7",
                                             is_dm=True), bot_user_id=1)
-    in_server = incoming_message(message, Where("answer_here", workspace="G1", channel="C1", thread="T1"),  # type: ignore[arg-type]
+    in_server = incoming_message(message, Where("answer_here", workspace="G1", channel="C1", thread="T1"),
                                  bot_user_id=1)
     assert (in_dm.workspace_is_real, in_server.workspace_is_real) == (False, True)
 
@@ -96,7 +96,7 @@ async def test_the_scheduled_report_goes_to_each_platforms_configured_channel(
     try:
         core = SimpleNamespace(settings=settings, redis=client, usage=RedisUsage(client))
         slack, discord = PostedReports("slack"), PostedReports("discord")
-        fake = FakeAdapter(core)  # type: ignore[arg-type] # only its report contract is used
+        fake = FakeAdapter(core)  # only its report contract is used
         scheduler = attach_reports(core, [slack, discord, fake])
         assert scheduler is not None and [d.name for d in scheduler.destinations] == ["slack:CREP"]
         [target] = scheduler.destinations

@@ -8,7 +8,8 @@ import hmac
 import json
 import time
 import tracemalloc
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from tests.support.fake_slack import BOT_TOKEN
 from tests.support.openai_server import FakeOpenAI

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from slack_bolt.async_app import AsyncApp
@@ -26,9 +27,9 @@ class _Inert:
         return never
 
 
-def _registration(settings: Settings):  # type: ignore[no-untyped-def]
+def _registration(settings: Settings):
     app = AsyncApp(token="xoxb-test", signing_secret="secret")
-    return register(app, handlers=_Inert(), commands=CommandNames(  # type: ignore[arg-type]
+    return register(app, handlers=_Inert(), commands=CommandNames(
         ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
         stats=STATS_COMMAND))
 

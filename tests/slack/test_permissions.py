@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bot.events import Scope
 from bot.settings import Settings
@@ -15,7 +15,7 @@ C1, C2 = Scope("slack", TEAM_ID, "C1"), Scope("slack", TEAM_ID, "C2")
 EVERYWHERE = C1.workspace_wide()
 
 
-async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:  # type: ignore[no-untyped-def]
+async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:
     submission = payload("view_submission_upload")
     submission["user"]["id"] = user
     submission["view"]["private_metadata"] = view["private_metadata"]
@@ -39,7 +39,8 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         await slack.command("/upload", "everywhere", user="UEDITOR")
         await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
         assert slack.fake.of("chat.postEphemeral")[1].params["text"] == (
-            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead."
+            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one);"
+            " upload in a channel instead."
         )
         assert slack.fake.of("views.open") == []
 
@@ -67,7 +68,7 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         for user, text in (("UGUEST", "delete guide.md"), ("UEDITOR", "delete policy.md")):
             before = len(slack.fake.of("chat.postEphemeral"))
             await slack.command("/kb", text, user=user)
-            await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) > before)
+            await slack.fake.wait_for(lambda before=before: len(slack.fake.of("chat.postEphemeral")) > before)
         refusals = [c.params["text"] for c in slack.fake.of("chat.postEphemeral")[-2:]]
         assert refusals == [
             "Could not delete: you are not allowed to add or delete documents here; ask an admin.",

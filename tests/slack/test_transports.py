@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 

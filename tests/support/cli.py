@@ -22,7 +22,8 @@ async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str,
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The process's environment without the developer's teambot settings, data under `tmp_path`, no network."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TEAMBOT_", "REDIS_", "SLACK_", "DISCORD_"))}
+    foreign = ("OPENAI_", "TEAMBOT_", "REDIS_", "SLACK_", "DISCORD_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
     env.update(TEAMBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO_ROOT),
                # No proxy and no route anywhere: any attempt to download would fail loudly.
                HF_HUB_OFFLINE="1", HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",

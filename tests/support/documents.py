@@ -78,4 +78,5 @@ CSV = "name,role,extension\nAda,Engineer,4411\nGrace,Admiral,4412\n"
 
 JSON = json.dumps({"oncall": {"primary": "Ada", "pager": "555-0100"}, "escalation": ["Grace", "Linus"]})
 
-PYTHON = '"""Rate limiter."""\n\n\ndef allow(tokens: int) -> bool:\n    """Refill the bucket every second."""\n    return tokens > 0\n'
+PYTHON = ('"""Rate limiter."""\n\n\ndef allow(tokens: int) -> bool:\n'
+          '    """Refill the bucket every second."""\n    return tokens > 0\n')

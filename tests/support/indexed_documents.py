@@ -3,9 +3,9 @@ catalog with its term index and BM25 search, opened as the bot opens them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from agent.catalog import Catalog
 from agent.lexical_search import LexicalSearch

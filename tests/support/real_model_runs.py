@@ -88,7 +88,7 @@ async def run_teambot(*args: str, env: dict[str, str]) -> AskResult:
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=ASK_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         raise AssertionError(f"teambot {args[0]} took over {ASK_TIMEOUT_S} s") from None

@@ -64,18 +64,18 @@ class FilesFakeDiscord(FakeDiscord):
     attachments: list[dict[str, Any]] = field(default_factory=list)
     """Every file part of a multipart request: {"path", "filename", "content_type", "data"}."""
 
-    async def _body(self, request: web.Request) -> Any:  # type: ignore[override]
+    async def _body(self, request: web.Request) -> Any:
         if not request.content_type.startswith("multipart/"):
             return await FakeDiscord._body(request)
         body = None
         reader = await request.multipart()
         async for part in reader:
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                body = json.loads(await part.text())  # type: ignore[union-attr]
-            elif part.filename:  # type: ignore[union-attr]
-                self.attachments.append({"path": request.path, "filename": part.filename,  # type: ignore[union-attr]
-                                         "content_type": part.headers.get("Content-Type"),  # type: ignore[union-attr]
-                                         "data": await part.read()})  # type: ignore[union-attr]
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            elif part.filename:
+                self.attachments.append({"path": request.path, "filename": part.filename,
+                                         "content_type": part.headers.get("Content-Type"),
+                                         "data": await part.read()})
         return body
 
 
