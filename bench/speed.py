@@ -50,7 +50,7 @@ from agent.chroma_store import VectorSnapshot
 from bench.datasets import EVAL_ROOT, load_squad
 from bench.quality import percentile
 from bot.app import Teambot
-from bot.events import IncomingMessage, Scope
+from bot.core.values import IncomingMessage, Scope
 from bot.settings import load_settings
 
 SCOPE = Scope("bench", "workspace", "channel")

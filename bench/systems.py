@@ -30,7 +30,7 @@ from agent.state import AgentContext
 from agent.term_sync import TermIndexSync
 from agent.write_behind import WriteBehindVectorStore
 from bench.datasets import Passage
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.knowledge import IngestLimits, KnowledgeBase, document_id
 from bot.parsers import ParseLimits
 from bot.settings import Settings

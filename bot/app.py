@@ -26,12 +26,12 @@ from agent.term_sync import TermIndexSync
 from agent.write_behind import WriteBehindVectorStore
 from bot.claims import Claims
 from bot.commands import Commands
+from bot.core.visibility import Permissions
 from bot.dispatcher import Dispatcher
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
 from bot.observability import Metrics
 from bot.parsers import ParseLimits
-from bot.permissions import Permissions
 from bot.redis_server import EmbeddedRedis
 from bot.reports.stats import UsageStats
 from bot.sandbox import ParserSandbox

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError
 
 SCOPE = Scope("slack", "T1", "C1")

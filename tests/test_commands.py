@@ -14,7 +14,7 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
 from bot.core.errors import StoreUnavailable
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
 from tests.support.discord_bot import running_discord
 from tests.support.documents import DEPLOY_GUIDE

@@ -10,7 +10,7 @@ from adapters.console.adapter import ConsoleStream
 from adapters.discord.stream import render_reply
 from adapters.http.translate import reply_json
 from adapters.slack.stream import reply_blocks
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 
 GUIDE = Citation(number=1, source="guide.md", location="§ Linux", snippet="Port 8080.", document_id="d1")
 LUNCH = Citation(number=2, source="lunch.md", location="", snippet="Bibimbap.", document_id="d2")

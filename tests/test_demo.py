@@ -16,7 +16,7 @@ from adapters.console import translate
 from adapters.console.adapter import ConsoleAdapter
 from agent import prompts
 from bot.app import Teambot
-from bot.events import Reply
+from bot.core.values import Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 

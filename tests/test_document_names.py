@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import Teambot
 from bot.commands import FileOutcome, documents_text
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.knowledge import document_name
 from bot.parsers import IngestError
 

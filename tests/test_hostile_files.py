@@ -13,7 +13,7 @@ import pytest
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError
 from bot.settings import Settings
 from tests.support import documents
@@ -298,7 +298,7 @@ def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path,
     script = (
         "import asyncio\n"
         "from bot.app import Teambot\n"
-        "from bot.events import Scope\n"
+        "from bot.core.values import Scope\n"
         "from bot.settings import load_settings\n"
         "async def main():\n"
         "    async with Teambot(load_settings()) as bot:\n"

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError, ParseLimits, parse_document
 from tests.support import documents
 

@@ -17,7 +17,7 @@ from agent.lexical_search import LexicalSearch, TermStatistics
 from agent.term_sync import TermIndexSync
 from agent.termindex import ScopeStatistics, TermIndex, stored_length
 from agent.text import TOKENIZER_VERSION, lexical_tokens
-from bot.events import Scope
+from bot.core.values import Scope
 from tests.support.indexed_documents import ENGINEERING, SALES, indexed_document, open_knowledge
 
 

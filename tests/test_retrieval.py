@@ -12,7 +12,7 @@ from agent.retrieval import (
 )
 from agent.text import lexical_tokens
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 
 CHANNEL = Scope("slack", "T1", "C1")
 OTHER = Scope("slack", "T1", "C2")

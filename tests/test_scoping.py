@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from tests.support.openai_server import FakeOpenAI
 
 PLANTED = {

@@ -16,7 +16,7 @@ from agent.chroma_store import ChromaStore, VectorWrite
 from agent.write_behind import WriteBehindVectorStore
 from bot.app import Teambot
 from bot.core.errors import StoreUnavailable
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.settings import Settings
 from tests.support.loopback import wait_until_ok

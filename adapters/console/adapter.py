@@ -18,7 +18,7 @@ from adapters.console import translate
 from adapters.console.terminal import for_terminal
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.events import Attachment, IncomingMessage, Reply, Scope
+from bot.core.values import Attachment, IncomingMessage, Reply, Scope
 from bot.uploads import walk_folder
 
 

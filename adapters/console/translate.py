@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from bot.events import IncomingMessage
+from bot.core.values import IncomingMessage
 
 PLATFORM = "console"
 WORKSPACE = "local"

@@ -22,7 +22,7 @@ from adapters.discord.stream import ChannelSurface, DiscordReplyStream, Interact
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Report
-from bot.scoping import upload_scope
+from bot.core.visibility import upload_scope
 
 log = logging.getLogger(__name__)
 

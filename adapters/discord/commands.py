@@ -17,11 +17,10 @@ from adapters.discord import translate
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.events import Attachment, Scope
-from bot.permissions import Actor
+from bot.core.values import Actor, Attachment, Scope
+from bot.core.visibility import upload_scope
 from bot.reports.periods import KINDS
 from bot.reports.stats import DEFAULT_STATS_PERIOD
-from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
 

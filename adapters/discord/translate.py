@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import discord
 
-from bot.events import Attachment, IncomingMessage, Visibility
+from bot.core.values import Attachment, IncomingMessage, Visibility
 
 PLATFORM = "discord"
 

@@ -9,8 +9,8 @@ from typing import TypedDict, Unpack
 from adapters.base import Adapter, CollectingStream
 from bot.commands import Deletion, DocumentList, FileOutcome
 from bot.core.ports import BotCore
-from bot.events import Attachment, IncomingMessage
-from bot.scoping import upload_scope
+from bot.core.values import Attachment, IncomingMessage
+from bot.core.visibility import upload_scope
 
 
 class Where(TypedDict, total=False):

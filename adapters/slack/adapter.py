@@ -40,12 +40,10 @@ from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import SlackReplyStream
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.core.values import Report
-from bot.events import Attachment, IncomingMessage, Scope, Visibility
+from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
+from bot.core.visibility import upload_scope
 from bot.httpbody import BodyTooLarge, read_body
-from bot.permissions import Actor
 from bot.reports.stats import STATS_COMMAND
-from bot.scoping import upload_scope
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.translate import HELPFUL_ACTION, NOT_HELPFUL_ACTION
-from bot.events import Reply
+from bot.core.values import Reply
 
 log = logging.getLogger(__name__)
 

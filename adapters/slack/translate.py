@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.events import Attachment, IncomingMessage, Scope, Visibility
+from bot.core.values import Attachment, IncomingMessage, Scope, Visibility
 
 PLATFORM = "slack"
 

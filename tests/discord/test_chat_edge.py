@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.observability import configure_logging
 from bot.settings import Settings
 from tests.support.discord_bot import MENTION, DiscordHarness, RunDiscord

@@ -10,7 +10,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
 from tests.support.discord_bot import MENTION, DiscordHarness, RunDiscord, running_discord, upload_in_channel
 from tests.support.documents import DEPLOY_GUIDE

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.reports import build_report, render_text, stats_report
 from bot.reports.aggregate import Audience
 from bot.reports.destinations import DestinationChannel

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.observability import configure_logging
 from bot.settings import Settings
 from tests.support.fake_slack import TEAM_ID, FakeSlack

@@ -8,7 +8,7 @@ import time
 from urllib.parse import urlencode
 
 from adapters.slack import translate
-from bot.events import Scope
+from bot.core.values import Scope
 from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_slack import BOT_TOKEN, TEAM_ID
 from tests.support.openai_server import FakeOpenAI

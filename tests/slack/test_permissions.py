@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
 from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_slack import TEAM_ID, FakeSlack

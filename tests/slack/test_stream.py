@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.stream import SlackReplyStream
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 

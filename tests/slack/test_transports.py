@@ -11,7 +11,7 @@ import aiohttp
 
 from adapters.slack import create_adapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.serve import serve
 from bot.settings import Settings

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.console import translate as console
-from bot.events import conversation_key
+from bot.core.values import conversation_key
 from bot.history import RedisHistory, Turn
 from tests.support.llama_server import MODEL_ALIAS
 

@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import SlackAdapter, create_adapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.serve import build_web_app
 from bot.settings import Settings
