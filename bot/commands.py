@@ -132,6 +132,49 @@ class Deletion:
         return f"Could not delete: {escape(self.error or '')}."
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentsUsage:
+    """How to use the documents command, after the reason the words given were not understood."""
+
+    command: str
+    reason: str = ""
+
+    def text(self, escape: Escape = as_typed) -> str:
+        reason = f"{escape(self.reason)}. " if self.reason else ""
+        return (f"{reason}Usage: `{self.command}` lists this channel's documents; "
+                f"`{self.command} delete NAME-OR-ID` deletes one.")
+
+
+@dataclass(frozen=True, slots=True)
+class ListDocuments:
+    """`/kb` or `/kb list`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteDocument:
+    """`/kb delete NAME-OR-ID`."""
+
+    reference: str
+
+
+DocumentsRequest = ListDocuments | DeleteDocument | DocumentsUsage
+
+
+def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
+    """The words after the documents command (`command`, e.g. Slack's `/kb`): nothing or `list`,
+    `delete NAME-OR-ID`, or `help`; anything else is answered with the usage."""
+    parts = words.strip().split(maxsplit=1)
+    if not parts or parts[0].lower() in ("list", "ls"):
+        return ListDocuments()
+    if parts[0].lower() in ("delete", "remove", "rm"):
+        reference = parts[1].strip().strip('"') if len(parts) > 1 else ""
+        return DeleteDocument(reference) if reference else DocumentsUsage(
+            command, "say which document to delete: its name or id")
+    if parts[0].lower() == "help":
+        return DocumentsUsage(command)
+    return DocumentsUsage(command, f"unknown option {parts[0]!r}")
+
+
 FetchFiles = Callable[[], Awaitable[Sequence["Attachment | FileOutcome"]]]
 """Downloads a platform's files, in order: each an `Attachment` with its bytes, or a `FileOutcome`
 saying why it could not be fetched. Called only once the uploader is allowed."""
@@ -183,6 +226,17 @@ class Commands:
             return StatsAnswer(notice=f"Sorry, I couldn't read the usage statistics: {failure_reason(exc)}.")
 
     # --- documents ---
+
+    async def documents(self, message: IncomingMessage, words: str, *, command: str,
+                        trusted: bool = False) -> DocumentList | Deletion | DocumentsUsage:
+        """The documents command (`command` followed by `words`): list, delete one, or say how to use it."""
+        match parse_documents_command(words, command=command):
+            case ListDocuments():
+                return await self.list_documents(message)
+            case DeleteDocument(reference=reference):
+                return await self.delete(message, reference, trusted=trusted)
+            case DocumentsUsage() as usage:
+                return usage
 
     async def list_documents(self, message: IncomingMessage) -> DocumentList:
         """Every document the message's place can answer from: its own and the workspace-wide ones."""

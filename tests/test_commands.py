@@ -13,6 +13,7 @@ import pytest
 from adapters.console.adapter import ConsoleAdapter
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
+from bot.commands import DeleteDocument, DocumentsRequest, DocumentsUsage, ListDocuments, parse_documents_command
 from bot.core.errors import StoreUnavailable
 from bot.core.values import Scope
 from bot.settings import Settings
@@ -123,3 +124,19 @@ async def test_a_failing_store_is_one_line_on_every_chat_surface(make_settings: 
     for name, run in SURFACES.items():
         assert await run(make_settings, broken, ("list",)) == [
             "Sorry, I couldn't list the documents: the document store is unavailable right now."], name
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("", ListDocuments()), ("list", ListDocuments()), ("LS", ListDocuments()),
+    ("delete guide.md", DeleteDocument("guide.md")), ('rm "my file.md"', DeleteDocument("my file.md")),
+    ("delete", DocumentsUsage("/kb", "say which document to delete: its name or id")),
+    ("help", DocumentsUsage("/kb")),
+    ("frobnicate", DocumentsUsage("/kb", "unknown option 'frobnicate'")),
+])
+def test_the_documents_command_is_read_once_for_every_platform(words: str, expected: DocumentsRequest) -> None:
+    assert parse_documents_command(words, command="/kb") == expected
+
+
+def test_the_documents_usage_names_the_command_it_was_typed_as() -> None:
+    assert DocumentsUsage("/docs", "unknown option 'x'").text() == (
+        "unknown option 'x'. Usage: `/docs` lists this channel's documents; `/docs delete NAME-OR-ID` deletes one.")

@@ -185,11 +185,10 @@ class ConsoleAdapter(Adapter):
             case translate.Forget():
                 await self.teambot.commands.forget(self.conversation_key)
                 self._say(f"Forgot the history of thread {self.thread!r}.")
-            case translate.ListDocuments():
-                self._say((await self.teambot.commands.list_documents(self._message())).text())
-            case translate.Delete(reference=reference):
+            case translate.Documents(words=words):
                 # The person at the terminal runs the bot: trusted, as `teambot docs delete` is.
-                self._say((await self.teambot.commands.delete(self._message(), reference, trusted=True)).text())
+                result = await self.teambot.commands.documents(self._message(), words, command="/kb", trusted=True)
+                self._say(result.text())
             case translate.Upload(paths=paths):
                 self._say(outcomes_text(await self._upload(paths)))
         return True

@@ -416,15 +416,9 @@ class SlackAdapter(Adapter):
         """`/kb` lists the channel's documents; `/kb delete NAME-OR-ID` deletes one."""
         channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
         message = translate.message_from_command(command, thread="kb")
-        parsed = translate.parse_kb(command.get("text") or "")
-        name = self.settings.slack_kb_command
-        if isinstance(parsed, translate.KbList):
-            text = (await self.teambot.commands.list_documents(message)).text(escape)
-        elif isinstance(parsed, translate.KbDelete):
-            text = (await self.teambot.commands.delete(message, parsed.reference)).text(escape)
-        else:
-            reason = f"{escape(parsed.reason)}. " if parsed.reason else ""
-            text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
+        result = await self.teambot.commands.documents(message, command.get("text") or "",
+                                                       command=self.settings.slack_kb_command)
+        text = result.text(escape)
         await self._ephemeral(channel=channel, user=user, text=text)
 
     async def on_stats(self, *, command: dict[str, Any]) -> None:

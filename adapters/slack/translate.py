@@ -176,41 +176,6 @@ def message_from_command(command: Mapping[str, Any], *, thread: str) -> Incoming
     )
 
 
-# --- /kb ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KbList:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class KbDelete:
-    reference: str
-
-
-@dataclass(frozen=True, slots=True)
-class KbHelp:
-    reason: str = ""
-
-
-KbCommand = KbList | KbDelete | KbHelp
-
-
-def parse_kb(text: str) -> KbCommand:
-    """`/kb`, `/kb list`, `/kb delete NAME-OR-ID`."""
-    words = text.strip().split(maxsplit=1)
-    if not words or words[0].lower() in ("list", "ls"):
-        return KbList()
-    if words[0].lower() in ("delete", "remove", "rm"):
-        if len(words) < 2 or not words[1].strip():
-            return KbHelp("say which document to delete: its name or id")
-        return KbDelete(words[1].strip().strip('"'))
-    if words[0].lower() == "help":
-        return KbHelp()
-    return KbHelp(f"unknown option {words[0]!r}")
-
-
 # --- /upload modal ------------------------------------------------------------------------
 
 

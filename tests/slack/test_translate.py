@@ -90,16 +90,6 @@ def test_ask_command_becomes_a_message() -> None:
         "C1", "1700000009.000100", "What is the default port of the web console?")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", translate.KbList()), ("list", translate.KbList()),
-    ("delete guide.md", translate.KbDelete("guide.md")),
-    ("delete", translate.KbHelp("say which document to delete: its name or id")),
-    ("frobnicate", translate.KbHelp("unknown option 'frobnicate'")),
-])
-def test_kb_arguments(text: str, expected: translate.KbCommand) -> None:
-    assert translate.parse_kb(text) == expected
-
-
 def test_markdown_becomes_mrkdwn() -> None:
     markdown = "## Setup\nRun **make install** and *then* see [docs](https://example.com/d).\n- a < b & c\n`**raw**`"
     assert to_mrkdwn(markdown) == (
