@@ -12,7 +12,8 @@ answers a question when all of these hold:
      question's words close together; an unrelated passage has them scattered);
    - *phrase*: the share of the question's adjacent word pairs that are adjacent in the passage
      too (a question is usually a rewording of the sentence that answers it).
-   The sum must reach `AnswerabilityRules.min_evidence`. Rare, specific words weigh most: "policy",
+   Weighted 1, 1.5 and 0.5, the sum must reach `AnswerabilityRules.min_evidence` (1.0; 1.2 for a
+   Korean question, whose bigrams an unrelated passage shares more often). Rare words weigh most: "policy",
    "get" and "meet" are in most chunks of a team's documents and weigh little, a name or a term of
    art weighs much. The measures are the ones retrieval ranks with (`agent.retrieval`), applied
    here as an absolute bar.
@@ -28,20 +29,25 @@ answers a question when all of these hold:
    Extraction quotes only sentences of the kind, and of those the clearest: a row that names
    someone answers "who is on call?" better than a sentence that mentions "the manager".
 
-Measured with `python -m bench.answerability` on the dev splits (in-corpus questions of ingested
-articles, out-of-corpus questions of articles never ingested; see docs/benchmarks.md for the run):
+Tuned with `python -m bench.answerability --use dev` (in-corpus questions about ingested
+articles, out-of-corpus questions about articles never ingested, asked of the same knowledge base;
+seed 6, and seeds 1 and 2 to check the bars do not fit one division of the articles):
 
-| set | answered (in corpus) | gold answer quoted | false answers (out of corpus) |
+| dev split | answered (in corpus) | gold answer quoted | false answers (out of corpus) |
 | --- | --- | --- | --- |
-| SQuAD dev, before | 1.00 | 0.82 | 0.52 |
-| SQuAD dev, with these rules | see `DEV_FIGURES` | | |
-| KorQuAD dev, before | 1.00 | 0.93 | 0.37 |
+| SQuAD, before | 1.00 | 0.82 | 0.52 |
+| SQuAD, these rules | 0.95 (seeds 1, 2: 0.94, 0.95) | 0.80 (0.80, 0.78) | 0.20 (0.31, 0.22) |
+| KorQuAD, before | 1.00 | 0.92 | 0.38 |
+| KorQuAD, these rules | 0.97 (0.98, 0.98) | 0.90 (0.95, 0.89) | 0.13 (0.17, 0.11) |
 
-A linear model over twenty such features (coverage, windows, phrases, missing rare terms, unknown
-names, dense similarity, score gaps) separated the dev halves no better than about 0.95 answered
-at 0.14 false answers (SQuAD) and 0.09 (KorQuAD): without a model, word statistics alone cannot
-tell "the documents answer this" from "the documents talk about these words" much better than
-that. The rules above are the few such features that carry most of it, kept readable.
+The bars trade one rate for the other: on SQuAD dev, `min_evidence` 1.2 gives 0.07 false answers
+but answers only 0.86. A linear model over twenty such features (coverage, windows, phrases,
+missing rare terms, unknown names, dense similarity, score gaps) did no better than about 0.95
+answered at 0.14 false answers on SQuAD dev and 0.09 on KorQuAD: without a language model, word
+statistics alone cannot tell "the documents answer this" from "the documents use these words"
+much better than that, and the 0.05 target is not met (docs/benchmarks.md). The rules above are
+the few features that carry most of it, kept readable. Dense similarity would lower SQuAD's false
+answers by about 0.07 more, but its scale belongs to the embedding model, so no bar on it is set.
 """
 
 from __future__ import annotations
