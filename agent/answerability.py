@@ -53,9 +53,10 @@ answers by about 0.07 more, but its scale belongs to the embedding model, so no 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
 from agent.records import Passage
 from agent.retrieval import best_window, hangul_share, phrase_share
@@ -80,14 +81,15 @@ class AnswerKind(str, Enum):
 # Order matters: "how long ago" asks for a time, "how long" for a number (a duration), "what year"
 # for a time, "who" for a person.
 _ENGLISH_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
-    (re.compile(r"\bhow long ago\b|\bsince when\b", re.I), AnswerKind.TIME),
+    (re.compile(r"\bhow long ago\b|\bsince when\b", re.IGNORECASE), AnswerKind.TIME),
     (re.compile(r"\bhow (?:many|much|long|old|tall|high|far|big|large|often|fast|heavy|deep|wide)\b"
-                r"|\bwhat (?:percentage|percent|proportion|number|amount|share)\b", re.I), AnswerKind.NUMBER),
+                r"|\bwhat (?:percentage|percent|proportion|number|amount|share)\b", re.IGNORECASE),
+     AnswerKind.NUMBER),
     (re.compile(r"\bwhen\b|\b(?:what|which|in which|in what) (?:year|years|date|day|month|time|century|decade)\b",
-                re.I), AnswerKind.TIME),
+                re.IGNORECASE), AnswerKind.TIME),
     (re.compile(r"^\W*(?:who|whom|whose)\b|\b(?:and|but|so) who\b"
-                r"|\b(?:which|what) (?:person|people|team|teams|company|companies|engineer|manager)\b", re.I),
-     AnswerKind.PERSON),
+                r"|\b(?:which|what) (?:person|people|team|teams|company|companies|engineer|manager)\b",
+                re.IGNORECASE), AnswerKind.PERSON),
 )
 _KOREAN_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
     (re.compile(r"언제|몇\s*년도|몇\s*월|무슨\s*요일|어느\s*해|연도는|날짜는|시기는"), AnswerKind.TIME),
@@ -121,7 +123,7 @@ _TIME_WORDS = re.compile(
     r"|\b(?:spring|summer|autumn|fall|winter) (?:of|in)\b|\b(?:morning|evening|afternoon|night)s?\b"
     r"|\b(?:before|after|until|by|within) (?:the )?(?:end|start|beginning|first|last|next)\b"
     r"|\bholidays?\b",
-    re.I,
+    re.IGNORECASE,
 )
 _KOREAN_TIME = re.compile(r"\d|[월화수목금토일]요일|오전|오후|새벽|아침|저녁|밤|정오|자정|매일|매주|매월|매달|매년|주말|평일"
                           r"|세기|년대|시대|초기|중기|말기|봄|여름|가을|겨울|이전|이후|직후|직전|당시|무렵|동안|까지")
@@ -129,9 +131,10 @@ _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve
                  "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
                  "hundred hundreds thousand thousands million millions billion billions trillion dozen dozens "
                  "half twice once thrice single double triple several few")
-_NUMBER = re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS.split())})\b", re.I)
-_KOREAN_NUMBER = re.compile(r"\d|하나|둘|셋|넷|다섯|여섯|일곱|여덟|아홉|스물|서른|마흔|쉰|[한두세네]\s?(?:번|명|개|가지|곳|차례|권|대|살|시간|달|해)"
-                            r"|열\s?[가-힣]|[일이삼사오육칠팔구십백천만억]\s?(?:번|명|개|회|일|주|년|월|시간|분|배|퍼센트)|절반|여러")
+_NUMBER = re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS.split())})\b", re.IGNORECASE)
+_KOREAN_NUMBER = re.compile(r"\d|하나|둘|셋|넷|다섯|여섯|일곱|여덟|아홉|스물|서른|마흔|쉰"
+                            r"|[한두세네]\s?(?:번|명|개|가지|곳|차례|권|대|살|시간|달|해)|열\s?[가-힣]"
+                            r"|[일이삼사오육칠팔구십백천만억]\s?(?:번|명|개|회|일|주|년|월|시간|분|배|퍼센트)|절반|여러")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'’.-]*[a-z]\b|\b[A-Z]{2,}\b")
 _NOT_A_NAME = frozenset(
     (_MONTHS + " " + _WEEKDAYS + " i a the this that these those it its in on at of for to an and or but if when "
@@ -142,8 +145,10 @@ _ROLE_WORDS = re.compile(
     r"\b(?:manager|managers|lead|leads|owner|owners|team|teams|desk|department|director|directors|administrator|"
     r"administrators|admins?|officer|officers|chair|president|founder|founders|author|authors|maintainers?|"
     r"committee|board|council|staff|hr|support)\b",
-    re.I,
+    re.IGNORECASE,
 )
+
+
 def kind_strength(kind: AnswerKind | None, text: str, *, question: str = "") -> int:
     """How clearly `text` holds an answer of the `kind` asked: 0 not at all, 1 plausibly (a role such
     as "the manager" for "who"), 2 clearly (a date or time, a number, a name).
@@ -232,7 +237,8 @@ class Evidence:
 
     def total(self, rules: AnswerabilityRules) -> float:
         """The three shares, weighted as `rules` say."""
-        return rules.words_weight * self.words + rules.window_weight * self.window + rules.phrase_weight * self.phrase
+        return (rules.words_weight * self.words + rules.window_weight * self.window
+                + rules.phrase_weight * self.phrase)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ answer them."""
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import pytest
 
@@ -248,7 +248,8 @@ async def test_only_the_passages_that_answer_are_kept_best_first() -> None:
 
 
 HANDBOOK = (
-    "# Acme Platform Team Handbook\n\n## Deploying\n\n" + HANDBOOK_DEPLOYING + "\n\n## On-call\n\n" + HANDBOOK_ON_CALL + "\n"
+    "# Acme Platform Team Handbook\n\n## Deploying\n\n" + HANDBOOK_DEPLOYING
+    + "\n\n## On-call\n\n" + HANDBOOK_ON_CALL + "\n"
 ).encode()
 QUICKSTART = ("# Quickstart\n\n" + README_QUICKSTART + "\n").encode()
 
