@@ -69,9 +69,9 @@ class FusionWeights:
     "Knowledge scoping and permissions", not to an invite link with `permissions=` in it
     (docs dev: recall@5 0.90 -> 0.97)."""
     document_lead: float = 2.0
-    """Added for the first chunk of a document whose title holds every term of the question: a
-    question about the document as a whole ("What is teambot?") is answered where it begins, not
-    by whichever section mentions the title most."""
+    """Added, over the best score of its document's other chunks, for the first chunk of a document
+    whose title holds every term of the question: a question about the document as a whole ("What
+    is teambot?") is answered where it begins, not by whichever section mentions the title most."""
 
 
 def hangul_share(text: str) -> float:
@@ -254,9 +254,15 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
         named = headings.get(candidate)
         if named and total > 0:
             score += weights.heading * sum(idf.get(t, 0.0) for t in unique & named) / total
-        if candidate in leads:
-            score += weights.document_lead
         scores[candidate] = (score, covered)
+    for lead in leads:
+        # Ahead of every other chunk of its document, even when neither search found it: the other
+        # chunks match the title through their heading as well as it does, and carry search ranks.
+        document = document_of(lead)
+        others = [scores[c][0] for c in scores if c != lead and document_of(c) == document]
+        if lead in scores:
+            score, covered = scores[lead]
+            scores[lead] = (max([score, *others]) + weights.document_lead, covered)
     return scores
 
 
