@@ -55,7 +55,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from agent.records import Passage
@@ -68,7 +68,7 @@ _ABSENT = "\x00"
 term no chunk holds, so terms with the same IDF are known to be in no chunk the asker may see."""
 
 
-class AnswerKind(str, Enum):
+class AnswerKind(StrEnum):
     """The kind of answer a question asks for."""
 
     TIME = "time"
@@ -125,7 +125,8 @@ _TIME_WORDS = re.compile(
     r"|\bholidays?\b",
     re.IGNORECASE,
 )
-_KOREAN_TIME = re.compile(r"\d|[월화수목금토일]요일|오전|오후|새벽|아침|저녁|밤|정오|자정|매일|매주|매월|매달|매년|주말|평일"
+_KOREAN_TIME = re.compile(r"\d|[월화수목금토일]요일|오전|오후|새벽|아침|저녁|밤|정오|자정"
+                          r"|매일|매주|매월|매달|매년|주말|평일"
                           r"|세기|년대|시대|초기|중기|말기|봄|여름|가을|겨울|이전|이후|직후|직전|당시|무렵|동안|까지")
 _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
@@ -281,7 +282,7 @@ def weigh(passage: Passage, *, words: Sequence[tuple[str, ...]], rarity: TermRar
     total = sum(weights)
     # A Korean word counts by the share of its bigrams present: its ending may differ ("가능한가요",
     # "가능합니다") where its stem does not.
-    held = sum(w * sum(t in present for t in word) / len(word) for word, w in zip(words, weights))
+    held = sum(w * sum(t in present for t in word) / len(word) for word, w in zip(words, weights, strict=True))
     return Evidence(
         passage=passage,
         words=held / total if total > 0 else 0.0,

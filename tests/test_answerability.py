@@ -47,7 +47,8 @@ ANNUAL_LEAVE = (
     "직원은 매년 15일의 연차 휴가를 받습니다. 휴가 신청은 최소 3일 전에 인사 포털에서 제출해야 하며,\n"
     "5일 이상 연속 휴가는 2주 전에 팀장의 승인을 받아야 합니다."
 )
-WORKING_FROM_HOME = "재택근무는 주 2회까지 가능합니다. 재택근무일에도 오전 10시부터 오후 4시까지는 메신저에 접속해 있어야 합니다."
+WORKING_FROM_HOME = ("재택근무는 주 2회까지 가능합니다. "
+                     "재택근무일에도 오전 10시부터 오후 4시까지는 메신저에 접속해 있어야 합니다.")
 # SQuAD v1.1 dev: the paragraphs retrieval found for the questions below.
 AGRICOLA = (
     "Early in 1537, Johannes Agricola (1494–1566) – serving at the time as pastor in Luther's birthplace, "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
 import shlex
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
