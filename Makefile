@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DATA ?= ./data
 
-.PHONY: install install-test install-real-model demo test test-real-model bench clean
+.PHONY: install install-test install-real-model demo lint test test-real-model bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -24,7 +24,13 @@ demo: install
 	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot ingest README.md --channel teambot-help
 	TEAMBOT_DATA_DIR=$(DEMO_DATA) $(BIN)/teambot chat --channel demo
 
-test: install-test
+# Lint and type checks (configured in pyproject.toml) before the tests: ruff on all our Python,
+# mypy --strict on the installed packages.
+lint: install-test
+	$(BIN)/ruff check bot agent adapters tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 # --- real-model check (issue 18) -------------------------------------------------------------
@@ -51,4 +57,4 @@ bench: install-test
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
+from pydantic import SecretStr
 
 
 class Embedder(Protocol):
@@ -79,7 +81,7 @@ class OpenAICompatibleEmbedder:
         # check_embedding_ctx_length=False: otherwise the client downloads tiktoken files.
         self._client = OpenAIEmbeddings(
             model=model,
-            api_key=api_key or "not-needed",
+            api_key=SecretStr(api_key or "not-needed"),
             base_url=base_url,
             check_embedding_ctx_length=False,
             timeout=timeout_s,

@@ -1,10 +1,14 @@
 """The agent as a diagram:
 
-    START -> condense_question -> retrieve -+-> generate_answer -> END       (a model is configured)
-                                    ^       +-> extract_answer  -> END       (no model: quote the documents)
-                                    |       +-> decline         -> END       (nothing relevant enough)
-                                    |       +-> broaden_with_history --+     (nothing relevant, first try
-                                    +----------------------------------+      in a thread with history)
+    START -> condense_question -> retrieve -> judge_answerability -+-> generate_answer -> END  (a model is configured)
+                                    ^                              +-> extract_answer  -> END  (no model: quote)
+                                    |                              +-> decline         -> END  (nothing answers)
+                                    |                              +-> broaden_with_history -+ (nothing answers,
+                                    +--------------------------------------------------------+  first try in a
+                                                                                                thread with history)
+
+`judge_answerability` keeps only the passages that answer (agent/answerability.py): both answers
+see only those.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from agent import nodes
 from agent.state import AgentContext, AgentState
 
 
-def build_graph() -> CompiledStateGraph:
+def build_graph() -> CompiledStateGraph[AgentState, AgentContext, AgentState, AgentState]:
     """Compile the question-answering graph; dependencies arrive per run as `AgentContext`."""
     builder = StateGraph(AgentState, context_schema=AgentContext)
     builder.add_node("condense_question", nodes.condense_question)
     builder.add_node("retrieve", nodes.retrieve)
+    builder.add_node("judge_answerability", nodes.judge_answerability)
     builder.add_node("generate_answer", nodes.generate_answer)
     builder.add_node("extract_answer", nodes.extract_answer)
     builder.add_node("decline", nodes.decline)
@@ -28,7 +33,8 @@ def build_graph() -> CompiledStateGraph:
 
     builder.add_edge(START, "condense_question")
     builder.add_edge("condense_question", "retrieve")
-    builder.add_conditional_edges("retrieve", nodes.route_after_retrieval)
+    builder.add_edge("retrieve", "judge_answerability")
+    builder.add_conditional_edges("judge_answerability", nodes.route_after_judgement)
     builder.add_edge("broaden_with_history", "retrieve")
     builder.add_edge("generate_answer", END)
     builder.add_edge("extract_answer", END)

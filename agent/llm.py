@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
@@ -35,7 +37,7 @@ def build_chat_model(*, model: str, api_key: str | None, base_url: str | None, t
 
     return ChatOpenAI(
         model=model,
-        api_key=api_key if api_key is not None else "not-needed",
+        api_key=SecretStr(api_key if api_key is not None else "not-needed"),
         base_url=base_url,
         temperature=temperature,
         timeout=timeout_s,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
+from agent.answerability import AnswerKind, judge, kind_strength, term_rarity
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
 from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
@@ -178,13 +180,36 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
     return {"passages": passages}
 
 
-def route_after_retrieval(
+async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext]) -> AgentState:
+    """Keep only the passages that answer the question (`agent.answerability`); none means decline.
+
+    Both answers see only what passes: the quotes without a model, and the passages a model is given.
+    After a broadened search the question's own words are weighed, as `retrieve` filters by them.
+    """
+    context = runtime.context
+    question = state["question"]
+    weighed = question if state.get("broadened") else state["search_query"]
+    terms = lexical_tokens(weighed) + lexical_tokens(question)
+    rarity = await term_rarity(context.retriever.index, terms, state["scopes"])
+    judgement = judge(question, _distinct(state.get("passages") or []), rarity=rarity,
+                      min_relevance=context.min_relevance, units_of=_unit_texts, query=weighed,
+                      rules=context.answerability)
+    if not judgement.answers:
+        log.info("the documents do not answer", extra={"reason": judgement.reason})
+    return {"passages": judgement.passages, "answer_kind": judgement.kind.value if judgement.kind else "",
+            "judgement": judgement.reason}
+
+
+def _unit_texts(passage: Passage) -> list[str]:
+    return [unit.text for unit in _quote_units(passage.chunk.text, passage.chunk.location)]
+
+
+def route_after_judgement(
     state: AgentState,
 ) -> Literal["generate_answer", "extract_answer", "broaden_with_history", "decline"]:
-    """Answer with the model or extractively; if nothing is relevant, broaden once, then decline."""
+    """Answer with the model or extractively; if nothing answers, broaden once, then decline."""
     context = get_runtime(AgentContext).context
-    passages = state.get("passages") or []
-    if not passages or max(p.coverage for p in passages) < context.min_relevance:
+    if not state.get("passages"):
         if state.get("history") and not state.get("broadened"):
             return "broaden_with_history"
         return "decline"
@@ -284,7 +309,8 @@ def _fit_prompt(*, question: str, history: Sequence[Turn], passages: Sequence[Pa
 
     def total() -> int:
         sources = "\n\n".join(entries)
-        return estimate_message_tokens([prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
+        return estimate_message_tokens(
+            [prompts.ANSWER_SYSTEM.format(sources=sources), *_turn_contents(turns), question])
 
     while turns and total() > budget_tokens:
         turns.pop(0)
@@ -363,7 +389,7 @@ async def generate_answer(state: AgentState, runtime: Runtime[AgentContext]) -> 
             return await _degrade(state, runtime, streamed=cut.text, failure=cut, usage=cut.usage,
                                   kind="model_interrupted",
                                   reason="the stream ended without finishing")
-        except Exception as exc:  # noqa: BLE001 - sorted below: retry, degrade, or let the dispatcher explain
+        except Exception as exc:  # sorted below: retry, degrade, or let the dispatcher explain
             if is_context_overflow(exc) and attempt == 1 and not streamed:
                 # Our estimate was not conservative enough for this server (or its window is smaller
                 # than configured): once more with half the room; a second refusal is explained.
@@ -525,6 +551,8 @@ class _Candidate:
     unit: _Unit
     matched: frozenset[str]
     """The question's terms the unit (with its passage's title and headings) contains."""
+    strength: int = 2
+    """How clearly the unit holds an answer of the kind asked (`agent.answerability.kind_strength`)."""
 
 
 def _render_quotes(chosen: Sequence[_Candidate], numbers: dict[int, int]) -> list[str]:
@@ -577,6 +605,9 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     terms = lexical_tokens(state["search_query"])
     question_terms = set(lexical_tokens(state["question"]))
     idf = await context.retriever.index.idf(terms, state["scopes"])
+    # "When ...?" is answered by a sentence with a time in it, "how many" by one with a number:
+    # other sentences are not quoted, however many of the question's words they share.
+    kind = AnswerKind(state["answer_kind"]) if state.get("answer_kind") else None
 
     scored: list[_Candidate] = []
     for p_index, passage in enumerate(passages):
@@ -584,6 +615,9 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
         # the index: under "Permissions", "Admins may add documents everywhere." is about permissions.
         named = list(heading_terms(passage.chunk.title, passage.chunk.location))
         for u_index, unit in enumerate(_quote_units(passage.chunk.text, passage.chunk.location)):
+            strength = kind_strength(kind, unit.text, question=state["question"])
+            if not strength:
+                continue
             unit_terms = lexical_tokens(unit.text) + named
             base = coverage(terms, unit_terms, idf)
             # The question's own words weigh more than words carried over from earlier turns.
@@ -591,7 +625,13 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
             # Earlier passages are better ranked (the reranker's first passage is usually the one);
             # prefer their sentences unless a later passage matches clearly better.
             scored.append(_Candidate(base + own - rank_penalty * p_index, own if question_terms else base,
-                                     p_index, u_index, unit, frozenset(question_terms or terms) & set(unit_terms)))
+                                     p_index, u_index, unit, frozenset(question_terms or terms) & set(unit_terms),
+                                     strength))
+    # Of the sentences of that kind that speak to the question, the ones that say it most clearly:
+    # for "who is on call for the Platform team?" the row that names Ada Kim, not the sentence that
+    # mentions "the engineering manager".
+    clearest = max((c.strength for c in scored if c.coverage >= context.min_relevance), default=0)
+    scored = [c for c in scored if c.strength >= clearest]
     scored.sort(key=lambda item: item.score, reverse=True)
     if not scored or scored[0].score <= 0:
         return await decline(state)

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from itertools import pairwise
 
 from agent.embeddings import Embedder
-from agent.lexical import KnowledgeIndex
+from agent.lexical_search import LexicalSearch
 from agent.records import Passage, chunk_id, document_of, section_heading
 from agent.text import lexical_tokens
-from agent.vectorstore import ChromaVectorStore
+from agent.write_behind import WriteBehindVectorStore
 from bot.core.values import Scope
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -68,9 +69,9 @@ class FusionWeights:
     "Knowledge scoping and permissions", not to an invite link with `permissions=` in it
     (docs dev: recall@5 0.90 -> 0.97)."""
     document_lead: float = 2.0
-    """Added for the first chunk of a document whose title holds every term of the question: a
-    question about the document as a whole ("What is teambot?") is answered where it begins, not
-    by whichever section mentions the title most."""
+    """Added, over the best score of its document's other chunks, for the first chunk of a document
+    whose title holds every term of the question: a question about the document as a whole ("What
+    is teambot?") is answered where it begins, not by whichever section mentions the title most."""
 
 
 def hangul_share(text: str) -> float:
@@ -83,7 +84,7 @@ def hangul_share(text: str) -> float:
 class HybridRetriever:
     """Finds the passages that best answer a question within the allowed scopes."""
 
-    def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
+    def __init__(self, *, index: LexicalSearch, vectors: WriteBehindVectorStore, embedder: Embedder,
                  weights: FusionWeights | None = None) -> None:
         self.index = index
         self.vectors = vectors
@@ -197,13 +198,13 @@ def best_window(query_terms: Sequence[str], passage_terms: Sequence[str], idf: d
 
 def _phrase_share_of_hits(pairs: set[tuple[str, str]], hits: Sequence[tuple[int, str]]) -> float:
     # Adjacent passage terms that are both query terms are consecutive hits one position apart.
-    present = {(a, b) for (i, a), (j, b) in zip(hits, hits[1:]) if j == i + 1}
+    present = {(a, b) for (i, a), (j, b) in pairwise(hits) if j == i + 1}
     return sum(1 for pair in pairs if pair in present) / len(pairs)
 
 
 def phrase_share(query_terms: Sequence[str], passage_terms: Sequence[str]) -> float:
     """Share of the query's adjacent term pairs that are adjacent in the passage too."""
-    pairs = set(zip(query_terms, query_terms[1:]))
+    pairs = set(pairwise(query_terms))
     if not pairs:
         return 0.0
     return _phrase_share_of_hits(pairs, _hits(set(query_terms), passage_terms))
@@ -229,7 +230,7 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
     rrf = weights.rrf_k
     unique = set(terms)
     total = sum(idf.get(t, 0.0) for t in unique)
-    pairs = set(zip(terms, terms[1:]))
+    pairs = set(pairwise(terms))
     scores: dict[str, tuple[float, float]] = {}
     for candidate in dict.fromkeys([c for c, _ in lexical_hits] + [c for c, _ in dense_hits] + sorted(leads)):
         passage_terms = chunk_terms.get(candidate, [])
@@ -253,9 +254,15 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
         named = headings.get(candidate)
         if named and total > 0:
             score += weights.heading * sum(idf.get(t, 0.0) for t in unique & named) / total
-        if candidate in leads:
-            score += weights.document_lead
         scores[candidate] = (score, covered)
+    for lead in leads:
+        # Ahead of every other chunk of its document, even when neither search found it: the other
+        # chunks match the title through their heading as well as it does, and carry search ranks.
+        document = document_of(lead)
+        others = [scores[c][0] for c in scores if c != lead and document_of(c) == document]
+        if lead in scores:
+            score, covered = scores[lead]
+            scores[lead] = (max([score, *others]) + weights.document_lead, covered)
     return scores
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
+from agent.answerability import AnswerabilityRules
 from agent.records import Passage
 from agent.retrieval import HybridRetriever
 from bot.core.values import Citation, ReplyMode, Scope, Turn
@@ -29,6 +30,11 @@ class AgentState(TypedDict, total=False):
     broadened: bool
     """True once the search was retried together with the thread's previous question."""
     passages: list[Passage]
+    """What retrieval found; after `judge_answerability`, only the passages that answer."""
+    answer_kind: str
+    """The kind of answer the question asks for (`time`, `number`, `person`), or empty."""
+    judgement: str
+    """Why the passages answer or not (`answers`, `unknown_name`, ...: see agent/answerability.py)."""
     answer: str
     citations: list[Citation]
     """The passages the answer cites with a valid [n] marker, and only those."""
@@ -55,6 +61,8 @@ class AgentContext:
     """A langchain chat model, or None when no model is configured (extractive answers)."""
     top_k: int = 5
     min_relevance: float = 0.3
+    answerability: AnswerabilityRules = field(default_factory=AnswerabilityRules)
+    """When the passages answer the question (agent/answerability.py)."""
     max_quote_sentences: int = 3
     """Sentences quoted without a model: three kept the gold answer in 0.835 of SQuAD dev replies, two in 0.79."""
     max_answer_tokens: int = 768

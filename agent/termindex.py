@@ -5,14 +5,14 @@ before it can sort, so a question whose terms occur in 8,000 of 100,000 chunks c
 per search. Tantivy (a Rust search library) answers the same searches in about a millisecond,
 with the same BM25: recall on the dev splits did not change (docs/benchmarks.md).
 
-This index is derived data. The catalog (`agent.lexical.KnowledgeIndex`) is the source of
-truth and tells this index what changed; if this directory is lost or unreadable, it is
-rebuilt from the catalog. Text arrives already tokenized (`agent.text.lexical_tokens`), so
-the index only splits on spaces.
+This index is derived data. The catalog (`agent.catalog.Catalog`) is the source of truth
+and tells this index what changed (`agent.term_sync`); if this directory is lost or
+unreadable, it is rebuilt from the catalog. Text arrives already tokenized
+(`agent.text.lexical_tokens`), so the index only splits on spaces.
 
 Tantivy's BM25 weighs terms by statistics of the whole index, every channel's chunks together;
 a question may only depend on the chunks it may see, so `scope_statistics` counts within scopes,
-and `search` takes term weights counted there (see `agent.lexical` for the rest).
+and `search` takes term weights counted there (see `agent.lexical_search` for the rest).
 
 Every method blocks (disk, fsync on commit): callers run them in worker threads, and one
 `write` or `release` at a time.
@@ -25,9 +25,10 @@ import math
 import shutil
 import time
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import cast
 
 import tantivy
 
@@ -261,9 +262,9 @@ class TermIndex:
         clauses = []
         for term in terms:
             query = tantivy.Query.term_query(schema, "terms", term)
-            if indexed:
+            if idf is not None and indexed:
                 own = bm25_idf(searcher.doc_freq("terms", term), indexed)
-                query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)  # type: ignore[union-attr]
+                query = tantivy.Query.boost_query(query, idf.get(term, 0.0) / own)
             clauses.append((tantivy.Occur.Should, query))
         wanted = tantivy.Query.boolean_query(clauses)
         # The scope is a filter, not evidence: a constant score of zero leaves the ranking to BM25.
@@ -272,5 +273,6 @@ class TermIndex:
         hits = searcher.search(query, limit, count=False).hits
         if not hits:
             return []
-        rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
+        # Every document has its integer rowid: the values are never None.
+        rowids = cast("list[int]", searcher.fast_field_values("rowid", [address for _, address in hits]))
         return [(int(rowid), float(score)) for (score, _), rowid in zip(hits, rowids, strict=True)]

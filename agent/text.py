@@ -39,7 +39,9 @@ _KOREAN_SINGLE_STOP = frozenset("은는이가을를의에와과도로서며고�
 # words: a question asks with them, the answer does not contain them. A word is dropped when its
 # stem starts with one ("어디로", "누구였는가", "무엇이든"): words so formed are nearly all questions
 # or function words ("언제나", "누구나", "얼마나"). One-syllable ones ("왜", "몇") only alone: "왜곡".
-_KOREAN_QUESTION_WORDS = ("무엇", "누구", "누가", "언제", "어디", "어딘", "얼마", "며칠", "어떤", "어떻", "어느", "무슨", "뭐")
+_KOREAN_QUESTION_WORDS = (
+    "무엇", "누구", "누가", "언제", "어디", "어딘", "얼마", "며칠", "어떤", "어떻", "어느", "무슨", "뭐",
+)
 
 # Trailing particles and verb endings, longest first. One is stripped from a Hangul run
 # when at least two syllables remain, so "휴가는", "휴가를" and "휴가" all index as "휴가"

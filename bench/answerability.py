@@ -23,9 +23,10 @@ import json
 import random
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bench.datasets import Dataset, Question, contains_answer, load_squad, read_ids
 from bench.quality import clean_reply
@@ -100,12 +101,14 @@ async def measure(halves: Halves, *, systems: Sequence[str] = ("ours", "baseline
                 "answer_rate": _share(answered for _, answered in inside),
                 "containment": _share(
                     answered and contains_answer(clean_reply(text), q.answers)
-                    for (text, answered), q in zip(inside, halves.in_corpus)
+                    for (text, answered), q in zip(inside, halves.in_corpus, strict=True)
                 ),
                 "false_answer_rate": _share(answered for _, answered in outside),
-                "declined_in_corpus": [q.id for (_, answered), q in zip(inside, halves.in_corpus) if not answered],
+                "declined_in_corpus": [
+                    q.id for (_, answered), q in zip(inside, halves.in_corpus, strict=True) if not answered
+                ],
                 "answered_out_of_corpus": [
-                    q.id for (_, answered), q in zip(outside, halves.out_of_corpus) if answered
+                    q.id for (_, answered), q in zip(outside, halves.out_of_corpus, strict=True) if answered
                 ],
             }
     return report

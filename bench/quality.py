@@ -73,12 +73,12 @@ async def _measure(system: Any, questions: list[Question], *, answers: bool, con
         "recall@5": sum(1 for r in ranks if r is not None and r <= 5) / n,
         "mrr@10": sum(1 / r for r in ranks if r is not None) / n,
         "retrieval_ms_p50": 1000 * percentile(latencies, 0.5),
-        "misses@5": [q.id for q, r in zip(questions, ranks) if r is None or r > 5],
+        "misses@5": [q.id for q, r in zip(questions, ranks, strict=True) if r is None or r > 5],
     }
     if answers:
         result["containment"] = sum(contained) / n
         result["reply_chars_mean"] = statistics.mean(lengths)
-        result["not_contained"] = [q.id for q, c in zip(questions, contained) if not c]
+        result["not_contained"] = [q.id for q, c in zip(questions, contained, strict=True) if not c]
     return result
 
 

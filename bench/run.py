@@ -1,6 +1,6 @@
 """Run every benchmark and write docs/benchmarks.md.
 
-    python -m bench.run [--limit 1000] [--chunks 10000,100000] [--questions 200]
+    python -m bench.run [--limit 1000] [--chunks 10000,100000] [--questions 200] [--answerability-limit 200]
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from typing import Any
 
 import psutil
 
-from bench import speed
-from bench.datasets import EVAL_ROOT, load, select
+from bench import answerability, speed
+from bench.datasets import EVAL_ROOT, load, load_squad, read_ids, select
 from bench.quality import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = [
-    ("SQuAD v1.1 dev", "squad", EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json", EVAL_ROOT / "splits" / "squad-v1.1-dev.txt"),
+    ("SQuAD v1.1 dev", "squad", EVAL_ROOT / "squad-v1.1" / "dev-v1.1.json",
+     EVAL_ROOT / "splits" / "squad-v1.1-dev.txt"),
     ("KorQuAD 1.0 dev", "squad", EVAL_ROOT / "korquad-v1.0" / "KorQuAD_v1.0_dev.json",
      EVAL_ROOT / "splits" / "korquad-v1.0-dev.txt"),
     ("Product docs", "docs", EVAL_ROOT / "anthropic-docs", EVAL_ROOT / "splits" / "anthropic-docs-dev.txt"),
@@ -74,12 +75,59 @@ async def quality(limit: int) -> list[dict[str, Any]]:
     return results
 
 
+async def answering(limit: int) -> list[dict[str, Any]]:
+    """Answer rate on in-corpus holdout questions and false-answer rate on out-of-corpus ones, per QA
+    set, ours beside the baseline (`bench.answerability`)."""
+    results = []
+    for label, fmt, path, dev in SETS:
+        if fmt != "squad":
+            continue  # the docs set has no articles to leave out
+        halves = answerability.divide(load_squad(path), split_ids=read_ids(dev), use="holdout", limit=limit, seed=6)
+        report = await answerability.measure(halves)
+        report.update(label=label)
+        results.append(report)
+        print(json.dumps({k: v for k, v in report.items() if k != "systems"}), file=sys.stderr)
+    return results
+
+
+def render_answering(results: list[dict[str, Any]], limit: int) -> list[str]:
+    lines = [
+        "## Answering or declining (holdout)",
+        "",
+        "`python -m bench.answerability` for each QA set: the articles are divided, seeded, into two halves;"
+        " one half is ingested. *In corpus*: holdout questions about ingested articles (the share answered, and"
+        " the share whose reply contains a gold answer). *Out of corpus*: holdout questions about articles"
+        f" never ingested, asked of the same knowledge base: every answer is a false one. A seeded sample of {limit}"
+        " questions per half (fewer where a half has fewer). Targets: false answers ≤ 5% while in-corpus questions"
+        " are answered ≥ 95% of the time and containment stays ≥ 0.80.",
+        "",
+        "| set | system | in corpus (questions) | answered | answer contained | out of corpus (questions) |"
+        " false answers |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for report in results:
+        for name, s in report["systems"].items():
+            lines.append(
+                f"| {report['label']} | {name} | {report['in_corpus_questions']} | {_f(s['answer_rate'])} |"
+                f" {_f(s['containment'])} | {report['out_of_corpus_questions']} | {_f(s['false_answer_rate'])} |"
+            )
+    lines += [
+        "",
+        "- *ours* declines when no passage answers (agent/answerability.py: rarity-weighted coverage of the"
+        " question's words, a name no document mentions, the kind of answer asked); the *baseline* never"
+        " declines while it has any chunk.",
+        "",
+    ]
+    return lines
+
+
 def _f(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
 def render(command: str, started: datetime.datetime, code: str, quality_results: list[dict[str, Any]],
-           speed_results: dict[str, Any], limit: int) -> str:
+           speed_results: dict[str, Any], limit: int, answering_results: list[dict[str, Any]] | None = None,
+           answering_limit: int = 200) -> str:
     m = machine()
     lines = [
         "# Benchmarks",
@@ -129,6 +177,7 @@ def render(command: str, started: datetime.datetime, code: str, quality_results:
         " the fixed \"no model\" note removed. *reply chars* is the mean length of that reply: the baseline's"
         " containment comes from showing a whole chunk.",
         "",
+        *(render_answering(answering_results, answering_limit) if answering_results else []),
         "## Speed and memory",
         "",
         "| measure | ours | reference | target |",
@@ -146,7 +195,7 @@ def render(command: str, started: datetime.datetime, code: str, quality_results:
             " | stricter reference |"
         )
     sizes = speed_results["serving"]["sizes"]
-    for size, s in sizes.items():
+    for s in sizes.values():
         lines.append(f"| overhead per answer at {s['chunks']} chunks, p50 / p95 (ms) |"
                      f" {s['overhead_ms_p50']:.0f} / {s['overhead_ms_p95']:.0f} | – | p95 ≤ 50 ms at 100k |")
     first = next(iter(sizes.values()))
@@ -187,7 +236,8 @@ def render(command: str, started: datetime.datetime, code: str, quality_results:
         "## Raw results",
         "",
         "```json",
-        json.dumps({"quality": [{k: v for k, v in r.items()} for r in quality_results], "speed": speed_results},
+        json.dumps({"quality": [{k: v for k, v in r.items()} for r in quality_results],
+                    "answering": answering_results or [], "speed": speed_results},
                    indent=1, default=str)[:20000],
         "```",
         "",
@@ -216,19 +266,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--chunks", default="10000,100000")
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--answerability-limit", type=int, default=200,
+                        help="holdout questions per half for the answer and false-answer rates")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     code = code_under_test()
     quality_results = asyncio.run(quality(args.limit))
     for report in quality_results:
         for s in report["systems"].values():
             s.pop("misses@5", None)
             s.pop("not_contained", None)
+    answering_results = asyncio.run(answering(args.answerability_limit))
+    for report in answering_results:
+        for s in report["systems"].values():
+            s.pop("declined_in_corpus", None)
+            s.pop("answered_out_of_corpus", None)
     speed_results = asyncio.run(speed.run([int(s) for s in args.chunks.split(",")], args.questions))
-    text = render(command.strip(), started, code, quality_results, speed_results, args.limit)
+    text = render(command.strip(), started, code, quality_results, speed_results, args.limit,
+                  answering_results, args.answerability_limit)
     args.output.write_text(keep_reading(text, args.output), encoding="utf-8")
     print(f"wrote {args.output}")
     return 0

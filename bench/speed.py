@@ -46,11 +46,11 @@ import httpx
 import psutil
 
 from adapters.base import CollectingStream
-from agent.vectorstore import VectorSnapshot
+from agent.chroma_store import VectorSnapshot
 from bench.datasets import EVAL_ROOT, load_squad
 from bench.quality import percentile
 from bot.app import Teambot
-from bot.events import IncomingMessage, Scope
+from bot.core.values import IncomingMessage, Scope
 from bot.settings import load_settings
 
 SCOPE = Scope("bench", "workspace", "channel")
@@ -82,7 +82,7 @@ def articles() -> list[tuple[str, str]]:
     return documents
 
 
-def synthetic_documents(seed: int = 6, paragraphs_per_document: int = 400):  # type: ignore[no-untyped-def]
+def synthetic_documents(seed: int = 6, paragraphs_per_document: int = 400):
     """Endless (file name, text): every SQuAD/KorQuAD paragraph again and again, each copy varied
     (sentences rotated, every number replaced by a random one, a variant tag prepended), shuffled."""
     rng = random.Random(seed)
@@ -118,7 +118,7 @@ class TimedStream(CollectingStream):
             self.first_delta_at = time.perf_counter()
         await super().push(text_so_far=text_so_far, delta=delta)
 
-    async def finish(self, reply) -> None:  # type: ignore[no-untyped-def]
+    async def finish(self, reply) -> None:
         self.finished_at = time.perf_counter()
         await super().finish(reply)
 
@@ -154,7 +154,7 @@ async def _ingest_ours(data_dir: Path, documents: list[tuple[str, str]], *,
         batches = []
         for name, _ in documents if keep_vectors else ():
             document = await bot.knowledge.find([SCOPE], name)
-            batches.append(await bot.vectors.snapshot(await bot.index.chunk_ids(document.id), scope=SCOPE))
+            batches.append(await bot.vectors.snapshot(await bot.catalog.chunk_ids(document.id), scope=SCOPE))
     return seconds, chunks, batches
 
 
@@ -209,7 +209,7 @@ async def measure_ingestion(workdir: Path, rounds: int = 3) -> dict[str, Any]:
 
 
 # --- 2-4. overhead, first token, concurrency --------------------------------------------------
-async def fill(bot: Teambot, target_chunks: int, generator) -> int:  # type: ignore[no-untyped-def]
+async def fill(bot: Teambot, target_chunks: int, generator) -> int:
     count = sum(d.chunk_count for d in await bot.knowledge.list_documents([SCOPE]))
     while count < target_chunks:
         name, text = next(generator)
@@ -229,7 +229,7 @@ class ModelProcess:
         self.base_url = ""
         self._process: asyncio.subprocess.Process | None = None
 
-    async def __aenter__(self) -> "ModelProcess":
+    async def __aenter__(self) -> ModelProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.support.openai_server", "--reply", "Here is the answer [1].",
             stdout=asyncio.subprocess.PIPE,

@@ -14,20 +14,23 @@ import asyncio
 import inspect
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import chromadb
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from agent.catalog import Catalog
+from agent.chroma_store import ChromaStore
 from agent.embeddings import WordLlamaEmbedder
 from agent.graph import build_graph
-from agent.lexical import KnowledgeIndex
+from agent.lexical_search import LexicalSearch
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
-from agent.vectorstore import ChromaVectorStore
+from agent.term_sync import TermIndexSync
+from agent.write_behind import WriteBehindVectorStore
 from bench.datasets import Passage
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.knowledge import IngestLimits, KnowledgeBase, document_id
 from bot.parsers import ParseLimits
 from bot.settings import Settings
@@ -35,7 +38,7 @@ from bot.settings import Settings
 SCOPE = Scope("bench", "workspace", "channel")
 
 
-def settings_default(name: str):  # type: ignore[no-untyped-def]
+def settings_default(name: str):
     return Settings.model_fields[name].default
 
 
@@ -52,19 +55,22 @@ class Ours:
 
     def __init__(self, workdir: Path, embedder: WordLlamaEmbedder) -> None:
         self.embedder = embedder
-        self.index = KnowledgeIndex(workdir / "ours.sqlite3")
-        self.vectors = ChromaVectorStore.persistent(workdir / "chroma-ours", embedder_name=embedder.name)
+        self.catalog = Catalog(workdir / "ours.sqlite3")
+        self.terms = TermIndexSync.beside(self.catalog)
+        chroma = ChromaStore.persistent(workdir / "chroma-ours", embedder_name=embedder.name)
+        self.vectors = WriteBehindVectorStore(chroma)
         extra: dict[str, object] = {}
         if "sandbox" in inspect.signature(KnowledgeBase.__init__).parameters:
             from bot.sandbox import ParserSandbox  # noqa: PLC0415 - only where the code base has one
 
             extra["sandbox"] = self.sandbox = ParserSandbox(timeout_s=120, memory_bytes=2**30)
         self.knowledge = KnowledgeBase(
-            index=self.index, vectors=self.vectors, embedder=embedder,
+            catalog=self.catalog, terms=self.terms, vectors=self.vectors, embedder=embedder,
             chunk_size=settings_default("chunk_size"), chunk_overlap=settings_default("chunk_overlap"),
             limits=IngestLimits(max_bytes=50 * 2**20, max_chunks=20000, parse=ParseLimits()), **extra,
         )
-        self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=embedder)
+        lexical = LexicalSearch(catalog=self.catalog, terms=self.terms)
+        self.retriever = HybridRetriever(index=lexical, vectors=self.vectors, embedder=embedder)
         self.context = AgentContext(
             retriever=self.retriever, chat_model=None, top_k=settings_default("top_k"),
             min_relevance=settings_default("min_relevance"),
@@ -102,9 +108,9 @@ class Ours:
         return str(state.get("answer", "")), bool(state.get("answered"))
 
     async def aclose(self) -> None:
-        if hasattr(self.vectors, "aclose"):  # older code bases wrote vectors before returning
-            await self.vectors.aclose()
-        await self.index.aclose()
+        await self.vectors.aclose()
+        await self.terms.aclose()
+        await self.catalog.aclose()
         sandbox = getattr(self, "sandbox", None)
         if sandbox is not None:
             sandbox.close()

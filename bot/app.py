@@ -14,22 +14,26 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from agent.catalog import Catalog
+from agent.chroma_store import ChromaStore
 from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
 from agent.graph import build_graph
-from agent.lexical import KnowledgeIndex
+from agent.lexical_search import LexicalSearch
 from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
-from agent.vectorstore import ChromaVectorStore
+from agent.term_sync import TermIndexSync
+from agent.write_behind import WriteBehindVectorStore
 from bot.claims import Claims
 from bot.commands import Commands
+from bot.core.visibility import Permissions
 from bot.dispatcher import Dispatcher
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
 from bot.observability import Metrics
 from bot.parsers import ParseLimits
-from bot.permissions import Permissions
 from bot.redis_server import EmbeddedRedis
+from bot.reports.stats import UsageStats
 from bot.sandbox import ParserSandbox
 from bot.settings import Settings, prepare_data_dir
 from bot.usage import RedisUsage
@@ -70,7 +74,7 @@ class Teambot:
         self.embedded_redis: EmbeddedRedis | None = None
         self._stack = AsyncExitStack()
 
-    async def __aenter__(self) -> "Teambot":
+    async def __aenter__(self) -> Teambot:
         try:
             await self._start()
         except BaseException:
@@ -105,25 +109,28 @@ class Teambot:
             model_http_client = build_model_http_client()
             self._stack.push_async_callback(model_http_client.aclose)
         self.embedder = await asyncio.to_thread(build_embedder, settings, http_client=model_http_client)
-        self.index = await self._stack.enter_async_context(
-            KnowledgeIndex(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
+        self.catalog = await self._stack.enter_async_context(
+            Catalog(data_dir / f"knowledge-{self.embedder.name}.sqlite3")
         )
-        # Entered after the catalog, so closing waits for queued vector writes while the catalog
-        # can still record them done.
+        # Entered after the catalog, so closing finishes the term index's sync while the catalog is open.
+        self.terms = await self._stack.enter_async_context(TermIndexSync.beside(self.catalog))
+        self.lexical = LexicalSearch(catalog=self.catalog, terms=self.terms)
         if settings.chroma_host:
-            vectors = await asyncio.to_thread(
-                ChromaVectorStore.remote, settings.chroma_host, settings.chroma_port,
-                ssl=settings.chroma_ssl, embedder_name=self.embedder.name, on_written=self.index.forget_vector_writes,
+            chroma = await asyncio.to_thread(
+                ChromaStore.remote, settings.chroma_host, settings.chroma_port,
+                ssl=settings.chroma_ssl, embedder_name=self.embedder.name,
             )
         else:
-            vectors = await asyncio.to_thread(
-                ChromaVectorStore.persistent, data_dir / "chroma", embedder_name=self.embedder.name,
-                on_written=self.index.forget_vector_writes,
-            )
-        self.vectors = await self._stack.enter_async_context(vectors)
+            chroma = await asyncio.to_thread(ChromaStore.persistent, data_dir / "chroma",
+                                             embedder_name=self.embedder.name)
+        # Entered after the catalog, so closing waits for queued vector writes while the catalog
+        # can still record them done.
+        self.vectors = await self._stack.enter_async_context(
+            WriteBehindVectorStore(chroma, on_written=self.catalog.forget_vector_writes)
+        )
 
         self.metrics = Metrics()
-        self.metrics.vector_writes_queued.set_function(lambda: vectors.queued_documents)
+        self.metrics.vector_writes_queued.set_function(lambda: self.vectors.queued_documents)
         self.permissions = Permissions.from_entries(admins=settings.admins, uploaders=settings.uploaders)
         sandbox = ParserSandbox(timeout_s=settings.parse_timeout_s, memory_bytes=settings.parse_memory_mb * 1048576,
                                 workers=settings.parse_workers)
@@ -131,7 +138,7 @@ class Teambot:
         self.knowledge = KnowledgeBase(
             metrics=self.metrics,
             sandbox=sandbox,
-            index=self.index, vectors=self.vectors, embedder=self.embedder,
+            catalog=self.catalog, terms=self.terms, vectors=self.vectors, embedder=self.embedder,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
             limits=IngestLimits(
                 max_bytes=settings.max_upload_bytes,
@@ -144,7 +151,7 @@ class Teambot:
         resumed = await self.knowledge.resume()
         if resumed:
             log.info("writing vectors a previous run left owed", extra={"documents": resumed})
-        self.retriever = HybridRetriever(index=self.index, vectors=self.vectors, embedder=self.embedder)
+        self.retriever = HybridRetriever(index=self.lexical, vectors=self.vectors, embedder=self.embedder)
         self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
         self.usage = RedisUsage.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
@@ -162,7 +169,7 @@ class Teambot:
         )
         #: Every chat command, once; adapters call it and only render.
         self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,
-                                 dispatcher=self.dispatcher)
+                                 dispatcher=self.dispatcher, usage_stats=UsageStats(self.usage))
         #: Answer-once claims and the threads the bot owns, for every platform.
         self.claims = Claims(self.redis)
         # The core's objects (models, clients, modules: about 250k of them) live as long as the

@@ -9,12 +9,13 @@ punctuation became gigabytes), so such text is cut into plain slices here instea
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from bot.parsers import IngestError, Section
+from bot.core.errors import IngestError
+from bot.parsers import Section
 
 # Paragraphs, lines, sentences (English and Korean), clauses, words; "" = anywhere.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "다. ", "요. ", "。", "; ", ", ", " ", ""]

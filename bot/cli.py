@@ -17,8 +17,10 @@ import os
 import select
 import signal
 import sys
+from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from adapters.base import CollectingStream
 from adapters.console import translate as console
@@ -118,22 +120,26 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _docs(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.commands import documents_text  # noqa: PLC0415
-
+    # What the console's /docs and /delete do, in the channel named: the same commands, the same lines.
+    place = console.to_message("", channel=args.channel, thread="")
     async with _teambot(settings) as teambot:
-        scopes = [_scope(args)]
         if args.docs_command == "delete":
-            document = await teambot.knowledge.delete(scopes, args.reference)
-            print(for_terminal(f"Deleted {document.source} ({document.chunk_count} chunks)"))
+            # The person at the terminal runs the bot: trusted, as in `teambot chat`.
+            deletion = await teambot.commands.delete(place, args.reference, trusted=True)
+            if deletion.document is None:
+                raise CliError(deletion.error)
+            print(for_terminal(deletion.text()))
             return 0
-        documents = await teambot.knowledge.list_documents(scopes)
+        listing = await teambot.commands.list_documents(place)
+    if listing.error is not None:
+        raise CliError(listing.error)
     if args.json:
         print(json.dumps([{
             "id": d.id, "source": d.source, "title": d.title, "chunks": d.chunk_count, "bytes": d.size_bytes,
             "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
-        } for d in documents], ensure_ascii=False, indent=2))
+        } for d in listing.documents], ensure_ascii=False, indent=2))
     else:
-        print(for_terminal(documents_text(documents)))
+        print(for_terminal(listing.text()))
     return 0
 
 
@@ -146,14 +152,15 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone  # noqa: PLC0415
+    from datetime import datetime  # noqa: PLC0415
 
     from bot.reports import render_text, stats_report  # noqa: PLC0415
     from bot.reports.store import open_usage  # noqa: PLC0415
 
     async with open_usage(settings) as usage:
-        report = await stats_report(usage, kind=args.period, now=datetime.now(timezone.utc))
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else for_terminal(render_text(report)))
+        report = await stats_report(usage, kind=args.period, now=datetime.now(UTC))
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json
+          else for_terminal(render_text(report)))
     return 0
 
 
@@ -239,7 +246,8 @@ async def _run_until_terminated(settings: Settings, args: argparse.Namespace) ->
         except (NotImplementedError, RuntimeError):
             pass
     try:
-        return await args.run(settings, args)
+        code: int = await args.run(settings, args)
+        return code
     except asyncio.CancelledError:
         if not terminated:
             raise
@@ -291,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, SettingsError) else 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line for the user; details at DEBUG level
+    except Exception as exc:  # one line for the user; details at DEBUG level
         logging.getLogger(__name__).debug("unexpected error", exc_info=True)
         print(f"teambot: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Every chat command, written once: ask, list, delete, upload, forget, feedback.
+"""Every chat command, written once: ask, list, delete, upload, forget, feedback, stats.
 
 Adapters translate a platform's event into a call here and render what comes back; nothing
 here knows a platform. Results are platform-free: plain text built by `text(escape)`, where
@@ -16,8 +16,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
 
 from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
 from bot.core.ports import ReplyStream, UsageRecorder
@@ -28,9 +28,11 @@ from bot.core.values import (
     IncomingMessage,
     Reply,
     Scope,
+    Turn,
 )
 from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
+from bot.reports.stats import StatsAnswer, UsageStats
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -47,12 +49,25 @@ def as_typed(text: str) -> str:
 
 STORE_UNAVAILABLE = "the document store is unavailable right now"
 
+Failure = Literal["not_found", "denied", "unavailable", "internal"]
+"""Why a command did not do what was asked, for surfaces that answer with a status (the HTTP API):
+the request named no single document there, the sender may not, a store is down, or our own bug."""
+
 
 def failure_reason(error: BaseException) -> str:
     """One line for a command that failed on something other than the user's request."""
     if isinstance(error, StoreUnavailable):
         return STORE_UNAVAILABLE
     return f"something went wrong on our side ({type(error).__name__})"
+
+
+def failure_of(error: BaseException) -> Failure:
+    """The kind of `error`, caught by a command."""
+    if isinstance(error, IngestError):
+        return "not_found"
+    if isinstance(error, PermissionDenied):
+        return "denied"
+    return "unavailable" if isinstance(error, StoreUnavailable) else "internal"
 
 
 # --- results ------------------------------------------------------------------------------------------------
@@ -83,7 +98,7 @@ def documents_text(documents: Sequence[DocumentInfo], escape: Escape = as_typed)
         return "No documents here yet. Upload a file to add one."
     lines = []
     for document in documents:
-        when = datetime.fromtimestamp(document.ingested_at, timezone.utc).strftime("%Y-%m-%d")
+        when = datetime.fromtimestamp(document.ingested_at, UTC).strftime("%Y-%m-%d")
         where = " (workspace-wide)" if document.scope.channel == "*" else ""
         lines.append(f"{escape(document.source)}{where} · {document.chunk_count} chunks · {when} · id {document.id}")
     return "\n".join(lines)
@@ -95,6 +110,7 @@ class DocumentList:
 
     documents: tuple[DocumentInfo, ...] = ()
     error: str | None = None
+    failure: Failure | None = None
 
     def text(self, escape: Escape = as_typed) -> str:
         if self.error is not None:
@@ -108,11 +124,55 @@ class Deletion:
 
     document: DocumentInfo | None = None
     error: str | None = None
+    failure: Failure | None = None
 
     def text(self, escape: Escape = as_typed) -> str:
         if self.document is not None:
             return f"Deleted {escape(self.document.source)} ({self.document.chunk_count} chunks)."
         return f"Could not delete: {escape(self.error or '')}."
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentsUsage:
+    """How to use the documents command, after the reason the words given were not understood."""
+
+    command: str
+    reason: str = ""
+
+    def text(self, escape: Escape = as_typed) -> str:
+        reason = f"{escape(self.reason)}. " if self.reason else ""
+        return (f"{reason}Usage: `{self.command}` lists this channel's documents; "
+                f"`{self.command} delete NAME-OR-ID` deletes one.")
+
+
+@dataclass(frozen=True, slots=True)
+class ListDocuments:
+    """`/kb` or `/kb list`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteDocument:
+    """`/kb delete NAME-OR-ID`."""
+
+    reference: str
+
+
+DocumentsRequest = ListDocuments | DeleteDocument | DocumentsUsage
+
+
+def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
+    """The words after the documents command (`command`, e.g. Slack's `/kb`): nothing or `list`,
+    `delete NAME-OR-ID`, or `help`; anything else is answered with the usage."""
+    parts = words.strip().split(maxsplit=1)
+    if not parts or parts[0].lower() in ("list", "ls"):
+        return ListDocuments()
+    if parts[0].lower() in ("delete", "remove", "rm"):
+        reference = parts[1].strip().strip('"') if len(parts) > 1 else ""
+        return DeleteDocument(reference) if reference else DocumentsUsage(
+            command, "say which document to delete: its name or id")
+    if parts[0].lower() == "help":
+        return DocumentsUsage(command)
+    return DocumentsUsage(command, f"unknown option {parts[0]!r}")
 
 
 FetchFiles = Callable[[], Awaitable[Sequence["Attachment | FileOutcome"]]]
@@ -127,11 +187,12 @@ class Commands:
     """The commands every surface offers, over the parts they need."""
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
-                 dispatcher: Dispatcher) -> None:
+                 dispatcher: Dispatcher, usage_stats: UsageStats | None = None) -> None:
         self.knowledge = knowledge
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
+        self.usage_stats = usage_stats
 
     # --- ask, forget, feedback ---
 
@@ -143,19 +204,47 @@ class Commands:
         """Clear a thread's history."""
         await self.dispatcher.forget(conversation_key)
 
+    async def history(self, conversation_key: str) -> list[Turn]:
+        """A thread's remembered turns, oldest first (raises when the history store is unavailable)."""
+        return await self.dispatcher.recall(conversation_key)
+
     async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
 
+    # --- usage statistics ---
+
+    async def stats(self, message: IncomingMessage, period: str) -> StatsAnswer:
+        """`/stats [day|week|month]` sent as `message`: the period so far, for where it was sent and as its
+        sender may see it (see `bot.reports.stats`: nothing crosses workspaces or platforms)."""
+        if self.usage_stats is None:
+            return StatsAnswer(notice="Usage statistics are not kept here.")
+        try:
+            return await self.usage_stats.answer(message, period, is_admin=self.permissions.is_admin(message.actor))
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
+            self._log_failure("reading usage statistics failed", exc)
+            return StatsAnswer(notice=f"Sorry, I couldn't read the usage statistics: {failure_reason(exc)}.")
+
     # --- documents ---
+
+    async def documents(self, message: IncomingMessage, words: str, *, command: str,
+                        trusted: bool = False) -> DocumentList | Deletion | DocumentsUsage:
+        """The documents command (`command` followed by `words`): list, delete one, or say how to use it."""
+        match parse_documents_command(words, command=command):
+            case ListDocuments():
+                return await self.list_documents(message)
+            case DeleteDocument(reference=reference):
+                return await self.delete(message, reference, trusted=trusted)
+            case DocumentsUsage() as usage:
+                return usage
 
     async def list_documents(self, message: IncomingMessage) -> DocumentList:
         """Every document the message's place can answer from: its own and the workspace-wide ones."""
         try:
             documents = await self.knowledge.list_documents(visible_scopes(message))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("listing documents failed", exc)
-            return DocumentList(error=failure_reason(exc))
+            return DocumentList(error=failure_reason(exc), failure=failure_of(exc))
         return DocumentList(tuple(documents))
 
     def manageable_scopes(self, message: IncomingMessage, *, trusted: bool = False) -> list[Scope]:
@@ -175,10 +264,10 @@ class Commands:
                 self.permissions.check_manage(message.actor, document.scope)
             return Deletion(await self.knowledge.delete([document.scope], document.id))
         except (IngestError, PermissionDenied) as exc:
-            return Deletion(error=str(exc))
-        except Exception as exc:
+            return Deletion(error=str(exc), failure=failure_of(exc))
+        except Exception as exc:  # noqa: BLE001 - a reply says why; _log_failure logs the trace
             self._log_failure("deleting a document failed", exc)
-            return Deletion(error=failure_reason(exc))
+            return Deletion(error=failure_reason(exc), failure=failure_of(exc))
 
     # --- uploads ---
 
@@ -252,7 +341,7 @@ class Commands:
                 documents=len(stored), chunks=sum(r.document.chunk_count for r in stored),
                 failures=sum(1 for o in outcomes if o.error),
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - usage figures failing must not fail the upload
             log.warning("could not record upload usage")
 
     @staticmethod

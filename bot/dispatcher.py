@@ -50,15 +50,22 @@ SEARCHING = "Searching the documents"
 SEARCHING_AGAIN = "Searching again, with the thread's earlier question"
 
 
+def _documents(passages: list[Any]) -> str:
+    count = len({getattr(getattr(p, "chunk", None), "document_id", id(p)) for p in passages})
+    return f"{count} document{'s' if count != 1 else ''}"
+
+
 def progress_after(node: str, update: Any) -> str | None:
     """What the agent does next once graph step `node` ended with `update` (a status line), or None."""
+    passages = (update.get("passages") if isinstance(update, dict) else None) or []
     if node == "condense_question":
         return SEARCHING
     if node == "broaden_with_history":
         return SEARCHING_AGAIN
-    if node == "retrieve" and isinstance(update, dict) and update.get("passages"):
-        documents = {getattr(getattr(p, "chunk", None), "document_id", id(p)) for p in update["passages"]}
-        return f"Writing the answer from {len(documents)} document{'s' if len(documents) != 1 else ''}"
+    if node == "retrieve" and passages:
+        return f"Reading {_documents(passages)}"
+    if node == "judge_answerability" and passages:
+        return f"Writing the answer from {_documents(passages)}"
     return None
 
 
@@ -197,7 +204,7 @@ class Dispatcher:
             reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
             await asyncio.shield(self._finish(stream, reply))
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a clear reply, never silence
+        except Exception as exc:  # every failure becomes a clear reply, never silence
             kind, reason = describe_failure(exc)
             if kind == "internal":
                 log.exception("answer failed", extra={"kind": kind})
@@ -252,7 +259,7 @@ class Dispatcher:
     async def _finish(stream: ReplyStream, reply: Reply) -> None:
         try:
             await stream.finish(reply)
-        except Exception:  # noqa: BLE001 - the platform failing to show it must not lose the turn
+        except Exception:  # the platform failing to show it must not lose the turn
             log.exception("could not deliver the reply")
 
     async def _record(self, message: IncomingMessage, reply: Reply, started: float, first_token_s: float | None,
@@ -299,3 +306,7 @@ class Dispatcher:
     async def forget(self, conversation_key: str) -> None:
         """Clear a thread's history."""
         await self._history.clear(conversation_key)
+
+    async def recall(self, conversation_key: str) -> list[Turn]:
+        """A thread's remembered turns, oldest first."""
+        return await self._history.load(conversation_key)

@@ -4,8 +4,8 @@ A file is parsed, chunked and embedded before anything is written. Then one cata
 transaction (SQLite, the source of truth) puts the new version in place of the old; if it
 fails, nothing has changed. The term index and Chroma are derived from the catalog and follow
 it through outboxes written in that same transaction: Chroma gets the vectors already computed
-(`ChromaVectorStore.submit`, batched in the background), and `resume` writes again whatever a
-crash left owed, embedding those documents anew from the catalog's text.
+(`WriteBehindVectorStore.submit`, batched in the background), and `resume` writes again
+whatever a crash left owed, embedding those documents anew from the catalog's text.
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
+from agent.catalog import Catalog
+from agent.chroma_store import VectorWrite
 from agent.embeddings import Embedder
-from agent.lexical import KnowledgeIndex
 from agent.records import Chunk, chunk_id, section_heading
-from agent.vectorstore import ChromaVectorStore, VectorWrite
+from agent.term_sync import TermIndexSync
+from agent.write_behind import WriteBehindVectorStore
+from bot.chunking import ChunkingRules, Piece
+from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
-from bot.chunking import ChunkingRules, Piece
-from bot.parsers import IngestError, ParseLimits
+from bot.parsers import ParseLimits
 from bot.sandbox import ParserSandbox
 
 log = logging.getLogger(__name__)
@@ -64,12 +68,13 @@ def document_id(scope: Scope, source: str) -> str:
 class KnowledgeBase:
     """Documents per scope, searchable by the agent's retriever."""
 
-    def __init__(self, *, index: KnowledgeIndex, vectors: ChromaVectorStore, embedder: Embedder,
-                 chunk_size: int, chunk_overlap: int, limits: IngestLimits, sandbox: ParserSandbox,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(self, *, catalog: Catalog, terms: TermIndexSync, vectors: WriteBehindVectorStore,
+                 embedder: Embedder, chunk_size: int, chunk_overlap: int, limits: IngestLimits,
+                 sandbox: ParserSandbox, metrics: Metrics | None = None) -> None:
         self.sandbox = sandbox
         self.metrics = metrics
-        self.index = index
+        self.catalog = catalog
+        self.terms = terms
         self.vectors = vectors
         self.embedder = embedder
         self.limits = limits
@@ -112,7 +117,7 @@ class KnowledgeBase:
         doc_id = document_id(scope, source)
         lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
         async with lock:
-            existing = await self.index.get_document(doc_id)
+            existing = await self.catalog.get_document(doc_id)
             if existing is not None and existing.content_hash == content_hash and not note:
                 return IngestResult(existing, "unchanged")
             await self.vectors.check_writable()
@@ -133,7 +138,7 @@ class KnowledgeBase:
             )
 
             async def commit() -> None:
-                receipt = await self.index.replace_document(document, chunks, terms)
+                receipt = await self.catalog.replace_document(document, chunks, terms)
                 self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=(receipt,),
                                                   replaces=existing is not None))
 
@@ -152,32 +157,33 @@ class KnowledgeBase:
         document is next written.
         """
         owed: dict[str, tuple[Scope, list[int]]] = {}
-        for receipt, doc_id, scope in await self.index.vector_writes_owed():
+        for receipt, doc_id, scope in await self.catalog.vector_writes_owed():
             owed.setdefault(doc_id, (scope, []))[1].append(receipt)
         for doc_id, (scope, receipts) in owed.items():
             async with self._document_locks.setdefault(doc_id, asyncio.Lock()):
-                document = await self.index.get_document(doc_id)
+                document = await self.catalog.get_document(doc_id)
                 if document is None:
                     self.vectors.submit(VectorWrite.removal(scope, doc_id, tuple(receipts)))
                     continue
-                found = await self.index.get_chunks(await self.index.chunk_ids(doc_id))
+                found = await self.catalog.get_chunks(await self.catalog.chunk_ids(doc_id))
                 chunks = sorted(found.values(), key=lambda c: c.ordinal)
                 try:
                     embeddings = await _embed_in_batches(self.embedder, [_embedding_text(c) for c in chunks])
-                except Exception:  # noqa: BLE001 - an embedding endpoint down must not keep the bot from starting
+                except Exception:  # an embedding endpoint down must not keep the bot from starting
                     log.exception("could not embed a document owed to Chroma; trying again at the next start",
                                   extra={"document": doc_id})
                     continue
-                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts), replaces=True))
+                self.vectors.submit(_vector_write(document, chunks, embeddings, receipts=tuple(receipts),
+                                                  replaces=True))
         return len(owed)
 
     async def settle(self) -> None:
         """Wait until the term index and Chroma hold every change made so far."""
-        await self.index.sync()
+        await self.terms.sync()
         await self.vectors.flush()
 
     async def list_documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
-        return await self.index.list_documents(scopes)
+        return await self.catalog.list_documents(scopes)
 
     async def find(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
         """A document by id or by file name within `scopes`; raises `IngestError` if none or ambiguous."""
@@ -198,7 +204,7 @@ class KnowledgeBase:
             await self.vectors.check_writable()
 
             async def commit() -> None:
-                receipt = await self.index.delete_document(document.id)
+                receipt = await self.catalog.delete_document(document.id)
                 if receipt is not None:
                     self.vectors.submit(VectorWrite.removal(document.scope, document.id, (receipt,)))
 
@@ -206,7 +212,7 @@ class KnowledgeBase:
         return document
 
 
-def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], *,
+def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: list[list[float]], *,
                   receipts: tuple[int, ...], replaces: bool) -> VectorWrite:
     # Uploader, hash and time ride along with every chunk, for whoever reads Chroma directly.
     extra = {"uploader": document.uploader, "content_hash": document.content_hash,

@@ -1,4 +1,4 @@
-"""Health, readiness, Prometheus metrics and structured logs.
+"""Readiness checks, Prometheus metrics and structured logs (`adapters.http.health` serves the first two).
 
 Metrics live in a registry owned by each `Teambot` (not the process-global
 one), so several cores in one process — tests, mostly — never share counters.
@@ -12,11 +12,12 @@ import json
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 
 if TYPE_CHECKING:
     from bot.app import Teambot
@@ -105,7 +106,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict[str, str]:
+async def check_readiness(teambot: Teambot, *, timeout_s: float = 2.0) -> dict[str, str]:
     """`{"redis": "ok" | reason, "chroma": ..., "model": ...}`, checked concurrently."""
 
     async def redis() -> str:
@@ -136,27 +137,8 @@ async def check_readiness(teambot: "Teambot", *, timeout_s: float = 2.0) -> dict
     results = await asyncio.gather(redis(), chroma(), model(), return_exceptions=True)
     return {
         name: result if isinstance(result, str) else f"unavailable ({type(result).__name__})"
-        for name, result in zip(names, results)
+        for name, result in zip(names, results, strict=True)
     }
-
-
-def register(app: web.Application, teambot: "Teambot") -> None:
-    """Add `/healthz`, `/readyz` and `/metrics` to the shared HTTP server."""
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
-        checks = await check_readiness(teambot)
-        ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())
-        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
-
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=teambot.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
 
 
 # --- logs ---------------------------------------------------------------------------------
@@ -178,9 +160,11 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
-        if record.exc_info or record.exc_text:
-            # `exc_text` first: it is the traceback as `RedactSecrets` left it.
-            entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        # `exc_text` first: it is the traceback as `RedactSecrets` left it.
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -10,9 +10,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Callable
 
 from bot.core.errors import IngestError
 from bot.core.labels import MAX_HEADING_CHARS, clean_label
@@ -199,7 +199,8 @@ _HTML_SKIP = frozenset("script style noscript template svg head title".split())
 
 
 def _parse_html(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
-    from bs4 import BeautifulSoup, Comment, NavigableString, Tag  # noqa: PLC0415
+    from bs4 import BeautifulSoup, Comment, Tag  # noqa: PLC0415
+    from bs4.element import NavigableString  # noqa: PLC0415
 
     soup = BeautifulSoup(decode_text(data), "html.parser")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
@@ -339,7 +340,7 @@ def _parse_csv(name: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
         block = body[start : start + _CSV_ROWS_PER_SECTION]
         lines = [
             budget.spend("; ".join(f"{h.strip() or f'column {i + 1}'}: {v.strip()}"
-                                   for i, (h, v) in enumerate(zip(header, row)) if v.strip()))
+                                   for i, (h, v) in enumerate(zip(header, row, strict=False)) if v.strip()))
             for row in block
         ]
         # +2: row numbers as a spreadsheet shows them, the header being row 1
@@ -404,7 +405,8 @@ def parse_document(name: str, data: bytes, limits: ParseLimits) -> ParsedDocumen
     parser = _PARSERS.get(extension)
     if parser is None:
         shown = extension or "(no extension)"
-        raise IngestError(f"unsupported file type {shown}; supported: .txt .md .pdf .docx .html .csv .json and source code")
+        raise IngestError(f"unsupported file type {shown}; "
+                          "supported: .txt .md .pdf .docx .html .csv .json and source code")
     if not data:
         raise IngestError("the file is empty")
     try:

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -57,10 +58,11 @@ def redis_server_binary() -> str:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _load_prctl():  # type: ignore[no-untyped-def]
+def _load_prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -248,7 +250,7 @@ class EmbeddedRedis:
             pass
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await process.wait()
 
@@ -264,7 +266,7 @@ class EmbeddedRedis:
             await self._terminate(process)
         self.status = "stopped"
 
-    async def __aenter__(self) -> "EmbeddedRedis":
+    async def __aenter__(self) -> EmbeddedRedis:
         await self.start()
         return self
 

@@ -24,7 +24,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from bot.chunking import ChunkingRules, Piece, split_sections
-from bot.parsers import IngestError, ParseLimits, parse_document
+from bot.core.errors import IngestError
+from bot.parsers import ParseLimits, parse_document
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,8 @@ class ParserSandbox:
             raise EOFError(kind)
         if not worker.conn.poll(self._timeout_s):
             raise _TimedOut
-        return worker.conn.recv()
+        reply: tuple[str, object] = worker.conn.recv()
+        return reply
 
     def _stop(self, worker: _Worker) -> None:
         self._workers.discard(worker)

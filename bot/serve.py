@@ -10,13 +10,14 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from functools import partial
 
 from aiohttp import web
 
 from adapters.base import Adapter
-from bot import api as http_api
-from bot import observability
+from adapters.http.app import create_web_app
 from bot.app import Teambot
+from bot.observability import check_readiness
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,9 @@ class NothingToServe(RuntimeError):
 
 
 def build_web_app(teambot: Teambot) -> web.Application:
-    """The shared aiohttp application; adapters add their routes (e.g. Slack's `/slack/events`)."""
-    # aiohttp's default 1 MiB cap on `request.read()`: no route reads a whole body that way (uploads
-    # stream part by part, the others read with their own smaller bounds); it guards any route added later.
-    app = web.Application(client_max_size=1024 * 1024)
-    observability.register(app, teambot)
-    http_api.register(app, teambot)
-    return app
+    """The shared aiohttp application (health, metrics, `/api/v1`); platforms add their routes to it
+    (Slack's `/slack/events` in HTTP mode)."""
+    return create_web_app(teambot, readiness=partial(check_readiness, teambot), metrics=teambot.metrics.render)
 
 
 def build_adapters(teambot: Teambot, *, web_app: web.Application, console: bool) -> list[Adapter]:
@@ -65,7 +62,7 @@ async def serve(settings: Settings, *, console: bool = False, port: int | None =
             )
         from bot.reports.wiring import attach_reports  # noqa: PLC0415
 
-        # `/stats` must be registered before the adapters start; the scheduler posts through their clients.
+        # The scheduled report posts through the adapters (`ReportDestination`s): entered once they started.
         reports = attach_reports(teambot, adapters)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone, tzinfo
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from datetime import UTC, date, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -27,10 +28,10 @@ SCOPE_GAPS_PER_DAY = 20
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def _day(at: datetime | None, tz: tzinfo = timezone.utc) -> str:
+def _day(at: datetime | None, tz: tzinfo = UTC) -> str:
     return (at or _utc_now()).astimezone(tz).strftime("%Y-%m-%d")
 
 
@@ -84,7 +85,7 @@ class UsageScope:
         return json.dumps([self.platform, self.workspace, self.channel, self.visibility])
 
     @classmethod
-    def from_field(cls, raw: bytes | str) -> "UsageScope | None":
+    def from_field(cls, raw: bytes | str) -> UsageScope | None:
         """The scope a registry field names; None for anything malformed (never crash a report)."""
         try:
             platform, workspace, channel, visibility = json.loads(_text(raw))
@@ -169,7 +170,7 @@ class RedisUsage:
     price of that moment.
     """
 
-    def __init__(self, client: aioredis.Redis, *, retention_days: int = 400, tz: tzinfo = timezone.utc,
+    def __init__(self, client: aioredis.Redis, *, retention_days: int = 400, tz: tzinfo = UTC,
                  price_per_1k_input: float | None = None, price_per_1k_output: float | None = None,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         self._client = client
@@ -180,8 +181,8 @@ class RedisUsage:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, client: aioredis.Redis, settings: "Settings", *,
-                      clock: Callable[[], datetime] = _utc_now) -> "RedisUsage":
+    def from_settings(cls, client: aioredis.Redis, settings: Settings, *,
+                      clock: Callable[[], datetime] = _utc_now) -> RedisUsage:
         """Retention, time zone and prices as configured."""
         return cls(client, retention_days=settings.usage_retention_days, tz=ZoneInfo(settings.report_timezone),
                    price_per_1k_input=settings.price_per_1k_input,
@@ -315,7 +316,7 @@ class RedisUsage:
             registries = await pipe.execute()
         selected: list[tuple[int, UsageScope]] = []
         result = [WorkspaceDay(day=day) for day in wanted]
-        for index, day in enumerate(wanted):
+        for index in range(len(wanted)):
             registry, workspace_totals = registries[index * 2], registries[index * 2 + 1]
             if channel is None:  # uploads and feedback are known per workspace, not per channel
                 result[index].totals = {_text(k): _number(v) for k, v in workspace_totals.items()}

@@ -1,9 +1,15 @@
-"""Shared fixtures: a real redis-server, the loopback OpenAI server, settings and a running core."""
+"""Shared fixtures: a real redis-server, the loopback OpenAI server, settings, a running core, and the
+Slack and Discord harnesses.
+
+Helpers that test modules import by name live in `tests/support`; test modules never import each other
+or a conftest (`tests/test_layers.py` checks).
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,7 +17,10 @@ import redis.asyncio as aioredis
 from bot.app import Teambot
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings, load_settings
+from tests.support.discord_bot import RunDiscord, running_discord
+from tests.support.fake_slack import FakeSlack
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import SlackHarness, running_slack, slack_settings
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +79,27 @@ async def teambot_llm(make_settings: Callable[..., Settings], openai_server: Fak
                              chat_model="fake-model", model_max_retries=0)
     async with Teambot(settings) as bot:
         yield bot
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def slack(make_settings: Callable[..., Settings], fake_slack: FakeSlack,
+                openai_server: FakeOpenAI) -> AsyncIterator[SlackHarness]:
+    """HTTP mode: the adapter's `/slack/events` on the shared web app, the model on the loopback server."""
+    async with running_slack(slack_settings(make_settings, fake_slack, openai_server), fake_slack) as harness:
+        yield harness
+
+
+@pytest.fixture
+def run_discord(monkeypatch: pytest.MonkeyPatch) -> RunDiscord:
+    """`async with run_discord(settings) as env:` a core and the discord.py client connected to a loopback fake.
+
+    discord.py keeps its endpoints in class attributes, so each run points them at its fake through this
+    test's monkeypatch; they are discord.py's own again once the test ends.
+    """
+    return functools.partial(running_discord, monkeypatch=monkeypatch)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import tracemalloc
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import ValidationError
 
-from bot.api import HttpApi
+from adapters.http.app import HttpApi
+from adapters.http.models import AskRequest
+from adapters.http.openapi import openapi_document
 from bot.app import Teambot
-from bot.openapi import openapi_spec
 from bot.serve import build_web_app
 from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
+from tests.support.web_app import web_app_client
 
 TOKEN = "api-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,20 +41,11 @@ The launch code of project Falcon is tangerine-seven. Only the Falcon team knows
 """
 
 
-async def _client(teambot: Teambot) -> AsyncIterator[TestClient]:
-    client = TestClient(TestServer(build_web_app(teambot)))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 @pytest.fixture
 async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient]:
     """The shared web app of a core without a model (extractive answers), API token set."""
     async with Teambot(make_settings(api_token=TOKEN, max_upload_mb=0.05)) as teambot:
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             yield client
 
 
@@ -58,7 +54,7 @@ async def api_llm(make_settings: Callable[..., Settings], openai_server: FakeOpe
     settings = make_settings(api_token=TOKEN, openai_base_url=openai_server.base_url, openai_api_key="sk-test",
                              chat_model="fake-model", model_max_retries=0)
     async with Teambot(settings) as teambot:
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             yield client
 
 
@@ -109,7 +105,7 @@ async def test_token_is_required_and_openapi_is_public(api: TestClient) -> None:
 
 
 async def test_api_is_disabled_without_a_token(teambot: Teambot) -> None:
-    async for client in _client(teambot):
+    async with web_app_client(teambot) as client:
         response = await client.get("/api/v1/documents", params={"workspace": "W", "channel": "C"}, headers=AUTH)
         assert "TEAMBOT_API_TOKEN" in await _error(response, 503)
 
@@ -145,6 +141,30 @@ async def test_upload_list_and_delete(api: TestClient) -> None:
     await _error(response, 404)
 
 
+async def test_list_and_delete_are_the_chat_commands(api: TestClient) -> None:
+    """Listing and deleting go through the command service, as an admin's `/kb` does in chat: a document
+    is named by id or file name, the workspace-wide ones are managed from any channel, and a refusal
+    reads as it does on every platform."""
+    upload = await api.post("/api/v1/documents", headers=AUTH, data=_form(("guide.md", GUIDE), workspace="W",
+                                                                          channel="*"))
+    assert upload.status == 200, await upload.text()
+    upload = await api.post("/api/v1/documents", headers=AUTH, data=_form(("falcon.md", SECRET), workspace="W",
+                                                                          channel="C"))
+    assert upload.status == 200, await upload.text()
+    where = {"workspace": "W", "channel": "C"}
+    listed = await _documents(api, **where)
+    assert sorted((d["source"], d["workspace_wide"]) for d in listed) == [("falcon.md", False), ("guide.md", True)]
+
+    response = await api.delete("/api/v1/documents/falcon.md", params=where, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["deleted"]["source"] == "falcon.md"
+    response = await api.delete("/api/v1/documents/guide.md", params=where, headers=AUTH)
+    assert response.status == 200 and (await response.json())["deleted"]["scope"]["channel"] == "*"
+    response = await api.delete("/api/v1/documents/guide.md", params=where, headers=AUTH)
+    assert await _error(response, 404) == "no document named 'guide.md' here"
+    assert await _documents(api, **where) == []
+
+
 async def test_bad_uploads_store_nothing(api: TestClient) -> None:
     where = {"workspace": "W", "channel": "C"}
     # Every file bad: 422 with per-file reasons.
@@ -172,18 +192,22 @@ async def test_bad_uploads_store_nothing(api: TestClient) -> None:
     assert await _documents(api, **where) == []
 
 
+BAD_ASK_BODIES: list[Any] = [
+    {"workspace": "W", "channel": "C"},
+    {"question": "  ", "workspace": "W", "channel": "C"},
+    {"question": "port?", "channel": "C"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t 1"},
+    {"question": "port?", "workspace": "W:x", "channel": "C", "thread": "t1"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "stream": "yes"},
+    {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "scope": "all"},
+    {"question": "port?", "workspace": 7, "channel": "C"},
+    {"question": "x" * 8001, "workspace": "W", "channel": "C"},
+    ["port?"],
+]
+
+
 async def test_ask_validation_stores_nothing(api: TestClient) -> None:
-    bad_bodies: list[Any] = [
-        {"workspace": "W", "channel": "C"},
-        {"question": "  ", "workspace": "W", "channel": "C"},
-        {"question": "port?", "channel": "C"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t 1"},
-        {"question": "port?", "workspace": "W:x", "channel": "C", "thread": "t1"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "stream": "yes"},
-        {"question": "port?", "workspace": "W", "channel": "C", "thread": "t1", "scope": "all"},
-        ["port?"],
-    ]
-    for body in bad_bodies:
+    for body in BAD_ASK_BODIES:
         await _error(await api.post("/api/v1/ask", json=body, headers=AUTH), 400)
     await _error(await api.post("/api/v1/ask", data=b"{not json", headers=AUTH), 400)
     response = await api.get("/api/v1/threads/t1/history", params={"workspace": "W", "channel": "C"},
@@ -282,8 +306,24 @@ async def test_scope_isolation(api: TestClient) -> None:
     assert await _documents(api, workspace="W2", channel="B") == []
 
 
+def test_the_description_refuses_what_the_api_refuses() -> None:
+    """The description is generated from the models that validate requests: a body it calls valid is
+    taken, and one it calls invalid is refused (the hand-kept description let "  " pass as a question)."""
+    validator = Draft202012Validator(openapi_document()["components"]["schemas"]["AskRequest"])
+    good = [{"question": "port?", "workspace": "W", "channel": "*"},
+            {"question": " port? ", "workspace": "W", "channel": "C", "thread": "t1", "platform": "slack",
+             "user": "ci", "stream": True}]
+    for body in [*good, *BAD_ASK_BODIES]:
+        try:
+            AskRequest.model_validate_json(json.dumps(body))
+            taken = True
+        except ValidationError:
+            taken = False
+        assert validator.is_valid(body) == taken == (body in good), body
+
+
 async def test_openapi_is_valid_and_covers_every_route(api: TestClient) -> None:
-    spec = openapi_spec()
+    spec = openapi_document()
     validate(spec)  # structural validation against the OpenAPI 3.1 schema
 
     registered = {
@@ -369,7 +409,7 @@ async def test_uploads_are_spooled_to_disk_not_held_in_memory(make_settings: Cal
     part_bytes = 24 * 64 * 1024  # 1.5 MiB
     async with Teambot(make_settings(api_token=TOKEN, max_upload_mb=2)) as teambot:
         spool = teambot.settings.data_dir / "uploads-in-progress"
-        async for client in _client(teambot):
+        async with web_app_client(teambot) as client:
             tracemalloc.start()
             try:
                 body = _streamed_form([(f"blob{n}.bin", part_bytes) for n in range(8)], boundary=boundary,

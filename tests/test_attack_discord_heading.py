@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from adapters.discord.stream import render_reply
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 from bot.parsers import ParseLimits, parse_document
 
 

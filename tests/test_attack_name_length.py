@@ -1,8 +1,8 @@
 """Attack: README's "an uploaded file's name: 255 characters" holds only for the HTTP API.
 
-The check lives in `bot/api.py` (`MAX_FILENAME_CHARS`), before `KnowledgeBase.ingest`; Slack, Discord,
-console and command-line uploads reach `ingest` directly, so a 20,000-character name is stored and then
-shown in every listing and citation.
+The check lived in the HTTP API (`MAX_FILENAME_CHARS`, now in `adapters/http/models.py`), before
+`KnowledgeBase.ingest`; Slack, Discord, console and command-line uploads reach `ingest` directly, so a
+20,000-character name is stored and then shown in every listing and citation.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError
 
 SCOPE = Scope("slack", "T1", "C1")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from adapters.slack.stream import SECTION_LIMIT, reply_blocks
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 from bot.parsers import ParseLimits, parse_document
 
 

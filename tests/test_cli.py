@@ -8,27 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from tests.support.cli import cli_env, run_cli
 from tests.support.openai_server import FakeOpenAI
 
-GUIDE = "# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n\n## Windows\n\nRun teambot-setup.exe.\n"
-
-
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode or 0, stdout.decode(), stderr.decode()
-
-
-def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TEAMBOT_", "REDIS_", "SLACK_", "DISCORD_"))}
-    env.update(TEAMBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(Path(__file__).resolve().parents[1]),
-               # No proxy and no route anywhere: any attempt to download would fail loudly.
-               HF_HUB_OFFLINE="1", HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
-               NO_PROXY="127.0.0.1,localhost", **extra)
-    return env
+GUIDE = ("# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n\n"
+         "## Windows\n\nRun teambot-setup.exe.\n")
 
 
 async def test_ingest_and_ask_json_offline_with_embedded_redis(tmp_path: Path) -> None:
@@ -58,6 +42,15 @@ async def test_ingest_and_ask_json_offline_with_embedded_redis(tmp_path: Path) -
     code, out, _ = await run_cli("docs", "delete", "guide.md", "--channel", "ops", env=env, cwd=tmp_path)
     assert code == 0 and out.startswith("Deleted guide.md")
 
+    # `docs` is the console's /docs and /delete: a channel lists the workspace-wide documents too, and the
+    # person at the terminal may delete them from there.
+    (tmp_path / "faq.md").write_text("# FAQ\n\nThe office opens at nine.\n")
+    assert (await run_cli("ingest", "faq.md", "--channel", "*", env=env, cwd=tmp_path))[0] == 0
+    code, out, _ = await run_cli("docs", "list", "--channel", "ops", "--json", env=env, cwd=tmp_path)
+    assert [(d["source"], d["channel"]) for d in json.loads(out)] == [("faq.md", "*")]
+    code, out, _ = await run_cli("docs", "delete", "faq.md", "--channel", "ops", env=env, cwd=tmp_path)
+    assert code == 0 and out.startswith("Deleted faq.md")
+
 
 async def test_second_ask_in_a_thread_sends_the_first_turn_as_history(tmp_path: Path, openai_server: FakeOpenAI,
                                                                        redis_url: str) -> None:
@@ -67,7 +60,8 @@ async def test_second_ask_in_a_thread_sends_the_first_turn_as_history(tmp_path: 
     assert (await run_cli("ingest", "guide.md", env=env, cwd=tmp_path))[0] == 0
     openai_server.reply = "The console listens on 8080 [1]."
 
-    code, out, err = await run_cli("ask", "--thread", "T", "Which port does the web console use?", env=env, cwd=tmp_path)
+    code, out, err = await run_cli("ask", "--thread", "T", "Which port does the web console use?",
+                                   env=env, cwd=tmp_path)
     assert code == 0, err
     assert "8080 [1]" in out
     code, _, err = await run_cli("ask", "--thread", "T", "And how do I install it on Windows?", env=env, cwd=tmp_path)
@@ -88,8 +82,10 @@ async def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         (("ingest", "empty.txt", "image.png"), env, 1, "teambot: 2 of 2 files could not be ingested"),
         (("ask", "  "), env, 1, "teambot: error: the question is empty"),
         (("docs", "delete", "nothing.md"), env, 1, "teambot: error: no document named 'nothing.md' here"),
-        (("ask", "hi"), {**env, "TEAMBOT_TOP_K": "zero"}, 2, "teambot: error: TEAMBOT_TOP_K: Input should be a valid integer"),
-        (("serve",), env, 1, "teambot: error: nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN"),
+        (("ask", "hi"), {**env, "TEAMBOT_TOP_K": "zero"}, 2,
+         "teambot: error: TEAMBOT_TOP_K: Input should be a valid integer"),
+        (("serve",), env, 1,
+         "teambot: error: nothing to serve: set SLACK_BOT_TOKEN, DISCORD_TOKEN or TEAMBOT_API_TOKEN"),
     ]
     for args, case_env, expected_code, expected in cases:
         code, out, err = await run_cli(*args, env=case_env, cwd=tmp_path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import cli_env
+from tests.support.cli import cli_env
 
 
 async def test_chat_ends_cleanly_at_the_end_of_its_input(tmp_path: Path) -> None:

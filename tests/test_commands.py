@@ -8,16 +8,20 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from adapters.console.adapter import ConsoleAdapter
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
+from bot.commands import DeleteDocument, DocumentsRequest, DocumentsUsage, ListDocuments, parse_documents_command
 from bot.core.errors import StoreUnavailable
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
-from tests.discord.conftest import running_discord
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
-from tests.slack.conftest import GUIDE, running_slack, slack_settings
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.discord_bot import running_discord
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
+from tests.support.fake_slack import TEAM_ID, FakeSlack
+from tests.support.slack_bot import running_slack, slack_settings
 
 POLICY = b"# Travel policy\n\nBook trains for trips under four hours.\n"
 CHAT = ("list", "delete nope.md", "delete guide.md", "list")
@@ -25,7 +29,7 @@ CHAT = ("list", "delete nope.md", "delete guide.md", "list")
 
 
 async def seed(teambot: Teambot, channel: Scope) -> None:
-    await teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=channel, uploader="someone")
+    await teambot.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE, scope=channel, uploader="someone")
     await teambot.knowledge.ingest(name="policy.md", data=POLICY, scope=channel.workspace_wide(), uploader="admin")
 
 
@@ -33,7 +37,7 @@ def store_down(teambot: Teambot) -> None:
     async def unavailable(scopes: Any) -> Any:
         raise StoreUnavailable("the catalog is locked")
 
-    teambot.knowledge.list_documents = unavailable  # type: ignore[method-assign]
+    teambot.knowledge.list_documents = unavailable
 
 
 def same_everywhere(replies: list[str]) -> list[str]:
@@ -55,21 +59,22 @@ async def on_slack(make_settings: Callable[..., Settings], prepare: Callable[[Te
 async def on_discord(make_settings: Callable[..., Settings], prepare: Callable[[Teambot, Scope], Awaitable[None]],
                      steps: tuple[str, ...]) -> list[str]:
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with running_discord(settings) as env:
-        await prepare(env.teambot, Scope("discord", str(GUILD_ID), str(CHANNEL_ID)))
-        replies = []
-        for step in steps:
-            if step == "list":
-                options: list[dict[str, Any]] = [{"name": "list", "type": 1, "options": []}]
-            else:
-                reference = step.removeprefix("delete ")
-                options = [{"name": "delete", "type": 1,
-                            "options": [{"name": "document", "type": 3, "value": reference}]}]
-            sent = await env.discord.slash("kb", options)
-            [reply] = await env.discord.wait_for(
-                lambda sent=sent: [c for c in env.discord.interaction_contents(sent["token"]) if c])
-            replies.append(reply)
-        return replies
+    with pytest.MonkeyPatch.context() as monkeypatch:  # discord.py's endpoints, put back after this run
+        async with running_discord(settings, monkeypatch=monkeypatch) as env:
+            await prepare(env.teambot, Scope("discord", str(GUILD_ID), str(CHANNEL_ID)))
+            replies = []
+            for step in steps:
+                if step == "list":
+                    options: list[dict[str, Any]] = [{"name": "list", "type": 1, "options": []}]
+                else:
+                    reference = step.removeprefix("delete ")
+                    options = [{"name": "delete", "type": 1,
+                                "options": [{"name": "document", "type": 3, "value": reference}]}]
+                sent = await env.discord.slash("kb", options)
+                [reply] = await env.discord.wait_for(
+                    lambda sent=sent: [c for c in env.discord.interaction_contents(sent["token"]) if c])
+                replies.append(reply)
+            return replies
 
 
 async def on_console(make_settings: Callable[..., Settings], prepare: Callable[[Teambot, Scope], Awaitable[None]],
@@ -119,3 +124,19 @@ async def test_a_failing_store_is_one_line_on_every_chat_surface(make_settings: 
     for name, run in SURFACES.items():
         assert await run(make_settings, broken, ("list",)) == [
             "Sorry, I couldn't list the documents: the document store is unavailable right now."], name
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("", ListDocuments()), ("list", ListDocuments()), ("LS", ListDocuments()),
+    ("delete guide.md", DeleteDocument("guide.md")), ('rm "my file.md"', DeleteDocument("my file.md")),
+    ("delete", DocumentsUsage("/kb", "say which document to delete: its name or id")),
+    ("help", DocumentsUsage("/kb")),
+    ("frobnicate", DocumentsUsage("/kb", "unknown option 'frobnicate'")),
+])
+def test_the_documents_command_is_read_once_for_every_platform(words: str, expected: DocumentsRequest) -> None:
+    assert parse_documents_command(words, command="/kb") == expected
+
+
+def test_the_documents_usage_names_the_command_it_was_typed_as() -> None:
+    assert DocumentsUsage("/docs", "unknown option 'x'").text() == (
+        "unknown option 'x'. Usage: `/docs` lists this channel's documents; `/docs delete NAME-OR-ID` deletes one.")

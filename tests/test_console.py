@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from adapters.console import translate
 from adapters.console.adapter import ConsoleAdapter
@@ -22,11 +22,13 @@ def test_translate_commands() -> None:
     assert translate.parse_command("/upload 'my file.md' b.txt") == translate.Upload(("my file.md", "b.txt"))
     assert translate.parse_command("/thread release") == translate.SwitchThread("release")
     assert translate.parse_command("/upload") == translate.Invalid("usage: /upload PATH...")
-    assert translate.parse_command("/docs") == translate.parse_command("/kb list") == translate.ListDocuments()
-    assert translate.parse_command("/delete 'my file.md'") == translate.Delete("my file.md")
-    assert translate.parse_command("/kb delete guide.md") == translate.Delete("guide.md")
-    assert translate.parse_command("/delete") == translate.Invalid("usage: /delete NAME-OR-ID")
-    assert translate.parse_command("/kb frob") == translate.Invalid("usage: /kb [list], or /kb delete NAME-OR-ID")
+    # The documents command's words go to the command service, which reads them as Slack's /kb's.
+    assert translate.parse_command("/docs") == translate.Documents("")
+    assert translate.parse_command("/kb list") == translate.Documents("list")
+    assert translate.parse_command("/delete 'my file.md'") == translate.Documents("delete my file.md")
+    assert translate.parse_command("/kb delete guide.md") == translate.Documents("delete guide.md")
+    assert translate.parse_command("/delete") == translate.Documents("delete")
+    assert translate.parse_command("/kb frob") == translate.Documents("frob")
     assert translate.parse_command("/frobnicate") == translate.Invalid("unknown command /frobnicate; type /help")
     message = translate.to_message("  hi  ", channel="ops", thread="t")
     assert message.conversation_key == "console:local:ops:t" and message.text == "hi"

@@ -8,9 +8,9 @@ import io
 
 from adapters.console.adapter import ConsoleStream
 from adapters.discord.stream import render_reply
+from adapters.http.translate import reply_json
 from adapters.slack.stream import reply_blocks
-from bot.api import reply_json
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 
 GUIDE = Citation(number=1, source="guide.md", location="§ Linux", snippet="Port 8080.", document_id="d1")
 LUNCH = Citation(number=2, source="lunch.md", location="", snippet="Bibimbap.", document_id="d2")

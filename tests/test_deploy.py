@@ -15,8 +15,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -148,7 +149,7 @@ async def test_healthcheck_command_hits_healthz(make_settings: Callable[..., Set
     env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "TEAMBOT_HTTP_PORT": str(port)}
 
     async def run() -> int:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         process = await asyncio.create_subprocess_shell(command, cwd=tmp_path, env=env,
                                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

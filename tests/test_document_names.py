@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import Scope
 from bot.app import Teambot
+from bot.commands import FileOutcome, documents_text
+from bot.core.values import Scope
 from bot.knowledge import document_name
 from bot.parsers import IngestError
-from bot.commands import FileOutcome, documents_text
 
 SCOPE = Scope("slack", "T1", "C1")
 TEXT = b"# Notes\n\nThe quarterly review is on Thursday.\n"
@@ -18,7 +18,7 @@ TEXT = b"# Notes\n\nThe quarterly review is on Thursday.\n"
     ("report\x00.md", "report.md"),
     ("two\r\nlines.md", "two lines.md"),
     ("tab\there.md", "tab here.md"),
-    # U+202E RIGHT-TO-LEFT OVERRIDE would show "invoice‮dm.exe" as "invoiceexe.md".
+    # U+202E RIGHT-TO-LEFT OVERRIDE would show "invoice<U+202E>dm.exe" as "invoiceexe.md".
     ("invoice\u202edm.exe", "invoicedm.exe"),
     ("\u2066isolate\u2069 \u200emark\u200f.md", "isolate mark.md"),
     ("zero\u200bwidth\ufeff.md", "zerowidth.md"),

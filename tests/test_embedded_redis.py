@@ -7,8 +7,8 @@ import os
 import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,9 +18,9 @@ from bot.app import Teambot
 from bot.dispatcher import HISTORY_UNAVAILABLE
 from bot.redis_server import free_port
 from bot.settings import Settings
+from tests.support.cli import cli_env
 from tests.support.processes import gone_within, kill_if_running, wait_for_child
-from tests.test_cli import cli_env
-from tests.test_observability import client_for
+from tests.support.web_app import web_app_client
 
 GUIDE = b"# Guide\n\n## Linux\n\nThe web console listens on port 8080.\n"
 REDIS = "redis-server"
@@ -36,7 +36,7 @@ async def start_chat(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process
     shown = b""
     while b"you> " not in shown:
         chunk = await asyncio.wait_for(process.stdout.read(4096), timeout=120)
-        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"  # type: ignore[union-attr]
+        assert chunk, f"chat ended before its prompt: {(await process.stderr.read()).decode()}"
         shown += chunk
     return process
 
@@ -120,8 +120,7 @@ async def test_a_dead_redis_server_is_restarted_and_history_comes_back(
         fake = FakeAdapter(teambot)
         await fake.upload("guide.md", GUIDE)
         await fake.say("Which port does the web console listen on?", thread="ops")
-        client = await client_for(teambot)
-        try:
+        async with web_app_client(teambot) as client:
             # Hold the restart until /readyz has been seen saying so.
             may_restart = asyncio.Event()
             launch = embedded._launch
@@ -158,8 +157,6 @@ async def test_a_dead_redis_server_is_restarted_and_history_comes_back(
                 "Which port does the web console listen on?"]
             after = await fake.say("And is it the same on Linux?", thread="ops")
             assert after.reply is not None and HISTORY_UNAVAILABLE not in after.reply.text
-        finally:
-            await client.close()
         stopped_pid = embedded.pid
     assert stopped_pid is not None and await gone_within(stopped_pid)
 
@@ -177,7 +174,7 @@ async def test_the_embedded_redis_needs_its_password_and_keeps_it_off_the_comman
         finally:
             await stranger.aclose()
         assert await teambot.redis.ping()
-        command_line = Path(f"/proc/{embedded.pid}/cmdline").read_bytes()
+        command_line = await asyncio.to_thread(Path(f"/proc/{embedded.pid}/cmdline").read_bytes)
         assert embedded.password.encode() not in command_line
 
 

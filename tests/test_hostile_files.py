@@ -7,13 +7,13 @@ import asyncio
 import io
 import multiprocessing
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError
 from bot.settings import Settings
 from tests.support import documents
@@ -106,7 +106,8 @@ async def test_fuzzed_files_are_refused_with_one_line_or_stored_whole(teambot: T
     [
         ("secret.pdf", encrypted_pdf, "the PDF is encrypted; upload a copy without a password"),
         ("thousands.pdf", lambda: blank_pages_pdf(2600), "the PDF has 2600 pages, more than the limit of 2000"),
-        ("bomb.docx", lambda: documents.zip_bomb_docx(300 * 1024 * 1024), "the .docx expands to more than the allowed size"),
+        ("bomb.docx", lambda: documents.zip_bomb_docx(300 * 1024 * 1024),
+         "the .docx expands to more than the allowed size"),
         ("notes.md", lambda: bytes(range(128, 256)) * 20, "the file is not valid UTF-8 text"),
         ("huge.txt", lambda: b"a" * (100 * 1024 * 1024), "the file is 100.0 MB, over the 20 MB limit"),
     ],
@@ -247,7 +248,7 @@ async def test_readers_end_with_the_bot_and_a_cancelled_upload_ends_its_reader(
     assert _readers() == []
 
 
-def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:
     import os
     import signal
     import subprocess
@@ -262,7 +263,8 @@ def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[n
         "from bot.sandbox import ParserSandbox\n"
         "async def main():\n"
         "    sandbox = ParserSandbox(timeout_s=60, memory_bytes=2**30)\n"
-        "    await sandbox.read('a.md', b'# A\\n\\ntext', limits=ParseLimits(), chunking=ChunkingRules(1000, 100, 10))\n"
+        "    await sandbox.read('a.md', b'# A\\n\\ntext', limits=ParseLimits(),\n"
+        "                       chunking=ChunkingRules(1000, 100, 10))\n"
         "    print(*[p.pid for p in multiprocessing.active_children() if p.name == 'teambot-parser'], flush=True)\n"
         "    await asyncio.sleep(600)\n"
         "asyncio.run(main())\n"
@@ -285,7 +287,7 @@ def test_readers_die_when_the_bot_is_killed(tmp_path) -> None:  # type: ignore[n
     pytest.fail("the reader outlived the bot")
 
 
-def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path, redis_url: str) -> None:
     import os
     import subprocess
     import sys
@@ -296,12 +298,13 @@ def test_a_20_mb_separator_less_cjk_upload_stays_within_bounded_memory(tmp_path,
     script = (
         "import asyncio\n"
         "from bot.app import Teambot\n"
-        "from bot.events import Scope\n"
+        "from bot.core.values import Scope\n"
         "from bot.settings import load_settings\n"
         "async def main():\n"
         "    async with Teambot(load_settings()) as bot:\n"
         "        data = ('漢字仮名' * 1_700_000).encode()[: 20_000_000 // 3 * 3]\n"
-        "        result = await bot.knowledge.ingest(name='cjk.txt', data=data, scope=Scope('t', 'w', 'c'), uploader='u')\n"
+        "        result = await bot.knowledge.ingest(name='cjk.txt', data=data, scope=Scope('t', 'w', 'c'),\n"
+        "                                            uploader='u')\n"
         # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec from the forked parent, so a
         # big pytest process (3 GB late in a full run) would be measured instead of this one.
         "        hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"

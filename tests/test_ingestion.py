@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.parsers import IngestError, ParseLimits, parse_document
 from tests.support import documents
 
@@ -16,7 +16,8 @@ LIMITS = ParseLimits(max_pages=50)
 
 
 def test_markdown_headings_become_locations() -> None:
-    parsed = parse_document("guide.md", b"# Guide\n\nIntro.\n\n## Linux\n\nRun make.\n\n```\n# not a heading\n```\n", LIMITS)
+    parsed = parse_document("guide.md", b"# Guide\n\nIntro.\n\n## Linux\n\nRun make.\n\n```\n# not a heading\n```\n",
+                            LIMITS)
     assert parsed.title == "Guide"
     assert [s.location for s in parsed.sections] == ["§ Guide", "§ Guide > Linux"]
     assert "# not a heading" in parsed.sections[1].text
@@ -94,7 +95,8 @@ def test_pdf_over_page_limit() -> None:
 
 def test_docx_zip_bomb_is_refused() -> None:
     with pytest.raises(IngestError, match="zip bomb"):
-        parse_document("bomb.docx", documents.zip_bomb_docx(64 * 1024 * 1024), ParseLimits(max_unzipped_bytes=32 * 1024 * 1024))
+        parse_document("bomb.docx", documents.zip_bomb_docx(64 * 1024 * 1024),
+                       ParseLimits(max_unzipped_bytes=32 * 1024 * 1024))
 
 
 async def _state(teambot: Teambot) -> tuple[list[tuple[str, int, str]], int]:
@@ -120,7 +122,7 @@ async def test_every_format_is_ingested_and_searchable(teambot: Teambot) -> None
     assert sorted(name for name, _, _ in listed) == sorted(files)
     assert vector_count == sum(chunks for _, chunks, _ in listed)
 
-    stored = teambot.vectors.collection(SCOPE).get(include=["metadatas", "documents"])
+    stored = teambot.vectors.store.collection(SCOPE).get(include=["metadatas", "documents"])
     assert stored["metadatas"][0]["uploader"] == "alice" and len(stored["metadatas"][0]["content_hash"]) == 64
     assert stored["metadatas"][0]["ingested_at"] > 0
     assert {"source", "title", "location", "platform", "workspace", "channel"} <= set(stored["metadatas"][0])
@@ -173,7 +175,7 @@ async def test_failed_catalog_write_keeps_the_previous_version(teambot: Teambot)
     original = await teambot.knowledge.ingest(name="guide.md", data=b"# Guide\n\nPort 8080.", scope=SCOPE, uploader="a")
     before = await _state(teambot)
 
-    class FailingIndex:
+    class FailingCatalog:
         """The catalog's write fails after parsing, chunking and embedding succeeded."""
 
         def __init__(self, real) -> None:
@@ -185,10 +187,10 @@ async def test_failed_catalog_write_keeps_the_previous_version(teambot: Teambot)
         async def replace_document(self, *args, **kwargs):
             raise RuntimeError("disk full")
 
-    teambot.knowledge.index = FailingIndex(teambot.index)
+    teambot.knowledge.catalog = FailingCatalog(teambot.catalog)
     with pytest.raises(RuntimeError, match="disk full"):
         await teambot.knowledge.ingest(name="guide.md", data=b"# Guide\n\nPort 9090 now.", scope=SCOPE, uploader="a")
-    teambot.knowledge.index = teambot.index
+    teambot.knowledge.catalog = teambot.catalog
     assert await _state(teambot) == before
     passages = await teambot.retriever.retrieve("port", [SCOPE], k=1)
     assert passages[0].chunk.document_id == original.document.id and "8080" in passages[0].chunk.text
@@ -201,10 +203,10 @@ async def test_a_document_replaced_twice_in_a_row_keeps_only_the_last_vectors(te
     second = await teambot.knowledge.ingest(name="faq.md", data=long_text.encode(), scope=SCOPE, uploader="b")
     assert first.document.chunk_count == 1 and second.document.chunk_count > 1
     assert await teambot.vectors.count() == second.document.chunk_count
-    stored = teambot.vectors.collection(SCOPE).get(include=["metadatas"])
+    stored = teambot.vectors.store.collection(SCOPE).get(include=["metadatas"])
     assert {m["content_hash"] for m in stored["metadatas"]} == {second.document.content_hash}
     await teambot.knowledge.settle()
-    assert await teambot.index.vector_writes_owed() == []
+    assert await teambot.catalog.vector_writes_owed() == []
 
 
 async def test_vector_writes_a_crash_left_owed_are_done_at_the_next_start(make_settings) -> None:
@@ -216,10 +218,10 @@ async def test_vector_writes_a_crash_left_owed_are_done_at_the_next_start(make_s
         gone = await teambot.knowledge.ingest(name="gone.md", data=b"The old door code was 1234.", scope=SCOPE,
                                               uploader="a")
         await teambot.knowledge.settle()
-        catalog = teambot.index._path
+        catalog = teambot.catalog.path
         # As a crash would leave it: kept.md's vectors never reached Chroma, and gone.md was
         # deleted from the catalog while its vectors stayed. Both owed, in the outbox.
-        teambot.vectors.collection(SCOPE).delete(where={"document_id": kept.document.id})
+        teambot.vectors.store.collection(SCOPE).delete(where={"document_id": kept.document.id})
     with sqlite3.connect(catalog) as db:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM documents WHERE id = ?", (gone.document.id,))
@@ -233,7 +235,7 @@ async def test_vector_writes_a_crash_left_owed_are_done_at_the_next_start(make_s
         [(chunk_id, _)] = await teambot.vectors.query(vector, [SCOPE], limit=5)
         assert chunk_id == f"{kept.document.id}:0"
         await teambot.knowledge.settle()
-        assert await teambot.index.vector_writes_owed() == []
+        assert await teambot.catalog.vector_writes_owed() == []
 
 
 async def test_scope_is_enforced_by_the_stores(teambot: Teambot) -> None:
@@ -241,13 +243,16 @@ async def test_scope_is_enforced_by_the_stores(teambot: Teambot) -> None:
     other_workspace = Scope("fake", "W2", "general")
     await teambot.knowledge.ingest(name="a.md", data=b"The launch code is alpha.", scope=here, uploader="a")
     await teambot.knowledge.ingest(name="b.md", data=b"The launch code is bravo.", scope=there, uploader="a")
-    await teambot.knowledge.ingest(name="c.md", data=b"The launch code is charlie.", scope=other_workspace, uploader="a")
-    await teambot.knowledge.ingest(name="w.md", data=b"The launch code is whiskey.", scope=here.workspace_wide(), uploader="a")
+    await teambot.knowledge.ingest(name="c.md", data=b"The launch code is charlie.", scope=other_workspace,
+                                   uploader="a")
+    await teambot.knowledge.ingest(name="w.md", data=b"The launch code is whiskey.", scope=here.workspace_wide(),
+                                   uploader="a")
 
-    seen = {p.chunk.source for p in await teambot.retriever.retrieve("launch code", [here, here.workspace_wide()], k=10)}
+    found = await teambot.retriever.retrieve("launch code", [here, here.workspace_wide()], k=10)
+    seen = {p.chunk.source for p in found}
     assert seen == {"a.md", "w.md"}
     only_there = {f"{d.id}:0" for d in await teambot.knowledge.list_documents([there])}
-    lexical_ids = {cid for cid, _ in await teambot.index.search(["launch"], [there], limit=10)}
+    lexical_ids = {cid for cid, _ in await teambot.lexical.search(["launch"], [there], limit=10)}
     dense_ids = {cid for cid, _ in await teambot.vectors.query([0.1] * 256, [there], limit=10)}
     assert lexical_ids == only_there and dense_ids == only_there
     with pytest.raises(IngestError):

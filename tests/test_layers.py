@@ -1,6 +1,7 @@
 """The layering: the kernel `bot.core` <- `agent` <- services in `bot` <- `adapters` <- the wiring
 (`bot.app`, `bot.serve`, `bot.cli`). Each module's imports, read from its source (function-level
 imports included), must keep to the rules in `RULES`; and the CLI must start without its heavy parts.
+The tests share helpers only through `tests/support`: no test module imports another, or a conftest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "agent", "adapters")
 WIRING = ("bot.app", "bot.serve", "bot.cli")
-PLATFORMS = ("adapters.slack", "adapters.discord", "adapters.console", "adapters.fake")
+PLATFORMS = ("adapters.slack", "adapters.discord", "adapters.console", "adapters.fake", "adapters.http")
 
 
 def _within(module: str, prefix: str) -> bool:
@@ -33,6 +34,11 @@ def module_name(path: Path) -> str:
 
 def our_imports(path: Path) -> set[str]:
     """Every module of ours `path` imports, at any level (in functions, under TYPE_CHECKING, ...)."""
+    return {m for m in imports_in(path) if m.split(".")[0] in PACKAGES}
+
+
+def imports_in(path: Path) -> set[str]:
+    """Every module `path` imports, at any level, relative imports resolved."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -49,7 +55,7 @@ def our_imports(path: Path) -> set[str]:
             found.add(target)
             # `from bot import settings` imports the module bot.settings
             found.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
-    return {m for m in found if m.split(".")[0] in PACKAGES}
+    return found
 
 
 def all_modules() -> dict[str, set[str]]:
@@ -101,10 +107,10 @@ RULES = [
          allowed=("adapters", "agent", *_bot_services())),
     *(Rule(f"the {platform} adapter imports no other platform's", layer=f"adapters.{platform}",
            allowed=(f"adapters.{platform}", "adapters.base", "agent", *_bot_services()))
-      for platform in ("slack", "discord", "console", "fake")),
-    # Not yet enforced (a later step of the architecture issue), to be added here as a rule:
-    # - services in `bot` (everything but bot.core and the wiring) import only bot, bot.core and agent,
-    #   never `adapters` (today bot.api and bot.reports import adapters.base / adapters.slack ...).
+      for platform in ("slack", "discord", "console", "fake", "http")),
+    # Services in `bot` (everything but the kernel and the wiring) never import an adapter: reports, for
+    # one, post through the kernel's `ReportDestination` port, which the adapters implement.
+    Rule("services in bot import no adapter", layer="bot", allowed=("bot", "agent"), except_for=WIRING),
 ]
 
 
@@ -123,19 +129,48 @@ def test_the_import_reader_sees_function_level_and_relative_imports(tmp_path: Pa
 
 
 def test_the_kernel_is_there() -> None:
-    """What the layers rest on: moved, not copied (the old homes name the same objects)."""
+    """What the layers rest on: moved, not copied (the modules that name kernel types import them)."""
     from adapters.base import ReplyStream
-    from agent.vectorstore import VectorStoreError
-    from bot import events, history, parsers, permissions, scoping, usage
-    from bot.core import errors, ports, values, visibility
+    from bot import history, parsers, usage
+    from bot.core import errors, ports, values
 
-    assert events.Scope is values.Scope and events.Reply is values.Reply and events.Citation is values.Citation
     assert history.Turn is values.Turn and usage.QuestionRecord is values.QuestionRecord
-    assert permissions.Actor is values.Actor
-    assert parsers.IngestError is errors.IngestError and permissions.PermissionDenied is errors.PermissionDenied
-    assert VectorStoreError is errors.StoreUnavailable
-    assert scoping.visible_scopes is visibility.visible_scopes and permissions.Permissions is visibility.Permissions
+    assert parsers.IngestError is errors.IngestError
     assert ReplyStream is ports.ReplyStream
+    # The kernel's former homes are gone, not kept as aliases beside it.
+    for retired in ("events", "permissions", "scoping"):
+        assert not (ROOT / "bot" / f"{retired}.py").exists(), f"bot/{retired}.py is back"
+
+
+def imports_of_tests() -> dict[str, set[str]]:
+    """For every module under tests/, what it imports from `tests`."""
+    return {module_name(path): {m for m in imports_in(path) if _within(m, "tests")}
+            for path in sorted((ROOT / "tests").rglob("*.py"))}
+
+
+def imports_besides_support(modules: dict[str, set[str]]) -> list[str]:
+    """Imports of tests' modules other than `tests.support`: another test module's, or a conftest's
+    (each module named once, not once more for every name taken from it)."""
+    found = []
+    for module, imports in sorted(modules.items()):
+        outside = {m for m in imports if m != "tests" and not _within(m, "tests.support")}
+        found += [f"{module} imports {m}" for m in sorted(outside) if m.rpartition(".")[0] not in outside]
+    return found
+
+
+def test_tests_share_helpers_only_through_support() -> None:
+    """Helpers used by more than one test module live in `tests/support`, fixtures in a conftest that
+    pytest loads: no test module imports another, or a conftest, by name."""
+    assert imports_besides_support(imports_of_tests()) == []
+
+
+def test_the_tests_import_check_sees_other_test_modules_and_conftests() -> None:
+    modules = imports_of_tests()
+    assert "tests.support.cli" in modules["tests.test_cli"] and "tests.support.fake_slack" in modules["tests.conftest"]
+    imported = {"tests.test_a": {"tests", "tests.test_b", "tests.test_b.helper", "tests.support.cli"},
+                "tests.slack.test_c": {"tests.slack.conftest", "tests.slack.conftest.payload"}}
+    assert imports_besides_support(imported) == [
+        "tests.slack.test_c imports tests.slack.conftest", "tests.test_a imports tests.test_b"]
 
 
 HEAVY = ("chromadb", "langgraph", "langchain_openai")

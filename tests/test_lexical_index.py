@@ -12,27 +12,17 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from agent.lexical import KnowledgeIndex, TermStatistics
-from agent.records import Chunk
+from agent.catalog import Catalog
+from agent.lexical_search import LexicalSearch, TermStatistics
+from agent.term_sync import TermIndexSync
 from agent.termindex import ScopeStatistics, TermIndex, stored_length
 from agent.text import TOKENIZER_VERSION, lexical_tokens
-from bot.core.values import DocumentInfo
-from bot.events import Scope
-
-SALES = Scope("slack", "T1", "C-sales")
-ENGINEERING = Scope("slack", "T1", "C-eng")
+from bot.core.values import Scope
+from tests.support.indexed_documents import ENGINEERING, SALES, indexed_document, open_knowledge
 
 
-def _document(doc_id: str, scope: Scope, texts: list[str]) -> tuple[DocumentInfo, list[Chunk], list[list[str]]]:
-    info = DocumentInfo(id=doc_id, scope=scope, source=f"{doc_id}.md", title=doc_id, content_hash=doc_id,
-                        uploader="U1", chunk_count=len(texts), size_bytes=sum(map(len, texts)), ingested_at=0.0)
-    chunks = [Chunk(id=f"{doc_id}#{n}", document_id=doc_id, ordinal=n, text=text, source=info.source,
-                    title=doc_id, location="", scope=scope) for n, text in enumerate(texts)]
-    return info, chunks, [c.index_terms() for c in chunks]
-
-
-async def _search(index: KnowledgeIndex, question: str, *scopes: Scope) -> list[str]:
-    return [chunk_id for chunk_id, _ in await index.search(lexical_tokens(question), list(scopes), limit=5)]
+async def _search(lexical: LexicalSearch, question: str, *scopes: Scope) -> list[str]:
+    return [chunk_id for chunk_id, _ in await lexical.search(lexical_tokens(question), list(scopes), limit=5)]
 
 
 def _terms_dir(path: Path) -> Path:
@@ -40,39 +30,40 @@ def _terms_dir(path: Path) -> Path:
 
 
 async def test_search_sees_every_write_as_soon_as_it_returns(tmp_path: Path) -> None:
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
-        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
+    async with open_knowledge(tmp_path / "k.sqlite3") as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        assert await _search(lexical, "enterprise seats", SALES) == ["pricing#0"]
 
-        await index.replace_document(*_document("pricing", SALES, ["Team seats cost 12 euros a month."]))
-        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]  # "seats" still matches
-        assert [c for c in await _search(index, "enterprise", SALES)] == []
+        await catalog.replace_document(*indexed_document("pricing", SALES, ["Team seats cost 12 euros a month."]))
+        assert await _search(lexical, "enterprise seats", SALES) == ["pricing#0"]  # "seats" still matches
+        assert [c for c in await _search(lexical, "enterprise", SALES)] == []
 
-        await index.delete_document("pricing")
-        assert await _search(index, "seats", SALES) == []
+        await catalog.delete_document("pricing")
+        assert await _search(lexical, "seats", SALES) == []
 
 
 async def test_a_search_during_the_background_commit_waits_for_it(tmp_path: Path) -> None:
-    async with KnowledgeIndex(tmp_path / "k.sqlite3", commit_delay_s=0) as index:
+    async with open_knowledge(tmp_path / "k.sqlite3", commit_delay_s=0) as (catalog, lexical):
         for word in ("alpaca", "bison", "camel", "dingo", "eland"):
-            await index.replace_document(*_document(word, SALES, [f"The release is named {word}."]))
+            await catalog.replace_document(*indexed_document(word, SALES, [f"The release is named {word}."]))
             for _ in range(3):  # the commit timer fires, the background sync starts and is committing
                 await asyncio.sleep(0)
-            assert await _search(index, word, SALES) == [f"{word}#0"]
+            assert await _search(lexical, word, SALES) == [f"{word}#0"]
 
 
 async def test_processes_sharing_the_directory_take_turns_writing(tmp_path: Path) -> None:
     """Replicas on one host share the data directory; tantivy allows one writer at a time."""
     path = tmp_path / "k.sqlite3"
-    index = KnowledgeIndex(path)
+    catalog = Catalog(path)
+    sync = TermIndexSync.beside(catalog)
     terms = tantivy.Index.open(str(_terms_dir(path)))
     other = terms.writer(heap_size=15_000_000, num_threads=1)  # another process is writing...
     release = threading.Timer(0.5, other.wait_merging_threads)  # ...and is done in 0.5 s
     release.start()
     try:
-        async with index:  # opening builds the term index: it waits for its turn
-            await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
-            assert await _search(index, "console port", SALES) == ["ports#0"]
+        async with catalog, sync:  # opening builds the term index: it waits for its turn
+            await catalog.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
+            assert await _search(LexicalSearch(catalog=catalog, terms=sync), "console port", SALES) == ["ports#0"]
             await asyncio.sleep(1.5)  # writes paused: our writer is released for the others
             terms.writer(heap_size=15_000_000, num_threads=1).wait_merging_threads()
     finally:
@@ -80,42 +71,42 @@ async def test_processes_sharing_the_directory_take_turns_writing(tmp_path: Path
 
 
 async def test_search_stays_within_the_allowed_scopes(tmp_path: Path) -> None:
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("deploys", ENGINEERING, ["Deploys freeze on Fridays."]))
-        await index.replace_document(*_document("quota", SALES, ["The quarterly quota freeze is in March."]))
-        assert await _search(index, "freeze", SALES) == ["quota#0"]
-        assert set(await _search(index, "freeze", SALES, ENGINEERING)) == {"quota#0", "deploys#0"}
-        candidates = await index.lexical_candidates(lexical_tokens("freeze"), [SALES], limit=5, max_share=1.0,
-                                                    max_terms=5)
+    async with open_knowledge(tmp_path / "k.sqlite3") as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("deploys", ENGINEERING, ["Deploys freeze on Fridays."]))
+        await catalog.replace_document(*indexed_document("quota", SALES, ["The quarterly quota freeze is in March."]))
+        assert await _search(lexical, "freeze", SALES) == ["quota#0"]
+        assert set(await _search(lexical, "freeze", SALES, ENGINEERING)) == {"quota#0", "deploys#0"}
+        candidates = await lexical.lexical_candidates(lexical_tokens("freeze"), [SALES], limit=5, max_share=1.0,
+                                                      max_terms=5)
         assert [chunk_id for chunk_id, _ in candidates.hits] == ["quota#0"]
         # Statistics are counted within the allowed scopes: engineering's "freeze" is none of sales' business.
         assert candidates.statistics.chunks == 1 and candidates.statistics.frequencies == {"freeze": 1}
-        both = await index.lexical_candidates(lexical_tokens("freeze"), [SALES, ENGINEERING], limit=5,
-                                              max_share=1.0, max_terms=5)
+        both = await lexical.lexical_candidates(lexical_tokens("freeze"), [SALES, ENGINEERING], limit=5,
+                                                max_share=1.0, max_terms=5)
         assert both.statistics.chunks == 2 and both.statistics.frequencies == {"freeze": 2}
 
 
 async def test_ranking_in_a_channel_ignores_how_long_chunks_are_elsewhere(tmp_path: Path) -> None:
     """BM25 normalises a chunk's length by the average; counted over every channel, a long document
     elsewhere would reorder this channel's results (tantivy ranks "twice" first then)."""
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
+    async with open_knowledge(tmp_path / "k.sqlite3") as (catalog, lexical):
         filler = " ".join(f"filler{i}" for i in range(8))
-        await index.replace_document(*_document("twice", SALES, [f"zephyr zephyr {filler}"]))
-        await index.replace_document(*_document("once", SALES, ["zephyr"]))
+        await catalog.replace_document(*indexed_document("twice", SALES, [f"zephyr zephyr {filler}"]))
+        await catalog.replace_document(*indexed_document("once", SALES, ["zephyr"]))
 
         async def best() -> list[tuple[str, float]]:
-            found = await index.lexical_candidates(["zephyr"], [SALES], limit=1, max_share=1.0, max_terms=5)
+            found = await lexical.lexical_candidates(["zephyr"], [SALES], limit=1, max_share=1.0, max_terms=5)
             return found.hits
 
         alone = await best()
         assert [chunk_id for chunk_id, _ in alone] == ["once#0"]
-        weights = await index.idf(["zephyr", "word1"], [SALES])
+        weights = await lexical.idf(["zephyr", "word1"], [SALES])
         long_text = "zephyr " + " ".join(f"word{i}" for i in range(3000))
         for number, scope in enumerate([ENGINEERING, Scope("discord", "G1", "C1"), Scope("slack", "T2", "C-sales")]):
-            await index.replace_document(*_document(f"long{number}", scope, [long_text, "zephyr zephyr"]))
+            await catalog.replace_document(*indexed_document(f"long{number}", scope, [long_text, "zephyr zephyr"]))
         assert await best() == alone
-        assert await index.idf(["zephyr", "word1"], [SALES]) == weights
-        assert (await index.idf(["word1"], [SALES]))["word1"] > (await index.idf(["word1"], [ENGINEERING]))["word1"]
+        assert await lexical.idf(["zephyr", "word1"], [SALES]) == weights
+        assert (await lexical.idf(["word1"], [SALES]))["word1"] > (await lexical.idf(["word1"], [ENGINEERING]))["word1"]
 
 
 def test_bm25_within_one_scope_is_tantivys_own(tmp_path: Path) -> None:
@@ -142,37 +133,37 @@ def test_bm25_within_one_scope_is_tantivys_own(tmp_path: Path) -> None:
 async def test_a_stale_term_index_cannot_leak_another_channels_chunk(tmp_path: Path) -> None:
     """Until the term index catches up, a row id it knows may belong to another channel's chunk."""
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
-        assert await _search(index, "enterprise seats", SALES) == ["pricing#0"]
+    async with open_knowledge(path) as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("pricing", SALES, ["Enterprise seats cost 40 euros a month."]))
+        assert await _search(lexical, "enterprise seats", SALES) == ["pricing#0"]
         with sqlite3.connect(path) as db:  # behind the term index's back: the row now is engineering's
             db.execute("UPDATE documents SET channel = ? WHERE id = 'pricing'", (ENGINEERING.channel,))
-        assert await _search(index, "enterprise seats", SALES) == []
-        assert await _search(index, "enterprise seats", ENGINEERING) == []  # the term index says sales
+        assert await _search(lexical, "enterprise seats", SALES) == []
+        assert await _search(lexical, "enterprise seats", ENGINEERING) == []  # the term index says sales
 
 
 async def test_korean_terms_and_overlong_tokens(tmp_path: Path) -> None:
     blob = "x" * 5000  # one 5,000-letter "word", as in a pasted base64 blob
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("leave", SALES, [f"연차 휴가는 매년 15일입니다. {blob}"]))
-        assert await _search(index, "휴가는 며칠인가요?", SALES) == ["leave#0"]
-        assert await _search(index, blob, SALES) == []
+    async with open_knowledge(tmp_path / "k.sqlite3") as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("leave", SALES, [f"연차 휴가는 매년 15일입니다. {blob}"]))
+        assert await _search(lexical, "휴가는 며칠인가요?", SALES) == ["leave#0"]
+        assert await _search(lexical, blob, SALES) == []
 
 
 async def test_a_lost_term_index_is_rebuilt_from_the_catalog(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+    async with open_knowledge(path) as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
     shutil.rmtree(_terms_dir(path))
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "when do backups run", SALES) == ["backups#0"]
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "when do backups run", SALES) == ["backups#0"]
 
 
 @pytest.mark.parametrize("damage", ["garbled", "other schema"])
 async def test_an_unusable_term_index_is_rebuilt_from_the_catalog(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
+    async with open_knowledge(path) as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
     if damage == "garbled":
         (_terms_dir(path) / "meta.json").write_text("{not json")
     else:  # as an older or newer teambot with other fields would have left it
@@ -181,16 +172,16 @@ async def test_an_unusable_term_index_is_rebuilt_from_the_catalog(tmp_path: Path
         builder = tantivy.SchemaBuilder()
         builder.add_text_field("body")
         tantivy.Index(builder.build(), path=str(_terms_dir(path)))
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "when do backups run", SALES) == ["backups#0"]
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "when do backups run", SALES) == ["backups#0"]
 
 
 async def test_catalog_changes_the_term_index_missed_are_applied_at_open(tmp_path: Path) -> None:
     """A crash after the catalog committed but before the term index did leaves the outbox behind."""
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
-        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+    async with open_knowledge(path) as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await catalog.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
     # What the catalog holds after such a crash: one document changed, one deleted, both in the outbox.
     with sqlite3.connect(path) as db:
         db.execute("UPDATE chunks SET text = 'Backups run weekly.', terms = 'backup run weekly' WHERE id = 'backups#0'")
@@ -198,26 +189,26 @@ async def test_catalog_changes_the_term_index_missed_are_applied_at_open(tmp_pat
         db.execute("DELETE FROM documents WHERE id = 'ports'")
         db.executemany("INSERT INTO lexical_outbox (document_id) VALUES (?)", [("backups",), ("ports",)])
 
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "weekly", SALES) == ["backups#0"]
-        assert await _search(index, "nightly", SALES) == []
-        assert await _search(index, "console port", SALES) == []
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "weekly", SALES) == ["backups#0"]
+        assert await _search(lexical, "nightly", SALES) == []
+        assert await _search(lexical, "console port", SALES) == []
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM lexical_outbox").fetchone() == (0,)
 
 
 async def test_a_term_index_that_disagrees_with_the_catalog_is_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        await index.replace_document(*_document("backups", SALES, ["Backups run nightly at 02:00."]))
-        await index.replace_document(*_document("ports", SALES, ["The console listens on port 8080."]))
+    async with open_knowledge(path) as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("backups", SALES, ["Backups run nightly at 02:00."]))
+        await catalog.replace_document(*indexed_document("ports", SALES, ["The console listens on port 8080."]))
     with sqlite3.connect(path) as db:  # say, a database restored from an older backup than the index
         db.execute("DELETE FROM chunks WHERE document_id = 'ports'")
         db.execute("DELETE FROM documents WHERE id = 'ports'")
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "console port", SALES) == []
-        assert (await index.lexical_candidates(lexical_tokens("console"), [SALES], limit=5, max_share=1.0,
-                                               max_terms=5)).statistics.chunks == 1
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "console port", SALES) == []
+        assert (await lexical.lexical_candidates(lexical_tokens("console"), [SALES], limit=5, max_share=1.0,
+                                                 max_terms=5)).statistics.chunks == 1
 
 
 # The layout before the term index moved to tantivy: terms in an FTS5 table, after a scope marker.
@@ -245,11 +236,11 @@ async def test_a_knowledge_file_from_the_fts5_layout_is_migrated(tmp_path: Path)
     path = tmp_path / "k.sqlite3"
     with sqlite3.connect(path) as db:
         db.executescript(_FTS5_LAYOUT)
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "nightly backups", SALES) == ["backups#0"]
-        stored = await index.candidate_details(["backups#0"], with_terms=["backups#0"])
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "nightly backups", SALES) == ["backups#0"]
+        stored = await catalog.candidate_details(["backups#0"], with_terms=["backups#0"])
         assert stored.terms["backups#0"] == ["backup", "backup", "run", "nightly", "02", "00"]
-        assert [d.id for d in await index.list_documents([SALES])] == ["backups"]
+        assert [d.id for d in await catalog.list_documents([SALES])] == ["backups"]
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "chunks_fts" not in tables and "chunks_vocab" not in tables
@@ -259,7 +250,7 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
     terms = TermIndex(tmp_path / "t.terms")
     terms.write([("backups", [(1, SALES.key, "backup run nightly")])])
 
-    def broken_rows():  # type: ignore[no-untyped-def]
+    def broken_rows():
         yield 2, SALES.key, "console port"
         raise OSError("disk full")
 
@@ -274,19 +265,19 @@ def test_a_failed_term_index_write_leaves_it_as_it_was_and_usable(tmp_path: Path
 @pytest.mark.parametrize("recorded", ["older version", "not recorded"])
 async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_path: Path, recorded: str) -> None:
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
-        await index.replace_document(info, chunks, [["stale", "terms"]])  # as other rules would have made them
-        assert await _search(index, "nightly backups", SALES) == []
+    async with open_knowledge(path) as (catalog, lexical):
+        info, chunks, _ = indexed_document("backups", SALES, ["Backups run nightly at 02:00."])
+        await catalog.replace_document(info, chunks, [["stale", "terms"]])  # as other rules would have made them
+        assert await _search(lexical, "nightly backups", SALES) == []
     with sqlite3.connect(path) as db:
         if recorded == "older version":
             db.execute("UPDATE index_meta SET value = ? WHERE key = 'tokenizer_version'", (str(TOKENIZER_VERSION - 1),))
         else:  # a catalog from before the version was kept
             db.execute("DELETE FROM index_meta")
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "nightly backups", SALES) == ["backups#0"]
-        assert await _search(index, "stale terms", SALES) == []
-        stored = await index.candidate_details(["backups#0"], with_terms=["backups#0"])
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "nightly backups", SALES) == ["backups#0"]
+        assert await _search(lexical, "stale terms", SALES) == []
+        stored = await catalog.candidate_details(["backups#0"], with_terms=["backups#0"])
         assert stored.terms["backups#0"] == lexical_tokens("backups\n\nBackups run nightly at 02:00.")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM index_meta").fetchall() == [(str(TOKENIZER_VERSION),)]
@@ -294,11 +285,11 @@ async def test_terms_stored_by_an_earlier_tokenizer_are_recomputed_on_open(tmp_p
 
 async def test_terms_of_the_current_tokenizer_are_not_recomputed(tmp_path: Path) -> None:
     path = tmp_path / "k.sqlite3"
-    async with KnowledgeIndex(path) as index:
-        info, chunks, _ = _document("backups", SALES, ["Backups run nightly at 02:00."])
-        await index.replace_document(info, chunks, [["kept", "terms"]])
-    async with KnowledgeIndex(path) as index:
-        assert await _search(index, "kept terms", SALES) == ["backups#0"]
+    async with open_knowledge(path) as (catalog, lexical):
+        info, chunks, _ = indexed_document("backups", SALES, ["Backups run nightly at 02:00."])
+        await catalog.replace_document(info, chunks, [["kept", "terms"]])
+    async with open_knowledge(path) as (catalog, lexical):
+        assert await _search(lexical, "kept terms", SALES) == ["backups#0"]
 
 
 async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path: Path) -> None:
@@ -306,16 +297,15 @@ async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path:
     scores computed from the allowed scopes alone, as a search of those scopes alone would rank them."""
     rng = random.Random(5)
     vocabulary = [f"word{i}" for i in range(40)]
-    alone = KnowledgeIndex(tmp_path / "alone.sqlite3")
-    together = KnowledgeIndex(tmp_path / "together.sqlite3")
-    async with alone, together:
+    async with (open_knowledge(tmp_path / "alone.sqlite3") as (alone_catalog, alone),
+                open_knowledge(tmp_path / "together.sqlite3") as (together_catalog, together)):
         for number in range(60):
             text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 30)))
-            for index in (alone, together):
-                await index.replace_document(*_document(f"sales{number}", SALES, [text]))
+            for catalog in (alone_catalog, together_catalog):
+                await catalog.replace_document(*indexed_document(f"sales{number}", SALES, [text]))
         for number in range(60):
             text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(100, 400)))
-            await together.replace_document(*_document(f"eng{number}", ENGINEERING, [text]))
+            await together_catalog.replace_document(*indexed_document(f"eng{number}", ENGINEERING, [text]))
         for _ in range(40):
             question = [rng.choice(vocabulary) for _ in range(rng.randint(1, 3))]
             expected = await alone.lexical_candidates(question, [SALES], limit=5, max_share=1.0, max_terms=5)
@@ -327,11 +317,11 @@ async def test_bm25_hits_are_the_best_by_the_allowed_scopes_statistics(tmp_path:
 async def test_a_small_channel_searches_for_the_words_it_holds(tmp_path: Path) -> None:
     """Counted within a channel of a few chunks, every word it holds is in a large share of them;
     the selective-term filter must not leave only the question's words the channel lacks."""
-    async with KnowledgeIndex(tmp_path / "k.sqlite3") as index:
-        await index.replace_document(*_document("laptops", SALES, ["Laptops are replaced every three years."]))
-        await index.replace_document(*_document("holidays", SALES, ["The office closes at Christmas."]))
-        found = await index.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
-                                               limit=5, max_share=0.05, max_terms=16)
+    async with open_knowledge(tmp_path / "k.sqlite3") as (catalog, lexical):
+        await catalog.replace_document(*indexed_document("laptops", SALES, ["Laptops are replaced every three years."]))
+        await catalog.replace_document(*indexed_document("holidays", SALES, ["The office closes at Christmas."]))
+        found = await lexical.lexical_candidates(lexical_tokens("How often are zorblax laptops replaced?"), [SALES],
+                                                 limit=5, max_share=0.05, max_terms=16)
         assert [chunk_id for chunk_id, _ in found.hits] == ["laptops#0"]
 
 
@@ -352,17 +342,17 @@ async def test_hits_in_a_channel_do_not_depend_on_other_scopes_documents(tmp_pat
     others = [ENGINEERING, Scope("slack", "T1", "C-ops"), Scope("slack", "T2", "C-sales"),
               Scope("slack", "T2", "*"), Scope("discord", "G1", "C1"), Scope("discord", "G1", "*")]
     lengths = (60, 200) if elsewhere == "longer" else (1, 3)
-    alone = KnowledgeIndex(tmp_path / "alone.sqlite3")
-    together = KnowledgeIndex(tmp_path / "together.sqlite3")
-    async with alone, together:
+    async with (open_knowledge(tmp_path / "alone.sqlite3") as (alone_catalog, alone),
+                open_knowledge(tmp_path / "together.sqlite3") as (together_catalog, together)):
         for number in range(24):
             scope = visible[number % 4 == 0]
             texts = [text(1, 12) for _ in range(12)]
-            for index in (alone, together):
-                await index.replace_document(*_document(f"here{number}", scope, texts))
+            for catalog in (alone_catalog, together_catalog):
+                await catalog.replace_document(*indexed_document(f"here{number}", scope, texts))
         for number in range(60):
             texts = [text(*lengths) for _ in range(20)]
-            await together.replace_document(*_document(f"there{number}", others[number % len(others)], texts))
+            scope = others[number % len(others)]
+            await together_catalog.replace_document(*indexed_document(f"there{number}", scope, texts))
         for limit in (1, 2, 5, 40):
             for _ in range(25):
                 question = rng.sample(vocabulary, rng.randint(1, 3))

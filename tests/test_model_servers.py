@@ -7,10 +7,11 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from bot.app import Teambot, build_configured_chat_model
 from bot.history import Turn
 from bot.settings import Settings
 from bot.usage import QuestionRecord
+from tests.support.cli import cli_env, run_cli
 from tests.support.openai_server import FakeOpenAI, smollm2_tokens
 
 GUIDE = b"# Guide\n\n## Linux\n\nThe web console listens on port 8080.\n\n## Windows\n\nRun teambot-setup.exe as admin."
@@ -51,7 +53,7 @@ async def model_bot(make_settings: Callable[..., Settings], server: FakeOpenAI, 
             records.append(record)
             await record_question(record)
 
-        teambot.usage.record_question = capture  # type: ignore[method-assign]
+        teambot.usage.record_question = capture
         yield teambot, FakeAdapter(teambot), records
 
 
@@ -204,7 +206,8 @@ async def test_an_overflow_that_persists_is_explained_in_one_line(
         stream = await fake.say(QUESTION)
 
         assert stream.reply is not None and stream.reply.mode == "error"
-        assert stream.reply.error is not None and "too long for the language model's context window" in stream.reply.error
+        assert stream.reply.error is not None
+        assert "too long for the language model's context window" in stream.reply.error
         assert "\n" not in stream.reply.text
         assert len(openai_server.chat_requests()) == 2, "one retry, then the explanation"
         assert records[-1].error_kind == "model_context"
@@ -407,18 +410,18 @@ async def test_an_answer_returned_as_the_condensed_query_is_not_searched_for(
     settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test", model_max_retries=0)
     client = build_model_http_client()
     try:
-        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),  # type: ignore[arg-type]
+        context = AgentContext(retriever=None, chat_model=build_configured_chat_model(settings, http_client=client),
                                max_condense_tokens=40)
         history = [Turn("Who is on the on-call team this week?", "Alice and Bob [1].", time.time())]
         state = {"question": "How big is it?", "history": history}
         runtime = SimpleNamespace(context=context)
 
         openai_server.reply = "The on-call team is a team of 12 engineers who rotate every week."
-        rejected = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        rejected = await nodes.condense_question(state, runtime)
         openai_server.reply = "on-call team size"
-        accepted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        accepted = await nodes.condense_question(state, runtime)
         openai_server.reply = '"on-call team size."'
-        quoted = await nodes.condense_question(state, runtime)  # type: ignore[arg-type]
+        quoted = await nodes.condense_question(state, runtime)
     finally:
         await client.aclose()
 
@@ -444,10 +447,12 @@ def test_the_token_estimate_is_conservative_for_korean_and_english() -> None:
 
 
 def test_pathological_input_is_estimated_quickly() -> None:
+    # A hang guard, not a benchmark: linear work on these sizes takes milliseconds even on a loaded
+    # machine, while anything quadratic in them takes minutes.
     started = time.perf_counter()
-    estimate_tokens("가" * 2_000_000 + "a" * 2_000_000)
-    nodes._cited_numbers("[1]" * 200_000, 5)
-    assert time.perf_counter() - started < 2
+    estimate_tokens("가" * 200_000 + "a" * 200_000)
+    nodes._cited_numbers("[1]" * 50_000, 5)
+    assert time.perf_counter() - started < 5
 
 
 # --- `teambot chat` ---------------------------------------------------------------------------------------------------
@@ -455,8 +460,6 @@ def test_pathological_input_is_estimated_quickly() -> None:
 
 async def test_chat_keeps_logs_out_of_the_conversation(tmp_path: Path, openai_server: FakeOpenAI,
                                                        redis_url: str) -> None:
-    from tests.test_cli import cli_env, run_cli
-
     (tmp_path / "guide.md").write_bytes(GUIDE)
     env = cli_env(tmp_path, OPENAI_BASE_URL=openai_server.base_url, OPENAI_API_KEY="sk-test", REDIS_URL=redis_url,
                   TEAMBOT_CHAT_MODEL="fake-model", TEAMBOT_MODEL_MAX_RETRIES="0", TEAMBOT_LOG_LEVEL="INFO")
@@ -500,6 +503,7 @@ async def test_a_question_too_long_for_the_window_is_refused_without_calling_the
 def test_an_answer_limit_that_leaves_no_room_for_the_prompt_is_refused_at_start() -> None:
     from bot.settings import SettingsError, load_settings
 
-    with pytest.raises(SettingsError, match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
+    with pytest.raises(SettingsError,
+                       match=r"^TEAMBOT_MAX_ANSWER_TOKENS: must be at most 3/4 of TEAMBOT_MODEL_CONTEXT"):
         load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=4096)
     assert load_settings(_env_file=None, max_answer_tokens=4000, model_context_tokens=128000).max_answer_tokens == 4000

@@ -5,29 +5,21 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
 from bot.observability import configure_logging
 from bot.redis_server import EmbeddedRedis
-from bot.serve import build_web_app
 from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
-
-
-async def client_for(teambot: Teambot) -> TestClient:
-    client = TestClient(TestServer(build_web_app(teambot)))
-    await client.start_server()
-    return client
+from tests.support.web_app import web_app_client
 
 
 async def test_health_ready_and_metrics(teambot_llm: Teambot) -> None:
-    client = await client_for(teambot_llm)
-    try:
+    async with web_app_client(teambot_llm) as client:
         assert (await client.get("/healthz")).status == 200
         ready = await client.get("/readyz")
         assert ready.status == 200
@@ -47,15 +39,12 @@ async def test_health_ready_and_metrics(teambot_llm: Teambot) -> None:
         assert "teambot_ingested_documents_total 1.0" in metrics
         assert "teambot_ingest_failures_total 1.0" in metrics
         assert "teambot_vector_writes_queued 0.0" in metrics  # exposed (its count in an outage: test_stores)
-    finally:
-        await client.close()
 
 
 async def test_readyz_reports_a_stopped_redis(make_settings: Callable[..., Settings], tmp_path) -> None:
     async with EmbeddedRedis(tmp_path / "own-redis", persist=False) as redis_server:
         async with Teambot(make_settings(redis_url=redis_server.url)) as teambot:
-            client = await client_for(teambot)
-            try:
+            async with web_app_client(teambot) as client:
                 await redis_server.stop()
                 response = await client.get("/readyz")
                 body = await response.json()
@@ -63,8 +52,6 @@ async def test_readyz_reports_a_stopped_redis(make_settings: Callable[..., Setti
                 assert body["checks"]["redis"].startswith("unavailable")
                 assert body["checks"]["chroma"] == "ok"
                 assert body["checks"]["model"] == "not configured (extractive answers)"
-            finally:
-                await client.close()
 
 
 @pytest.fixture
@@ -94,7 +81,8 @@ async def test_json_logs_carry_correlation_ids_and_hide_text_and_secrets(
 
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     received = next(line for line in lines if line["message"] == "question received")
-    assert received["correlation_id"] == "E2" and received["length"] == len("Which port does the confidential web console listen on?")
+    assert received["correlation_id"] == "E2"
+    assert received["length"] == len("Which port does the confidential web console listen on?")
     failed = next(line for line in lines if line["message"] == "answer failed")
     assert failed["correlation_id"] == "E2" and failed["kind"] == "model_auth"
     output = captured_logs.getvalue()
@@ -107,8 +95,7 @@ async def test_metrics_labels_stay_bounded_whatever_platform_callers_name(
         make_settings: Callable[..., Settings]) -> None:
     """An API caller may name any platform; /metrics gets one series for all unknown ones, not one each."""
     async with Teambot(make_settings(api_token="tok")) as teambot:
-        client = await client_for(teambot)
-        try:
+        async with web_app_client(teambot) as client:
             for number in range(20):
                 response = await client.post("/api/v1/ask", headers={"Authorization": "Bearer tok"}, json={
                     "question": "Which port?", "workspace": "W", "channel": "C", "platform": f"made-up-{number}"})
@@ -117,8 +104,6 @@ async def test_metrics_labels_stay_bounded_whatever_platform_callers_name(
                                          json={"question": "Which port?", "workspace": "W", "channel": "C"})
             assert response.status == 200
             metrics = await (await client.get("/metrics")).text()
-        finally:
-            await client.close()
     assert "made-up" not in metrics
     assert 'teambot_answer_seconds_count{platform="other"} 20.0' in metrics
     assert 'teambot_answer_seconds_count{platform="api"} 1.0' in metrics

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import Scope
-from bot.permissions import Actor, PermissionDenied, Permissions
+from bot.core.errors import PermissionDenied
+from bot.core.values import Actor, Scope
+from bot.core.visibility import Permissions
 
 CHANNEL = Scope("discord", "G1", "C1")
 

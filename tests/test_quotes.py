@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from adapters.fake.adapter import FakeAdapter
 from agent.text import split_sentences
@@ -34,7 +34,8 @@ async def test_a_sentence_in_the_overlap_of_two_chunks_is_quoted_and_cited_once(
 
 async def test_an_extra_source_is_cited_only_when_it_answers_on_its_own(teambot: Teambot) -> None:
     fake = FakeAdapter(teambot)
-    await fake.upload("handbook.md", b"# Team handbook\n\n## On-call\n\nThe on-call rotation changes every Monday at 10:00.\n")
+    await fake.upload("handbook.md",
+                      b"# Team handbook\n\n## On-call\n\nThe on-call rotation changes every Monday at 10:00.\n")
     await fake.upload("contacts.md", b"# Contacts\n\nThe Data team's on-call engineer is Grace Lee.\n")
 
     reply = (await fake.say("Who is the on-call engineer of the Data team?")).reply
@@ -93,7 +94,8 @@ async def test_a_markdown_table_is_quoted_row_by_row(teambot: Teambot) -> None:
     assert not any("| 25 |" in line and "| 10 |" in line for line in lines), "rows are not squashed together"
 
 
-CONTACTS = b"team,primary,secondary\nPlatform,Ada Kim,Linus Park\nData,Grace Lee,Ken Choi\nMobile,Margaret Han,Dennis Yoo\n"
+CONTACTS = (b"team,primary,secondary\nPlatform,Ada Kim,Linus Park\nData,Grace Lee,Ken Choi\n"
+            b"Mobile,Margaret Han,Dennis Yoo\n")
 
 
 async def test_csv_rows_are_quoted_with_their_row_numbers(teambot: Teambot) -> None:
@@ -118,7 +120,8 @@ def test_a_pdf_heading_does_not_run_into_the_first_sentence() -> None:
 
 def test_a_wrapped_line_is_not_a_heading() -> None:
     text = "Deploys are frozen on Fridays\nafter 15:00. Rollbacks need no approval\nfrom anyone."
-    assert split_sentences(text) == ["Deploys are frozen on Fridays\nafter 15:00.", "Rollbacks need no approval\nfrom anyone."]
+    assert split_sentences(text) == ["Deploys are frozen on Fridays\nafter 15:00.",
+                                     "Rollbacks need no approval\nfrom anyone."]
 
 
 def test_a_word_documents_title_is_part_of_its_section_path() -> None:

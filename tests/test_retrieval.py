@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from bot.app import Teambot
-from bot.events import Scope
 from agent.retrieval import (
-    FusionWeights, HybridRetriever, best_window, heading_terms, phrase_share, rerank_scores,
+    FusionWeights,
+    HybridRetriever,
+    best_window,
+    heading_terms,
+    phrase_share,
+    rerank_scores,
 )
 from agent.text import lexical_tokens
+from bot.app import Teambot
+from bot.core.values import Scope
 
 CHANNEL = Scope("slack", "T1", "C1")
 OTHER = Scope("slack", "T1", "C2")
@@ -177,9 +182,23 @@ async def test_titles_and_section_headings_reach_the_reranker(teambot: Teambot) 
     await _ingest(teambot, "on-call-contacts.csv", "team,primary\nPlatform,Ada Kim\n")
     only_headings = FusionWeights(lexical=0, dense=0, dense_for_korean=0, coverage=0, window=0, long_window=0,
                                   phrase=0, similarity=0, bm25=0, document_lead=0, heading=1.0)
-    retriever = HybridRetriever(index=teambot.index, vectors=teambot.vectors, embedder=teambot.embedder,
+    retriever = HybridRetriever(index=teambot.lexical, vectors=teambot.vectors, embedder=teambot.embedder,
                                 weights=only_headings)
     ranked = await retriever.retrieve("Who is on call this week?", [CHANNEL], k=2)
     assert {p.chunk.location for p in ranked} == {"§ Handbook > On-call", "rows 2-2"}
     [first, *_] = await retriever.retrieve("이번 주 온콜 담당자는 누구야?", [CHANNEL], k=3)
     assert first.chunk.location == "§ 팀 규정 > 온콜"
+
+
+def test_a_documents_beginning_ranks_first_for_a_question_about_the_document_as_a_whole() -> None:
+    # "What is teambot?" of the README: every section's heading path begins with the title "teambot",
+    # and the sections that searches found carry their ranks; the beginning neither search found.
+    terms = lexical_tokens("What is teambot?")
+    idf = {"teambot": 3.0}
+    lexical = [(f"readme:{n}", 5.0 - n) for n in range(1, 4)]
+    dense = [(f"readme:{n}", 0.6 - 0.1 * n) for n in range(1, 4)]
+    chunk_terms = {chunk: ["teambot", "deploy"] for chunk, _ in lexical} | {"readme:0": ["teambot", "knowledge"]}
+    headings = {chunk: frozenset({"teambot"}) for chunk in chunk_terms}
+    scores = rerank_scores(terms, lexical, dense, chunk_terms, idf, FusionWeights(), korean=False,
+                           leads={"readme:0"}, headings=headings)
+    assert max(scores, key=lambda chunk: scores[chunk][0]) == "readme:0"

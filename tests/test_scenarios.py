@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
+from tests.support.documents import DEPLOY_GUIDE
 from tests.support.openai_server import FakeOpenAI
-
-GUIDE = b"""# Deploy guide
-
-## Linux
-
-To deploy on Linux, run make install and start the service with systemctl start teambot.
-The default port of the web console is 8080.
-
-## Windows
-
-On Windows, run the installer teambot-setup.exe and choose the service option.
-"""
 
 
 async def test_extractive_answer_quotes_and_cites(teambot: Teambot) -> None:
     fake = FakeAdapter(teambot)
-    [outcome] = await fake.upload("guide.md", GUIDE)
+    [outcome] = await fake.upload("guide.md", DEPLOY_GUIDE)
     assert outcome.result is not None and outcome.result.status == "added"
 
     stream = await fake.say("What is the default port of the web console?")
@@ -61,7 +50,7 @@ async def test_extractive_answer_quotes_the_section_the_question_names(teambot: 
 
 async def test_llm_answer_streams_tokens_with_history(teambot_llm: Teambot, openai_server: FakeOpenAI) -> None:
     fake = FakeAdapter(teambot_llm)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     openai_server.reply = "Run make install and start it with systemctl [1]."
 
     first = await fake.say("How do I deploy on Linux?")
@@ -78,7 +67,9 @@ async def test_llm_answer_streams_tokens_with_history(teambot_llm: Teambot, open
     assert "Run make install and start it with systemctl [1]." in contents
 
 
-KOREAN_POLICY = "# 휴가 정책\n\n직원은 매년 15일의 연차 휴가를 받습니다. 휴가 신청은 최소 3일 전에 인사팀에 제출해야 합니다.\n\n# 재택근무\n\n재택근무는 주 2회까지 가능합니다.".encode()
+KOREAN_POLICY = ("# 휴가 정책\n\n직원은 매년 15일의 연차 휴가를 받습니다. "
+                 "휴가 신청은 최소 3일 전에 인사팀에 제출해야 합니다.\n\n"
+                 "# 재택근무\n\n재택근무는 주 2회까지 가능합니다.").encode()
 
 
 async def test_korean_question_is_answered_from_korean_documents(teambot: Teambot) -> None:
@@ -95,7 +86,7 @@ async def test_korean_question_is_answered_from_korean_documents(teambot: Teambo
 
 async def test_unrelated_question_gets_i_dont_know(teambot: Teambot) -> None:
     fake = FakeAdapter(teambot)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
 
     for question in ("How do I bake sourdough bread?", "김치찌개는 어떻게 끓이나요?"):
         stream = await fake.say(question, thread=question)
@@ -112,7 +103,7 @@ async def test_empty_knowledge_base_says_it_does_not_know(teambot_llm: Teambot, 
 
 async def test_extractive_follow_up_uses_the_thread(teambot: Teambot) -> None:
     fake = FakeAdapter(teambot)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     await fake.say("How do I deploy teambot on Linux?", thread="deploy")
 
     follow_up = await fake.say("And on Windows?", thread="deploy")
@@ -123,7 +114,7 @@ async def test_extractive_follow_up_uses_the_thread(teambot: Teambot) -> None:
 
 async def test_model_failure_ends_with_a_clear_message(teambot_llm: Teambot, openai_server: FakeOpenAI) -> None:
     fake = FakeAdapter(teambot_llm)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     openai_server.fail_status = 500
 
     stream = await fake.say("How do I deploy on Linux?")
@@ -138,7 +129,7 @@ async def test_conversations_are_answered_concurrently(teambot_llm: Teambot, ope
     import asyncio
 
     fake = FakeAdapter(teambot_llm)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     openai_server.first_token_delay_s = 0.3
 
     streams = await asyncio.gather(*(fake.say("How do I deploy on Linux?", thread=f"t{i}") for i in range(6)))
@@ -151,7 +142,7 @@ async def test_one_thread_is_answered_in_order(teambot_llm: Teambot, openai_serv
     import asyncio
 
     fake = FakeAdapter(teambot_llm)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     openai_server.first_token_delay_s = 0.2
 
     await asyncio.gather(fake.say("How do I deploy on Linux?"), fake.say("And on Windows?"))
@@ -165,19 +156,20 @@ async def test_history_survives_a_restart_with_the_embedded_redis(make_settings)
     settings = make_settings(redis_url=None)
     async with Teambot(settings) as first_run:
         fake = FakeAdapter(first_run)
-        await fake.upload("guide.md", GUIDE)
+        await fake.upload("guide.md", DEPLOY_GUIDE)
         await fake.say("What is the default port of the web console?", thread="ops")
 
     async with Teambot(settings) as second_run:
         turns = await second_run.history.load("fake:W1:general:ops")
         assert [t.question for t in turns] == ["What is the default port of the web console?"]
         assert "8080" in turns[0].answer
-        assert [d.source for d in await second_run.knowledge.list_documents([FakeAdapter(second_run).message("").scope])] == ["guide.md"]
+        listed = await second_run.knowledge.list_documents([FakeAdapter(second_run).message("").scope])
+        assert [d.source for d in listed] == ["guide.md"]
 
 
 async def test_an_unrelated_question_in_a_thread_is_not_mixed_with_the_last_one(teambot: Teambot) -> None:
     fake = FakeAdapter(teambot)
-    await fake.upload("guide.md", GUIDE)
+    await fake.upload("guide.md", DEPLOY_GUIDE)
     await fake.upload("휴가정책.md", KOREAN_POLICY)
     await fake.say("What is the default port of the web console?", thread="mixed")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from tests.support.openai_server import FakeOpenAI
 
 PLANTED = {
@@ -38,7 +38,8 @@ def leaks(text: str, allowed: set[str]) -> set[str]:
     return {s for s in secrets - allowed if s in text}
 
 
-async def test_channels_workspaces_platforms_and_dms_never_leak(teambot_llm: Teambot, openai_server: FakeOpenAI) -> None:
+async def test_channels_workspaces_platforms_and_dms_never_leak(teambot_llm: Teambot,
+                                                                openai_server: FakeOpenAI) -> None:
     await plant(teambot_llm)
     openai_server.reply = echo_sources
     fake = FakeAdapter(teambot_llm, workspace="W1")
@@ -112,7 +113,8 @@ _HOME_DOCUMENTS = {
 _CONVERSATION = [
     "When do backups run?", "And the zorblax quokka?", "Do deploys freeze on Fridays?",
     "When is the zorblax budget reviewed?", "What is the quokka migration plan?", "When does the release train leave?",
-    "배포는 언제 진행하나요?", "쿼카 예산은 누가 승인하나요?", "백업은 며칠 동안 보관되나요?", "When are codenames announced?",
+    "배포는 언제 진행하나요?", "쿼카 예산은 누가 승인하나요?", "백업은 며칠 동안 보관되나요?",
+    "When are codenames announced?",
 ]
 _ELSEWHERE = [Scope("fake", "W1", "C2"), Scope("fake", "W2", "C1"), Scope("other", "W1", "C1")]
 

@@ -12,9 +12,9 @@ import aiohttp
 
 from bot.dispatcher import SHUTTING_DOWN
 from bot.redis_server import free_port
+from tests.support.cli import cli_env
 from tests.support.loopback import wait_until_ok
 from tests.support.openai_server import FakeOpenAI
-from tests.test_cli import cli_env
 
 GUIDE = "# Guide\n\nThe web console listens on port 8080.\n"
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import chromadb
 import pytest
 
 from adapters.fake.adapter import FakeAdapter
-from agent.vectorstore import ChromaVectorStore, VectorStoreError, VectorWrite
+from agent.chroma_store import ChromaStore, VectorWrite
+from agent.write_behind import WriteBehindVectorStore
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.errors import StoreUnavailable
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.settings import Settings
 from tests.support.loopback import wait_until_ok
@@ -100,7 +102,7 @@ async def test_openai_compatible_embeddings(make_settings: Callable[..., Setting
         assert inputs[-1] in (["When do backups run?"], "When do backups run?"), "the question is embedded there too"
 
 
-def _slow_store(chroma_server: ChromaServer) -> tuple[ChromaVectorStore, list[int]]:
+def _slow_store(chroma_server: ChromaServer) -> tuple[WriteBehindVectorStore, list[int]]:
     """A store on the server that gathers writes for a minute and backs off a minute after a
     failure (so only a reader, a check or closing makes it write), and the receipts it reports."""
     written: list[int] = []
@@ -110,7 +112,8 @@ def _slow_store(chroma_server: ChromaServer) -> tuple[ChromaVectorStore, list[in
 
     client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server.port,
                                  settings=chromadb.Settings(anonymized_telemetry=False))
-    store = ChromaVectorStore(client, embedder_name="test", on_written=record, retry_delays_s=(60,), gather_s=60)
+    store = WriteBehindVectorStore(ChromaStore(client, embedder_name="test"), on_written=record,
+                                   retry_delays_s=(60,), gather_s=60)
     return store, written
 
 
@@ -125,10 +128,10 @@ async def test_vector_writes_queued_through_an_outage_arrive_when_chroma_returns
     async with store:
         store.submit(_one_vector(7))
         await chroma_server.stop()
-        with pytest.raises(VectorStoreError):
+        with pytest.raises(StoreUnavailable):
             await store.flush()
         assert store.queued_documents == 1
-        with pytest.raises(VectorStoreError):
+        with pytest.raises(StoreUnavailable):
             await store.check_writable()  # so new uploads are refused with a reason meanwhile
         assert written == []
 

@@ -18,7 +18,7 @@ from adapters.console import translate
 from adapters.console.terminal import for_terminal
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.events import Attachment, IncomingMessage, Reply, Scope
+from bot.core.values import Attachment, IncomingMessage, Reply, Scope
 from bot.uploads import walk_folder
 
 
@@ -185,11 +185,10 @@ class ConsoleAdapter(Adapter):
             case translate.Forget():
                 await self.teambot.commands.forget(self.conversation_key)
                 self._say(f"Forgot the history of thread {self.thread!r}.")
-            case translate.ListDocuments():
-                self._say((await self.teambot.commands.list_documents(self._message())).text())
-            case translate.Delete(reference=reference):
+            case translate.Documents(words=words):
                 # The person at the terminal runs the bot: trusted, as `teambot docs delete` is.
-                self._say((await self.teambot.commands.delete(self._message(), reference, trusted=True)).text())
+                result = await self.teambot.commands.documents(self._message(), words, command="/kb", trusted=True)
+                self._say(result.text())
             case translate.Upload(paths=paths):
                 self._say(outcomes_text(await self._upload(paths)))
         return True
@@ -197,9 +196,7 @@ class ConsoleAdapter(Adapter):
     async def _upload(self, paths: tuple[str, ...]) -> list[FileOutcome]:
         outcomes: list[FileOutcome] = []
         for raw in paths:
-            path = Path(raw).expanduser()
-            # A folder is read as `teambot ingest` reads it: its supported documents, recursively.
-            files = await asyncio.to_thread(walk_folder, path) if path.is_dir() else [path]
+            path, files = await asyncio.to_thread(_files_at, raw)
             if not files:
                 self._say(f"✗ {raw}: no supported files in this folder")
             for file in files:
@@ -213,3 +210,10 @@ class ConsoleAdapter(Adapter):
                     [Attachment(name=file.name, data=data, size=len(data))], scope=self.scope, uploader=translate.USER,
                 )
         return outcomes
+
+
+def _files_at(raw: str) -> tuple[Path, list[Path]]:
+    """The path typed and the files to read there (blocking: run it in a thread). A folder is read
+    as `teambot ingest` reads it: its supported documents, recursively."""
+    path = Path(raw).expanduser()
+    return path, walk_folder(path) if path.is_dir() else [path]

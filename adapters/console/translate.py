@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from bot.events import IncomingMessage
+from bot.core.values import IncomingMessage
 
 PLATFORM = "console"
 WORKSPACE = "local"
@@ -28,13 +28,10 @@ class Forget:
 
 
 @dataclass(frozen=True, slots=True)
-class ListDocuments:
-    pass
+class Documents:
+    """`/docs`, `/kb ...` or `/delete NAME`: the documents command's words, which the command service reads."""
 
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    reference: str
+    words: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +49,7 @@ class Invalid:
     reason: str
 
 
-ConsoleCommand = Upload | SwitchThread | Forget | ListDocuments | Delete | Help | Quit | Invalid
+ConsoleCommand = Upload | SwitchThread | Forget | Documents | Help | Quit | Invalid
 
 HELP = """Ask a question, or:
   /upload PATH...   add files, or folders of them, to this channel
@@ -79,14 +76,10 @@ def parse_command(line: str) -> ConsoleCommand | None:
         return SwitchThread(args[0]) if len(args) == 1 else Invalid("usage: /thread NAME")
     if name == "/forget":
         return Forget()
-    if name in ("/docs", "/kb"):
-        if not args or args == ["list"]:
-            return ListDocuments()
-        if args[0] != "delete":  # `/kb delete DOC`, as on Slack and Discord
-            return Invalid(f"usage: {name} [list], or {name} delete NAME-OR-ID")
-        name, args = "/delete", args[1:]
+    if name in ("/docs", "/kb"):  # `/kb`, `/kb list`, `/kb delete DOC`, as on Slack and Discord
+        return Documents(" ".join(args))
     if name == "/delete":
-        return Delete(" ".join(args)) if args else Invalid("usage: /delete NAME-OR-ID")
+        return Documents(" ".join(["delete", *args]))
     if name in ("/help", "/?"):
         return Help()
     if name in ("/quit", "/exit"):

@@ -3,28 +3,26 @@
     adapter = DiscordAdapter(teambot, token=...)
     async with adapter:          # logs in, syncs slash commands
         await adapter.run()      # gateway connection until cancelled
-
-Tests point it at a loopback fake with `api_base=` and `gateway_url=`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
-import yarl
 from discord import app_commands
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
+from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
-from bot.scoping import upload_scope
+from bot.core.values import Report
+from bot.core.visibility import upload_scope
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,7 @@ class TeambotClient(discord.Client):
     """A discord.py client whose event handlers are given, not defined by decorators at import."""
 
     def __init__(self, *, on_message: Callable[[discord.Message], Awaitable[None]],
-                 setup: Callable[["TeambotClient"], Awaitable[None]], **options: Any) -> None:
+                 setup: Callable[[TeambotClient], Awaitable[None]], **options: Any) -> None:
         # No message of the bot pings anyone unless a send says otherwise.
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.tree = app_commands.CommandTree(self)
@@ -68,30 +66,17 @@ class DiscordAdapter(Adapter):
     platform = translate.PLATFORM
 
     def __init__(self, teambot: BotCore, *, token: str, guild_ids: list[int] | None = None,
-                 api_base: str | None = None, gateway_url: str | None = None,
                  edit_interval_s: float = 1.0) -> None:
         self.teambot = teambot
         self.token = token
         self.guild_ids = list(guild_ids or [])
-        self.api_base = api_base.rstrip("/") if api_base else None
-        self.gateway_url = gateway_url
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
-        self.extra_commands: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = []
-        """Commands other parts add before `start` (e.g. `/stats` from bot.reports); synced with the rest."""
-        self._saved_globals: tuple[str, yarl.URL] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Log in and sync the slash commands; the gateway connects in `run`."""
-        if self.api_base or self.gateway_url:
-            # discord.py keeps both endpoints in class attributes; set them only when asked, put them back in stop.
-            self._saved_globals = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
-            if self.api_base:
-                Route.BASE = self.api_base
-            if self.gateway_url:
-                DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         self.client = TeambotClient(on_message=self.on_message, setup=self._setup)
         try:
             await self.client.login(self.token)
@@ -105,16 +90,13 @@ class DiscordAdapter(Adapter):
         await self.client.connect(reconnect=True)
 
     async def stop(self) -> None:
-        """Close the client and restore discord.py's endpoints."""
+        """Close the client."""
         if self.client is not None:
             await self.client.close()
-        if self._saved_globals is not None:
-            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_globals
-            self._saved_globals = None
 
     async def _setup(self, client: TeambotClient) -> None:
         """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
-        for command in [*build_commands(self.teambot, stream_factory=self._stream), *self.extra_commands]:
+        for command in build_commands(self.teambot, stream_factory=self._stream):
             client.tree.add_command(command)
         try:
             if self.guild_ids:
@@ -130,6 +112,16 @@ class DiscordAdapter(Adapter):
 
     def _stream(self, surface: ChannelSurface | InteractionSurface) -> DiscordReplyStream:
         return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s)
+
+    # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
+
+    async def channel_workspace(self, channel: str) -> str:
+        """The server `channel` is in (DiscordReportNotReady before login or outside a server)."""
+        return await channel_server(self.client, channel)
+
+    async def post_report(self, *, channel: str, report: Report) -> None:
+        """The report in `channel`, its chart attached to the first message (discord.HTTPException on failure)."""
+        await send_report(self.client, channel=channel, report=report)
 
     # --- threads the bot owns ------------------------------------------------------------------------------
 
@@ -198,8 +190,7 @@ class DiscordAdapter(Adapter):
         await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
 
 
-def create_adapter(teambot: BotCore, *, web_app: object = None, api_base: str | None = None,
-                   gateway_url: str | None = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
+def create_adapter(teambot: BotCore, *, web_app: object = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
     """Build the adapter from settings; `teambot serve` calls this when DISCORD_TOKEN is set."""
     del web_app  # Discord connects out over the gateway; it needs no HTTP route of ours.
     settings = teambot.settings
@@ -207,5 +198,5 @@ def create_adapter(teambot: BotCore, *, web_app: object = None, api_base: str | 
         raise ValueError("DISCORD_TOKEN is not set")
     return DiscordAdapter(
         teambot, token=settings.discord_token.get_secret_value(), guild_ids=settings.discord_guild_id_list,
-        api_base=api_base, gateway_url=gateway_url, edit_interval_s=edit_interval_s,
+        edit_interval_s=edit_interval_s,
     )

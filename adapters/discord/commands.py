@@ -1,4 +1,4 @@
-"""Slash commands: `/ask`, `/upload`, `/kb list|delete`, `/forget`, registered explicitly on a CommandTree.
+"""Slash commands: `/ask`, `/upload`, `/kb list|delete`, `/forget`, `/stats`, registered explicitly on a CommandTree.
 
 Each command defers first (Discord allows three seconds for the first
 response) and then reports through the deferred response.
@@ -7,7 +7,8 @@ response) and then reports through the deferred response.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -16,9 +17,10 @@ from adapters.discord import translate
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.events import Attachment, Scope
-from bot.permissions import Actor
-from bot.scoping import upload_scope
+from bot.core.values import Actor, Attachment, Scope
+from bot.core.visibility import upload_scope
+from bot.reports.periods import KINDS
+from bot.reports.stats import DEFAULT_STATS_PERIOD
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +56,20 @@ async def upload_attachments(teambot: BotCore, attachments: Sequence[discord.Att
     async def fetch() -> list[Attachment | FileOutcome]:
         return await download_attachments(attachments, max_bytes=teambot.settings.max_upload_bytes)
 
-    return await teambot.commands.upload(
+    outcomes: list[FileOutcome] = await teambot.commands.upload(
         names=[translate.attachment_stub(a).name for a in attachments], fetch=fetch, scope=scope,
         uploader=actor.user, actor=actor, note=note,
     )
+    return outcomes
 
 
-async def reply_text(interaction: discord.Interaction[Any], text: str) -> None:
-    """Report on a deferred interaction, in as many messages as the text needs."""
+async def reply_text(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = False) -> None:
+    """Report on a deferred interaction, in as many messages as the text needs (`ephemeral`: the
+    follow-ups too are shown to the asker only, as the deferred response was)."""
     pieces = split_message(text) or ["(nothing)"]
     await interaction.edit_original_response(content=pieces[0], allowed_mentions=discord.AllowedMentions.none())
     for piece in pieces[1:]:
-        await interaction.followup.send(piece, allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(piece, ephemeral=ephemeral, allowed_mentions=discord.AllowedMentions.none())
 
 
 def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
@@ -115,4 +119,13 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         await teambot.commands.forget(message.conversation_key)
         await interaction.response.send_message("Done: I forgot this thread's conversation.", ephemeral=True)
 
-    return [ask, upload, kb, forget]
+    @app_commands.command(name="stats", description="Usage statistics of the bot (only you see them).")
+    @app_commands.describe(period="day, week or month so far (default: week)")
+    @app_commands.choices(period=[app_commands.Choice(name=kind, value=kind) for kind in KINDS])
+    async def stats(interaction: discord.Interaction[Any], period: str = DEFAULT_STATS_PERIOD) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = translate.interaction_message(interaction, text="")
+        answer = await teambot.commands.stats(message, period)
+        await reply_text(interaction, answer.markdown, ephemeral=True)  # the report is Markdown, as Discord's
+
+    return [ask, upload, kb, forget, stats]

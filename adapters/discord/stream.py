@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import discord
 
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import discord
 
-from bot.events import Attachment, IncomingMessage, Visibility
+from bot.core.values import Attachment, IncomingMessage, Visibility
 
 PLATFORM = "discord"
 
@@ -91,7 +91,8 @@ def channel_visibility(channel: object) -> Visibility:
         channel = channel.parent
     if not isinstance(channel, discord.abc.GuildChannel):
         return "unknown"
-    everyone = channel.guild.default_role
+    # Typed as always there, but a partial cache has no @everyone role.
+    everyone: discord.Role | None = channel.guild.default_role
     if everyone is None:
         return "unknown"
     try:
@@ -128,6 +129,7 @@ def incoming_message(message: discord.Message, where: Where, *, bot_user_id: int
         event_id=str(message.id),
         roles=member_roles(message.author),
         visibility="private" if where.is_dm else channel_visibility(message.channel),
+        workspace_is_real=not where.is_dm,  # every DM is in the shared DM_WORKSPACE
     )
 
 
@@ -163,6 +165,7 @@ def interaction_message(interaction: discord.Interaction[Any], *, text: str,
         user=str(interaction.user.id), text=text.strip(), attachments=attachments, is_dm=where.is_dm,
         mentions_bot=True, event_id=str(interaction.id), roles=member_roles(interaction.user),
         visibility="private" if where.is_dm else channel_visibility(interaction.channel),
+        workspace_is_real=not where.is_dm,  # every DM is in the shared DM_WORKSPACE
     )
 
 

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from itertools import count
+from typing import TypedDict, Unpack
 
 from adapters.base import Adapter, CollectingStream
 from bot.commands import Deletion, DocumentList, FileOutcome
 from bot.core.ports import BotCore
-from bot.events import Attachment, IncomingMessage
-from bot.scoping import upload_scope
+from bot.core.values import Attachment, IncomingMessage
+from bot.core.visibility import upload_scope
+
+
+class Where(TypedDict, total=False):
+    """Where a fake message is said: `FakeAdapter.message`'s keyword arguments."""
+
+    channel: str
+    thread: str
+    user: str
+    is_dm: bool
+    workspace: str | None
 
 
 class FakeAdapter(Adapter):
@@ -31,27 +42,30 @@ class FakeAdapter(Adapter):
             event_id=f"E{next(self._ids)}",
         )
 
-    async def say(self, text: str, **where: object) -> CollectingStream:
+    async def say(self, text: str, **where: Unpack[Where]) -> CollectingStream:
         stream = CollectingStream()
-        await self.teambot.commands.ask(self.message(text, **where), stream)  # type: ignore[arg-type]
+        await self.teambot.commands.ask(self.message(text, **where), stream)
         return stream
 
-    async def upload(self, name: str, data: bytes, **where: object) -> list[FileOutcome]:
-        message = self.message("", attachments=(Attachment(name=name, data=data),), **where)  # type: ignore[arg-type]
+    async def upload(self, name: str, data: bytes, **where: Unpack[Where]) -> list[FileOutcome]:
+        message = self.message("", attachments=(Attachment(name=name, data=data),), **where)
 
         async def fetch() -> tuple[Attachment, ...]:
             return message.attachments
 
-        return await self.teambot.commands.upload(
+        outcomes: list[FileOutcome] = await self.teambot.commands.upload(
             names=[a.name for a in message.attachments], fetch=fetch, scope=upload_scope(message),
             uploader=message.user, actor=message.actor,
         )
+        return outcomes
 
-    async def list_documents(self, **where: object) -> DocumentList:
-        return await self.teambot.commands.list_documents(self.message("", **where))  # type: ignore[arg-type]
+    async def list_documents(self, **where: Unpack[Where]) -> DocumentList:
+        listing: DocumentList = await self.teambot.commands.list_documents(self.message("", **where))
+        return listing
 
-    async def delete(self, reference: str, **where: object) -> Deletion:
-        return await self.teambot.commands.delete(self.message("", **where), reference)  # type: ignore[arg-type]
+    async def delete(self, reference: str, **where: Unpack[Where]) -> Deletion:
+        deletion: Deletion = await self.teambot.commands.delete(self.message("", **where), reference)
+        return deletion
 
     async def run(self) -> None:
         await asyncio.Event().wait()

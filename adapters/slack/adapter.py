@@ -14,8 +14,9 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,16 +34,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Adapter
-from adapters.slack import translate
+from adapters.slack import reports, translate
 from adapters.slack.listeners import CommandNames, Registration, register
-from adapters.slack.mrkdwn import escape, unescape
+from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.events import Attachment, IncomingMessage, Scope, Visibility
+from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
+from bot.core.visibility import upload_scope
 from bot.httpbody import BodyTooLarge, read_body
-from bot.permissions import Actor
-from bot.scoping import upload_scope
+from bot.reports.stats import STATS_COMMAND
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class SlackAdapter(Adapter):
         self._visibility: OrderedDict[tuple[str, str], tuple[float, Visibility]] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._team_id: str | None = None
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -115,6 +117,7 @@ class SlackAdapter(Adapter):
         )
         self.registration: Registration = register(self.app, handlers=self, commands=CommandNames(
             ask=settings.slack_ask_command, upload=settings.slack_upload_command, kb=settings.slack_kb_command,
+            stats=STATS_COMMAND,
         ))
         self.app.middleware(self._skip_replayed_interactions)
         if not self.socket_mode and web_app is not None:
@@ -160,9 +163,9 @@ class SlackAdapter(Adapter):
             return _refusal(413, f"the body is over {MAX_EVENT_BODY_BYTES:,} bytes; no Slack payload is that big")
         if not self._signed_by_slack(raw, request.headers):
             return _refusal(401, "the request is not signed by Slack (bad, missing or stale signature)")
+        headers: dict[str, str | Sequence[str]] = {name: request.headers.getall(name) for name in request.headers}
         try:
-            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
-                                            headers=request.headers)  # type: ignore[arg-type]
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string, headers=headers)
         except (ValueError, RecursionError, AttributeError, TypeError):
             # Invalid UTF-8 or JSON (ValueErrors), JSON nested past the recursion limit, or JSON that is
             # no object (Bolt's context builder calls `.get` on it): none of it comes from Slack.
@@ -191,7 +194,7 @@ class SlackAdapter(Adapter):
         async def guarded() -> None:
             try:
                 await work
-            except Exception:  # noqa: BLE001 - a background failure must be logged, not lost
+            except Exception:  # a background failure must be logged, not lost
                 log.exception("slack work failed", extra={"task": name})
 
         task = asyncio.create_task(guarded(), name=name)
@@ -314,7 +317,7 @@ class SlackAdapter(Adapter):
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
             await self.teambot.commands.ask(message, stream)
-        except Exception as exc:  # noqa: BLE001 - never leave a placeholder hanging
+        except Exception as exc:  # never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
@@ -341,10 +344,11 @@ class SlackAdapter(Adapter):
             return [await self._download(attachment, file_id=file_ids.get(attachment.name))
                     for attachment in attachments]
 
-        return await self.teambot.commands.upload(
+        outcomes: list[FileOutcome] = await self.teambot.commands.upload(
             names=[a.name for a in attachments], fetch=fetch, scope=scope, uploader=uploader,
             actor=Actor(translate.PLATFORM, uploader), note=note,
         )
+        return outcomes
 
     async def _download(self, attachment: Attachment, *, file_id: str | None) -> Attachment | FileOutcome:
         limit = self.settings.max_upload_bytes
@@ -361,7 +365,7 @@ class SlackAdapter(Adapter):
         if attachment.url is None or urlsplit(attachment.url).hostname not in self._download_hosts:
             return FileOutcome(attachment.name, error="the file has no download link from Slack")
         assert self._session is not None, "start() the adapter first"
-        token = self.settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+        token = self.settings.slack_bot_token.get_secret_value()
         try:
             async with self._session.get(attachment.url, headers={"Authorization": f"Bearer {token}"}) as response:
                 if response.status != 200:
@@ -370,7 +374,7 @@ class SlackAdapter(Adapter):
                     # Slack answers a missing files:read scope with its login page, not an error.
                     return FileOutcome(attachment.name, error="Slack refused the download (is files:read granted?)")
                 data = await response.content.read(limit + 1)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return FileOutcome(attachment.name, error=f"the download failed ({type(exc).__name__})")
         if len(data) > limit:
             return FileOutcome(attachment.name, error=f"too large (the limit is {self.settings.max_upload_mb:g} MB)")
@@ -426,16 +430,28 @@ class SlackAdapter(Adapter):
         """`/kb` lists the channel's documents; `/kb delete NAME-OR-ID` deletes one."""
         channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
         message = translate.message_from_command(command, thread="kb")
-        parsed = translate.parse_kb(command.get("text") or "")
-        name = self.settings.slack_kb_command
-        if isinstance(parsed, translate.KbList):
-            text = (await self.teambot.commands.list_documents(message)).text(escape)
-        elif isinstance(parsed, translate.KbDelete):
-            text = (await self.teambot.commands.delete(message, parsed.reference)).text(escape)
-        else:
-            reason = f"{escape(parsed.reason)}. " if parsed.reason else ""
-            text = f"{reason}Usage: `{name}` lists this channel's documents; `{name} delete NAME-OR-ID` deletes one."
+        result = await self.teambot.commands.documents(message, command.get("text") or "",
+                                                       command=self.settings.slack_kb_command)
+        text = result.text(escape)
         await self._ephemeral(channel=channel, user=user, text=text)
+
+    async def on_stats(self, *, command: dict[str, Any]) -> None:
+        """`/stats [day|week|month]`: the usage figures its asker may see, shown to them only."""
+        message = translate.message_from_command(command, thread="stats")
+        answer = await self.teambot.commands.stats(message, message.text)
+        await self._ephemeral(channel=message.channel, user=message.user, text=to_mrkdwn(answer.markdown))
+
+    # --- usage reports (bot.core.ports.ReportDestination) ----------------------------------------
+
+    async def channel_workspace(self, channel: str) -> str:
+        """The bot token's workspace (asked once): a report channel is one of its channels."""
+        if self._team_id is None:
+            self._team_id = await reports.bot_workspace(self.client)
+        return self._team_id
+
+    async def post_report(self, *, channel: str, report: Report) -> None:
+        """Share the chart in `channel` with the report as its message (SlackApiError on failure)."""
+        await reports.upload_report(self.client, channel=channel, report=report)
 
     # --- feedback -------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from adapters.slack.translate import (
     NOT_HELPFUL_VALUE,
     STOP_ACTION,
 )
-from bot.events import Reply
+from bot.core.values import Reply
 
 WORKING_STATUS = "Looking through the documents"
 WORKING_TEXT = f"_{WORKING_STATUS}…_"

@@ -8,8 +8,9 @@ Importing this module does nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -35,6 +36,8 @@ class Handlers(Protocol):
 
     async def on_kb(self, *, command: dict[str, Any]) -> None: ...
 
+    async def on_stats(self, *, command: dict[str, Any]) -> None: ...
+
     async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
 
     async def on_stop(self, *, body: dict[str, Any]) -> None: ...
@@ -45,6 +48,7 @@ class CommandNames:
     ask: str
     upload: str
     kb: str
+    stats: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,7 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
     app.command(commands.ask)(command_listener(handlers.on_ask, "slack-ask"))
     app.command(commands.upload)(command_listener(handlers.on_upload_command, "slack-upload"))
     app.command(commands.kb)(command_listener(handlers.on_kb, "slack-kb"))
+    app.command(commands.stats)(command_listener(handlers.on_stats, "slack-stats"))
 
     async def upload_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         handlers.spawn(handlers.on_upload_submission(body=body), name="slack-upload-submit")
@@ -98,7 +103,7 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     return Registration(
         events=EVENTS,
-        commands=(commands.ask, commands.upload, commands.kb),
+        commands=(commands.ask, commands.upload, commands.kb, commands.stats),
         actions=(FEEDBACK_ACTION_PREFIX + "*", STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
     )

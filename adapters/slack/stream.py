@@ -48,7 +48,7 @@ from adapters.slack.blocks import (  # noqa: F401 - re-exported: the stream's sh
     working_blocks,
 )
 from adapters.slack.mrkdwn import escape
-from bot.events import Reply
+from bot.core.values import Reply
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
-from bot.events import Attachment, IncomingMessage, Scope, Visibility
+from bot.core.values import Attachment, IncomingMessage, Scope, Visibility
 
 PLATFORM = "slack"
 
@@ -181,41 +182,6 @@ def message_from_command(command: Mapping[str, Any], *, thread: str) -> Incoming
     )
 
 
-# --- /kb ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KbList:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class KbDelete:
-    reference: str
-
-
-@dataclass(frozen=True, slots=True)
-class KbHelp:
-    reason: str = ""
-
-
-KbCommand = KbList | KbDelete | KbHelp
-
-
-def parse_kb(text: str) -> KbCommand:
-    """`/kb`, `/kb list`, `/kb delete NAME-OR-ID`."""
-    words = text.strip().split(maxsplit=1)
-    if not words or words[0].lower() in ("list", "ls"):
-        return KbList()
-    if words[0].lower() in ("delete", "remove", "rm"):
-        if len(words) < 2 or not words[1].strip():
-            return KbHelp("say which document to delete: its name or id")
-        return KbDelete(words[1].strip().strip('"'))
-    if words[0].lower() == "help":
-        return KbHelp()
-    return KbHelp(f"unknown option {words[0]!r}")
-
-
 # --- /upload modal ------------------------------------------------------------------------
 
 
@@ -262,8 +228,8 @@ def upload_submission(body: Mapping[str, Any]) -> UploadSubmission:
     view = body["view"]
     meta = json.loads(view.get("private_metadata") or "{}")
     values = (view.get("state") or {}).get("values") or {}
-    files_value = next(iter((values.get(UPLOAD_FILES_BLOCK) or {}).values()), {}) or {}
-    note_value = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
+    files_value: Mapping[str, Any] = next(iter((values.get(UPLOAD_FILES_BLOCK) or {}).values()), {}) or {}
+    note_value: Mapping[str, Any] = next(iter((values.get(UPLOAD_NOTE_BLOCK) or {}).values()), {}) or {}
     user = str((body.get("user") or {}).get("id") or meta.get("user") or "")
     target = UploadTarget(workspace=str(meta.get("workspace") or workspace_of(body)),
                           channel=str(meta.get("channel") or ""), user=str(meta.get("user") or user),

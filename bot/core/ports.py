@@ -1,7 +1,7 @@
 """Ports: what the dispatcher and the agent need from the parts around them, as protocols.
 
-Implementations live outside the kernel (Redis stores in `bot`, streams in `adapters`, the
-agent graph in `agent`); nothing here knows about them.
+Implementations live outside the kernel (Redis stores in `bot`, streams and report destinations in
+`adapters`, the agent graph in `agent`); nothing here knows about them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.core.values import QuestionRecord, Reply, Turn
+from bot.core.values import QuestionRecord, Reply, Report, Turn
 
 
 class ReplyStream(Protocol):
@@ -99,10 +99,26 @@ class Claims(Protocol):
     async def owns_thread(self, platform: str, thread: str) -> bool: ...
 
 
+class ReportDestination(Protocol):
+    """A platform the scheduled usage reports are posted to (its adapter implements this).
+
+    Reports go to one channel of it, named by the platform's own id. Which figures a report may
+    show is decided outside (by `bot.reports`), from the workspace `channel_workspace` names.
+    """
+
+    platform: str
+
+    async def channel_workspace(self, channel: str) -> str:
+        """The workspace (Slack team, Discord server) `channel` belongs to; raise when it can't be told."""
+
+    async def post_report(self, *, channel: str, report: Report) -> None:
+        """Post `report` (text and chart) in `channel`; raise on failure (the period is then retried)."""
+
+
 class BotCore(Protocol):
     """What a platform adapter gets from the running core, and nothing more.
 
-    `commands` is `bot.commands.Commands` (ask, forget, feedback, list, delete, upload; its
+    `commands` is `bot.commands.Commands` (ask, forget, feedback, list, delete, upload, stats; its
     results render with the platform's escaping) and `settings` is `bot.settings.Settings`:
     named `Any` here because the kernel imports nothing of ours. `bot.app.Teambot` is one.
     """

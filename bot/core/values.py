@@ -8,7 +8,7 @@ except through these values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +39,7 @@ class Scope:
     def key(self) -> str:
         return f"{self.platform}:{self.workspace}:{self.channel}"
 
-    def workspace_wide(self) -> "Scope":
+    def workspace_wide(self) -> Scope:
         return Scope(self.platform, self.workspace, WORKSPACE_WIDE)
 
 
@@ -86,7 +86,10 @@ class IncomingMessage:
     """The sender's roles on the platform (Discord role ids and names), for permissions."""
     visibility: Visibility = "unknown"
     """Who can read the channel (or thread) the message was sent in; DMs are private whatever this says."""
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    workspace_is_real: bool = True
+    """False where the platform puts the conversation in no workspace of its own (every Discord DM is in
+    the shared `dm` workspace): that workspace's other channels are strangers' conversations."""
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def conversation_key(self) -> str:
@@ -214,3 +217,19 @@ class QuestionRecord:
     """Who can read the channel it was asked in: reports name its text and documents only to them."""
     tokens_estimated: bool = False
     """The server reported no usage: the token counts are teambot's estimate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A usage report ready to post, free of platform specifics: what a `ReportDestination` is given.
+
+    `text` is Markdown using bold, bullet lists and code spans only (Discord shows it as is, Slack
+    converts it); `chart_png` is the chart image, posted with it as one file.
+    """
+
+    title: str
+    text: str
+    chart_png: bytes
+    chart_name: str = "usage-report.png"
+    chart_alt: str = "Questions per day with the share the bot could not answer"
+    """The image's description, for readers who cannot see it."""

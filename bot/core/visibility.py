@@ -36,7 +36,7 @@ class Permissions:
     uploaders: frozenset[str] = frozenset({"*"})
 
     @classmethod
-    def from_entries(cls, *, admins: str, uploaders: str) -> "Permissions":
+    def from_entries(cls, *, admins: str, uploaders: str) -> Permissions:
         """From comma-separated entries (TEAMBOT_ADMINS, TEAMBOT_UPLOADERS); no uploaders means everyone."""
         return cls(admins=_entries(admins), uploaders=_entries(uploaders) or frozenset({"*"}))
 

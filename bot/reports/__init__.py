@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.reports.aggregate import Audience, PeriodStats, UsageReport, build_report
-from bot.reports.destinations import ReportDestination
+from bot.reports.destinations import DestinationChannel, ReportChannel
 from bot.reports.periods import KINDS, Period, PeriodKind, current, last_complete
 from bot.reports.render import render_chart, render_text
 from bot.usage import RedisUsage
 
-__all__ = ["KINDS", "Audience", "Period", "PeriodKind", "PeriodStats", "ReportDestination", "UsageReport",
-           "build_report", "current", "last_complete", "render_chart", "render_text", "stats_report"]
+__all__ = ["KINDS", "Audience", "DestinationChannel", "Period", "PeriodKind", "PeriodStats", "ReportChannel",
+           "UsageReport", "build_report", "current", "last_complete", "render_chart", "render_text", "stats_report"]
 
 
 async def stats_report(usage: RedisUsage, *, kind: PeriodKind, now: datetime,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 from bot.reports.periods import Period
 from bot.usage import DayUsage, RedisUsage, UsageScope, WorkspaceDay

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Iterator, Literal
+from typing import Literal
 
 PeriodKind = Literal["day", "week", "month"]
 KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
@@ -38,7 +39,7 @@ class Period:
             yield day
             day += timedelta(days=1)
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period of the same kind just before this one."""
         return containing(self.kind, self.start - timedelta(days=1))
 

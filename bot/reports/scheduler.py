@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import redis.asyncio as aioredis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
+from bot.core.values import Report
 from bot.reports.aggregate import Audience, build_report
 from bot.reports.cron import cron_trigger
-from bot.reports.destinations import ReportDestination
+from bot.reports.destinations import ReportChannel
 from bot.reports.periods import Period, PeriodKind, last_complete
 from bot.reports.render import render_chart, render_text
 from bot.usage import RedisUsage
@@ -38,13 +39,13 @@ JOB_ID = "teambot-usage-report"
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ReportScheduler:
     """`async with ReportScheduler(...)`: schedules the report on the running loop; stops it on exit."""
 
-    def __init__(self, *, redis: aioredis.Redis, usage: RedisUsage, destinations: Sequence[ReportDestination],
+    def __init__(self, *, redis: aioredis.Redis, usage: RedisUsage, destinations: Sequence[ReportChannel],
                  cron: str, tz: tzinfo, kind: PeriodKind, grace: timedelta,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         self._redis = redis
@@ -59,7 +60,7 @@ class ReportScheduler:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "ReportScheduler":
+    async def __aenter__(self) -> ReportScheduler:
         await self.start()
         return self
 
@@ -121,7 +122,7 @@ class ReportScheduler:
     async def send(self, period: Period) -> list[str]:
         """Post `period`'s report to every destination not yet served; returns the names posted to."""
         # Each destination's readers see their own workspace only: one rendering per audience.
-        rendered: dict[Audience, tuple[str, bytes, str]] = {}
+        rendered: dict[Audience, Report] = {}
         posted: list[str] = []
         for destination in self.destinations:
             key = f"{KEY_PREFIX}sent:{destination.name}:{period.key}"
@@ -137,9 +138,8 @@ class ReportScheduler:
                 audience = await destination.audience()
                 if audience not in rendered:
                     rendered[audience] = await self.render(period, audience=audience)
-                text, chart, title = rendered[audience]
-                await destination.post(text, chart, title=title)
-            except Exception:  # noqa: BLE001 - one destination failing must not stop the others
+                await destination.post(rendered[audience])
+            except Exception:  # one destination failing must not stop the others
                 log.exception("posting the report failed", extra={"destination": destination.name})
                 await self._redis.delete(key)  # free the period: the next start (within grace) retries
                 continue
@@ -150,8 +150,8 @@ class ReportScheduler:
             posted.append(destination.name)
         return posted
 
-    async def render(self, period: Period, *, audience: Audience) -> tuple[str, bytes, str]:
-        """Text, chart PNG and title of `period`'s report for `audience`."""
+    async def render(self, period: Period, *, audience: Audience) -> Report:
+        """`period`'s report for `audience`: title, text and chart."""
         report = await build_report(self._usage, period, audience=audience)
         chart = await asyncio.to_thread(render_chart, report.current)  # CPU-bound drawing off the loop
-        return render_text(report), chart, f"Usage report · {period.label}"
+        return Report(title=f"Usage report · {period.label}", text=render_text(report), chart_png=chart)

@@ -4,26 +4,26 @@ no mentions allowed. Through the real discord.py client against the loopback Dis
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.observability import configure_logging
 from bot.settings import Settings
-from tests.discord.conftest import Running, running_discord
-from tests.discord.fake_discord import BOT_ID, CHANNEL_ID, GUILD_ID
-from tests.discord.test_discord import GUIDE
+from tests.support.discord_bot import MENTION, DiscordHarness, RunDiscord
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
 from tests.support.logs import capture_root_handler, restored_logging
 
-MENTION = f"<@{BOT_ID}>"
 CHANNEL = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
 
 
-async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings: Callable[..., Settings]) -> None:
+async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings: Callable[..., Settings],
+                                                                    run_discord: RunDiscord) -> None:
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
                              uploaders="discord:role:Editors")
-    async with running_discord(settings) as env:
+    async with run_discord(settings) as env:
         discord = env.discord
-        attachment = discord.attachment("guide.md", GUIDE)
+        attachment = discord.attachment("guide.md", DEPLOY_GUIDE)
         await discord.message(MENTION, mention_bot=True, attachments=[attachment])
         [report] = await discord.wait_for(
             lambda: [c for t in discord.thread_ids() for c in discord.contents(t) if "✗" in c])
@@ -32,7 +32,7 @@ async def test_a_refused_uploader_s_attachment_is_never_downloaded(make_settings
         assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
 
 
-ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+ROTA = b"# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n"
 HOSTILE_NAME = "@everyone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 SHOWN_NAME = "@\u200beveryone *urgent* [portal](evil.example) <@&222222222222222222>.md"
 """How Discord shows the escaped name: as typed, @everyone broken by a zero-width space."""
@@ -50,7 +50,7 @@ def assert_inert(message: str) -> None:
     assert "@everyone" not in message and "@here" not in message, message
 
 
-async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot: Running) -> None:
+async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment(HOSTILE_NAME, ROTA)])
     [upload_thread] = await discord.wait_for(lambda: discord.thread_ids())
@@ -75,7 +75,7 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     for reference in ("@everyone", HOSTILE_NAME):
         delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                              "options": [{"name": "document", "type": 3, "value": reference}]}])
-        replies += await discord.wait_for(lambda: discord.interaction_contents(delete["token"]))
+        replies += await discord.wait_for(lambda token=delete["token"]: discord.interaction_contents(token))
     assert [shown(r) for r in replies] == ["Could not delete: no document named '@\u200beveryone' here.",
                                          f"Deleted {SHOWN_NAME} (1 chunks)."]
     assert_inert(replies[1])
@@ -86,12 +86,13 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     assert not [c for c in sent if "@everyone" in c.json["content"] or re.search(r"(?<!\\)<@&", c.json["content"])]
 
 
-async def test_discord_py_debug_logs_carry_no_message_text(make_settings: Callable[..., Settings]) -> None:
+async def test_discord_py_debug_logs_carry_no_message_text(make_settings: Callable[..., Settings],
+                                                             run_discord: RunDiscord) -> None:
     with restored_logging():
         settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID), log_level="DEBUG")
         configure_logging(level="DEBUG", json_format=True, secrets=settings.secret_values())
         buffer = capture_root_handler()
-        async with running_discord(settings) as env:
+        async with run_discord(settings) as env:
             discord = env.discord
             await discord.message(MENTION, mention_bot=True, attachments=[discord.attachment("rota.md", ROTA)])
             await discord.wait_for(lambda: [c for t in discord.thread_ids() for c in discord.contents(t)])

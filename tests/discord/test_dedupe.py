@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.discord.conftest import Running
-from tests.discord.fake_discord import CHANNEL_ID
-from tests.discord.test_discord import MENTION, upload_in_channel
+from tests.support.discord_bot import MENTION, DiscordHarness, upload_in_channel
+from tests.support.fake_discord import CHANNEL_ID
 
 
-async def test_a_redelivered_message_is_answered_once(discord_bot: Running) -> None:
+async def test_a_redelivered_message_is_answered_once(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     await upload_in_channel(discord_bot)
     question = await discord.message(f"{MENTION} What is the default port of the web console?", mention_bot=True)

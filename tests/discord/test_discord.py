@@ -2,54 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from itertools import pairwise
 
+import pytest
+import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
-from tests.discord.conftest import Running, running_discord
-from tests.discord.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
+from tests.support.discord_bot import MENTION, DiscordHarness, RunDiscord, running_discord, upload_in_channel
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
 from tests.support.openai_server import FakeOpenAI
 
-GUIDE = b"""# Deploy guide
-
-## Linux
-
-To deploy on Linux, run make install and start the service with systemctl start teambot.
-The default port of the web console is 8080.
-
-## Windows
-
-On Windows, run the installer teambot-setup.exe and choose the service option.
-"""
-
-MENTION = f"<@{BOT_ID}>"
+DISCORD_PY_ENDPOINTS = ("https://discord.com/api/v10", yarl.URL("wss://gateway.discord.gg/"))
 
 
-async def upload_in_channel(env: Running, name: str = "guide.md", data: bytes = GUIDE) -> None:
-    """Upload through a mention with an attachment and wait for the per-file report."""
-    discord = env.discord
-    attachment = discord.attachment(name, data)
-    await discord.message(MENTION, mention_bot=True, attachments=[attachment])
-    await discord.wait_for(lambda: any("✓" in c or "✗" in c for t in discord.thread_ids() for c in discord.contents(t)))
-
-
-async def test_login_identify_and_guild_command_sync(discord_bot: Running) -> None:
+async def test_login_identify_and_guild_command_sync(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     assert discord.identify is not None and discord.identify["token"] == "test-token"
     intents = discord.identify["intents"]
     assert intents & (1 << 15), "the privileged message content intent must be requested"
     assert intents & (1 << 9) and intents & (1 << 12), "guild and DM messages"
     [sync] = discord.calls_to("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
-    assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "upload"]
+    assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "stats", "upload"]
     kb = next(c for c in sync.json if c["name"] == "kb")
     assert sorted(o["name"] for o in kb["options"]) == ["delete", "list"]
     assert not discord.calls_to("PUT", rf"/applications/{APP_ID}/commands"), "guild ids set: no global sync"
 
 
-async def test_mention_opens_thread_and_answers_there(discord_bot: Running) -> None:
+async def test_mention_opens_thread_and_answers_there(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     await upload_in_channel(discord_bot)
     [upload_thread] = discord.thread_ids()
@@ -68,7 +52,8 @@ async def test_mention_opens_thread_and_answers_there(discord_bot: Running) -> N
     assert not discord.contents(CHANNEL_ID), "nothing is posted in the channel itself"
 
 
-async def test_follow_up_in_owned_thread_has_history(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+async def test_follow_up_in_owned_thread_has_history(discord_bot_llm: DiscordHarness,
+                                                     openai_server: FakeOpenAI) -> None:
     discord = discord_bot_llm.discord
     await upload_in_channel(discord_bot_llm)
     openai_server.reply = "Run make install and start it with systemctl [1]."
@@ -87,7 +72,7 @@ async def test_follow_up_in_owned_thread_has_history(discord_bot_llm: Running, o
     assert len(discord.thread_ids()) == 2, "a follow-up does not open another thread"
 
 
-async def test_dm_is_answered(discord_bot: Running) -> None:
+async def test_dm_is_answered(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     await discord.message("hello, anyone?", channel_id=DM_CHANNEL_ID, guild=False)
     [answer] = await discord.wait_for(lambda: discord.contents(DM_CHANNEL_ID))
@@ -95,7 +80,7 @@ async def test_dm_is_answered(discord_bot: Running) -> None:
     assert not discord.thread_ids(), "no thread in a DM"
 
 
-async def test_bots_and_unmentioned_channel_chat_are_ignored(discord_bot: Running) -> None:
+async def test_bots_and_unmentioned_channel_chat_are_ignored(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
     await discord.message(f"{MENTION} are you there?", mention_bot=True, author_id=OTHER_BOT_ID, author_bot=True)
     await discord.message("just chatting, no mention")
@@ -108,16 +93,27 @@ async def test_bots_and_unmentioned_channel_chat_are_ignored(discord_bot: Runnin
     assert len(discord.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
 
 
-async def test_endpoints_are_restored_after_stop(discord_bot: Running) -> None:
-    assert Route.BASE == discord_bot.discord.api_base
+async def test_the_adapter_leaves_discord_py_endpoints_alone(discord_bot: DiscordHarness) -> None:
+    """The harness pointed discord.py at the fake; the adapter neither sets nor restores its class attributes."""
+    pointed = (discord_bot.discord.api_base, yarl.URL(discord_bot.discord.gateway_url))
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == pointed
     await discord_bot.adapter.stop()
-    assert Route.BASE == "https://discord.com/api/v10"
-    assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == pointed
 
 
-async def test_slash_upload_then_ask(discord_bot: Running) -> None:
+async def test_the_harness_puts_discord_py_endpoints_back(make_settings: Callable[..., Settings]) -> None:
+    """No test leaves discord.py pointed at a fake that is gone (the endpoints are process-wide)."""
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == DISCORD_PY_ENDPOINTS, "left changed by a test before"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        async with running_discord(make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID)),
+                                   monkeypatch=monkeypatch) as env:
+            assert Route.BASE == env.discord.api_base
+    assert (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY) == DISCORD_PY_ENDPOINTS
+
+
+async def test_slash_upload_then_ask(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
-    attachment = discord.attachment("guide.md", GUIDE)
+    attachment = discord.attachment("guide.md", DEPLOY_GUIDE)
     upload = await discord.slash("upload", [{"name": "file", "type": 11, "value": attachment["id"]},
                                             {"name": "note", "type": 3, "value": "how we deploy"}],
                                  attachments=[attachment])
@@ -145,9 +141,9 @@ async def test_slash_upload_then_ask(discord_bot: Running) -> None:
     assert await discord_bot.teambot.knowledge.list_documents([channel_scope]) == []
 
 
-async def test_bad_attachments_get_a_reason_each(discord_bot: Running) -> None:
+async def test_bad_attachments_get_a_reason_each(discord_bot: DiscordHarness) -> None:
     discord = discord_bot.discord
-    good = discord.attachment("guide.md", GUIDE)
+    good = discord.attachment("guide.md", DEPLOY_GUIDE)
     binary = discord.attachment("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64), content_type="image/png")
     missing = discord.attachment("gone.pdf", None, content_type="application/pdf")
     await discord.message(MENTION, mention_bot=True, attachments=[good, binary, missing])
@@ -160,7 +156,7 @@ async def test_bad_attachments_get_a_reason_each(discord_bot: Running) -> None:
     assert len(lines) == 3
 
 
-async def test_model_failure_is_told_in_the_thread(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+async def test_model_failure_is_told_in_the_thread(discord_bot_llm: DiscordHarness, openai_server: FakeOpenAI) -> None:
     discord = discord_bot_llm.discord
     await upload_in_channel(discord_bot_llm)
     openai_server.fail_status = 500
@@ -170,7 +166,7 @@ async def test_model_failure_is_told_in_the_thread(discord_bot_llm: Running, ope
     assert shown.startswith("Sorry, I couldn't answer: the language model failed (HTTP 500)")
 
 
-async def test_long_answer_is_split_and_streamed(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+async def test_long_answer_is_split_and_streamed(discord_bot_llm: DiscordHarness, openai_server: FakeOpenAI) -> None:
     discord = discord_bot_llm.discord
     await upload_in_channel(discord_bot_llm)
     paragraph = "Linux deploys use make install and then systemctl start teambot on the host. " * 6
@@ -195,11 +191,11 @@ async def test_long_answer_is_split_and_streamed(discord_bot_llm: Running, opena
     for moment in updates[1:]:
         if moment - rounds[-1] > 0.3:
             rounds.append(moment)
-    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    gaps = [b - a for a, b in pairwise(rounds)]
     assert all(gap >= 0.9 for gap in gaps[:-1]), f"visible updates at most about once a second: {gaps}"
 
 
-async def test_forget_in_thread_clears_history(discord_bot_llm: Running, openai_server: FakeOpenAI) -> None:
+async def test_forget_in_thread_clears_history(discord_bot_llm: DiscordHarness, openai_server: FakeOpenAI) -> None:
     discord = discord_bot_llm.discord
     await upload_in_channel(discord_bot_llm)
     await discord.message(f"{MENTION} How do I deploy on Linux?", mention_bot=True)
@@ -224,14 +220,15 @@ async def test_forget_in_thread_clears_history(discord_bot_llm: Running, openai_
     assert "How do I deploy on Linux?" not in contents, "the forgotten turn no longer reaches the model"
 
 
-async def test_commands_sync_globally_without_guild_ids(make_settings: Callable[..., Settings]) -> None:
-    async with running_discord(make_settings(discord_token="test-token")) as env:
+async def test_commands_sync_globally_without_guild_ids(make_settings: Callable[..., Settings],
+                                                        run_discord: RunDiscord) -> None:
+    async with run_discord(make_settings(discord_token="test-token")) as env:
         [sync] = env.discord.calls_to("PUT", rf"/applications/{APP_ID}/commands")
-        assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "upload"]
+        assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "stats", "upload"]
         assert not env.discord.calls_to("PUT", r"/applications/\d+/guilds/\d+/commands")
 
 
-async def test_owned_thread_is_remembered_across_restarts(discord_bot: Running) -> None:
+async def test_owned_thread_is_remembered_across_restarts(discord_bot: DiscordHarness) -> None:
     """A thread the bot opened before a restart is not in discord.py's cache; Redis still says it is ours."""
     discord = discord_bot.discord
     await upload_in_channel(discord_bot)

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
-from tests.discord.conftest import running_discord
-from tests.discord.fake_discord import CHANNEL_ID, EDITOR_ROLE_ID, GUILD_ID
-from tests.discord.test_discord import GUIDE
+from tests.support.discord_bot import RunDiscord
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import CHANNEL_ID, EDITOR_ROLE_ID, GUILD_ID
 
 
-async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_settings: Callable[..., Settings]) -> None:
+async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_settings: Callable[..., Settings],
+                                                                          run_discord: RunDiscord) -> None:
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
                              uploaders="discord:role:Editors", admins="discord:1")
-    async with running_discord(settings) as env:
+    async with run_discord(settings) as env:
         discord = env.discord
 
         async def upload(*, roles: list[int], everywhere: bool = False) -> str:
-            attachment = discord.attachment("guide.md", GUIDE)
+            attachment = discord.attachment("guide.md", DEPLOY_GUIDE)
             options = [{"name": "file", "type": 11, "value": attachment["id"]}]
             if everywhere:
                 options.append({"name": "everywhere", "type": 5, "value": True})
@@ -28,7 +29,9 @@ async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_s
 
         assert await upload(roles=[]) == "✗ guide.md: you are not allowed to add or delete documents here; ask an admin"
         assert not discord.calls_to("GET", r"/attachments/guide\.md"), "refused before downloading"
-        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == "✗ guide.md: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead"
+        assert await upload(roles=[EDITOR_ROLE_ID], everywhere=True) == (
+            "✗ guide.md: only admins can change workspace-wide documents (files sent in a DM would be one);"
+            " upload in a channel instead")
         assert (await upload(roles=[EDITOR_ROLE_ID])).startswith("✓ Added guide.md")
 
         channel = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))

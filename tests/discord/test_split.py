@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.discord.stream import render_reply, sources_block, split_message
-from bot.events import Citation, Reply
+from bot.core.values import Citation, Reply
 
 
 def test_short_text_is_one_piece_unchanged() -> None:

@@ -13,19 +13,26 @@ reasons, errors) and llama.cpp's own token counts, so a failure says what the mo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from agent.prompts import NO_MODEL_NOTE, NO_MODEL_NOTE_KO
 from bot.history import RedisHistory, Turn
 from bot.redis_server import EmbeddedRedis
-from tests.real_model.conftest import (
-    CONTEXT_TOKENS, MAX_ANSWER_TOKENS, MAX_CONDENSE_TOKENS, AskResult, ask, copy_of, saved_turns, teambot_env,
+from tests.support.llama_server import ChatCall, LlamaServer, ModelRelay, llama_server
+from tests.support.real_model_runs import (
+    CONTEXT_TOKENS,
+    MAX_ANSWER_TOKENS,
+    MAX_CONDENSE_TOKENS,
+    AskResult,
+    ask,
+    copy_of,
+    saved_turns,
+    teambot_env,
     thread_key,
 )
-from tests.real_model.llama import ChatCall, LlamaServer, ModelRelay, llama_server
 
 pytestmark = pytest.mark.real_model
 
@@ -219,14 +226,14 @@ async def test_interrupted_request_still_gets_an_answer(
                               report("concurrent b (calls of both)", results[1], calls, server)])
     interrupted = [call for call in calls if call.done and call.finish_reason is None]
     assert interrupted, f"no request was interrupted: the scenario did not happen\n{observed}"
-    for name, result in zip("ab", results):
+    for name, result in zip("ab", results, strict=True):
         assert result.code == 0, f"{name}: teambot ask failed\n{observed}"
         assert result.answer.strip(), f"{name}: empty answer\n{observed}"
         assert result.mode in MODEL_MODES | {QUOTE_MODE}, f"{name}: neither the model's answer nor quotes\n{observed}"
         assert_no_empty_answers(await saved_turns(thread_history, f"concurrent-{name}"), observed)
     # The cut-off stream ended like a complete one ([DONE]), only without a finish_reason: an
     # answer built from it alone must not pass for the model's whole answer.
-    for name, question, result in zip("ab", (KOREAN_QUESTION, TRIP_QUESTION), results):
+    for name, question, result in zip("ab", (KOREAN_QUESTION, TRIP_QUESTION), results, strict=True):
         own = [call for call in calls if question in call.last_user_message]
         if own and own[-1] in interrupted:
             assert result.mode == QUOTE_MODE, f"{name}: a cut-off answer passed for a whole one\n{observed}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.real_model.llama import Exchange, LlamaServer
+from tests.support.llama_server import Exchange, LlamaServer
 
 
 def _request(body: dict) -> bytes:
@@ -14,7 +14,8 @@ def _request(body: dict) -> bytes:
 
 
 def _chunk(delta: dict, finish_reason: str | None = None) -> dict:
-    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+    return {"object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
 
 
 def _sse_response(events: list[dict | str], *, complete: bool = True) -> bytes:
@@ -71,7 +72,7 @@ def test_a_stream_cut_off_mid_answer_has_no_done_and_no_finish_reason() -> None:
 def test_the_server_log_gives_tokens_generated_and_errors_since_a_mark(tmp_path) -> None:
     log = tmp_path / "server.log"
     log.write_text("llama_perf_context_print:        eval time =  6817.39 ms /   106 runs   (64.32 ms per token)\n")
-    server = LlamaServer(process=None, port=0, log_path=log)  # type: ignore[arg-type]
+    server = LlamaServer(process=None, port=0, log_path=log)
     mark = server.log_size()
     with open(log, "a") as more:
         more.write("llama_perf_context_print: prompt eval time =  5182.29 ms /   681 tokens (7.61 ms per token)\n"

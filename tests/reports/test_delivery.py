@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-import redis.asyncio as aioredis
-from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.discord import create_adapter as create_discord
-from bot.app import Teambot
 from bot.redis_server import free_port
-from bot.reports.discord import DiscordReportDestination
+from bot.reports.destinations import DestinationChannel
 from bot.reports.scheduler import ReportScheduler
-from bot.reports.slack import SlackReportDestination
-from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.serve import serve
 from bot.settings import Settings
 from bot.usage import QuestionRecord, RedisUsage
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
-from tests.reports.fakes import FilesFakeDiscord, FilesFakeSlack
-from tests.slack.conftest import SlackHarness, fake_slack, slack, slack_settings  # noqa: F401 - fixtures
-from tests.slack.fake_slack import BOT_TOKEN
+from tests.support.discord_bot import RunDiscord
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
+from tests.support.fake_slack import BOT_TOKEN
+from tests.support.report_fakes import FilesFakeDiscord, FilesFakeSlack
+from tests.support.slack_bot import SlackHarness, running_slack, slack_settings
 
 PNG = b"\x89PNG\r\n\x1a\n"
-NOW = datetime(2025, 1, 13, 9, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 13, 9, tzinfo=UTC)
 
 
 async def seed(usage: RedisUsage, *, at: datetime) -> None:
@@ -41,19 +35,15 @@ async def seed(usage: RedisUsage, *, at: datetime) -> None:
         mode="llm", first_token_s=0.3, total_s=1.1, cited_sources=("guide.md",), at=at, visibility="public"))
 
 
-async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> None:
-    client = aioredis.from_url(redis_url)
-    try:
-        async with FilesFakeSlack() as fake:
-            usage = RedisUsage(client)
+async def test_slack_report_is_uploaded_with_files_upload_v2(make_settings: Callable[..., Settings]) -> None:
+    async with FilesFakeSlack() as fake:
+        async with running_slack(slack_settings(make_settings, fake, None), fake) as harness:
+            usage = harness.teambot.usage
             await seed(usage, at=NOW - timedelta(days=3))
-            slack_client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
             scheduler = ReportScheduler(
-                redis=client, usage=usage, destinations=[SlackReportDestination(client=slack_client, channel="CREP")],
-                cron="0 9 * * 1", tz=timezone.utc, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
+                redis=harness.teambot.redis, usage=usage, destinations=[DestinationChannel(harness.adapter, "CREP")],
+                cron="0 9 * * 1", tz=UTC, kind="week", grace=timedelta(hours=1), clock=lambda: NOW)
             assert await scheduler.run_scheduled() == ["slack:CREP"]
-    finally:
-        await client.aclose()
     [get_url] = fake.of("files.getUploadURLExternal")
     assert get_url.params["filename"] == "usage-report.png" and get_url.params["_auth"] == f"Bearer {BOT_TOKEN}"
     [upload] = fake.uploads.values()
@@ -67,9 +57,8 @@ async def test_slack_report_is_uploaded_with_files_upload_v2(redis_url: str) -> 
     assert "`Where is the VPN guide?`" in comment
 
 
-async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:  # noqa: F811
-    await seed(slack.teambot.usage, at=datetime.now(timezone.utc))
-    register_slack_stats(slack.adapter, usage=slack.teambot.usage)
+async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> None:
+    await seed(slack.teambot.usage, at=datetime.now(UTC))
     status, _ = await slack.command("/stats", "day", channel="C1", user="U7")
     assert status == 200
     [answer] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postEphemeral"))
@@ -81,30 +70,15 @@ async def test_slack_stats_command_answers_ephemerally(slack: SlackHarness) -> N
     assert slack.fake.of("chat.postMessage") == []  # nothing visible to the channel
 
 
-@contextlib.asynccontextmanager
-async def discord_with_stats(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Any, Teambot]]:
-    """Core, fake Discord (keeping files), the adapter with `/stats` added, connected to the gateway."""
-    async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                yield discord, adapter, teambot
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
-async def test_discord_report_is_a_message_with_the_chart_attached(make_settings: Callable[..., Settings]) -> None:
+async def test_discord_report_is_a_message_with_the_chart_attached(make_settings: Callable[..., Settings],
+                                                                    run_discord: RunDiscord) -> None:
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with discord_with_stats(settings) as (discord, adapter, teambot):
+    async with run_discord(settings, fake=FilesFakeDiscord()) as env:
+        discord, adapter, teambot = env.discord, env.adapter, env.teambot
         await seed(teambot.usage, at=NOW - timedelta(days=3))
         scheduler = ReportScheduler(
-            redis=teambot.redis, usage=teambot.usage, tz=timezone.utc, kind="week", cron="0 9 * * 1",
-            destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)],
+            redis=teambot.redis, usage=teambot.usage, tz=UTC, kind="week", cron="0 9 * * 1",
+            destinations=[DestinationChannel(adapter, str(CHANNEL_ID))],
             grace=timedelta(hours=1), clock=lambda: NOW)
         assert await scheduler.run_scheduled() == [f"discord:{CHANNEL_ID}"]
         assert await scheduler.run_scheduled() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,8 @@ from bot.app import Teambot
 from bot.reports import build_report, current, last_complete, render_chart, render_text, stats_report
 from bot.reports.periods import containing
 from bot.usage import QuestionRecord, RedisUsage
-from tests.test_cli import GUIDE, cli_env, run_cli
+from tests.support.cli import cli_env, run_cli
+from tests.support.documents import DEPLOY_GUIDE
 
 PARIS = ZoneInfo("Europe/Paris")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -32,9 +33,9 @@ def question(text: str, *, at: datetime, user: str = "alice", channel: str = "C1
 
 def test_periods_are_calendar_periods_in_the_report_time_zone() -> None:
     # Sunday 23:30 UTC is already Monday in Paris.
-    now = datetime(2025, 1, 12, 23, 30, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 12, 23, 30, tzinfo=UTC)
     assert current("week", now, PARIS).start == date(2025, 1, 13)
-    assert current("week", now, timezone.utc).start == date(2025, 1, 6)
+    assert current("week", now, UTC).start == date(2025, 1, 6)
     week = last_complete("week", now, PARIS)
     assert (week.start, week.end, week.key) == (date(2025, 1, 6), date(2025, 1, 13), "week:2025-01-06")
     assert week.previous().start == date(2024, 12, 30)
@@ -47,7 +48,7 @@ async def test_empty_period_reports_zeros(redis_url: str) -> None:
     client = aioredis.from_url(redis_url)
     try:
         usage = RedisUsage(client)
-        report = await stats_report(usage, kind="month", now=datetime(2025, 2, 10, tzinfo=timezone.utc))
+        report = await stats_report(usage, kind="month", now=datetime(2025, 2, 10, tzinfo=UTC))
     finally:
         await client.aclose()
     now = report.current
@@ -72,7 +73,7 @@ async def test_week_against_previous_week_with_costs_latency_and_gaps(redis_url:
                                              channel="C2", first=None, total=0.2))
         await usage.record_question(question("boom", at=monday, answered=False, error="model_timeout"))
         # 23:30 UTC on Sunday 12th is Monday 13th in Paris: next week, not this one.
-        await usage.record_question(question("late", at=datetime(2025, 1, 12, 23, 30, tzinfo=timezone.utc)))
+        await usage.record_question(question("late", at=datetime(2025, 1, 12, 23, 30, tzinfo=UTC)))
         await usage.record_question(question("last week", at=datetime(2025, 1, 1, 12, tzinfo=PARIS)))
         await usage.record_feedback(platform="slack", helpful=True, at=monday)
         await usage.record_feedback(platform="discord", helpful=False, at=monday)
@@ -106,7 +107,7 @@ async def test_week_against_previous_week_with_costs_latency_and_gaps(redis_url:
 async def test_stats_json_counts_questions_uploads_and_feedback(teambot: Teambot, tmp_path: Path,
                                                                redis_url: str) -> None:
     fake = FakeAdapter(teambot)
-    [ok] = await fake.upload("guide.md", GUIDE.encode(), channel="ops")
+    [ok] = await fake.upload("guide.md", DEPLOY_GUIDE, channel="ops")
     [bad] = await fake.upload("broken.pdf", b"not a pdf", channel="ops")
     assert ok.error is None and bad.error is not None
     replies = [

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.reports.scheduler import ReportScheduler
 from bot.usage import QuestionRecord, RedisUsage
-from tests.reports.fakes import MemoryDestination
+from tests.support.report_fakes import MemoryDestination
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_9 = datetime(2025, 1, 13, 9, 0, tzinfo=PARIS)
@@ -115,7 +115,7 @@ async def test_empty_period_is_reported_with_zeros(client: aioredis.Redis) -> No
 
 
 async def test_cron_job_runs_on_the_running_loop_in_the_report_time_zone(client: aioredis.Redis) -> None:
-    scheduler = replica(client, MemoryDestination(), Clock(datetime.now(timezone.utc)))
+    scheduler = replica(client, MemoryDestination(), Clock(datetime.now(UTC)))
     assert scheduler.next_run is None
     await scheduler.start(catch_up=False)
     try:
@@ -124,7 +124,7 @@ async def test_cron_job_runs_on_the_running_loop_in_the_report_time_zone(client:
         assert next_run is not None and next_run.tzinfo is not None
         local = next_run.astimezone(PARIS)
         assert (local.weekday(), local.hour, local.minute) == (0, 9, 0)
-        assert next_run > datetime.now(timezone.utc)
+        assert next_run > datetime.now(UTC)
     finally:
         await scheduler.stop()
     assert scheduler.next_run is None

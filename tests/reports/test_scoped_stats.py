@@ -6,29 +6,28 @@ scheduled report, which names private channels' questions and documents only as 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
 
-from adapters.discord import create_adapter as create_discord
-from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.reports import build_report, render_text, stats_report
 from bot.reports.aggregate import Audience
+from bot.reports.destinations import DestinationChannel
 from bot.reports.periods import Period
 from bot.reports.scheduler import ReportScheduler
-from bot.reports.slack import SlackReportDestination
-from bot.reports.wiring import discord_stats_command, register_slack_stats
 from bot.settings import Settings
 from bot.usage import RedisUsage
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID
-from tests.reports.fakes import FilesFakeDiscord, FilesFakeSlack
-from tests.slack.conftest import GUIDE, SlackHarness, payload, running_slack, slack_settings
+from tests.support.discord_bot import RunDiscord
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_discord import CHANNEL_ID, GUILD_ID
 from tests.support.openai_server import FakeOpenAI
+from tests.support.report_fakes import FilesFakeDiscord, FilesFakeSlack
+from tests.support.slack_bot import SlackHarness, payload, running_slack, slack_settings
 
 ANSWERED = "What is the default port of the web console?"
 """Asked where a guide was uploaded: answered, citing that scope's document."""
@@ -91,9 +90,9 @@ async def wait_recorded(redis_url: str, count: int) -> None:
 async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
     """Two questions in T1's public C1, one in its public C3, two in its private CPRIV, two in T2's public C2."""
     knowledge = slack.teambot.knowledge
-    await knowledge.ingest(name=T1_PUBLIC_DOC, data=GUIDE, scope=Scope("slack", "T1", "C1"), uploader="U1")
-    await knowledge.ingest(name=T1_PRIVATE_DOC, data=GUIDE, scope=Scope("slack", "T1", "CPRIV"), uploader="U1")
-    await knowledge.ingest(name=T2_DOC, data=GUIDE, scope=Scope("slack", "T2", "C2"), uploader="U9")
+    await knowledge.ingest(name=T1_PUBLIC_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T1", "C1"), uploader="U1")
+    await knowledge.ingest(name=T1_PRIVATE_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T1", "CPRIV"), uploader="U1")
+    await knowledge.ingest(name=T2_DOC, data=DEPLOY_GUIDE, scope=Scope("slack", "T2", "C2"), uploader="U9")
     asked = [("T1", "C1", ANSWERED), ("T1", "C1", T1_PUBLIC_GAP), ("T1", "C3", T1_OTHER_PUBLIC_GAP),
              ("T1", "CPRIV", ANSWERED),
              ("T1", "CPRIV", T1_PRIVATE_GAP), ("T2", "C2", ANSWERED), ("T2", "C2", T2_GAP)]
@@ -103,21 +102,6 @@ async def ask_in_slack(slack: SlackHarness, redis_url: str) -> None:
         await wait_recorded(redis_url, number)
 
 
-@contextlib.asynccontextmanager
-async def discord_bot(settings: Settings) -> AsyncIterator[tuple[FilesFakeDiscord, Teambot]]:
-    """Core, fake Discord and the adapter with `/stats`, connected (its own data directory, the same Redis)."""
-    async with Teambot(settings) as teambot, FilesFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                yield discord, teambot
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
 
 async def discord_stats(discord: FilesFakeDiscord) -> str:
@@ -132,18 +116,20 @@ def assert_absent(text: str, *foreign: str) -> None:
 
 
 async def test_stats_from_each_workspace_and_discord_shows_only_its_own(
-        make_settings: Callable[..., Settings], openai_server: FakeOpenAI, redis_url: str) -> None:
+        make_settings: Callable[..., Settings], openai_server: FakeOpenAI, redis_url: str,
+        run_discord: RunDiscord) -> None:
     openai_server.reply = "The web console listens on port 8080 [1]."
     async with FilesFakeSlack() as fake:
         fake.channels.update(SLACK_CHANNELS)
         settings = slack_settings(make_settings, fake, openai_server, admins="slack:UADMIN")
         async with running_slack(settings, fake) as slack:
-            register_slack_stats(slack.adapter, usage=slack.teambot.usage, permissions=slack.teambot.permissions)
             await ask_in_slack(slack, redis_url)
 
+            # Discord with its own data directory and the same Redis.
             discord_settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
                                              data_dir=settings.data_dir.parent / "discord-data")
-            async with discord_bot(discord_settings) as (discord, discord_teambot):
+            async with run_discord(discord_settings, fake=FilesFakeDiscord()) as env:
+                discord = env.discord
                 ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": DISCORD_GAP}])
                 await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
                 await wait_recorded(redis_url, 8)
@@ -193,9 +179,9 @@ async def test_scheduled_report_names_private_channels_only_as_counts(
             # Every bucket the questions may have landed in, whatever the time of day the test runs.
             period = Period("week", today - timedelta(days=7), today + timedelta(days=2))
             scheduler = ReportScheduler(
-                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=timezone.utc,
+                redis=slack.teambot.redis, usage=slack.teambot.usage, cron="0 9 * * 1", tz=UTC,
                 kind="week", grace=timedelta(hours=1),
-                destinations=[SlackReportDestination(client=slack.adapter.client, channel="CREP")])
+                destinations=[DestinationChannel(slack.adapter, "CREP")])
             assert await scheduler.send(period) == ["slack:CREP"]
     [complete] = fake.of("files.completeUploadExternal")
     report = complete.params["initial_comment"]
@@ -219,7 +205,7 @@ async def test_old_format_day_buckets_are_read_without_crashing(redis_url: str) 
         await client.rpush(f"{prefix}:gaps", "An old unanswered question")
         await client.pfadd(f"{prefix}:users", "someone")
         await client.hset(f"{prefix}:scopes", mapping={"not json": 1, json.dumps([1, 2]): 1})  # garbage too
-        now = datetime(2025, 1, 9, 12, tzinfo=timezone.utc)
+        now = datetime(2025, 1, 9, 12, tzinfo=UTC)
         everything = await stats_report(usage, kind="week", now=now)
         scoped = await stats_report(usage, kind="week", now=now,
                                     audience=Audience(platform="slack", workspace="T1", channel="C1"))
@@ -237,7 +223,7 @@ async def test_report_for_one_workspace_reads_nothing_of_another(redis_url: str)
     from bot.usage import QuestionRecord
 
     client = aioredis.from_url(redis_url)
-    at = datetime(2025, 1, 8, 12, tzinfo=timezone.utc)
+    at = datetime(2025, 1, 8, 12, tzinfo=UTC)
     try:
         usage = RedisUsage(client)
         for workspace, channel, text in [("T1", "C1", "t1 question"), ("T2", "C2", "t2 question")]:
@@ -279,43 +265,33 @@ class PrivateChannelFakeDiscord(FilesFakeDiscord):
 
 
 async def test_discord_report_names_a_private_channel_only_as_counts(
-        make_settings: Callable[..., Settings], redis_url: str) -> None:
-    from bot.reports.discord import DiscordReportDestination
+        make_settings: Callable[..., Settings], redis_url: str, run_discord: RunDiscord) -> None:
     from adapters.discord.translate import channel_visibility
 
     settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
-    async with Teambot(settings) as teambot, PrivateChannelFakeDiscord() as discord:
-        adapter = create_discord(teambot, api_base=discord.api_base, gateway_url=discord.gateway_url)
-        adapter.extra_commands.append(discord_stats_command(usage=teambot.usage, permissions=teambot.permissions))
-        async with adapter:
-            task = asyncio.create_task(adapter.run())
-            try:
-                await discord.connected()
-                assert adapter.client is not None
-                assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
-                assert channel_visibility(adapter.client.get_channel(PRIVATE_CHANNEL_ID)) == "private"
-                for number, (channel, text) in enumerate(
-                        [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
-                    ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
-                                              channel_id=channel)
-                    await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if c])
-                    await wait_recorded(redis_url, number)
-                stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
-                                            channel_id=PRIVATE_CHANNEL_ID)
-                in_private = "\n".join(await discord.wait_for(
-                    lambda: [c for c in discord.interaction_contents(stats["token"]) if c]))
+    async with run_discord(settings, fake=PrivateChannelFakeDiscord()) as env:
+        discord, adapter, teambot = env.discord, env.adapter, env.teambot
+        assert adapter.client is not None
+        assert channel_visibility(adapter.client.get_channel(CHANNEL_ID)) == "public"
+        assert channel_visibility(adapter.client.get_channel(PRIVATE_CHANNEL_ID)) == "private"
+        for number, (channel, text) in enumerate(
+                [(CHANNEL_ID, DISCORD_PUBLIC_GAP), (PRIVATE_CHANNEL_ID, DISCORD_PRIVATE_GAP)], start=1):
+            ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": text}],
+                                      channel_id=channel)
+            await discord.wait_for(lambda token=ask["token"]: [c for c in discord.interaction_contents(token) if c])
+            await wait_recorded(redis_url, number)
+        stats = await discord.slash("stats", [{"name": "period", "type": 3, "value": "week"}],
+                                    channel_id=PRIVATE_CHANNEL_ID)
+        in_private = "\n".join(await discord.wait_for(
+            lambda: [c for c in discord.interaction_contents(stats["token"]) if c]))
 
-                today = datetime.now(teambot.usage.tz).date()
-                scheduler = ReportScheduler(
-                    redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=timezone.utc, kind="week",
-                    grace=timedelta(hours=1),
-                    destinations=[DiscordReportDestination(client=lambda: adapter.client, channel_id=CHANNEL_ID)])
-                posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
-                assert posted == [f"discord:{CHANNEL_ID}"]
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        today = datetime.now(teambot.usage.tz).date()
+        scheduler = ReportScheduler(
+            redis=teambot.redis, usage=teambot.usage, cron="0 9 * * 1", tz=UTC, kind="week",
+            grace=timedelta(hours=1),
+            destinations=[DestinationChannel(adapter, str(CHANNEL_ID))])
+        posted = await scheduler.send(Period("week", today - timedelta(days=7), today + timedelta(days=2)))
+        assert posted == [f"discord:{CHANNEL_ID}"]
     [post] = discord.calls_to("POST", f"/channels/{CHANNEL_ID}/messages")
     report = post.json["content"]
     assert DISCORD_PUBLIC_GAP in report and f"#{CHANNEL_ID}" in report

@@ -5,24 +5,24 @@ against the loopback Slack Web API."""
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.observability import configure_logging
 from bot.settings import Settings
-from tests.slack.conftest import payload, running_slack, slack_settings
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.logs import capture_root_handler, restored_logging
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import payload, running_slack, slack_settings
 
 C1 = Scope("slack", TEAM_ID, "C1")
 
-ROTA = "# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n".encode()
+ROTA = b"# Pager rota\n\nTeam Kestrel carries the pager for the lighthouse cluster this quarter.\n"
 QUESTION = "Which pager rota covers the lighthouse cluster?"
 
 
 def _mention_with_file(fake: FakeSlack, *, name: str, data: bytes, text: str, user: str = "U1",
-                       event_id: str = "EvEDGE1", ts: str = "1700000300.000100") -> dict:  # type: ignore[type-arg]
+                       event_id: str = "EvEDGE1", ts: str = "1700000300.000100") -> dict:
     body = payload("app_mention_with_files")
     body["event_id"] = event_id
     body["event"].update(text=f"<@UBOT> {text}", user=user, ts=ts, event_ts=ts,

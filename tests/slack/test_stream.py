@@ -3,14 +3,14 @@ final message."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
-from bot.events import Citation, Reply
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from bot.core.values import Citation, Reply
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.slack.conftest import SlackHarness, payload, running_slack, slack_settings
-from tests.slack.fake_slack import STOP_ACTION, Call, FakeSlack
+from tests.support.fake_slack import STOP_ACTION, Call, FakeSlack
 from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import SlackHarness, payload, running_slack, slack_settings
 
 ANSWER = "The web console listens on **port 8080** [1] & nowhere else."
 
@@ -60,7 +60,8 @@ async def test_a_mention_is_streamed_with_its_steps_then_finished_with_sources_a
     # The steps came as task updates before the first words, each one completed by the end.
     assert [c.method for c in _stream_calls(fake_slack)][-1] == "chat.stopStream"
     assert [(t["title"], t["status"]) for t in stream.tasks.values()] == [
-        ("Searching the documents", "complete"), ("Writing the answer from 1 document", "complete")]
+        ("Searching the documents", "complete"), ("Reading 1 document", "complete"),
+        ("Writing the answer from 1 document", "complete")]
     appends = [_chunk_types(c) for c in fake_slack.of("chat.appendStream")]
     first_words = appends.index({"markdown_text"})
     assert appends[:first_words] and all(types == {"task_update"} for types in appends[:first_words])

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.slack import translate
 from adapters.slack.mrkdwn import to_mrkdwn
-from tests.slack.conftest import payload
+from tests.support.slack_bot import payload
 
 BOT = "UBOT"
 
@@ -104,16 +104,6 @@ def test_ask_command_becomes_a_message() -> None:
     message = translate.message_from_command(payload("slash_command_ask"), thread="1700000009.000100")
     assert (message.channel, message.thread, message.text) == (
         "C1", "1700000009.000100", "What is the default port of the web console?")
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("", translate.KbList()), ("list", translate.KbList()),
-    ("delete guide.md", translate.KbDelete("guide.md")),
-    ("delete", translate.KbHelp("say which document to delete: its name or id")),
-    ("frobnicate", translate.KbHelp("unknown option 'frobnicate'")),
-])
-def test_kb_arguments(text: str, expected: translate.KbCommand) -> None:
-    assert translate.parse_kb(text) == expected
 
 
 def test_markdown_becomes_mrkdwn() -> None:

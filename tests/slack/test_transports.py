@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 
 from adapters.slack import create_adapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.serve import serve
 from bot.settings import Settings
-from tests.slack.conftest import GUIDE, payload, signed_headers, slack_settings
-from tests.slack.fake_slack import APP_TOKEN, TEAM_ID, FakeSlack
-from tests.support.openai_server import FakeOpenAI
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_slack import APP_TOKEN, TEAM_ID, FakeSlack
 from tests.support.loopback import wait_until_ok
+from tests.support.openai_server import FakeOpenAI
+from tests.support.slack_bot import payload, signed_headers, slack_settings
 
 
 async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
@@ -26,7 +27,7 @@ async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
     port = free_port()
     settings = slack_settings(make_settings, fake_slack, openai_server)
     async with Teambot(settings) as seeding:
-        await seeding.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
+        await seeding.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
                                        uploader="U1")
     server = asyncio.create_task(serve(settings, port=port))
     try:
@@ -64,7 +65,7 @@ async def test_socket_mode_round_trip_over_a_loopback_websocket(
     settings = slack_settings(make_settings, fake_slack, openai_server, slack_app_token=APP_TOKEN,
                               slack_signing_secret=None)
     async with Teambot(settings) as teambot:
-        await teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
+        await teambot.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE, scope=Scope("slack", TEAM_ID, "C1"),
                                        uploader="U1")
         adapter = create_adapter(teambot, web_app=None)
         async with adapter:

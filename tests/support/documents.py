@@ -56,6 +56,19 @@ def zip_bomb_docx(expanded_bytes: int) -> bytes:
     return buffer.getvalue()
 
 
+DEPLOY_GUIDE = b"""# Deploy guide
+
+## Linux
+
+To deploy on Linux, run make install and start the service with systemctl start teambot.
+The default port of the web console is 8080.
+
+## Windows
+
+On Windows, run the installer teambot-setup.exe and choose the service option.
+"""
+"""A small Markdown guide with two sections, the document most chat tests upload and ask about."""
+
 HTML = """<!doctype html><html><head><title>Onboarding</title><style>p{color:red}</style></head>
 <body><h1>Onboarding</h1><p>Welcome to the team.</p>
 <h2>Accounts</h2><p>Request your VPN account from the IT desk on your first day.</p>
@@ -65,4 +78,5 @@ CSV = "name,role,extension\nAda,Engineer,4411\nGrace,Admiral,4412\n"
 
 JSON = json.dumps({"oncall": {"primary": "Ada", "pager": "555-0100"}, "escalation": ["Grace", "Linus"]})
 
-PYTHON = '"""Rate limiter."""\n\n\ndef allow(tokens: int) -> bool:\n    """Refill the bucket every second."""\n    return tokens > 0\n'
+PYTHON = ('"""Rate limiter."""\n\n\ndef allow(tokens: int) -> bool:\n'
+          '    """Refill the bucket every second."""\n    return tokens > 0\n')

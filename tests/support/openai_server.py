@@ -22,8 +22,9 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -80,7 +81,7 @@ class FakeOpenAI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def __aenter__(self) -> "FakeOpenAI":
+    async def __aenter__(self) -> FakeOpenAI:
         await self.start()
         return self
 
@@ -301,7 +302,7 @@ def _hash_embedding(text: str, dimension: int) -> list[float]:
 
 
 async def _serve_forever(arguments: list[str]) -> None:
-    import argparse  # noqa: PLC0415
+    import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tests.support.openai_server")
     parser.add_argument("--reply", default="Here is the answer [1].")
@@ -314,6 +315,6 @@ async def _serve_forever(arguments: list[str]) -> None:
 
 if __name__ == "__main__":
     # A separate process for benchmarks: the model's own work must not share our interpreter.
-    import sys  # noqa: PLC0415
+    import sys
 
     asyncio.run(_serve_forever(sys.argv[1:]))

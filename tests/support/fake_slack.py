@@ -14,18 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
 from tests.support.loopback import serve_on_loopback
 
-
 STOP_ACTION = "teambot_stop"
-
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
 BOT_USER_ID = "UBOT"
@@ -76,7 +75,7 @@ class FakeSlack:
     def api_url(self) -> str:
         return f"{self.base_url}/api/"
 
-    async def __aenter__(self) -> "FakeSlack":
+    async def __aenter__(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods (files.info) with GET
@@ -107,7 +106,7 @@ class FakeSlack:
         """Successful calls of `method`, in order."""
         return [c for c in self.calls if c.method == method and c.status == 200]
 
-    async def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 10.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 10.0) -> Any:  # noqa: ASYNC109
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()

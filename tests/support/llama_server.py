@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 MODEL_ALIAS = "smollm2"
 _READY_TIMEOUT_S = 120.0
@@ -319,7 +319,7 @@ class ModelRelay:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> "ModelRelay":
+    def __enter__(self) -> ModelRelay:
         self._accepter.start()
         return self
 

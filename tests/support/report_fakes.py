@@ -3,7 +3,7 @@
 `FilesFakeSlack` adds the `files_upload_v2` flow (`files.getUploadURLExternal`,
 the upload itself, `files.completeUploadExternal`); `FilesFakeDiscord` keeps
 the files of multipart message posts. `MemoryDestination` is a real
-`ReportDestination` that keeps what it was given.
+`ReportChannel` that keeps what it was given.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.core.values import Report
 from bot.reports.aggregate import Audience
-from tests.discord.fake_discord import FakeDiscord
-from tests.slack.fake_slack import Call, FakeSlack
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_slack import Call, FakeSlack
 
 FILES_METHODS = ("files.getUploadURLExternal", "files.completeUploadExternal")
 
@@ -63,24 +64,24 @@ class FilesFakeDiscord(FakeDiscord):
     attachments: list[dict[str, Any]] = field(default_factory=list)
     """Every file part of a multipart request: {"path", "filename", "content_type", "data"}."""
 
-    async def _body(self, request: web.Request) -> Any:  # type: ignore[override]
+    async def _body(self, request: web.Request) -> Any:
         if not request.content_type.startswith("multipart/"):
             return await FakeDiscord._body(request)
         body = None
         reader = await request.multipart()
         async for part in reader:
-            if part.name == "payload_json":  # type: ignore[union-attr]
-                body = json.loads(await part.text())  # type: ignore[union-attr]
-            elif part.filename:  # type: ignore[union-attr]
-                self.attachments.append({"path": request.path, "filename": part.filename,  # type: ignore[union-attr]
-                                         "content_type": part.headers.get("Content-Type"),  # type: ignore[union-attr]
-                                         "data": await part.read()})  # type: ignore[union-attr]
+            if part.name == "payload_json":
+                body = json.loads(await part.text())
+            elif part.filename:
+                self.attachments.append({"path": request.path, "filename": part.filename,
+                                         "content_type": part.headers.get("Content-Type"),
+                                         "data": await part.read()})
         return body
 
 
 @dataclass
 class MemoryDestination:
-    """A destination that keeps every report it is given (and can be told to fail)."""
+    """A report channel that keeps every report it is given, as (text, chart, title) (and can be told to fail)."""
 
     name: str = "memory:reports"
     posts: list[tuple[str, bytes, str]] = field(default_factory=list)
@@ -92,7 +93,7 @@ class MemoryDestination:
     async def audience(self) -> Audience:
         return self.readers
 
-    async def post(self, report_text: str, chart_png: bytes, *, title: str) -> None:
+    async def post(self, report: Report) -> None:
         if self.fail:
             raise RuntimeError("the channel is unavailable")
-        self.posts.append((report_text, chart_png, title))
+        self.posts.append((report.text, report.chart_png, report.title))

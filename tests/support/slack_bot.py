@@ -1,48 +1,37 @@
-"""Slack test harness: the fake Web API, a running core and adapter, and signed requests over loopback."""
+"""The Slack harness: a running core and adapter in HTTP mode, signed requests over loopback, captured payloads."""
 
 from __future__ import annotations
 
 import copy
 import json
-from contextlib import asynccontextmanager
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import SlackAdapter, create_adapter
 from bot.app import Teambot
-from bot.events import Scope
+from bot.core.values import Scope
 from bot.redis_server import free_port
 from bot.serve import build_web_app
 from bot.settings import Settings
-from tests.slack.fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.support.documents import DEPLOY_GUIDE
+from tests.support.fake_slack import BOT_TOKEN, TEAM_ID, FakeSlack
 from tests.support.openai_server import FakeOpenAI
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).with_name("slack_payloads")
 SIGNING_SECRET = "secret"
-
-GUIDE = b"""# Deploy guide
-
-## Linux
-
-To deploy on Linux, run make install and start the service with systemctl start teambot.
-The default port of the web console is 8080.
-
-## Windows
-
-On Windows, run the installer teambot-setup.exe and choose the service option.
-"""
 
 
 def payload(name: str) -> dict[str, Any]:
-    """A captured Slack payload from `payloads/`, freshly copied."""
+    """A captured Slack payload from `slack_payloads/`, freshly copied."""
     return copy.deepcopy(json.loads((PAYLOADS / f"{name}.json").read_text()))
 
 
@@ -92,18 +81,13 @@ class SlackHarness:
                                content_type="application/x-www-form-urlencoded")
 
     async def seed_guide(self, channel: str = "C1") -> None:
-        await self.teambot.knowledge.ingest(name="guide.md", data=GUIDE, scope=Scope("slack", TEAM_ID, channel),
-                                            uploader="U1")
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        yield fake
+        await self.teambot.knowledge.ingest(name="guide.md", data=DEPLOY_GUIDE,
+                                            scope=Scope("slack", TEAM_ID, channel), uploader="U1")
 
 
 def slack_settings(make_settings: Callable[..., Settings], fake: FakeSlack, openai: FakeOpenAI | None,
                    **overrides: Any) -> Settings:
+    """Settings for the Slack adapter against `fake` (HTTP mode), the model on `openai` if given."""
     values: dict[str, Any] = dict(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                                   slack_api_url=fake.api_url, http_host="127.0.0.1")
     if openai is not None:
@@ -111,14 +95,6 @@ def slack_settings(make_settings: Callable[..., Settings], fake: FakeSlack, open
                       model_max_retries=0)
     values.update(overrides)
     return make_settings(**values)
-
-
-@pytest.fixture
-async def slack(make_settings: Callable[..., Settings], fake_slack: FakeSlack,
-                openai_server: FakeOpenAI) -> AsyncIterator[SlackHarness]:
-    """HTTP mode: the adapter's `/slack/events` on the shared web app, the model on the loopback server."""
-    async with running_slack(slack_settings(make_settings, fake_slack, openai_server), fake_slack) as harness:
-        yield harness
 
 
 @asynccontextmanager

@@ -1,8 +1,9 @@
 """A loopback fake of Discord: the websocket gateway and the REST API, recording every call.
 
-The real discord.py client connects to it (the adapter gets `api_base` and
-`gateway_url`). Tests push gateway events (`message`, `slash`) and read what
-the bot did from `calls` (`wait_for` polls until a condition holds).
+The real discord.py client connects to it (the `run_discord` fixture points
+discord.py's endpoints at `api_base` and `gateway_url`). Tests push gateway
+events (`message`, `slash`) and read what the bot did from `calls` (`wait_for`
+polls until a condition holds).
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
 from tests.support.loopback import serve_on_loopback
-
 
 # Real-looking snowflakes: discord.py's mention parsing expects 15-20 digits.
 BOT_ID = 110000000000000001
@@ -84,7 +85,7 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    async def __aenter__(self) -> "FakeDiscord":
+    async def __aenter__(self) -> FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{name}", self._attachment)
@@ -100,7 +101,7 @@ class FakeDiscord:
 
     # --- gateway ------------------------------------------------------------------------------------------------
 
-    async def connected(self, timeout: float = 10.0) -> None:
+    async def connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper's own bound
         """Wait until the client identified and got READY and GUILD_CREATE."""
         await asyncio.wait_for(self._ready.wait(), timeout)
 
@@ -128,7 +129,8 @@ class FakeDiscord:
             elif frame["op"] == 2:
                 self.identify = frame["d"]
                 await self.dispatch("READY", {
-                    "v": 10, "user": user(BOT_ID, "teambot", bot=True), "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "v": 10, "user": user(BOT_ID, "teambot", bot=True),
+                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
                     "session_id": "session-1", "resume_gateway_url": self.gateway_url, "shard": [0, 1],
                     "application": {"id": str(APP_ID), "flags": 0},
                 })
@@ -218,7 +220,7 @@ class FakeDiscord:
         regex = re.compile(pattern)
         return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
 
-    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15.0) -> Any:  # noqa: ASYNC109
         """Poll until `condition()` is truthy; returns its value."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -243,8 +245,8 @@ class FakeDiscord:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
-                if part.name == "payload_json":  # type: ignore[union-attr]
-                    return json.loads(await part.text())  # type: ignore[union-attr]
+                if part.name == "payload_json":
+                    return json.loads(await part.text())
         return None
 
     def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:
