@@ -252,7 +252,7 @@ class Dispatcher:
             return
         try:
             await stream.status(status)
-        except Exception:  # noqa: BLE001 - progress is decoration: the answer goes on
+        except Exception:  # progress is decoration: the answer goes on
             log.warning("could not show progress", exc_info=True)
 
     @staticmethod

@@ -58,7 +58,7 @@ class FakeSlack:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Channel id -> the channel object `conversations.info` answers (otherwise `channel_not_found`)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
-    streams: dict[str, "Stream"] = field(default_factory=dict)
+    streams: dict[str, Stream] = field(default_factory=dict)
     """Message ts -> the text stream that wrote it."""
     stream_appends_allowed: int | None = None
     """Appends a stream takes before Slack closes it (as it does after a few minutes); None: no limit."""
