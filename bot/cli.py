@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import CollectingStream
 from adapters.console import translate as console
-from adapters.console.terminal import for_terminal
+from adapters.console.terminal import for_terminal, source_line
 from bot.core.errors import IngestError, StoreUnavailable
 from bot.core.values import Attachment, Scope
 
@@ -104,7 +105,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "answer": reply.text,
-            "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet} for c in reply.citations],
+            "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet, "url": c.link,
+                           "updated_at": c.updated_at} for c in reply.citations],
             "consulted": [{"source": c.source, "location": c.location} for c in reply.consulted_only],
             "thread": args.thread,
             "answered": reply.answered,
@@ -113,7 +115,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(for_terminal(reply.text))
         if reply.citations:
-            print("\nSources:\n" + for_terminal(reply.sources_text()))
+            now = time.time()
+            print("\nSources:\n" + for_terminal("\n".join(source_line(c, now=now) for c in reply.citations)))
         if reply.consulted_text():
             print(for_terminal(reply.consulted_text()))
     return 1 if reply.error else 0

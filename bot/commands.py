@@ -319,7 +319,7 @@ class Commands:
                 continue
             try:
                 result = await self.knowledge.ingest(name=attachment.name, data=data, scope=scope,
-                                                     uploader=uploader, note=note)
+                                                     uploader=uploader, note=note, url=attachment.source_url)
                 outcomes.append(FileOutcome(attachment.name, result=result))
             except IngestError as exc:
                 outcomes.append(FileOutcome(attachment.name, error=str(exc)))

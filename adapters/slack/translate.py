@@ -120,6 +120,7 @@ def attachments_of(files: Any) -> tuple[Attachment, ...]:
             url=file.get("url_private_download") or file.get("url_private"),
             size=file.get("size"),
             mime_type=file.get("mimetype"),
+            source_url=file.get("permalink") if isinstance(file.get("permalink"), str) else None,
         ))
     return tuple(result)
 

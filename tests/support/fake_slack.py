@@ -98,7 +98,8 @@ class FakeSlack:
         self.file_bodies[file_id] = (data, content_type or mimetype)
         info = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
                 "url_private": f"{self.base_url}/files/{file_id}/{name}",
-                "url_private_download": f"{self.base_url}/files/{file_id}/{name}"}
+                "url_private_download": f"{self.base_url}/files/{file_id}/{name}",
+                "permalink": f"https://example.slack.com/files/U1/{file_id}/{name}"}
         self.files[file_id] = info
         return info
 
