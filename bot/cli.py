@@ -27,6 +27,7 @@ from adapters.base import CollectingStream
 from adapters.console import translate as console
 from adapters.console.terminal import for_terminal, source_line
 from bot.core.errors import IngestError, StoreUnavailable
+from bot.core.links import safe_url
 from bot.core.values import Attachment, Scope
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ async def _docs(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{
             "id": d.id, "source": d.source, "title": d.title, "chunks": d.chunk_count, "bytes": d.size_bytes,
-            "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
+            "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel, "url": safe_url(d.url),
         } for d in listing.documents], ensure_ascii=False, indent=2))
     else:
         print(for_terminal(listing.text()))
