@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from adapters.console.adapter import ConsoleStream
@@ -26,6 +25,7 @@ from bot.core.links import MAX_URL_CHARS, safe_url, updated_ago
 from bot.core.values import Citation, Reply
 from bot.settings import Settings
 from tests.support.indexed_documents import SALES, indexed_document, open_knowledge
+from tests.support.web_app import upload_form as _form
 from tests.support.web_app import web_app_client
 
 DAY = 86_400.0
@@ -164,15 +164,6 @@ async def test_a_catalog_from_before_urls_keeps_its_documents_and_takes_urls(tmp
 TOKEN = "citation-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEPLOY = b"# Deploy guide\n\n## Linux\n\nThe default port of the web console is 8080.\n"
-
-
-def _form(*files: tuple[str, bytes], **fields: str) -> aiohttp.FormData:
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, value)
-    for filename, data in files:
-        form.add_field("file", data, filename=filename, content_type="application/octet-stream")
-    return form
 
 
 async def test_an_api_upload_url_reaches_the_listing_and_the_answers_citations(
