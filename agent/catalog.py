@@ -308,6 +308,14 @@ class Catalog:
         """
         return await self._write(self._replace_document, document, chunks, chunk_terms)
 
+    def _set_url(self, document_id: str, url: str | None) -> None:
+        with self._lock:
+            self._db.execute("UPDATE documents SET url = ? WHERE id = ?", (url, document_id))
+
+    async def set_url(self, document_id: str, url: str | None) -> None:
+        """Record where the document lives: no chunk, term or vector depends on it, so nothing else is owed."""
+        await asyncio.to_thread(self._set_url, document_id, url)
+
     async def delete_document(self, document_id: str) -> int | None:
         """Delete a document and its chunks; returns the receipt of the vector removal this owes
         (None if there was no such document)."""

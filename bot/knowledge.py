@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from agent.catalog import Catalog
@@ -126,9 +126,12 @@ class KnowledgeBase:
         lock = self._document_locks.setdefault(doc_id, asyncio.Lock())
         async with lock:
             existing = await self.catalog.get_document(doc_id)
-            if (existing is not None and existing.content_hash == content_hash and not note
-                    and url in (None, existing.url)):
-                return IngestResult(existing, "unchanged")
+            if existing is not None and existing.content_hash == content_hash and not note:
+                if url in (None, existing.url):
+                    return IngestResult(existing, "unchanged")
+                # Only the link moved: the content, and so when it last changed, stay as they are.
+                await self.catalog.set_url(doc_id, url)
+                return IngestResult(replace(existing, url=url), "replaced")
             await self.vectors.check_writable()
             parsed = await self.sandbox.read(source, data, limits=self.limits.parse, chunking=self._chunking)
             chunks = await asyncio.to_thread(

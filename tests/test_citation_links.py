@@ -193,7 +193,9 @@ async def test_an_api_upload_url_reaches_the_listing_and_the_answers_citations(
         moved = URL.replace("ops", "platform")
         response = await api.post("/api/v1/documents", headers=AUTH, data=_form(("guide.md", DEPLOY), url=moved,
                                                                                  **where))
-        assert (await response.json())["results"][0]["document"]["url"] == moved
+        [relinked] = (await response.json())["results"]
+        assert (relinked["status"], relinked["document"]["url"]) == ("replaced", moved)
+        assert relinked["document"]["ingested_at"] == result["document"]["ingested_at"], "the content did not change"
         response = await api.post("/api/v1/documents", headers=AUTH, data=_form(("guide.md", DEPLOY), **where))
         [unchanged] = (await response.json())["results"]
         assert (unchanged["status"], unchanged["document"]["url"]) == ("unchanged", moved)
