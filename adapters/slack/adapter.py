@@ -509,7 +509,7 @@ class SlackAdapter(Adapter):
         event = body.get("event") or {}
         if translate.route_event(event, bot_user_id=bot_user_id) == "dm" and event.get("thread_ts"):
             message = translate.message_from_event(body, bot_user_id=bot_user_id)
-            title = thread_title(message.text)
+            title = thread_title(unescape(message.text))  # a title is plain text: `&amp;` would show as typed
             # Once per thread, for as long as its history is kept: a later question leaves the title alone.
             first = await self.teambot.claims.claim(
                 translate.PLATFORM, f"title:{message.workspace}:{message.channel}:{message.thread}",

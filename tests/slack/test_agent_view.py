@@ -64,6 +64,7 @@ async def test_moving_to_another_channel_suggests_from_that_one(slack: SlackHarn
     await _asked(slack, "Where is the VPN guide?", channel="C1", visibility="public")
     await _asked(slack, "Who approves expenses?", channel="C2", visibility="public")
     await slack.event(payload("assistant_thread_started"))
+    await _prompts_set(slack)
     await slack.event(payload("assistant_thread_context_changed"))
     first, second = await _prompts_set(slack, 2)
     assert [p["title"] for p in first["prompts"]] == ["Where is the VPN guide?"]
@@ -81,13 +82,13 @@ async def test_a_question_in_the_thread_is_answered_and_titles_it_once(slack: Sl
     await slack.seed_guide("*")
     openai_server.reply = "Use make install [1]."
     body = payload("message_assistant_thread")
-    body["event"]["text"] = "How do I deploy\non   Linux?"
+    body["event"]["text"] = "How do I deploy\non   Linux &amp; Mac?"
     await slack.event(body)
     [answer] = await slack.fake.wait_for(lambda: slack.fake.messages())
     assert (answer.params["channel"], answer.params["thread_ts"]) == ("D1", "1700000600.000100")
     [title] = slack.fake.of("assistant.threads.setTitle")
     assert (title.params["channel_id"], title.params["thread_ts"]) == ("D1", "1700000600.000100")
-    assert title.params["title"] == "How do I deploy on Linux?"
+    assert title.params["title"] == "How do I deploy on Linux & Mac?"
     assert slack.fake.of("assistant.threads.setStatus"), "answered like a DM: with the thread's loading status"
     await slack.adapter.idle()
 
