@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.test_api import AUTH, GUIDE, _documents, _error, _form
-from tests.test_api import api as api  # noqa: F401 - the fixture
+from tests.test_api import api as api  # the fixture, re-exported for pytest
 
 INVISIBLE = ["W\x00", "W\x1b[31m", "W\u200b", "\u202eW", "W\ufeff"]
 
