@@ -7,13 +7,33 @@ They are refused with a one-line reason, as `:` and spaces are, and nothing is s
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.test_api import AUTH, GUIDE, _documents, _error, _form
-from tests.test_api import api as api  # the fixture, re-exported for pytest
+from bot.app import Teambot
+from bot.settings import Settings
+from tests.support.web_app import web_app_client
 
+TOKEN = "api-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+GUIDE = b"# Deploy guide\n\nThe default port of the web console is 8080.\n"
 INVISIBLE = ["W\x00", "W\x1b[31m", "W\u200b", "\u202eW", "W\ufeff"]
+
+
+@pytest.fixture
+async def api(make_settings: Callable[..., Settings]) -> AsyncIterator[TestClient]:
+    async with Teambot(make_settings(api_token=TOKEN)) as teambot, web_app_client(teambot) as client:
+        yield client
+
+
+async def _refusal(response: aiohttp.ClientResponse) -> str:
+    assert response.status == 400, await response.text()
+    error = (await response.json())["error"]
+    assert isinstance(error, str) and "\n" not in error
+    return error
 
 
 @pytest.mark.parametrize("name", INVISIBLE)
@@ -21,10 +41,12 @@ async def test_names_with_control_or_invisible_characters_are_refused(api: TestC
     ask = {"question": "What is the default port?", "workspace": "W", "channel": "C"}
     for body in ({**ask, "workspace": name}, {**ask, "channel": name}, {**ask, "platform": name},
                  {**ask, "user": name}, {**ask, "thread": name}):
-        error = await _error(await api.post("/api/v1/ask", json=body, headers=AUTH), 400)
-        assert "control" in error, error
-    response = await api.post("/api/v1/documents", headers=AUTH, data=_form(("guide.md", GUIDE), workspace=name,
-                                                                           channel="C"))
-    await _error(response, 400)
-    await _error(await api.get("/api/v1/documents", params={"workspace": name, "channel": "C"}, headers=AUTH), 400)
-    assert await _documents(api, workspace="W", channel="C") == []
+        assert "control" in await _refusal(await api.post("/api/v1/ask", json=body, headers=AUTH))
+    form = aiohttp.FormData()
+    form.add_field("workspace", name)
+    form.add_field("channel", "C")
+    form.add_field("file", GUIDE, filename="guide.md", content_type="application/octet-stream")
+    await _refusal(await api.post("/api/v1/documents", headers=AUTH, data=form))
+    await _refusal(await api.get("/api/v1/documents", params={"workspace": name, "channel": "C"}, headers=AUTH))
+    listing = await api.get("/api/v1/documents", params={"workspace": "W", "channel": "C"}, headers=AUTH)
+    assert (await listing.json())["documents"] == []
