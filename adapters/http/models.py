@@ -51,7 +51,8 @@ Channel = Annotated[Name, Field(description="Channel id; `*` is the workspace-wi
 Platform = Annotated[Name, Field(
     description="Whose ids these are: `api` (default), or e.g. `slack` to act in a Slack channel.")]
 ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=THREAD_PATTERN)]
-DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+"""A document's id, or its file name (which may be as long as any stored name)."""
 Timestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 """A UTC time, written as `datetime.isoformat()` gives it (`...+00:00`)."""
 
