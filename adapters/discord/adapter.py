@@ -19,6 +19,7 @@ from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
 from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
+from adapters.discord.views import AnswerControls, RunningAnswers, Stopper
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Report
@@ -72,6 +73,8 @@ class DiscordAdapter(Adapter):
         self.guild_ids = list(guild_ids or [])
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
+        self.running = RunningAnswers()
+        """Answers being written now, found by the message that shows their Stop button."""
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
@@ -95,8 +98,11 @@ class DiscordAdapter(Adapter):
             await self.client.close()
 
     async def _setup(self, client: TeambotClient) -> None:
-        """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
-        for command in build_commands(self.teambot, stream_factory=self._stream):
+        """Register the answer buttons and the slash commands, and sync the commands: per guild (instant) or
+        globally (slow to appear)."""
+        # Persistent: buttons of messages posted before a restart reach this handler too.
+        client.add_view(AnswerControls(self.running))
+        for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
         try:
             if self.guild_ids:
@@ -110,8 +116,13 @@ class DiscordAdapter(Adapter):
             # Missing `applications.commands` scope or a wrong guild id: mentions and DMs still work.
             log.warning("could not sync slash commands: %s", exc)
 
-    def _stream(self, surface: ChannelSurface | InteractionSurface) -> DiscordReplyStream:
-        return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s)
+    def _stream(self, surface: ChannelSurface | InteractionSurface, *, asker: str) -> DiscordReplyStream:
+        """A stream for one answer, which `asker` (a user id) can stop."""
+        return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s, stopper=Stopper(asker=asker),
+                                  running=self.running)
+
+    def _interaction_stream(self, surface: InteractionSurface) -> DiscordReplyStream:
+        return self._stream(surface, asker=str(surface.interaction.user.id))
 
     # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
 
@@ -187,7 +198,7 @@ class DiscordAdapter(Adapter):
         if not incoming.text:
             await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
             return
-        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
+        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target), asker=incoming.user))
 
 
 def create_adapter(teambot: BotCore, *, web_app: object = None, edit_interval_s: float = 1.0) -> DiscordAdapter:

@@ -14,7 +14,9 @@ import time
 from typing import Any, Protocol
 
 import discord
+from discord.utils import MISSING
 
+from adapters.discord.views import RunningAnswers, Stopper, stop_button
 from bot.core.values import Citation, Reply
 
 log = logging.getLogger(__name__)
@@ -208,14 +210,17 @@ class Surface(Protocol):
     async def typing(self) -> None:
         """Show the typing indicator (for about ten seconds)."""
 
-    async def post(self, content: str) -> Any:
-        """Send a new message; returns something `edit`/`delete` accept."""
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
+        """Send a new message (with `view`'s buttons); returns something `edit`/`delete` accept."""
 
-    async def edit(self, handle: Any, content: str) -> None:
-        """Replace the content of a posted message."""
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = MISSING) -> None:
+        """Replace the content of a posted message (and its buttons: None removes them; MISSING keeps them)."""
 
     async def delete(self, handle: Any) -> None:
         """Remove a posted message."""
+
+    def message_id(self, handle: Any) -> int | None:
+        """The Discord id of a posted message (None if unknown)."""
 
 
 class ChannelSurface:
@@ -227,14 +232,18 @@ class ChannelSurface:
     async def typing(self) -> None:
         await self.channel.typing()
 
-    async def post(self, content: str) -> discord.Message:
-        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS)
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> discord.Message:
+        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS,
+                                       view=view if view is not None else MISSING)
 
-    async def edit(self, handle: discord.Message, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+    async def edit(self, handle: discord.Message, content: str, *, view: discord.ui.View | None = MISSING) -> None:
+        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, view=view)
 
     async def delete(self, handle: discord.Message) -> None:
         await handle.delete()
+
+    def message_id(self, handle: discord.Message) -> int | None:
+        return handle.id
 
 
 class InteractionSurface:
@@ -243,29 +252,36 @@ class InteractionSurface:
     def __init__(self, interaction: discord.Interaction[Any]) -> None:
         self.interaction = interaction
         self._original_used = False
+        self._original_id: int | None = None
 
     async def typing(self) -> None:
         # The deferred "is thinking…" state already shows that the bot is working.
         return None
 
-    async def post(self, content: str) -> Any:
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
         if not self._original_used:
             self._original_used = True
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            original = await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                                      view=view if view is not None else MISSING)
+            self._original_id = original.id
             return None  # None names the original response
-        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS)
+        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS,
+                                                    view=view if view is not None else MISSING)
 
-    async def edit(self, handle: Any, content: str) -> None:
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = MISSING) -> None:
         if handle is None:
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS, view=view)
         else:
-            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, view=view)
 
     async def delete(self, handle: Any) -> None:
         if handle is None:
             await self.interaction.delete_original_response()
         else:
             await handle.delete()
+
+    def message_id(self, handle: Any) -> int | None:
+        return self._original_id if handle is None else handle.id
 
 
 # --- the stream ------------------------------------------------------------------------------------------------
@@ -279,8 +295,15 @@ class DiscordReplyStream:
     """
 
     def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
-                 limit: int = MESSAGE_LIMIT) -> None:
+                 limit: int = MESSAGE_LIMIT, stopper: Stopper | None = None,
+                 running: RunningAnswers | None = None) -> None:
         self.surface = surface
+        self.stopper = stopper
+        """Who may stop the answer, if it can be stopped: its first message then carries a Stop button."""
+        self.running = running if stopper is not None else None
+        """Where the Stop button's handler finds this answer by its message id."""
+        self._stop_message: int | None = None
+        """The id of the message showing the Stop button, while it does."""
         self.min_interval_s = min_interval_s
         self.typing_every_s = typing_every_s
         self.limit = limit
@@ -289,6 +312,7 @@ class DiscordReplyStream:
         self._handles: list[Any] = []
         self._last_render = 0.0
         self._typing: asyncio.Task[None] | None = None
+        self._finished = False
 
     async def working(self) -> None:
         """Start the typing indicator, renewed until the first message appears."""
@@ -319,26 +343,55 @@ class DiscordReplyStream:
         await self._render(split_message(text_so_far + " …", limit=self.limit))
 
     async def finish(self, reply: Reply) -> None:
-        """Show the whole answer with its sources, split over as many messages as needed."""
+        """Show the whole answer with its sources, split over as many messages as needed (no Stop any more)."""
+        self._finished = True
         await self._stop_typing()
-        await self._render(split_message(render_reply(reply), limit=self.limit))
+        try:
+            await self._render(split_message(render_reply(reply), limit=self.limit))
+        finally:
+            self._forget_stop_button()  # even if the last edit failed: a later click says it no longer runs
+
+    async def stop_requested(self) -> None:
+        """`bot.core.ports.Stoppable`: return once the asker pressed Stop (never, for an answer without one)."""
+        if self.stopper is None:
+            await asyncio.Future()  # pending until the dispatcher cancels it
+        else:
+            await self.stopper.stop_requested()
 
     async def _render(self, pieces: list[str]) -> None:
         """Make the posted messages show `pieces`: edit what changed, post what is new, drop the excess."""
         for index, piece in enumerate(pieces):
             if index < len(self._handles):
-                if self.pieces[index] != piece:
+                if index == 0 and self._finished and self._stop_message is not None:
+                    # The final edit of the first message also takes its Stop button away.
+                    await self.surface.edit(self._handles[0], piece, view=None)
+                    self._forget_stop_button()
+                    self.pieces[0] = piece
+                elif self.pieces[index] != piece:
                     await self.surface.edit(self._handles[index], piece)
                     self.pieces[index] = piece
             else:
-                self._handles.append(await self.surface.post(piece))
+                with_stop = index == 0 and not self._finished and self.running is not None
+                self._handles.append(await self.surface.post(piece, view=stop_button() if with_stop else None))
                 self.pieces.append(piece)
+                if with_stop:
+                    self._show_stop_button(self.surface.message_id(self._handles[0]))
         while len(self._handles) > len(pieces):
             handle = self._handles.pop()
             self.pieces.pop()
             await self.surface.delete(handle)
         if self._handles:
             await self._stop_typing_soon()
+
+    def _show_stop_button(self, message_id: int | None) -> None:
+        if self.running is not None and self.stopper is not None and message_id is not None:
+            self._stop_message = message_id
+            self.running.add(message_id, self.stopper)
+
+    def _forget_stop_button(self) -> None:
+        if self.running is not None and self._stop_message is not None:
+            self.running.discard(self._stop_message)
+        self._stop_message = None
 
     async def _stop_typing_soon(self) -> None:
         # Posting a message ends Discord's typing indicator; stop renewing it.
