@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import translate
+from adapters.discord.choices import document_choices
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
@@ -109,6 +110,14 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         await reply_text(interaction, (await teambot.commands.delete(message, document)).text(plain))
+
+    @kb_delete.autocomplete("document")
+    async def kb_delete_names(interaction: discord.Interaction[Any], typed: str) -> list[app_commands.Choice[str]]:
+        # Only what the user could delete from here: this channel's documents, and every channel's for admins.
+        message = translate.interaction_message(interaction, text="")
+        listing = await teambot.commands.list_documents(message)
+        manageable = set(teambot.commands.manageable_scopes(message))
+        return document_choices([d for d in listing.documents if d.scope in manageable], typed)
 
     @app_commands.command(name="forget", description="Forget this thread's conversation history.")
     async def forget(interaction: discord.Interaction[Any]) -> None:

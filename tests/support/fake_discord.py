@@ -201,11 +201,11 @@ class FakeDiscord:
         return await self.interact(2, data, channel_id=channel_id, roles=roles)
 
     async def autocomplete(self, name: str, options: list[dict[str, Any]], *, channel_id: int = CHANNEL_ID,
-                           roles: list[int] | None = None) -> dict[str, Any]:
+                           user_id: int = HUMAN_ID, roles: list[int] | None = None) -> dict[str, Any]:
         """Push an APPLICATION_COMMAND_AUTOCOMPLETE interaction (type 4): `options` as for `slash`, the option
         being typed marked `"focused": True`. The bot answers with callback type 8 and `data.choices`."""
         return await self.interact(4, self._command_data(name, command_type=1, options=options),
-                                   channel_id=channel_id, roles=roles)
+                                   channel_id=channel_id, user_id=user_id, roles=roles)
 
     async def message_command(self, name: str, target: dict[str, Any], *, channel_id: int = CHANNEL_ID,
                               user_id: int = HUMAN_ID) -> dict[str, Any]:
