@@ -73,8 +73,12 @@ async def reply_text(interaction: discord.Interaction[Any], text: str, *, epheme
         await interaction.followup.send(piece, ephemeral=ephemeral, allowed_mentions=discord.AllowedMentions.none())
 
 
+ASK_ABOUT_THIS = "Ask teambot about this"
+"""The message context menu (right-click a message, Apps) that asks the message's words as a question."""
+
+
 def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
-                   ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group]:
+                   ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group | app_commands.ContextMenu]:
     """The bot's slash commands, bound to `teambot`; the adapter adds them to its tree."""
 
     @app_commands.command(name="ask", description="Ask a question about this channel's documents.")
@@ -137,4 +141,17 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         answer = await teambot.commands.stats(message, period)
         await reply_text(interaction, answer.markdown, ephemeral=True)  # the report is Markdown, as Discord's
 
-    return [ask, upload, kb, forget, stats]
+    async def ask_about(interaction: discord.Interaction[Any], target: discord.Message) -> None:
+        # A context menu takes no input: the message's own words are the question, answered where it was asked.
+        bot_id = interaction.client.user.id if interaction.client.user is not None else 0
+        question = translate.strip_mention(target.content, bot_id)
+        if not question:
+            await interaction.response.send_message("That message has no text to ask about.", ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text=question)
+        await teambot.commands.ask(message, stream_factory(InteractionSurface(interaction)))
+
+    ask_about_menu = app_commands.ContextMenu(name=ASK_ABOUT_THIS, callback=ask_about)
+
+    return [ask, upload, kb, forget, stats, ask_about_menu]
