@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import discord
 from discord.utils import MISSING
 
+from adapters.discord.render import subtext, tables_readable
 from adapters.discord.views import RunningAnswers, Stopper, stop_button
 from bot.core.values import Citation, Reply
 
@@ -193,12 +194,14 @@ def sources_block(citations: tuple[Citation, ...]) -> str:
 
 
 def render_reply(reply: Reply) -> str:
-    """The full text of a finished reply: the answer, then its sources."""
-    text = reply.text.strip() or ("Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
+    """The full text of a finished reply: the answer (tables made readable), then its sources as subtext."""
+    text = tables_readable(reply.text.strip()) or (
+        "Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
     sources = sources_block(reply.citations)
     if reply.consulted_only:
-        sources = (sources + "\n" if sources else "") + "-# " + plain(reply.consulted_text())
-    return f"{text}\n\n{sources}" if sources else text
+        sources = (sources + "\n" if sources else "") + plain(reply.consulted_text())
+    # Sources are small print under the answer (Discord's `-#` subtext), links and all.
+    return f"{text}\n\n{subtext(sources)}" if sources else text
 
 
 # --- where messages go ---------------------------------------------------------------------------------------
@@ -340,7 +343,7 @@ class DiscordReplyStream:
         if now - self._last_render < self.min_interval_s or not text_so_far.strip():
             return
         self._last_render = now
-        await self._render(split_message(text_so_far + " …", limit=self.limit))
+        await self._render(split_message(tables_readable(text_so_far) + " …", limit=self.limit))
 
     async def finish(self, reply: Reply) -> None:
         """Show the whole answer with its sources, split over as many messages as needed (no Stop any more)."""
