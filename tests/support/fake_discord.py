@@ -32,6 +32,7 @@ HUMAN_ID = 120000000000000001
 OTHER_BOT_ID = 130000000000000001
 DM_CHANNEL_ID = 170000000000000001
 TIMESTAMP = "2025-01-01T00:00:00+00:00"
+MESSAGE_CONTENT_INTENT = 1 << 15
 
 
 def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -177,10 +178,23 @@ class FakeDiscord:
         return payload
 
     async def message(self, content: str, *, channel_id: int = CHANNEL_ID, **options: Any) -> dict[str, Any]:
-        """Push MESSAGE_CREATE as a human (by default) would cause it; returns the payload."""
+        """Push MESSAGE_CREATE as a human (by default) would cause it; returns the payload as sent.
+
+        Like Discord, a client that identified without the message content intent gets a server message's
+        `content`, `attachments`, `embeds` and `components` empty, unless the message mentions the bot or the
+        bot wrote it (DMs always come whole).
+        """
         payload = self.message_payload(content, channel_id=channel_id, **options)
+        if not self.reads_message_content and "guild_id" in payload and not payload["mentions"] \
+                and payload["author"]["id"] != str(BOT_ID):
+            payload.update(content="", attachments=[], embeds=[], components=[])
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
+
+    @property
+    def reads_message_content(self) -> bool:
+        """Whether the client identified with the privileged message content intent (1 << 15)."""
+        return self.identify is None or bool(self.identify["intents"] & MESSAGE_CONTENT_INTENT)
 
     def attachment(self, name: str, data: bytes | None, *, content_type: str = "text/plain") -> dict[str, Any]:
         """An attachment payload whose URL this server serves (or 404s when `data` is None)."""
