@@ -1,4 +1,5 @@
-"""Slash commands: `/ask`, `/upload`, `/kb list|delete`, `/forget`, `/stats`, registered explicitly on a CommandTree.
+"""Slash commands (`/ask`, `/upload`, `/upload-everywhere`, `/kb list|delete`, `/forget`, `/stats`) and the
+message context menu, registered explicitly on a CommandTree.
 
 Each command defers first (Discord allows three seconds for the first
 response) and then reports through the deferred response.
@@ -73,6 +74,8 @@ async def reply_text(interaction: discord.Interaction[Any], text: str, *, epheme
         await interaction.followup.send(piece, ephemeral=ephemeral, allowed_mentions=discord.AllowedMentions.none())
 
 
+UPLOAD_EVERYWHERE = "upload-everywhere"
+"""The admins' upload to every channel of a server (hidden from members who cannot manage the server)."""
 ASK_ABOUT_THIS = "Ask teambot about this"
 """The message context menu (right-click a message, Apps) that asks the message's words as a question."""
 
@@ -89,16 +92,29 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         stream = stream_factory(InteractionSurface(interaction))
         await teambot.commands.ask(message, stream)
 
-    @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
-    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)",
-                           everywhere="Admins: make it available in every channel of this server")
-    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None,
-                     everywhere: bool = False) -> None:
+    async def add_file(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None, *,
+                       everywhere: bool) -> None:
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         scope = upload_scope(message).workspace_wide() if everywhere else upload_scope(message)
         outcomes = await upload_attachments(teambot, [file], scope=scope, actor=message.actor, note=note or "")
         await reply_text(interaction, outcomes_text(outcomes, plain))
+
+    @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
+    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None) -> None:
+        await add_file(interaction, file, note, everywhere=False)
+
+    # Admins only, so its own command: Discord can hide a command from members (default_permissions; server
+    # admins can change who sees it under Integrations), never one option of a command. TEAMBOT_ADMINS still
+    # decides who may use it.
+    @app_commands.command(name=UPLOAD_EVERYWHERE, description="Admins: add a file to every channel of this server.")
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def upload_everywhere(interaction: discord.Interaction[Any], file: discord.Attachment,
+                                note: str | None = None) -> None:
+        await add_file(interaction, file, note, everywhere=True)
 
     kb = app_commands.Group(name="kb", description="This channel's knowledge base.")
 
@@ -154,4 +170,4 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
 
     ask_about_menu = app_commands.ContextMenu(name=ASK_ABOUT_THIS, callback=ask_about)
 
-    return [ask, upload, kb, forget, stats, ask_about_menu]
+    return [ask, upload, upload_everywhere, kb, forget, stats, ask_about_menu]

@@ -326,7 +326,10 @@ class FakeDiscord:
                        "verify_key": "00", "flags": 0, "rpc_origins": [], "team": None})
         if method == "PUT" and (m := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path)):
             return ok([{**command, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1",
-                        "guild_id": m.group(1), "default_member_permissions": None, "nsfw": False,
+                        "guild_id": m.group(1), "nsfw": False,
+                        # Discord answers with the permission bits as a string, whatever number was sent.
+                        "default_member_permissions": None if command.get("default_member_permissions") is None
+                        else str(command["default_member_permissions"]),
                         "description": command.get("description", ""), "type": command.get("type", 1)}
                        for command in body or []])
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
