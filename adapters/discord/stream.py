@@ -14,10 +14,9 @@ import time
 from typing import Any, Protocol
 
 import discord
-from discord.utils import MISSING
 
 from adapters.discord.render import subtext, tables_readable
-from adapters.discord.views import RunningAnswers, Stopper, stop_button
+from adapters.discord.views import RunningAnswers, Stopper, no_buttons, stop_button
 from bot.core.values import Citation, Reply
 
 log = logging.getLogger(__name__)
@@ -214,16 +213,21 @@ class Surface(Protocol):
         """Show the typing indicator (for about ten seconds)."""
 
     async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
-        """Send a new message (with `view`'s buttons); returns something `edit`/`delete` accept."""
+        """Send a new message (with `view`'s components); returns something `edit`/`delete` accept."""
 
-    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = MISSING) -> None:
-        """Replace the content of a posted message (and its buttons: None removes them; MISSING keeps them)."""
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
+        """Replace the content of a posted message (and its components with `view`'s, when given)."""
 
     async def delete(self, handle: Any) -> None:
         """Remove a posted message."""
 
     def message_id(self, handle: Any) -> int | None:
         """The Discord id of a posted message (None if unknown)."""
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` only when there is one: discord.py takes an edit's `view=None` as "remove the components"."""
+    return {"view": view} if view is not None else {}
 
 
 class ChannelSurface:
@@ -236,11 +240,10 @@ class ChannelSurface:
         await self.channel.typing()
 
     async def post(self, content: str, *, view: discord.ui.View | None = None) -> discord.Message:
-        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS,
-                                       view=view if view is not None else MISSING)
+        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
-    async def edit(self, handle: discord.Message, content: str, *, view: discord.ui.View | None = MISSING) -> None:
-        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, view=view)
+    async def edit(self, handle: discord.Message, content: str, *, view: discord.ui.View | None = None) -> None:
+        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: discord.Message) -> None:
         await handle.delete()
@@ -265,17 +268,18 @@ class InteractionSurface:
         if not self._original_used:
             self._original_used = True
             original = await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
-                                                                      view=view if view is not None else MISSING)
+                                                                      **_with_view(view))
             self._original_id = original.id
             return None  # None names the original response
         return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS,
-                                                    view=view if view is not None else MISSING)
+                                                    **_with_view(view))
 
-    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = MISSING) -> None:
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
         if handle is None:
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS, view=view)
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                          **_with_view(view))
         else:
-            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, view=view)
+            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: Any) -> None:
         if handle is None:
@@ -367,7 +371,7 @@ class DiscordReplyStream:
             if index < len(self._handles):
                 if index == 0 and self._finished and self._stop_message is not None:
                     # The final edit of the first message also takes its Stop button away.
-                    await self.surface.edit(self._handles[0], piece, view=None)
+                    await self.surface.edit(self._handles[0], piece, view=no_buttons())
                     self._forget_stop_button()
                     self.pieces[0] = piece
                 elif self.pieces[index] != piece:

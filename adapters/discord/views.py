@@ -73,6 +73,11 @@ def stop_button() -> discord.ui.View:
     return view
 
 
+def no_buttons() -> discord.ui.View:
+    """No components: an edit with it takes a message's buttons away."""
+    return discord.ui.View(timeout=None)
+
+
 class AnswerControls(discord.ui.View):
     """The persistent handler of the answer buttons (register once with `client.add_view`)."""
 

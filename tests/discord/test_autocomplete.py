@@ -31,11 +31,11 @@ async def test_kb_delete_suggests_this_channels_documents_as_typed(discord_bot: 
     [guide] = [d for d in await discord_bot.teambot.knowledge.list_documents([CHANNEL]) if d.source == "guide.md"]
 
     typed = await discord.autocomplete("kb", _delete_typing("GUI"))
-    [response] = await discord.wait_for(lambda: discord.callbacks(typed))
+    [response] = await discord.wait_for(lambda: discord.responses_to(typed))
     assert response.json == {"type": 8, "data": {"choices": [{"name": "guide.md", "value": guide.id}]}}
 
     everything = await discord.autocomplete("kb", _delete_typing(""))
-    [response] = await discord.wait_for(lambda: discord.callbacks(everything))
+    [response] = await discord.wait_for(lambda: discord.responses_to(everything))
     assert [c["name"] for c in response.json["data"]["choices"]] == ["guide.md", "runbook.md"]
 
     # The chosen value deletes that very document.
@@ -53,11 +53,11 @@ async def test_every_channel_documents_are_suggested_to_admins_only(make_setting
         await env.teambot.commands.ingest([Attachment(name="policy.md", data=b"# Policy\n\nBe kind.\n")],
                                           scope=CHANNEL.workspace_wide(), uploader=str(HUMAN_ID))
         admin = await discord.autocomplete("kb", _delete_typing("pol"))
-        [response] = await discord.wait_for(lambda: discord.callbacks(admin))
+        [response] = await discord.wait_for(lambda: discord.responses_to(admin))
         assert [c["name"] for c in response.json["data"]["choices"]] == ["policy.md (every channel)"]
 
         member = await discord.autocomplete("kb", _delete_typing("pol"), user_id=SOMEONE_ELSE)
-        [response] = await discord.wait_for(lambda: discord.callbacks(member))
+        [response] = await discord.wait_for(lambda: discord.responses_to(member))
         assert response.json["data"]["choices"] == [], "not offered to who may not delete it"
 
 

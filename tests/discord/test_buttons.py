@@ -31,19 +31,23 @@ async def test_only_the_asker_stops_an_answer_which_keeps_what_was_written(
     assert discord.shown(message).startswith("Part "), "the Stop button comes with the first words"
 
     other = await discord.click(STOP_ID, message_id=message, channel_id=thread, user_id=SOMEONE_ELSE)
-    [refusal] = await discord.wait_for(lambda: discord.callbacks(other))
+    [refusal] = await discord.wait_for(lambda: discord.responses_to(other))
     assert refusal.json["type"] == 4 and refusal.json["data"]["flags"] & 64, "an answer only the clicker sees"
     assert refusal.json["data"]["content"] == f"Only <@{HUMAN_ID}> can stop this answer."
     assert _with_stop(discord, thread) == [message], "still running"
 
     mine = await discord.click(STOP_ID, message_id=message, channel_id=thread)
-    [ack] = await discord.wait_for(lambda: discord.callbacks(mine))
+    [ack] = await discord.wait_for(lambda: discord.responses_to(mine))
     assert ack.json["type"] == 6, "acknowledged without a message: the answer's last edit shows it"
     await discord.wait_for(lambda: not _with_stop(discord, thread))
     assert discord.shown(message) == "Part\n\n_Stopped._"
     assert discord.buttons(message) == [], "the last edit takes the Stop button away"
     assert len(discord_bot_llm.adapter.running) == 0
     assert len(openai_server.chat_requests()) == 1
+
+    again = await discord.click(STOP_ID, message_id=message, channel_id=thread)
+    [late] = await discord.wait_for(lambda: discord.responses_to(again))
+    assert late.json["data"]["content"] == "This answer is no longer running."
 
 
 async def test_a_stop_on_a_finished_answer_or_after_a_restart_says_it_no_longer_runs(
@@ -54,7 +58,7 @@ async def test_a_stop_on_a_finished_answer_or_after_a_restart_says_it_no_longer_
         discord = env.discord
         # A message with a Stop button posted by an earlier process: this one never saw it.
         old = await discord.click(STOP_ID, message_id="180000000000000009")
-        [answer] = await discord.wait_for(lambda: discord.callbacks(old))
+        [answer] = await discord.wait_for(lambda: discord.responses_to(old))
     assert answer.json["type"] == 4 and answer.json["data"]["flags"] & 64
     assert answer.json["data"]["content"] == "This answer is no longer running."
 
@@ -69,6 +73,6 @@ async def test_a_slash_ask_can_be_stopped_too(discord_bot_llm: DiscordHarness, o
         lambda: next((c.message_id for c in discord.calls if c.message_id and f"/{ask['token']}/" in c.path
                       and STOP_ID in discord.custom_ids(c.message_id)), None))
     mine = await discord.click(STOP_ID, message_id=original)
-    await discord.wait_for(lambda: discord.callbacks(mine))
+    await discord.wait_for(lambda: discord.responses_to(mine))
     await discord.wait_for(lambda: discord.shown(original).endswith("_Stopped._"))
     assert discord.buttons(original) == []

@@ -18,7 +18,7 @@ async def test_ask_about_a_message_answers_its_words_for_everyone(discord_bot: D
     target = discord.message_payload("Which port does the web console listen on?", channel_id=CHANNEL_ID,
                                      author_id=OTHER_BOT_ID)
     asked = await discord.message_command(ASK_ABOUT_THIS, target)
-    [deferred] = await discord.wait_for(lambda: discord.callbacks(asked))
+    [deferred] = await discord.wait_for(lambda: discord.responses_to(asked))
     assert deferred.json["type"] == 5 and not (deferred.json.get("data") or {}).get("flags"), "answered in public"
     [answer] = await discord.wait_for(
         lambda: [c for c in discord.interaction_contents(asked["token"]) if "Sources" in c])
@@ -29,6 +29,6 @@ async def test_ask_about_a_message_without_words_says_so(discord_bot: DiscordHar
     discord = discord_bot.discord
     target = discord.message_payload(MENTION, channel_id=CHANNEL_ID, mention_bot=True)
     asked = await discord.message_command(ASK_ABOUT_THIS, target)
-    [refusal] = await discord.wait_for(lambda: discord.callbacks(asked))
+    [refusal] = await discord.wait_for(lambda: discord.responses_to(asked))
     assert refusal.json["type"] == 4 and refusal.json["data"]["flags"] & 64
     assert refusal.json["data"]["content"] == "That message has no text to ask about."

@@ -39,7 +39,8 @@ def test_a_backtick_in_a_cell_cannot_close_the_block() -> None:
 
 
 def test_a_rendered_reply_has_readable_tables_and_subtext_sources() -> None:
-    reply = Reply(text="| a | b |\n|---|---|\n| 1 | 2 [1] |", citations=(Citation(1, "guide.md", "§ Linux", "…", "d1"),))
+    guide = Citation(1, "guide.md", "§ Linux", "…", "d1")
+    reply = Reply(text="| a | b |\n|---|---|\n| 1 | 2 [1] |", citations=(guide,))
     assert render_reply(reply) == (
         "```\na | b\n--+------\n1 | 2 [1]\n```\n\n-# **Sources**\n-# [1] **guide.md** — § Linux")
     assert subtext("one\n\ntwo") == "-# one\n-# two"

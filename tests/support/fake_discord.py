@@ -411,7 +411,7 @@ class FakeDiscord:
         return [c["custom_id"] for row in self.buttons(message_id) for c in row.get("components", [])
                 if "custom_id" in c]
 
-    def callbacks(self, interaction: dict[str, Any]) -> list[Call]:
+    def responses_to(self, interaction: dict[str, Any]) -> list[Call]:
         """The bot's responses to one interaction (`POST /interactions/{id}/{token}/callback`)."""
         return self.calls_to("POST", rf"/interactions/{interaction['id']}/[^/]+/callback")
 
