@@ -64,7 +64,7 @@ def _cell_text(cell: str) -> str:
 
 def _is_delimiter_row(line: str) -> bool:
     """`|---|:--:|` and the like: every cell dashes, optionally with colons at either end."""
-    if "-" not in line:
+    if "-" not in line or "|" not in line:
         return False
     for cell in _cells(line):
         core = cell[1:] if cell.startswith(":") else cell
@@ -112,8 +112,10 @@ def tables_readable(text: str) -> str:
         line = lines[index]
         if line.lstrip().startswith(_FENCE):
             in_code = not in_code
-        elif (not in_code and _is_row(line) and index + 1 < len(lines) and _is_delimiter_row(lines[index + 1])):
-            header = _cells(line)
+        elif not in_code and _is_row(line) and index + 1 < len(lines) and _is_delimiter_row(lines[index + 1]) \
+                and len(header := _cells(line)) == len(_cells(lines[index + 1])):
+            # As in GitHub's Markdown, the delimiter row has as many cells as the header (and a pipe, so a
+            # `---` under a line that merely contains one stays a heading rule).
             end = index + 2
             while end < len(lines) and _is_row(lines[end]) and not lines[end].lstrip().startswith(_FENCE):
                 end += 1

@@ -26,6 +26,8 @@ def test_text_without_tables_and_tables_in_code_are_left_alone() -> None:
     assert tables_readable("a | b without a delimiter row\nnext line") == "a | b without a delimiter row\nnext line"
     fenced = "```\n| a | b |\n|---|---|\n```"
     assert tables_readable(fenced) == fenced
+    for not_a_table in ("Use a | b\n---", "| a | b |\n|---|\n| 1 | 2 |"):  # a heading rule; cells don't match
+        assert tables_readable(not_a_table) == not_a_table
 
 
 def test_a_table_too_wide_to_line_up_becomes_one_line_per_row() -> None:
