@@ -299,6 +299,8 @@ class DiscordReplyStream:
 
     Visible updates during streaming happen at most once per `min_interval_s`
     (Discord rate-limits edits; discord.py queues whatever still hits a limit).
+    With a `stopper`, the first message has a Stop button while the answer is written
+    (`adapters.discord.views`); the final edit takes it away.
     """
 
     def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
