@@ -46,3 +46,9 @@ def test_a_rendered_reply_has_readable_tables_and_subtext_sources() -> None:
     assert render_reply(reply) == (
         "```\na | b\n--+------\n1 | 2 [1]\n```\n\n-# **Sources**\n-# [1] **guide.md** — § Linux")
     assert subtext("one\n\ntwo") == "-# one\n-# two"
+
+
+def test_a_linked_source_is_a_masked_link_in_the_subtext() -> None:
+    guide = Citation(1, "guide.md", "§ Linux", "…", "d1", url="https://wiki.example.com/guide")
+    rendered = render_reply(Reply(text="Port 8080 [1].", citations=(guide,)))
+    assert rendered.endswith("\n\n-# **Sources**\n-# [1] [**guide.md**](<https://wiki.example.com/guide>) — § Linux")
