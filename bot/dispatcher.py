@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -94,6 +95,13 @@ async def run_unless_stopped(work: Coroutine[Any, Any, None], stream: ReplyStrea
         if not running.done():
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
+
+
+def stopped_reply(written: str) -> Reply:
+    """The reply to an answer its reader stopped: what was written so far, marked as cut short."""
+    written = written.strip()
+    return Reply(text=f"{written}\n\n{STOPPED_NOTE}" if written else STOPPED_BEFORE_WRITING,
+                 answered=False, mode="error", error=STOPPED_ERROR)
 
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
@@ -207,27 +215,16 @@ class Dispatcher:
                 shower.cancel()
                 await asyncio.gather(shower, return_exceptions=True)
 
-        try:
-            stopped = await run_unless_stopped(run(), stream)
-        except asyncio.CancelledError:
-            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
-            await asyncio.shield(self._finish(stream, reply))
-            raise
-        except Exception as exc:  # every failure becomes a clear reply, never silence
-            kind, reason = describe_failure(exc)
-            if kind == "internal":
-                log.exception("summary failed", extra={"kind": kind})
-            else:
-                log.warning("summary failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
+        stopped, failure = await self._run(run(), stream, doing="summary")
+        if failure is not None:
+            kind, reason = failure
             reply = Reply(text=f"Sorry, I couldn't summarize this thread: {reason}", answered=False, mode="error",
                           error=reason)
             await self._finish(stream, reply)
             await self._record(message, reply, started, None, {}, error_kind=kind)
             return reply
         if stopped:
-            written_text = "".join(written).strip()
-            reply = Reply(text=f"{written_text}\n\n{STOPPED_NOTE}" if written_text else STOPPED_BEFORE_WRITING,
-                          answered=False, mode="error", error=STOPPED_ERROR)
+            reply = stopped_reply("".join(written))
             await self._finish(stream, reply)
             await self._record(message, reply, started, None, {}, error_kind=STOPPED_ERROR)
             return reply
@@ -235,6 +232,25 @@ class Dispatcher:
         await self._finish(stream, reply)
         await self._record(message, reply, started, time.perf_counter() - started, usage)
         return reply
+
+    async def _run(self, work: Coroutine[Any, Any, None], stream: ReplyStream, *,
+                   doing: str) -> tuple[bool, tuple[str, str] | None]:
+        """Run `work` (the `doing` of an answer) to its end or its reader's stop: (stopped, the kind and the
+        reason for the user of a failure, or None). Shutdown ends the stream with a notice and propagates."""
+        try:
+            return await run_unless_stopped(work, stream), None
+        except asyncio.CancelledError:
+            # Shutting down mid-answer: end the "working" state with a reason instead of silence.
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
+            await asyncio.shield(self._finish(stream, reply))
+            raise
+        except Exception as exc:  # every failure becomes a clear reply, never silence
+            kind, reason = describe_failure(exc)
+            if kind == "internal":
+                log.exception(f"{doing} failed", extra={"kind": kind})
+            else:  # an outside service failed the way `reason` says: one line, no traceback
+                log.warning(f"{doing} failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
+            return False, (kind, reason)
 
     async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
         try:
@@ -281,19 +297,9 @@ class Dispatcher:
                 elif mode == "values":
                     state = payload
 
-        try:
-            stopped = await run_unless_stopped(run_graph(), stream)
-        except asyncio.CancelledError:
-            # Shutting down mid-answer: end the "working" state with a reason instead of silence.
-            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
-            await asyncio.shield(self._finish(stream, reply))
-            raise
-        except Exception as exc:  # every failure becomes a clear reply, never silence
-            kind, reason = describe_failure(exc)
-            if kind == "internal":
-                log.exception("answer failed", extra={"kind": kind})
-            else:  # an outside service failed the way `reason` says: one line, no traceback
-                log.warning("answer failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
+        stopped, failure = await self._run(run_graph(), stream, doing="answer")
+        if failure is not None:
+            kind, reason = failure
             reply = Reply(text=f"Sorry, I couldn't answer: {reason}" + self._outage_notice(history_ok),
                           answered=False, mode="error",
                           error=reason, history_available=history_ok)
@@ -302,9 +308,7 @@ class Dispatcher:
             return reply
         if stopped:
             # What was written stays, marked as cut short; it is no turn to remember.
-            written = text_so_far.strip()
-            reply = Reply(text=f"{written}\n\n{STOPPED_NOTE}" if written else STOPPED_BEFORE_WRITING,
-                          answered=False, mode="error", error=STOPPED_ERROR, history_available=history_ok)
+            reply = replace(stopped_reply(text_so_far), history_available=history_ok)
             await self._finish(stream, reply)
             await self._record(message, reply, started, first_token_s, state.get("usage") or {},
                                error_kind=STOPPED_ERROR)

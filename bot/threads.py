@@ -1,4 +1,9 @@
-"""A chat thread as a document: "Save to knowledge" stores a thread, with its link, in the channel's knowledge.
+"""Chat threads, the platform-free part: their messages cleaned and bounded as every adapter reads them, and
+a thread as a document ("Save to knowledge" stores a thread, with its link, in the channel's knowledge).
+
+A thread's messages are strangers' text: each is cleaned (`clean_message_text`: control and invisible
+characters removed, line breaks kept) and cut, and a thread is bounded (`bound_thread`): its root and
+the most recent replies, within a count and a total size.
 
 The document is Markdown: the link to the thread first (where it can be read in full), a heading
 naming the thread, then each message under its author and time. Its name comes from the thread's
@@ -11,8 +16,49 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.core.labels import clean_label
+from bot.core.labels import clean_label, is_hidden
 from bot.core.values import Attachment, ThreadMessage
+
+MAX_THREAD_MESSAGES = 40
+"""The root and the 39 most recent replies: a question is about what was said lately."""
+MAX_MESSAGE_CHARS = 4000
+"""One message's text is cut here (Slack allows 40,000 characters, Discord 4,000)."""
+MAX_THREAD_CHARS = 40_000
+"""All the messages kept, together: older replies are dropped past it (the root always stays)."""
+MAX_AUTHOR_CHARS = 80
+
+
+
+def clean_message_text(text: str, *, max_chars: int = MAX_MESSAGE_CHARS) -> str:
+    """A message's text without control and invisible characters (line breaks kept, tabs as spaces, runs of
+    spaces and of blank lines collapsed), cut to `max_chars` with "…"."""
+    text = text[: max_chars * 2]  # cleaning only shrinks it: a huge message costs no more than a long one
+    lines = ["".join(" " if char == "\t" else char for char in line if char == "\t" or not is_hidden(char))
+             for line in text.splitlines()]
+    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(" ".join(line.split()) for line in lines)).strip()
+    return cleaned if len(cleaned) <= max_chars else cleaned[: max_chars - 1].rstrip() + "…"
+
+
+def author_label(*names: object) -> str:
+    """The first of `names` with something printable in it, as a one-line label; "someone" if none has."""
+    for name in names:
+        label = clean_label(str(name or ""), max_chars=MAX_AUTHOR_CHARS)
+        if label:
+            return label
+    return "someone"
+
+
+def bound_thread(root: ThreadMessage | None, replies: Sequence[ThreadMessage]) -> tuple[ThreadMessage, ...]:
+    """The root and the most recent replies within `MAX_THREAD_MESSAGES` and `MAX_THREAD_CHARS`, oldest first."""
+    kept: list[ThreadMessage] = []
+    room = MAX_THREAD_CHARS - (len(root.text) if root else 0)
+    for reply in reversed(replies):
+        if len(kept) >= MAX_THREAD_MESSAGES - (1 if root else 0) or len(reply.text) > room:
+            break
+        kept.append(reply)
+        room -= len(reply.text)
+    return ((root,) if root else ()) + tuple(reversed(kept))
+
 
 NAME_WORDS = 6
 """Words of the root message in the document's name."""

@@ -4,7 +4,8 @@ message shortcuts, "Summarize this thread" and "Save to knowledge".
 A thread is read when the bot is asked inside one (a mention or a follow-up) and when a shortcut is used
 on one of its messages. Its messages are strangers' text: each is made plain (Slack's `<@U1>`, `<#C1|x>`
 and `<url|label>` markup spelled out, entities decoded, control and invisible characters removed) and
-cut, and the thread is bounded: its root and the most recent replies, within a count and a total size.
+cut, and the thread is bounded: its root and the most recent replies, within a count and a total size
+(`bot.threads`).
 The bot's own messages are left out (its answers are in its history already, and saving them would
 store the documents' words again). Reading honours Slack's rate limits (the client retries after
 `Retry-After`) within a deadline; past it, or on any error, the answer goes on without the thread.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,20 +24,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
 from adapters.slack.mrkdwn import unescape
-from bot.core.labels import clean_label, is_hidden
+from bot.core.labels import clean_label
 from bot.core.values import IncomingMessage, ThreadMessage
+from bot.threads import MAX_MESSAGE_CHARS, MAX_THREAD_MESSAGES, author_label, bound_thread, clean_message_text
 
 SUMMARIZE_CALLBACK_ID = "teambot_summarize_thread"
 SAVE_CALLBACK_ID = "teambot_save_thread"
 """The message shortcuts' callback ids (manifest.yml `features.shortcuts`)."""
 
-MAX_THREAD_MESSAGES = 40
-"""The root and the 39 most recent replies: a question is about what was said lately."""
-MAX_MESSAGE_CHARS = 4000
-"""One message's text is cut here (Slack allows 40,000 characters)."""
-MAX_THREAD_CHARS = 40_000
-"""All the messages kept, together: older replies are dropped past it (the root always stays)."""
-MAX_AUTHOR_CHARS = 80
 PAGE_SIZE = 200
 """Messages asked for per `conversations.replies` call (Slack's advice: no more than 200)."""
 MAX_PAGES = 10
@@ -62,25 +57,16 @@ def plain_text(text: str, *, max_chars: int = MAX_MESSAGE_CHARS) -> str:
     text = _SPECIAL.sub(lambda m: f"@{m.group(1) or m.group(2) or 'group'}", text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) and m.group(2) != m.group(1)
                      else m.group(1), text)
-    text = unescape(text)
-    lines = ["".join(" " if char == "\t" else char for char in line if char == "\t" or not is_hidden(char))
-             for line in text.splitlines()]
-    cleaned = "\n".join(" ".join(line.split()) for line in lines).strip()
-    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
-    return cleaned if len(cleaned) <= max_chars else cleaned[: max_chars - 1].rstrip() + "…"
+    return clean_message_text(unescape(text), max_chars=max_chars)
 
 
 def _author(message: Mapping[str, Any]) -> str:
-    profile = message.get("user_profile") if isinstance(message.get("user_profile"), Mapping) else {}
-    assert isinstance(profile, Mapping)
-    bot = message.get("bot_profile") if isinstance(message.get("bot_profile"), Mapping) else {}
-    assert isinstance(bot, Mapping)
-    for name in (profile.get("display_name"), profile.get("real_name"), message.get("username"), bot.get("name"),
-                 message.get("user"), message.get("bot_id")):
-        label = clean_label(str(name or ""), max_chars=MAX_AUTHOR_CHARS)
-        if label:
-            return label
-    return "someone"
+    profile = message.get("user_profile")
+    bot = message.get("bot_profile")
+    profile = profile if isinstance(profile, Mapping) else {}
+    bot = bot if isinstance(bot, Mapping) else {}
+    return author_label(profile.get("display_name"), profile.get("real_name"), message.get("username"),
+                        bot.get("name"), message.get("user"), message.get("bot_id"))
 
 
 def _at(ts: Any) -> datetime | None:
@@ -102,18 +88,6 @@ def thread_message(message: Any, *, bot_user_id: str | None) -> ThreadMessage | 
     if at is None or not text:
         return None
     return ThreadMessage(author=_author(message), text=text, at=at)
-
-
-def bounded(root: ThreadMessage | None, replies: Sequence[ThreadMessage]) -> tuple[ThreadMessage, ...]:
-    """The root and the most recent replies within `MAX_THREAD_MESSAGES` and `MAX_THREAD_CHARS`, oldest first."""
-    kept: list[ThreadMessage] = []
-    room = MAX_THREAD_CHARS - (len(root.text) if root else 0)
-    for reply in reversed(replies):
-        if len(kept) >= MAX_THREAD_MESSAGES - (1 if root else 0) or len(reply.text) > room:
-            break
-        kept.append(reply)
-        room -= len(reply.text)
-    return ((root,) if root else ()) + tuple(reversed(kept))
 
 
 async def read_thread(client: AsyncWebClient, *, channel: str, thread_ts: str, bot_user_id: str | None,
@@ -141,7 +115,7 @@ async def read_thread(client: AsyncWebClient, *, channel: str, thread_ts: str, b
         cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
         if not response.get("has_more") or not cursor:
             break
-    return bounded(root, list(recent))
+    return bound_thread(root, list(recent))
 
 
 # --- message shortcuts -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from adapters.slack import threads
 from agent.records import chunk_id
 from bot.core.values import Scope
 from bot.settings import Settings
+from bot.threads import MAX_MESSAGE_CHARS, MAX_THREAD_CHARS, MAX_THREAD_MESSAGES
 from tests.support.fake_slack import TEAM_ID, FakeSlack
 from tests.support.openai_server import FakeOpenAI
 from tests.support.slack_bot import SlackHarness, payload, running_slack, slack_settings
@@ -125,7 +126,7 @@ async def test_a_long_thread_is_read_page_by_page_and_keeps_its_root_and_latest_
     assert len(fake_slack.of("conversations.replies")) == 3, "450 messages in pages of 200"
     assert read[0].text == "Root: the Falcon launch checklist."
     assert [m.text for m in read[1:]] == [f"Reply number {i}." for i in range(411, 450)]
-    assert len(read) == threads.MAX_THREAD_MESSAGES
+    assert len(read) == MAX_THREAD_MESSAGES
 
 
 async def test_a_hostile_thread_is_bounded_and_cleaned(extractive_slack: SlackHarness) -> None:
@@ -140,8 +141,8 @@ async def test_a_hostile_thread_is_bounded_and_cleaned(extractive_slack: SlackHa
     client = slack.adapter.client
     read = await threads.read_thread(client, channel="C1", thread_ts=root, bot_user_id="UBOT")
 
-    assert sum(len(m.text) for m in read) <= threads.MAX_THREAD_CHARS
-    assert all(len(m.text) <= threads.MAX_MESSAGE_CHARS for m in read)
+    assert sum(len(m.text) for m in read) <= MAX_THREAD_CHARS
+    assert all(len(m.text) <= MAX_MESSAGE_CHARS for m in read)
     assert read[0].text == "Where is the [31mFalcon[0m runbook?", "control and invisible characters removed"
     assert read[-1].text == "The Falcon runbook is at the wiki (https://wiki.example.com/falcon) & @U1 owns it."
 
