@@ -51,8 +51,14 @@ def central_sentences(messages: Sequence[ThreadMessage], *, count: int = SUMMARY
             weights[term] = weights.get(term, 0.0) + idf[term]
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         vectors.append({t: w / norm for t, w in weights.items()})
-    centrality = [sum(sum(w * other.get(t, 0.0) for t, w in vector.items())
-                      for j, other in enumerate(vectors) if j != i) for i, vector in enumerate(vectors)]
+    # The sum of one sentence's cosines with all the others is its dot product with the sum of all the
+    # vectors, less its own (one, or nothing for a sentence without terms): linear in the thread's size.
+    total: dict[str, float] = {}
+    for vector in vectors:
+        for term, weight in vector.items():
+            total[term] = total.get(term, 0.0) + weight
+    centrality = [sum(w * total[t] for t, w in vector.items()) - sum(w * w for w in vector.values())
+                  for vector in vectors]
     chosen = {0} if sentences[0].message == 0 else set()
     for index in sorted(range(len(sentences)), key=lambda i: centrality[i], reverse=True):
         if len(chosen) >= count:

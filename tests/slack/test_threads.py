@@ -235,3 +235,13 @@ async def test_save_to_knowledge_is_refused_to_who_may_not_upload(
         assert "Can't save this thread" in told.params["text"]
         assert fake_slack.of("conversations.replies") == [], "refused before the thread is read"
         assert await slack.teambot.knowledge.list_documents([Scope("slack", TEAM_ID, "C1")]) == []
+
+
+async def test_a_summary_whose_model_is_down_quotes_the_thread_and_says_why(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    slack.fake.add_thread("C1", FREEZE_THREAD)
+    openai_server.fail_status = 503
+    await slack.interaction(payload("message_action_summarize"))
+    text, _ = await final_answer(slack.fake)
+    assert "**U3**: The Falcon freeze starts Friday at 18:00" in text
+    assert "No answer from the language model" in text and "quotes the thread" in text
