@@ -245,3 +245,22 @@ async def test_a_summary_whose_model_is_down_quotes_the_thread_and_says_why(
     text, _ = await final_answer(slack.fake)
     assert "**U3**: The Falcon freeze starts Friday at 18:00" in text
     assert "No answer from the language model" in text and "quotes the thread" in text
+
+
+async def test_with_a_model_the_thread_is_a_numbered_source_within_the_context_budget(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    from agent.budget import estimate_message_tokens
+
+    huge = "Falcon " + "flood " * 3000
+    root = slack.fake.add_thread("C1", [*FREEZE_THREAD, *[{"user": "U5", "text": huge} for _ in range(8)]])
+    openai_server.reply = "It starts Friday at 18:00 [1]."
+    await slack.event(mention_in_thread(root, "When does the Falcon freeze start?"))
+    text, sources = await final_answer(slack.fake)
+
+    assert text.startswith("It starts Friday at 18:00 [1].")
+    [request] = openai_server.chat_requests()
+    contents = [m["content"] for m in request["body"]["messages"]]
+    assert "[1] this thread (U3, " in contents[0] and "Friday at 18:00" in contents[0]
+    assert "U3" in sources[0]
+    settings = slack.teambot.settings
+    assert estimate_message_tokens(contents) <= settings.model_context_tokens - settings.max_answer_tokens
