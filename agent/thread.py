@@ -19,7 +19,7 @@ from agent.budget import ContextBudget, truncate_to_tokens
 from agent.lexical_search import LexicalSearch
 from agent.records import Chunk, Passage
 from agent.retrieval import FusionWeights, hangul_share, rerank_scores
-from agent.text import lexical_tokens
+from agent.text import lexical_tokens, split_sentences
 from bot.core.values import Scope, ThreadMessage
 
 THREAD_SOURCE = "this thread"
@@ -37,17 +37,25 @@ def thread_location(message: ThreadMessage) -> str:
 
 
 def thread_chunks(messages: Sequence[ThreadMessage], *, scope: Scope, max_tokens_each: int) -> list[Chunk]:
-    """One chunk per message with words in it, each cut to `max_tokens_each` (a runaway message must not
-    push everything else out of the prompt, as with remembered turns)."""
+    """One chunk per message that says something other than questions (`only_asks`), each cut to
+    `max_tokens_each` (a runaway message must not push everything else out of the prompt, as with
+    remembered turns)."""
     chunks = []
     for ordinal, message in enumerate(messages):
         text = truncate_to_tokens(message.text.strip(), max_tokens_each)
-        if not text:
+        if not text or only_asks(text):
             continue
         chunks.append(Chunk(id=f"{THREAD_DOCUMENT_ID}:{ordinal}", document_id=THREAD_DOCUMENT_ID, ordinal=ordinal,
                             text=text, source=THREAD_SOURCE, title="", location=thread_location(message),
                             scope=scope))
     return chunks
+
+
+def only_asks(text: str) -> bool:
+    """True for a message that only asks ("Which host should we use?"): it holds no answer, and it would
+    match the same question asked of the bot better than the reply that answers it."""
+    sentences = split_sentences(text)
+    return bool(sentences) and all(s.rstrip().endswith(("?", "？")) for s in sentences)
 
 
 def per_message_tokens(*, context_tokens: int, answer_tokens: int) -> int:

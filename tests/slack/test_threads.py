@@ -264,3 +264,17 @@ async def test_with_a_model_the_thread_is_a_numbered_source_within_the_context_b
     assert "U3" in sources[0]
     settings = slack.teambot.settings
     assert estimate_message_tokens(contents) <= settings.model_context_tokens - settings.max_answer_tokens
+
+
+async def test_a_question_asked_earlier_in_the_thread_is_not_taken_for_its_answer(
+        extractive_slack: SlackHarness) -> None:
+    slack = extractive_slack
+    root = slack.fake.add_thread("C1", [
+        {"user": "U1", "text": "Which staging host should Falcon deploys use?"},
+        {"user": "U2", "text": "Falcon deploys use staging-2.internal now; the old staging host is retired."},
+        {"user": "U5", "text": "Which staging host should Falcon deploys use?"},
+    ])
+    await slack.event(mention_in_thread(root, "Which staging host should Falcon deploys use?"))
+    text, sources = await final_answer(slack.fake)
+    assert "staging-2.internal" in text and "U2" in sources[0]
+    assert "should Falcon deploys use?" not in text, "a question holds no answer"
