@@ -76,7 +76,8 @@ def thread_document_name(messages: Sequence[ThreadMessage]) -> str:
 
 
 def thread_document(messages: Sequence[ThreadMessage], *, permalink: str | None, place: str = "") -> Attachment:
-    """The thread as a Markdown file ready to ingest: its link first, then every message with author and time.
+    """The thread as a Markdown file ready to ingest: its link first (and as the document's URL, which
+    citations link to), then every message with author and time.
 
     `place` names where it was said (`#general`), for the heading. Raises ValueError for an empty thread.
     """
@@ -96,7 +97,7 @@ def thread_document(messages: Sequence[ThreadMessage], *, permalink: str | None,
                          for line in message.text.strip().splitlines())
         lines += ["", f"**{message.author}** · {message.at:%Y-%m-%d %H:%M} UTC", "", body]
     return Attachment(name=thread_document_name(messages), data=("\n".join(lines).strip() + "\n").encode("utf-8"),
-                      mime_type="text/markdown")
+                      mime_type="text/markdown", source_url=permalink)
 
 
 SUMMARY_PHRASES = re.compile(

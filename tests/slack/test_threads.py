@@ -205,7 +205,9 @@ async def test_save_to_knowledge_stores_the_thread_with_its_link_and_answers_fro
     [document] = documents
     assert document.source == "thread-2023-11-14-1926-heads-up-the-deploy-freeze-for.md"
     first = (await slack.teambot.lexical.get_chunks([chunk_id(document.id, 0)]))[chunk_id(document.id, 0)]
-    assert first.text.startswith(f"https://test.slack.com/archives/C1/p{root.replace('.', '')}"), "its link first"
+    link = f"https://test.slack.com/archives/C1/p{root.replace('.', '')}"
+    assert first.text.startswith(link), "its link first"
+    assert document.url == link, "citations of it link to the thread"
 
     # Saved again (a second click): the same document, replaced rather than doubled.
     await slack.interaction(payload("message_action_save"))
