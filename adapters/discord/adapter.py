@@ -17,6 +17,7 @@ from discord import app_commands
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
+from adapters.discord.knowledge_menu import save_menu
 from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
 from adapters.discord.views import AnswerControls, RunningAnswers, Stopper
@@ -115,6 +116,7 @@ class DiscordAdapter(Adapter):
         client.add_view(AnswerControls(self.running))
         for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
+        client.tree.add_command(save_menu(self.teambot))
         try:
             if self.guild_ids:
                 for guild_id in self.guild_ids:

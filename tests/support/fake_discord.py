@@ -73,6 +73,9 @@ class FakeDiscord:
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
     _originals: dict[str, int] = field(default_factory=dict)
     """The message id of each interaction's original response, by interaction token."""
+    history: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Channel or thread id -> messages people posted there (`post`), oldest first: what
+    `GET /channels/{id}/messages` pages through and `GET /channels/{id}/messages/{id}` finds."""
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -239,6 +242,34 @@ class FakeDiscord:
         return await self.interact(3, {"custom_id": custom_id, "component_type": 2}, channel_id=channel_id,
                                    user_id=user_id, message=message)
 
+    def post(self, content: str, *, channel_id: int = CHANNEL_ID, author_id: int = HUMAN_ID,
+             author_bot: bool = False) -> dict[str, Any]:
+        """A message already in a channel's history (no gateway event: said before the test looks)."""
+        payload = self.message_payload(content, channel_id=channel_id, author_id=author_id, author_bot=author_bot)
+        self.history.setdefault(channel_id, []).append(payload)
+        return payload
+
+    async def start_thread(self, starter: dict[str, Any], name: str) -> int:
+        """A thread people started from `starter` (its id is the starter's, as on Discord), made known to
+        the client over the gateway; returns the thread's id."""
+        thread_id = int(starter["id"])
+        thread = {"id": str(thread_id), "guild_id": str(GUILD_ID), "parent_id": starter["channel_id"],
+                  "owner_id": str(HUMAN_ID), "name": name, "type": 11, "last_message_id": None,
+                  "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": TIMESTAMP, "locked": False}}
+        self.threads[thread_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread_id
+
+    async def message_menu(self, name: str, target: dict[str, Any], *, roles: list[int] | None = None
+                           ) -> dict[str, Any]:
+        """Push INTERACTION_CREATE for a message context menu used on `target`; returns the payload."""
+        data = self._command_data(name, command_type=3, options=None)
+        data["target_id"] = target["id"]
+        data["resolved"] = {"messages": {target["id"]: target}}
+        return await self.interact(2, data, channel_id=int(target["channel_id"]), roles=roles)
+
     def _command_data(self, name: str, *, command_type: int, options: list[dict[str, Any]] | None
                       ) -> dict[str, Any]:
         data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": command_type,
@@ -271,6 +302,17 @@ class FakeDiscord:
             payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
+
+    def _history_page(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
+        """`GET /channels/{id}/messages`: newest first, `limit` of them, `before` or `after` a message id."""
+        messages = self.history.get(channel_id, [])
+        limit = int(query.get("limit", 50))
+        if "after" in query:
+            chosen = [m for m in messages if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            before = int(query.get("before", 1 << 63))
+            chosen = [m for m in messages if int(m["id"]) < before][-limit:]
+        return list(reversed(chosen))
 
     # --- REST ---------------------------------------------------------------------------------------------------
 
@@ -343,6 +385,11 @@ class FakeDiscord:
             # Like Discord: the creator also receives THREAD_CREATE over the gateway.
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
             return ok(thread, status=201)
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
+            return ok(self._history_page(int(m.group(1)), dict(request.query)))
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
+            found = [p for p in self.history.get(int(m.group(1)), []) if p["id"] == m.group(2)]
+            return ok(found[0]) if found else ok({"message": "Unknown Message", "code": 10008}, status=404)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
