@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from adapters.slack.translate import FEEDBACK_ACTION_PREFIX, UPLOAD_CALLBACK_ID
+from adapters.slack.translate import FEEDBACK_ACTION_PREFIX, STOP_ACTION, UPLOAD_CALLBACK_ID
 
 EVENTS = ("app_mention", "message")
 """Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
@@ -39,6 +39,8 @@ class Handlers(Protocol):
     async def on_stats(self, *, command: dict[str, Any]) -> None: ...
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_stop(self, *, body: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +95,15 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     app.action(re.compile("^" + re.escape(FEEDBACK_ACTION_PREFIX)))(feedback)
 
+    async def stop(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_stop(body=body), name="slack-stop")
+        await ack()
+
+    app.action(STOP_ACTION)(stop)
+
     return Registration(
         events=EVENTS,
         commands=(commands.ask, commands.upload, commands.kb, commands.stats),
-        actions=(FEEDBACK_ACTION_PREFIX + "*",),
+        actions=(FEEDBACK_ACTION_PREFIX + "*", STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
     )

@@ -22,8 +22,14 @@ PLATFORM = "slack"
 _USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 FEEDBACK_ACTION_PREFIX = "teambot_feedback_"
+FEEDBACK_ACTION = FEEDBACK_ACTION_PREFIX + "buttons"
+"""The `feedback_buttons` element's action: its value says which button."""
+HELPFUL_VALUE = "helpful"
+NOT_HELPFUL_VALUE = "not_helpful"
 HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "helpful"
 NOT_HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "not_helpful"
+"""The two buttons answers had before `feedback_buttons`: clicks on older answers still count."""
+STOP_ACTION = "teambot_stop"
 UPLOAD_CALLBACK_ID = "teambot_upload"
 UPLOAD_FILES_BLOCK = "files"
 UPLOAD_NOTE_BLOCK = "note"
@@ -245,16 +251,47 @@ class Feedback:
 
 
 def feedback_from_action(body: Mapping[str, Any]) -> Feedback | None:
-    """A `block_actions` click on one of the answer's feedback buttons, or None."""
+    """A `block_actions` click on one of the answer's feedback buttons, or None.
+
+    `feedback_buttons` send one action id with the clicked button's value; the older answers'
+    two buttons each had their own action id.
+    """
     actions = body.get("actions") or []
     action = next((a for a in actions if str(a.get("action_id", "")).startswith(FEEDBACK_ACTION_PREFIX)), None)
     if action is None:
         return None
+    if action["action_id"] == FEEDBACK_ACTION:
+        if action.get("value") not in (HELPFUL_VALUE, NOT_HELPFUL_VALUE):
+            return None
+        helpful = action.get("value") == HELPFUL_VALUE
+    else:
+        helpful = action["action_id"] == HELPFUL_ACTION
+    channel, message_ts = _clicked_message(body)
+    return Feedback(helpful=helpful, user=_clicking_user(body), channel=channel, message_ts=message_ts)
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    user: str
+    channel: str
+    message_ts: str
+
+
+def stop_from_action(body: Mapping[str, Any]) -> StopRequest | None:
+    """A click on the Stop button of an answer being written, or None."""
+    if not any(a.get("action_id") == STOP_ACTION for a in body.get("actions") or []):
+        return None
+    channel, message_ts = _clicked_message(body)
+    return StopRequest(user=_clicking_user(body), channel=channel, message_ts=message_ts)
+
+
+def _clicking_user(body: Mapping[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _clicked_message(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(channel, ts) of the message whose button was clicked."""
     container = body.get("container") or {}
     message = body.get("message") or {}
-    return Feedback(
-        helpful=action["action_id"] == HELPFUL_ACTION,
-        user=str((body.get("user") or {}).get("id") or ""),
-        channel=str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
-        message_ts=str(container.get("message_ts") or message.get("ts") or ""),
-    )
+    return (str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+            str(container.get("message_ts") or message.get("ts") or ""))
