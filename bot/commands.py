@@ -162,6 +162,18 @@ class DeleteDocument:
 DocumentsRequest = ListDocuments | DeleteDocument | DocumentsUsage
 
 
+_CLOSING_QUOTE = {'"': '"', "'": "'", "“": "”", "‘": "’"}
+"""Quotes a name may be put in: straight, or as phones and Macs type them by default (curly)."""
+
+
+def _unquoted(name: str) -> str:
+    """`name` without a pair of quotes around it (and, as before, without stray `"` at its ends)."""
+    name = name.strip()
+    if len(name) >= 2 and _CLOSING_QUOTE.get(name[0]) == name[-1]:
+        name = name[1:-1].strip()
+    return name.strip('"')
+
+
 def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
     """The words after the documents command (`command`, e.g. Slack's `/kb`): nothing or `list`,
     `delete NAME-OR-ID`, or `help`; anything else is answered with the usage."""
@@ -169,7 +181,7 @@ def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
     if not parts or parts[0].lower() in ("list", "ls"):
         return ListDocuments()
     if parts[0].lower() in ("delete", "remove", "rm"):
-        reference = parts[1].strip().strip('"') if len(parts) > 1 else ""
+        reference = _unquoted(parts[1]) if len(parts) > 1 else ""
         return DeleteDocument(reference) if reference else DocumentsUsage(
             command, "say which document to delete: its name or id")
     if parts[0].lower() == "help":

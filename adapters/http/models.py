@@ -39,16 +39,20 @@ MAX_FILENAME_CHARS = MAX_NAME_CHARS
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
 # (otherwise workspace "a:b" + channel "c" and workspace "a" + channel "b:c" would collide).
-NAME_PATTERN = r"^[^:\s]+$"
-THREAD_PATTERN = r"^\S+$"
-_PATTERN_RULES = {NAME_PATTERN: "may not contain ':' or spaces", THREAD_PATTERN: "may not contain spaces"}
+# Nor control or invisible characters: "W\u200b" would be a scope of its own that reads exactly like "W".
+_INVISIBLE = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NAME_PATTERN = rf"^[^:\s{_INVISIBLE}]+$"
+THREAD_PATTERN = rf"^[^\s{_INVISIBLE}]+$"
+_PATTERN_RULES = {NAME_PATTERN: "may not contain ':', spaces or control characters",
+                  THREAD_PATTERN: "may not contain spaces or control characters"}
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NAME_PATTERN)]
 Channel = Annotated[Name, Field(description="Channel id; `*` is the workspace-wide scope.")]
 Platform = Annotated[Name, Field(
     description="Whose ids these are: `api` (default), or e.g. `slack` to act in a Slack channel.")]
 ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=THREAD_PATTERN)]
-DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+"""A document's id, or its file name (which may be as long as any stored name)."""
 Timestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 """A UTC time, written as `datetime.isoformat()` gives it (`...+00:00`)."""
 

@@ -499,7 +499,8 @@ class SlackAdapter(Adapter):
         """`/kb` lists the channel's documents; `/kb delete NAME-OR-ID` deletes one."""
         channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
         message = translate.message_from_command(command, thread="kb")
-        result = await self.teambot.commands.documents(message, command.get("text") or "",
+        # Decoded first: Slack sends the command's text with `&`, `<`, `>` escaped, and names are matched raw.
+        result = await self.teambot.commands.documents(message, unescape(command.get("text") or ""),
                                                        command=self.settings.slack_kb_command)
         text = result.text(escape)
         await self._ephemeral(channel=channel, user=user, text=text)

@@ -36,12 +36,30 @@ def _sections(text: str) -> list[dict[str, Any]]:
     """Split mrkdwn into section blocks under Slack's per-block limit, preferring line breaks."""
     blocks = []
     while text:
-        piece = text[:SECTION_LIMIT]
-        if len(text) > SECTION_LIMIT and "\n" in piece[SECTION_LIMIT // 2:]:
-            piece = piece[: piece.rindex("\n")]
+        piece, text = _first_section(text)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-        text = text[len(piece):].lstrip("\n")
     return blocks
+
+
+def _first_section(text: str) -> tuple[str, str]:
+    """(what fits one section, the rest): cut at a line break, else between words, and never inside
+    a link (`<url|label>`) or an escape (`&lt;`), which the reader would see as raw markup."""
+    if len(text) <= SECTION_LIMIT:
+        return text, ""
+    piece = text[:SECTION_LIMIT]
+    for separator in ("\n", " "):
+        at = piece.rfind(separator, SECTION_LIMIT // 2)
+        if at > 0:
+            piece = piece[:at]
+            break
+    link = piece.rfind("<")
+    if link > 0 and link > piece.rfind(">"):
+        piece = piece[:link]
+    entity = piece.rfind("&")
+    if entity > 0 and ";" not in piece[entity:]:
+        piece = piece[:entity]
+    rest = text[len(piece):]
+    return piece, rest[1:] if rest.startswith(" ") else rest.lstrip("\n")
 
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
