@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -19,13 +20,14 @@ from agent.llm import describe_model_error
 from bot.core.errors import StoreUnavailable
 from bot.core.ports import (
     Answerer,
+    AnswerLog,
     HistoryStore,
     ReplyStream,
     ShowsProgress,
     Stoppable,
     UsageRecorder,
 )
-from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn, new_answer_id
 from bot.core.visibility import visible_scopes
 from bot.observability import Metrics, new_correlation_id
 
@@ -109,8 +111,10 @@ class Dispatcher:
 
     def __init__(self, *, graph: Answerer, context: AgentContext, history: HistoryStore,
                  usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes,
-                 metrics: Metrics | None = None, log_message_text: bool = False) -> None:
+                 metrics: Metrics | None = None, log_message_text: bool = False,
+                 answers: AnswerLog | None = None) -> None:
         self._metrics = metrics
+        self._answers = answers
         self._log_message_text = log_message_text
         self._graph = graph
         self._context = context
@@ -236,6 +240,7 @@ class Dispatcher:
         )
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
+        reply = await self._keep_for_feedback(message, reply)
         await self._finish(stream, reply)
         if history_ok and state.get("answer", "").strip():  # an empty answer is no turn to remember
             try:
@@ -243,6 +248,20 @@ class Dispatcher:
             except (RedisError, OSError):
                 log.warning("could not save the turn")
         await self._record(message, reply, started, first_token_s, state.get("usage") or {})
+        return reply
+
+    async def _keep_for_feedback(self, message: IncomingMessage, reply: Reply) -> Reply:
+        """`reply` with the id its 👍/👎 will name, kept first so a vote always finds it.
+
+        When it can't be kept (Redis down) it still gets its id: votes on it are then only counted.
+        """
+        if self._answers is None:
+            return reply
+        reply = replace(reply, answer_id=new_answer_id())
+        try:
+            await self._answers.record_answer(message, reply)
+        except (RedisError, OSError):
+            log.warning("could not keep the answer for feedback")
         return reply
 
     @staticmethod

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bot.reports.aggregate import PeriodStats, UsageReport
+from bot.feedback import reason_label
+from bot.reports.aggregate import DownvotedAnswer, PeriodStats, UsageReport
 
 GAP_CHARS = 140
 
@@ -32,6 +33,19 @@ def _share(part: int, whole: int) -> str:
 def _quote(question: str) -> str:
     flat = " ".join(question.split()).replace("`", "'")
     return flat if len(flat) <= GAP_CHARS else flat[:GAP_CHARS - 1] + "…"
+
+
+def _downvoted(answer: DownvotedAnswer) -> str:
+    """One answer rated 👎: its question (literally, in a code span), why, the documents it cited, a link to it."""
+    parts = [f"`{_quote(answer.question)}`"]
+    if answer.votes > 1:
+        parts.append(f"{answer.votes} votes")
+    if answer.reasons:
+        parts.append("why: " + ", ".join(reason_label(reason) for reason in answer.reasons))
+    parts.append("documents: " + (", ".join(f"`{_quote(doc)}`" for doc in answer.documents) or "none"))
+    if answer.link:  # a platform's own message link (checked when aggregated), never a user's text
+        parts.append(f"[message]({answer.link})")
+    return " · ".join(parts)
 
 
 def render_text(report: UsageReport) -> str:
@@ -71,6 +85,15 @@ def render_text(report: UsageReport) -> str:
     listing("Most cited documents", [f"`{_quote(doc)}`: {count:,}" for doc, count in now.top_documents])
     # Users' words, shown literally: in a code span no platform turns them into links, mentions or emphasis.
     listing("Questions I could not answer (documents to add)", [f"`{_quote(q)}`" for q in now.gaps])
+    listing("Answers rated not helpful", [_downvoted(answer) for answer in now.downvoted])
+    listing("Documents cited in answers rated not helpful",
+            [f"`{_quote(doc)}`: {count:,}" for doc, count in now.downvoted_documents])
+    if now.downvote_reasons:
+        lines.append("Why: " + ", ".join(f"{reason_label(reason)} {count:,}"
+                                         for reason, count in now.downvote_reasons.items()))
+    if now.unnamed_downvoted:
+        lines.extend(["", f"Not named here: {now.unnamed_downvoted:,} answers rated not helpful in other or "
+                          "private channels."])
     if now.unnamed_questions:
         # Counted above, but their readers are not this report's: numbers only, no channel, text or document.
         lines.extend(["", f"Not named here: {now.unnamed_questions:,} questions ({now.unnamed_unanswered:,} not "
