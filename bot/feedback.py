@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -52,10 +52,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_LABELS: dict[str, str] = {reason: label for reason, label in REASONS.items()}
+REASON_CHOICES: tuple[tuple[str, str], ...] = tuple(REASONS.items())
+"""(reason, label) of each reason, in the order they are offered: what the platforms' buttons show."""
+_LABELS: dict[str, str] = dict(REASON_CHOICES)
 
 
-def is_reason(value: str) -> bool:
+def is_reason(value: str) -> TypeGuard[Reason]:
     """True for one of the reasons offered after a 👎."""
     return value in _LABELS
 

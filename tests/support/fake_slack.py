@@ -81,6 +81,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods (files.info) with GET
         app.router.add_get("/files/{id}/{name}", self._download)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/actions/{tail:.*}", self._response_url)
         self._runner, self.port = await serve_on_loopback(app)
         return self
 
@@ -101,6 +102,16 @@ class FakeSlack:
                 "url_private_download": f"{self.base_url}/files/{file_id}/{name}"}
         self.files[file_id] = info
         return info
+
+    def response_url(self, name: str) -> str:
+        """A `response_url` as interactions carry it, served here: what is posted to it is recorded as a
+        `response_url` call (its JSON as params)."""
+        return f"{self.base_url}/actions/{name}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("response_url", {**await request.json(), "_path": request.path}, time.monotonic(),
+                               result={"ok": True}))
+        return web.Response(text="ok")
 
     def of(self, method: str) -> list[Call]:
         """Successful calls of `method`, in order."""
@@ -186,6 +197,12 @@ class FakeSlack:
             if not (params.get("channel_id") and params.get("thread_ts") and "status" in params):
                 return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True}
+        if method == "chat.getPermalink":
+            if not (params.get("channel") and params.get("message_ts")):
+                return {"ok": False, "error": "invalid_arguments"}
+            # Slack's own form: the workspace's domain, the channel, the ts without its dot.
+            return {"ok": True, "channel": params["channel"], "permalink":
+                    f"https://test.slack.com/archives/{params['channel']}/p{str(params['message_ts']).replace('.', '')}"}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
         if method == "files.info":
