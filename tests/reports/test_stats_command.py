@@ -95,7 +95,8 @@ async def test_the_scheduled_report_goes_to_each_platforms_configured_channel(
     settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret="secret", report_slack_channel="CREP")
     client = aioredis.from_url(redis_url)
     try:
-        core = SimpleNamespace(settings=settings, redis=client, usage=RedisUsage(client), feedback=RedisFeedback(client))
+        core = SimpleNamespace(settings=settings, redis=client, usage=RedisUsage(client),
+                               feedback=RedisFeedback(client))
         slack, discord = PostedReports("slack"), PostedReports("discord")
         fake = FakeAdapter(core)  # only its report contract is used
         scheduler = attach_reports(core, [slack, discord, fake])

@@ -201,8 +201,9 @@ class FakeSlack:
             if not (params.get("channel") and params.get("message_ts")):
                 return {"ok": False, "error": "invalid_arguments"}
             # Slack's own form: the workspace's domain, the channel, the ts without its dot.
-            return {"ok": True, "channel": params["channel"], "permalink":
-                    f"https://test.slack.com/archives/{params['channel']}/p{str(params['message_ts']).replace('.', '')}"}
+            ts = str(params["message_ts"]).replace(".", "")
+            return {"ok": True, "channel": params["channel"],
+                    "permalink": f"https://test.slack.com/archives/{params['channel']}/p{ts}"}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
         if method == "files.info":
