@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import discord
@@ -208,14 +209,19 @@ class Surface(Protocol):
     async def typing(self) -> None:
         """Show the typing indicator (for about ten seconds)."""
 
-    async def post(self, content: str) -> Any:
-        """Send a new message; returns something `edit`/`delete` accept."""
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
+        """Send a new message (with `view`'s components); returns something `edit`/`delete` accept."""
 
-    async def edit(self, handle: Any, content: str) -> None:
-        """Replace the content of a posted message."""
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
+        """Replace the content of a posted message (and its components with `view`'s, when given)."""
 
     async def delete(self, handle: Any) -> None:
         """Remove a posted message."""
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` only when there is one: discord.py takes an edit's `view=None` as "remove the components"."""
+    return {"view": view} if view is not None else {}
 
 
 class ChannelSurface:
@@ -227,11 +233,11 @@ class ChannelSurface:
     async def typing(self) -> None:
         await self.channel.typing()
 
-    async def post(self, content: str) -> discord.Message:
-        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS)
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> discord.Message:
+        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
-    async def edit(self, handle: discord.Message, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+    async def edit(self, handle: discord.Message, content: str, *, view: discord.ui.View | None = None) -> None:
+        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: discord.Message) -> None:
         await handle.delete()
@@ -248,18 +254,21 @@ class InteractionSurface:
         # The deferred "is thinking…" state already shows that the bot is working.
         return None
 
-    async def post(self, content: str) -> Any:
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
         if not self._original_used:
             self._original_used = True
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                          **_with_view(view))
             return None  # None names the original response
-        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS)
+        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS,
+                                                    **_with_view(view))
 
-    async def edit(self, handle: Any, content: str) -> None:
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
         if handle is None:
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                          **_with_view(view))
         else:
-            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: Any) -> None:
         if handle is None:
@@ -279,8 +288,10 @@ class DiscordReplyStream:
     """
 
     def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
-                 limit: int = MESSAGE_LIMIT) -> None:
+                 limit: int = MESSAGE_LIMIT, feedback_view: Callable[[str], discord.ui.View] | None = None) -> None:
         self.surface = surface
+        self._feedback_view = feedback_view
+        """The 👍/👎 buttons for an answer id, put under the answer's last message."""
         self.min_interval_s = min_interval_s
         self.typing_every_s = typing_every_s
         self.limit = limit
@@ -321,17 +332,22 @@ class DiscordReplyStream:
     async def finish(self, reply: Reply) -> None:
         """Show the whole answer with its sources, split over as many messages as needed."""
         await self._stop_typing()
-        await self._render(split_message(render_reply(reply), limit=self.limit))
+        view = None
+        if self._feedback_view is not None and reply.answer_id is not None and reply.mode != "error":
+            view = self._feedback_view(reply.answer_id)
+        await self._render(split_message(render_reply(reply), limit=self.limit), last_view=view)
 
-    async def _render(self, pieces: list[str]) -> None:
-        """Make the posted messages show `pieces`: edit what changed, post what is new, drop the excess."""
+    async def _render(self, pieces: list[str], *, last_view: discord.ui.View | None = None) -> None:
+        """Make the posted messages show `pieces` (the last with `last_view`'s components): edit what changed,
+        post what is new, drop the excess."""
         for index, piece in enumerate(pieces):
+            view = last_view if index == len(pieces) - 1 else None
             if index < len(self._handles):
-                if self.pieces[index] != piece:
-                    await self.surface.edit(self._handles[index], piece)
+                if self.pieces[index] != piece or view is not None:
+                    await self.surface.edit(self._handles[index], piece, view=view)
                     self.pieces[index] = piece
             else:
-                self._handles.append(await self.surface.post(piece))
+                self._handles.append(await self.surface.post(piece, view=view))
                 self.pieces.append(piece)
         while len(self._handles) > len(pieces):
             handle = self._handles.pop()

@@ -70,6 +70,10 @@ class FakeDiscord:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Message id -> what the bot's message shows now (content and components), as Discord would send it back."""
+    interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Interaction token -> the interaction pushed (to answer its callbacks)."""
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -104,6 +108,10 @@ class FakeDiscord:
     async def connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper's own bound
         """Wait until the client identified and got READY and GUILD_CREATE."""
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def expect_reconnect(self) -> None:
+        """Before a client connects again (a restart): `connected` then waits for that connection."""
+        self._ready.clear()
 
     async def _send(self, op: int, data: Any, event: str | None = None) -> None:
         assert self._ws is not None, "no gateway connection"
@@ -214,6 +222,40 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
+    async def component(self, custom_id: str, *, message: dict[str, Any], user_id: int = HUMAN_ID,
+                        guild: bool = True) -> dict[str, Any]:
+        """Push INTERACTION_CREATE for a click on the button `custom_id` of `message` (as `messages` holds it)."""
+        interaction_id = next(self._ids)
+        channel_id = int(message["channel_id"])
+        channel_type = 11 if channel_id in self.threads else (1 if channel_id == DM_CHANNEL_ID else 0)
+        payload: dict[str, Any] = {
+            "id": str(interaction_id), "application_id": str(APP_ID), "type": 3, "token": f"tok{interaction_id}",
+            "version": 1, "channel_id": str(channel_id), "message": message,
+            # A thread comes whole (owner, metadata), as Discord sends it: a restarted client has none cached.
+            "channel": {**self.threads[channel_id], "permissions": str((1 << 50) - 1)} if channel_type == 11 else {
+                "id": str(channel_id), "type": channel_type, "name": "c", "parent_id": None,
+                **({"guild_id": str(GUILD_ID)} if guild else {})},
+            "app_permissions": str((1 << 50) - 1), "locale": "en-US", "entitlements": [],
+            "authorizing_integration_owners": {}, "context": 0 if guild else 1,
+            "attachment_size_limit": 25 * 1024 * 1024,
+            "data": {"custom_id": custom_id, "component_type": 2},
+        }
+        if guild:
+            payload.update(guild_id=str(GUILD_ID), guild_locale="en-US", member={
+                "user": user(user_id, f"user{user_id}"), "roles": [], "joined_at": TIMESTAMP, "deaf": False,
+                "mute": False, "flags": 0, "permissions": str((1 << 50) - 1)})
+        else:
+            payload["user"] = user(user_id, f"user{user_id}")
+        self.interactions[payload["token"]] = payload
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    def callbacks(self, token: str) -> list[dict[str, Any]]:
+        """The responses the bot gave to one interaction (`type` 4: a new message, 7: the clicked one updated)."""
+        interaction_id = token.removeprefix("tok")
+        return [c.json for c in self.calls
+                if c.method == "POST" and c.path.startswith(f"/interactions/{interaction_id}/")]
+
     # --- REST ---------------------------------------------------------------------------------------------------
 
     def calls_to(self, method: str, pattern: str) -> list[Call]:
@@ -249,9 +291,18 @@ class FakeDiscord:
                     return json.loads(await part.text())
         return None
 
-    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:
-        return {**self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
-                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)}
+    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None,
+                     body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The bot's message as Discord returns it, remembered in `messages`: an edit keeps what it leaves out
+        (components stay unless `components` is sent), as in Discord."""
+        message = self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
+                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)
+        known = self.messages.get(message["id"], {})
+        body = body or {}
+        message["components"] = body.get("components", known.get("components", []))
+        message["flags"] = body.get("flags", known.get("flags", 0))
+        self.messages[message["id"]] = message
+        return message
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
@@ -285,25 +336,38 @@ class FakeDiscord:
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            message = self._bot_message(m.group(1), body.get("content", ""))
+            message = self._bot_message(m.group(1), body.get("content", ""), body=body)
             self.calls[-1].message_id = message["id"]
             return ok(message)
         if method == "PATCH" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
-            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2))))
+            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2)), body=body))
         if method == "DELETE" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
             return web.Response(status=204)
-        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)):
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
             data = body.get("data") or {}
-            return ok({"interaction": {"id": m.group(1), "type": 2,
-                                       "response_message_loading": body.get("type") == 5,
-                                       "response_message_ephemeral": bool(data.get("flags", 0) & 64)}})
+            answered: dict[str, Any] = {"interaction": {
+                "id": m.group(1), "type": 2, "response_message_loading": body.get("type") == 5,
+                "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
+            clicked = self.interactions.get(m.group(2), {}).get("message")
+            if body.get("type") == 4:  # a new message, ephemeral with flag 64
+                channel_id = self.interactions.get(m.group(2), {}).get("channel_id", str(CHANNEL_ID))
+                message = self._bot_message(channel_id, data.get("content", ""), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["interaction"]["response_message_id"] = message["id"]
+                answered["resource"] = {"type": 4, "message": message}
+            elif body.get("type") == 7 and clicked is not None:  # the clicked message, updated
+                message = self._bot_message(clicked["channel_id"], data.get("content", clicked["content"]),
+                                            int(clicked["id"]), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["resource"] = {"type": 7, "message": message}
+            return ok(answered)
         if (m := re.fullmatch(r"/webhooks/\d+/[^/]+(?:/messages/(@original|\d+))?", path)) and method in ("POST",
                                                                                                          "PATCH"):
             message_id = next(self._ids) if m.group(1) in (None, "@original") else int(m.group(1))
             self.calls[-1].message_id = m.group(1) if m.group(1) == "@original" else str(message_id)
-            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id))
+            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id, body=body))
         if method == "DELETE" and path.startswith("/webhooks/"):
             return web.Response(status=204)
         return ok({"message": f"fake discord: no route {method} {path}", "code": 0}, status=404)
