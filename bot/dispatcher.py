@@ -240,7 +240,7 @@ class Dispatcher:
         )
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
-        reply = await self._keep_for_feedback(message, reply)
+        reply = await self._keep_for_feedback(message, reply, redis_ok=history_ok)
         await self._finish(stream, reply)
         if history_ok and state.get("answer", "").strip():  # an empty answer is no turn to remember
             try:
@@ -250,14 +250,18 @@ class Dispatcher:
         await self._record(message, reply, started, first_token_s, state.get("usage") or {})
         return reply
 
-    async def _keep_for_feedback(self, message: IncomingMessage, reply: Reply) -> Reply:
+    async def _keep_for_feedback(self, message: IncomingMessage, reply: Reply, *, redis_ok: bool) -> Reply:
         """`reply` with the id its 👍/👎 will name, kept first so a vote always finds it.
 
-        When it can't be kept (Redis down) it still gets its id: votes on it are then only counted.
+        When it can't be kept (Redis down) it still gets its id: votes on it are then only counted. When
+        Redis just failed (`redis_ok` False: the history could not be read) the answer is not held up by
+        trying again.
         """
         if self._answers is None:
             return reply
         reply = replace(reply, answer_id=new_answer_id())
+        if not redis_ok:
+            return reply
         try:
             await self._answers.record_answer(message, reply)
         except (RedisError, OSError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from adapters.base import CollectingStream
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
+from bot.redis_server import EmbeddedRedis
 from bot.reports import build_report, render_text
 from bot.reports.aggregate import Audience
 from bot.reports.periods import Period
@@ -66,6 +67,8 @@ async def test_reports_list_not_helpful_answers_to_the_audience_allowed_to_see_t
     assert (now.downvoted_answers, now.unnamed_downvoted) == (2, 1), "the private channel's 👎 only counted"
     text = render_text(public_report)
     assert "**Answers rated not helpful**" in text and "why: outdated" in text
+    # Counted: both 👎 in W1's channels, and the one whose answer was another workspace's (only counted).
+    assert "not helpful **3** (+3) · why: outdated 1" in text, "reasons counted with the feedback counts"
     assert "[message](https://chat.example/ops/1)" in text and PRIVATE_QUESTION not in text
     assert "Not named here: 1 answers rated not helpful" in text
 
@@ -119,3 +122,25 @@ async def test_feedback_api_is_for_the_token_holder_only(make_settings: Callable
             response = await client.get("/api/v1/feedback", params=bad, headers=auth)
             assert response.status == 400, bad
             assert len((await response.json())["error"].splitlines()) == 1
+
+
+async def test_an_answer_given_while_redis_is_down_still_has_its_buttons(
+        make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    redis_server = EmbeddedRedis(tmp_path / "redis", persist=True)
+    await redis_server.start()
+    try:
+        async with Teambot(make_settings(redis_url=redis_server.url)) as teambot:
+            fake = FakeAdapter(teambot)
+            await fake.upload("guide.md", DEPLOY_GUIDE, channel="ops")
+            await redis_server.stop()
+            during = (await fake.say(QUESTION, channel="ops")).reply
+            assert during.answer_id and "8080" in during.text, "answered, with the id its buttons carry"
+            await redis_server.start()
+            # Not kept (Redis was down): a vote on it is counted, and nothing else happens.
+            assert await teambot.commands.record_feedback(platform="fake", workspace="W1", user="bob",
+                                                          answer_id=during.answer_id, helpful=False) is None
+            after = (await fake.say(QUESTION, channel="ops", thread="t2")).reply
+            assert await teambot.commands.record_feedback(platform="fake", workspace="W1", user="bob",
+                                                          answer_id=after.answer_id, helpful=False) is not None
+    finally:
+        await redis_server.stop()

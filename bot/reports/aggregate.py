@@ -28,7 +28,7 @@ GAPS_SHOWN = 8
 """Unanswered questions listed in a report."""
 DOWNVOTED_SHOWN = 8
 """Answers rated 👎 listed in a report."""
-_PLATFORM_LINK = re.compile(r"https://[^\s()<>|\[\]`*_~]+")
+_PLATFORM_LINK = re.compile(r"https://[^\s()<>|\[\]]+")
 """A message link as the platforms give them (Slack permalinks, Discord jump URLs): nothing that could end a
 Markdown or mrkdwn link early, or start one."""
 

@@ -62,8 +62,12 @@ def render_text(report: UsageReport) -> str:
     lines.append(f"Answered **{now.answered:,}** · don't know **{now.unanswered:,}** "
                  f"({_share(now.unanswered, now.questions)}, before {_share(before.unanswered, before.questions)})"
                  f" · errors **{now.errors:,}**")
-    lines.append(f"Feedback: helpful **{now.helpful:,}** ({_delta(now.helpful, before.helpful)}) · "
-                 f"not helpful **{now.not_helpful:,}** ({_delta(now.not_helpful, before.not_helpful)})")
+    feedback = (f"Feedback: helpful **{now.helpful:,}** ({_delta(now.helpful, before.helpful)}) · "
+                f"not helpful **{now.not_helpful:,}** ({_delta(now.not_helpful, before.not_helpful)})")
+    if now.downvote_reasons:  # the offered reasons, counted: never anyone's words
+        feedback += " · why: " + ", ".join(f"{reason_label(reason)} {count:,}"
+                                           for reason, count in now.downvote_reasons.items())
+    lines.append(feedback)
     lines.append(f"Latency: first words p50 {_seconds(now.first_token_p50_s)} / p95 {_seconds(now.first_token_p95_s)}"
                  f" · full answer p50 {_seconds(now.total_p50_s)} / p95 {_seconds(now.total_p95_s)}"
                  f" (before: p50 {_seconds(before.total_p50_s)})")
@@ -88,17 +92,15 @@ def render_text(report: UsageReport) -> str:
     listing("Answers rated not helpful", [_downvoted(answer) for answer in now.downvoted])
     listing("Documents cited in answers rated not helpful",
             [f"`{_quote(doc)}`: {count:,}" for doc, count in now.downvoted_documents])
-    if now.downvote_reasons:
-        lines.append("Why: " + ", ".join(f"{reason_label(reason)} {count:,}"
-                                         for reason, count in now.downvote_reasons.items()))
-    if now.unnamed_downvoted:
-        lines.extend(["", f"Not named here: {now.unnamed_downvoted:,} answers rated not helpful in other or "
-                          "private channels."])
     if now.unnamed_questions:
         # Counted above, but their readers are not this report's: numbers only, no channel, text or document.
         lines.extend(["", f"Not named here: {now.unnamed_questions:,} questions ({now.unnamed_unanswered:,} not "
                           f"answered, {now.unnamed_citations:,} citations) in {now.unnamed_channels:,} "
                           "other or private channels."])
+    if now.unnamed_downvoted:  # the same: counted, never named
+        lines.extend([*([] if now.unnamed_questions else [""]),
+                      f"Not named here: {now.unnamed_downvoted:,} answers rated not helpful in other or private "
+                      "channels."])
     if not now.questions and not now.uploaded_documents:
         lines.extend(["", "No questions or uploads in this period."])
     return "\n".join(lines)

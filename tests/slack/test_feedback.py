@@ -75,13 +75,14 @@ async def test_a_not_helpful_vote_with_a_reason_reaches_stats_and_the_operator_l
     assert (answer.platform, answer.workspace, answer.channel, answer.question) == ("slack", "T1", "C1", QUESTION)
     assert answer.documents == ["guide.md"] and answer.citations[0].chunk_id.startswith(
         answer.citations[0].document_id + ":"), "the cited document and passage are kept"
-    assert vote.link == f"https://test.slack.com/archives/C1/p{ts.replace('.', '')}"
+    assert vote.link == (f"https://test.slack.com/archives/C1/p{ts.replace('.', '')}"
+                         "?thread_ts=1700000000.000100&cid=C1"), "the permalink of the answer in its thread"
     assert "U1" not in (vote.voter, answer.asker), "people are kept as pseudonyms"
 
     shown = await stats(slack, team="T1", channel="C1")
     assert "*Answers rated not helpful*" in shown
     assert QUESTION in shown and "why: outdated" in shown and "`guide.md`" in shown
-    assert f"<{vote.link}|message>" in shown
+    assert f"<{vote.link.replace('&', '&amp;')}|message>" in shown, "a link to the rated answer (mrkdwn-escaped)"
     assert "*Documents cited in answers rated not helpful*" in shown
 
 

@@ -200,10 +200,12 @@ class FakeSlack:
         if method == "chat.getPermalink":
             if not (params.get("channel") and params.get("message_ts")):
                 return {"ok": False, "error": "invalid_arguments"}
-            # Slack's own form: the workspace's domain, the channel, the ts without its dot.
-            ts = str(params["message_ts"]).replace(".", "")
-            return {"ok": True, "channel": params["channel"],
-                    "permalink": f"https://test.slack.com/archives/{params['channel']}/p{ts}"}
+            # Slack's own form: the workspace's domain, the channel, the ts without its dot, and a reply's thread.
+            channel, ts = params["channel"], str(params["message_ts"])
+            thread = next((c.params.get("thread_ts") for c in self.messages() if c.ts == ts), None)
+            in_thread = f"?thread_ts={thread}&cid={channel}" if thread else ""
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}{in_thread}"}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
         if method == "files.info":
