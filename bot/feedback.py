@@ -67,6 +67,11 @@ def reason_label(reason: str) -> str:
     return _LABELS.get(reason, reason).lower()
 
 
+def reason_thanks(reason: str, *, stored: bool) -> str:
+    """What the voter is told once they picked `reason` (`stored`: it was kept with their vote)."""
+    return f"Noted: {reason_label(reason)}. Thanks!" if stored else THANKS
+
+
 @dataclass(frozen=True, slots=True)
 class CitedPassage:
     """One source an answer cites: the document and the passage (chunk) of it."""

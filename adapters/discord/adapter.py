@@ -24,7 +24,7 @@ from bot.commands import outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Report
 from bot.core.visibility import upload_scope
-from bot.feedback import ALREADY_RATED, REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_label
+from bot.feedback import ALREADY_RATED, REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,7 @@ class DiscordAdapter(Adapter):
         place = translate.interaction_message(interaction, text="")
         vote = await self.teambot.commands.feedback_reason(platform=translate.PLATFORM, workspace=place.workspace,
                                                            user=place.user, answer_id=answer_id, reason=reason)
-        text = f"Noted: {reason_label(reason)}. Thanks!" if vote is not None else THANKS
-        await interaction.response.edit_message(content=text, view=None)
+        await interaction.response.edit_message(content=reason_thanks(reason, stored=vote is not None), view=None)
 
     # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
 

@@ -44,7 +44,7 @@ from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
 from bot.core.visibility import upload_scope
-from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_label
+from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
 
@@ -473,13 +473,13 @@ class SlackAdapter(Adapter):
         vote = await self.teambot.commands.record_feedback(
             platform=translate.PLATFORM, helpful=feedback.helpful, workspace=translate.workspace_of(body),
             user=feedback.user, answer_id=feedback.answer_id, link=link)
-        if vote is None or feedback.helpful or feedback.answer_id is None:
+        if vote is None or vote.helpful:  # only counted (an answer not kept), or a 👍: nothing to ask
             await self._ephemeral(channel=feedback.channel, user=feedback.user, text=THANKS)
             return
         try:  # the reason is optional: the offer is an ephemeral message with one button per reason
             await self.client.chat_postEphemeral(
                 channel=feedback.channel, user=feedback.user, text=REASON_PROMPT,
-                blocks=reason_blocks(REASON_PROMPT, REASON_CHOICES, answer_id=feedback.answer_id))
+                blocks=reason_blocks(REASON_PROMPT, REASON_CHOICES, answer_id=vote.answer.answer_id))
         except SlackApiError as exc:
             log.warning("could not ask what was wrong: %s", exc.response.get("error"))
 
@@ -491,7 +491,7 @@ class SlackAdapter(Adapter):
         vote = await self.teambot.commands.feedback_reason(
             platform=translate.PLATFORM, workspace=translate.workspace_of(body), user=choice.user,
             answer_id=choice.answer_id, reason=choice.reason)
-        text = f"Noted: {reason_label(choice.reason)}. Thanks!" if vote is not None else THANKS
+        text = reason_thanks(choice.reason, stored=vote is not None)
         if choice.response_url and urlsplit(choice.response_url).hostname in self._response_hosts:
             try:
                 await AsyncWebhookClient(choice.response_url).send(text=text, replace_original=True)
