@@ -94,3 +94,14 @@ async def test_feedback_buttons_keep_working_after_a_restart(discord_bot: Discor
                 await running
     [vote] = await discord_bot.teambot.commands.feedback_votes(days=1)
     assert vote.answer.question == QUESTION and not vote.helpful
+
+
+async def test_an_ask_command_answer_has_the_buttons_too(discord_bot: DiscordHarness) -> None:
+    discord = discord_bot.discord
+    await upload_in_channel(discord_bot)
+    ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": QUESTION}])
+    await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if "Sources" in c])
+    [edit] = [c for c in discord.calls if c.method == "PATCH" and f"/{ask['token']}/messages/@original" in c.path
+              and c.json.get("components")]
+    [[up, down]] = [row["components"] for row in edit.json["components"]]
+    assert up["custom_id"].startswith("teambot:vote:up:") and down["custom_id"].startswith("teambot:vote:down:")
