@@ -33,6 +33,7 @@ from bot.core.values import (
 from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.reports.stats import StatsAnswer, UsageStats
+from bot.suggestions import PromptSuggestions, SuggestedPrompt
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -189,13 +190,14 @@ class Commands:
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
                  dispatcher: Dispatcher, usage_stats: UsageStats | None = None,
-                 feedback: RedisFeedback | None = None) -> None:
+                 feedback: RedisFeedback | None = None, suggestions: PromptSuggestions | None = None) -> None:
         self.knowledge = knowledge
         self.feedback = feedback
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
         self.usage_stats = usage_stats
+        self.suggestions = suggestions
 
     # --- ask, forget, feedback ---
 
@@ -249,6 +251,20 @@ class Commands:
         if self.feedback is None:
             return []
         return await self.feedback.recent_votes(days=days, platform=platform, workspace=workspace, helpful=helpful)
+
+    # --- the agent view ---
+
+    async def suggested_prompts(self, message: IncomingMessage, *, viewing: str | None = None) -> list[SuggestedPrompt]:
+        """Prompts to offer as the conversation `message` is in starts (see `bot.suggestions`: only what
+        its sender may see); `viewing` is the channel of the same workspace they are looking at. Empty
+        when there is nothing to suggest or the stores cannot be read (suggestions are never worth an error)."""
+        if self.suggestions is None:
+            return []
+        try:
+            return await self.suggestions.for_conversation(message, viewing=viewing)
+        except Exception as exc:  # noqa: BLE001 - a thread starts without suggestions; _log_failure logs the trace
+            self._log_failure("suggesting prompts failed", exc)
+            return []
 
     # --- usage statistics ---
 
@@ -357,7 +373,7 @@ class Commands:
                 continue
             try:
                 result = await self.knowledge.ingest(name=attachment.name, data=data, scope=scope,
-                                                     uploader=uploader, note=note)
+                                                     uploader=uploader, note=note, url=attachment.source_url)
                 outcomes.append(FileOutcome(attachment.name, result=result))
             except IngestError as exc:
                 outcomes.append(FileOutcome(attachment.name, error=str(exc)))

@@ -23,7 +23,8 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncSetSuggestedPrompts
+from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -47,6 +48,7 @@ from bot.core.visibility import upload_scope
 from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
+from bot.suggestions import PROMPTS_HEADING, thread_title
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +525,45 @@ class SlackAdapter(Adapter):
                                   text=f"Only <@{stream.asker}> can stop this answer.")
             return
         stream.request_stop(by=stop.user)
+
+    # --- the agent view ---------------------------------------------------------------------------
+
+    async def on_assistant_thread(self, *, body: dict[str, Any],
+                                  set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
+        """A conversation opened in the agent view (or the channel beside it changed): suggest prompts from
+        what its user may see (the command service decides which; nothing when there is nothing)."""
+        event_id = body.get("event_id")
+        if event_id and not await self._claim(f"event:{event_id}"):
+            return
+        thread = translate.assistant_thread_of(body)
+        if thread is None:
+            return
+        prompts = await self.teambot.commands.suggested_prompts(thread.place, viewing=thread.viewing)
+        if not prompts:
+            return
+        try:
+            await set_suggested_prompts(prompts=[prompt.as_json() for prompt in prompts], title=PROMPTS_HEADING)
+        except SlackApiError as exc:
+            log.warning("could not set suggested prompts: %s", exc.response.get("error"))
+
+    async def on_assistant_message(self, *, body: dict[str, Any], bot_user_id: str | None,
+                                   set_title: AsyncSetTitle) -> None:
+        """A user's message in an agent-view thread: its first question titles the thread; it is answered
+        like any other DM."""
+        event = body.get("event") or {}
+        if translate.route_event(event, bot_user_id=bot_user_id) == "dm" and event.get("thread_ts"):
+            message = translate.message_from_event(body, bot_user_id=bot_user_id)
+            title = thread_title(unescape(message.text))  # a title is plain text: `&amp;` would show as typed
+            # Once per thread, for as long as its history is kept: a later question leaves the title alone.
+            first = await self.teambot.claims.claim(
+                translate.PLATFORM, f"title:{message.workspace}:{message.channel}:{message.thread}",
+                ttl_s=self.settings.history_ttl_s)
+            if title and first:
+                try:
+                    await set_title(title)
+                except SlackApiError as exc:
+                    log.warning("could not title the thread: %s", exc.response.get("error"))
+        await self.on_event(body=body, bot_user_id=bot_user_id)
 
     # --- posting helpers --------------------------------------------------------------------------
 

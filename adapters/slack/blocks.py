@@ -7,6 +7,7 @@ Everything the bot did not write itself is escaped (see `mrkdwn.escape`), in Mar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from adapters.slack.translate import (
     STOP_ACTION,
     block_id_for,
 )
-from bot.core.values import Reply
+from bot.core.values import Citation, Reply
 
 WORKING_STATUS = "Looking through the documents"
 WORKING_TEXT = f"_{WORKING_STATUS}…_"
@@ -80,15 +81,37 @@ def partial_blocks(markdown: str) -> list[dict[str, Any]]:
     return [{"type": "markdown", "text": body + CURSOR}]
 
 
-def source_blocks(reply: Reply) -> list[dict[str, Any]]:
-    """The cited sources, and the passages consulted but not cited, as context lines."""
+def source_name(citation: Citation) -> str:
+    """The document's name in mrkdwn, as a link `<url|name>` when it has a safe (http/https) URL.
+
+    Both parts are escaped: `&`, `<` and `>` in a URL would end the link or start a mention, and a
+    `|` would move where the name starts (`safe_url` refuses those; this holds whatever it lets by).
+    """
+    name = escape(citation.source)
+    url = citation.link
+    return f"<{escape(url).replace('|', '%7C')}|{name}>" if url else name
+
+
+def source_line(citation: Citation, *, now: float) -> str:
+    """`*[1]* <url|name> · section · updated 3 days ago`, escaped and within a block's limit."""
+    details = [escape(citation.location)] if citation.location else []
+    if freshness := citation.freshness(now=now):
+        details.append(freshness)
+    # Clipping an over-long line must not cut a link in half: the name goes plain then.
+    line = " · ".join([f"*[{citation.number}]* {source_name(citation)}", *details])
+    if len(line) > SECTION_LIMIT:
+        line = " · ".join([f"*[{citation.number}]* {escape(citation.source)}", *details])
+    return _clip(line)
+
+
+def source_blocks(reply: Reply, *, now: float | None = None) -> list[dict[str, Any]]:
+    """The cited sources (linked where the document's URL is known, with how recently it changed),
+    and the passages consulted but not cited, as context lines."""
     blocks: list[dict[str, Any]] = []
     if reply.citations:
-        elements = []
-        for citation in reply.citations[:MAX_SOURCES]:
-            where = f" · {escape(citation.location)}" if citation.location else ""
-            elements.append({"type": "mrkdwn",
-                             "text": _clip(f"*[{citation.number}]* {escape(citation.source)}{where}")})
+        moment = time.time() if now is None else now
+        elements = [{"type": "mrkdwn", "text": source_line(citation, now=moment)}
+                    for citation in reply.citations[:MAX_SOURCES]]
         blocks.append({"type": "context", "elements": elements})
     if reply.consulted_only:
         blocks.append(context(escape(reply.consulted_text())))

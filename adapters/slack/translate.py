@@ -124,6 +124,7 @@ def attachments_of(files: Any) -> tuple[Attachment, ...]:
             url=file.get("url_private_download") or file.get("url_private"),
             size=file.get("size"),
             mime_type=file.get("mimetype"),
+            source_url=file.get("permalink") if isinstance(file.get("permalink"), str) else None,
         ))
     return tuple(result)
 
@@ -336,3 +337,41 @@ def _clicked_message(body: Mapping[str, Any]) -> tuple[str, str]:
     message = body.get("message") or {}
     return (str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
             str(container.get("message_ts") or message.get("ts") or ""))
+
+
+ASSISTANT_EVENTS = ("assistant_thread_started", "assistant_thread_context_changed")
+"""The agent view's events: a user opened a conversation with the app, or moved to another channel with it open."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantThread:
+    """A conversation in the app's agent view: the DM thread, and the channel its user is looking at."""
+
+    place: IncomingMessage
+    """Where the conversation is (the DM and its thread), as a message with no text."""
+    viewing: str | None
+    """The channel the user has open beside it, when Slack says and it is in the same workspace."""
+
+
+def assistant_thread_of(body: Mapping[str, Any]) -> AssistantThread | None:
+    """The conversation an `assistant_thread_started` / `..._context_changed` event is about; None if the
+    payload lacks its DM, thread or user."""
+    event = body.get("event") or {}
+    thread = event.get("assistant_thread") if isinstance(event, Mapping) else None
+    if not isinstance(thread, Mapping):
+        return None
+    channel, thread_ts, user = thread.get("channel_id"), thread.get("thread_ts"), thread.get("user_id")
+    if not (isinstance(channel, str) and channel and isinstance(thread_ts, str) and thread_ts
+            and isinstance(user, str) and user):
+        return None
+    workspace = workspace_of(body)
+    context = thread.get("context")
+    if not isinstance(context, Mapping):
+        context = {}
+    viewing = context.get("channel_id")
+    # A channel of another team (Slack Connect, an org's other workspace) is none of this workspace's.
+    if not isinstance(viewing, str) or not viewing or context.get("team_id") not in (None, workspace):
+        viewing = None
+    place = IncomingMessage(platform=PLATFORM, workspace=workspace, channel=channel, thread=thread_ts, user=user,
+                            text="", is_dm=True, visibility="private", event_id=body.get("event_id"))
+    return AssistantThread(place=place, viewing=viewing)

@@ -36,7 +36,7 @@ async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(
     blocks = final.params["blocks"]
     assert blocks[0] == {"type": "markdown", "text": "The web console listens on **port 8080** [1]."}
     [sources] = [b for b in blocks if b["type"] == "context"]
-    assert sources["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux"
+    assert sources["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux · updated today"
     [feedback] = [b for b in blocks if b["type"] == "context_actions"]
     assert [(e["type"], e["positive_button"]["value"], e["negative_button"]["value"]) for e in feedback["elements"]] \
         == [("feedback_buttons", "helpful", "not_helpful")]

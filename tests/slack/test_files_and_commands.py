@@ -28,6 +28,7 @@ async def test_file_attached_to_a_mention_is_downloaded_with_the_bot_token_and_i
     assert slack.fake.downloads == [{"id": "F1", "auth": f"Bearer {BOT_TOKEN}"}]
     [document] = await slack.teambot.knowledge.list_documents([C1])
     assert (document.source, document.uploader) == ("guide.md", "U1")
+    assert document.url == "https://example.slack.com/files/U1/F1/guide.md", "the file's permalink is kept"
 
 
 async def test_bad_file_is_reported_per_file_and_the_good_one_still_ingested(slack: SlackHarness) -> None:

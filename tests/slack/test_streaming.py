@@ -75,7 +75,7 @@ async def test_a_mention_is_streamed_with_its_steps_then_finished_with_sources_a
     blocks = final.params["blocks"]
     assert _types(blocks) == ["markdown", "context", "context_actions"]
     assert blocks[0]["text"] == "The web console listens on **port 8080** [1] &amp; nowhere else."
-    assert blocks[1]["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux"
+    assert blocks[1]["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux · updated today"
     [buttons] = blocks[2]["elements"]
     assert (buttons["type"], buttons["positive_button"]["value"], buttons["negative_button"]["value"]) == (
         "feedback_buttons", "helpful", "not_helpful")

@@ -52,6 +52,7 @@ def test_files_of_a_mention_become_attachments_to_download() -> None:
     assert attachment.name == "guide.md" and attachment.data is None
     assert attachment.url == "https://files.slack.com/files-pri/T1-F1/download/guide.md"
     assert (attachment.size, attachment.mime_type) == (300, "text/markdown")
+    assert attachment.source_url == "https://example.slack.com/files/U1/F1/guide.md", "what citations link to"
     assert message.text == "here is the guide"
 
 

@@ -99,7 +99,8 @@ class FakeSlack:
         self.file_bodies[file_id] = (data, content_type or mimetype)
         info = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
                 "url_private": f"{self.base_url}/files/{file_id}/{name}",
-                "url_private_download": f"{self.base_url}/files/{file_id}/{name}"}
+                "url_private_download": f"{self.base_url}/files/{file_id}/{name}",
+                "permalink": f"https://example.slack.com/files/U1/{file_id}/{name}"}
         self.files[file_id] = info
         return info
 
@@ -156,7 +157,8 @@ class FakeSlack:
         elif request.content_type == "application/json":
             params: dict[str, Any] = json.loads(raw or b"{}")
         else:
-            params = dict(parse_qsl(raw.decode()))
+            # Like Slack: arguments in the query string count too (slack_sdk sends some methods' there).
+            params = {**dict(request.query), **dict(parse_qsl(raw.decode()))}
             for key in ("blocks", "view"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
@@ -206,6 +208,12 @@ class FakeSlack:
             in_thread = f"?thread_ts={thread}&cid={channel}" if thread else ""
             return {"ok": True, "channel": channel,
                     "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}{in_thread}"}
+        if method == "assistant.threads.setSuggestedPrompts":
+            return _suggested_prompts_error(params) or {"ok": True}
+        if method == "assistant.threads.setTitle":
+            if not (params.get("channel_id") and params.get("thread_ts") and params.get("title")):
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
         if method == "files.info":
@@ -368,3 +376,18 @@ def _invalid_blocks(blocks: Any) -> bool:
         elif kind == "actions" and (len(elements) > 25 or any(e.get("type") == "feedback_buttons" for e in elements)):
             return True
     return markdown > MARKDOWN_LIMIT
+
+
+MAX_SUGGESTED_PROMPTS = 4
+
+
+def _suggested_prompts_error(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's refusal of an `assistant.threads.setSuggestedPrompts` call, or None: a DM channel, and one
+    to four prompts, each with a `title` and a `message`."""
+    prompts = params.get("prompts")
+    if not params.get("channel_id"):
+        return {"ok": False, "error": "channel_not_found"}
+    if (not isinstance(prompts, list) or not 1 <= len(prompts) <= MAX_SUGGESTED_PROMPTS
+            or not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts)):
+        return {"ok": False, "error": "invalid_arguments"}
+    return None
