@@ -19,6 +19,7 @@ from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, query_terms, split_sentences
+from agent.thread import merge_passages, per_message_tokens, thread_chunks, thread_passages, with_thread_terms
 from bot.core.values import Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,13 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
     context = runtime.context
     retriever = context.retriever
     passages = await retriever.retrieve(state["search_query"], state["scopes"], k=context.top_k)
+    if state.get("thread") and state["scopes"]:
+        # The thread's messages compete with the documents, scored the same way (agent/thread.py).
+        chunks = thread_chunks(state["thread"], scope=state["scopes"][0], max_tokens_each=per_message_tokens(
+            context_tokens=context.context_tokens, answer_tokens=context.max_answer_tokens))
+        said = await thread_passages(state["search_query"], chunks, index=retriever.index, scopes=state["scopes"],
+                                     weights=retriever.weights)
+        passages = merge_passages(passages, said, k=context.top_k, min_relevance=context.min_relevance)
     if state.get("broadened"):
         # The earlier question only helps find the topic: a passage must still speak to
         # this question's own words, or "what is the capital of Peru?" would get the last answer again.
@@ -191,7 +199,8 @@ async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext])
     question = state["question"]
     weighed = question if state.get("broadened") else state["search_query"]
     terms = lexical_tokens(weighed) + lexical_tokens(question)
-    rarity = await term_rarity(context.retriever.index, terms, state["scopes"])
+    rarity = with_thread_terms(await term_rarity(context.retriever.index, terms, state["scopes"]),
+                               state.get("thread") or [])
     judgement = judge(question, _distinct(state.get("passages") or []), rarity=rarity,
                       min_relevance=context.min_relevance, units_of=_unit_texts, query=weighed,
                       rules=context.answerability)

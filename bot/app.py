@@ -22,6 +22,7 @@ from agent.lexical_search import LexicalSearch
 from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
+from agent.summary import summarize_thread
 from agent.term_sync import TermIndexSync
 from agent.write_behind import WriteBehindVectorStore
 from bot.claims import Claims
@@ -170,6 +171,7 @@ class Teambot:
         self.dispatcher = Dispatcher(
             graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,
             metrics=self.metrics, log_message_text=settings.log_message_text, answers=self.feedback,
+            summarizer=summarize_thread,
         )
         #: Every chat command, once; adapters call it and only render.
         self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,

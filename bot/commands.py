@@ -34,6 +34,7 @@ from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.reports.stats import StatsAnswer, UsageStats
 from bot.suggestions import PromptSuggestions, SuggestedPrompt
+from bot.threads import thread_document
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -204,6 +205,25 @@ class Commands:
     async def ask(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
         """Answer `message` through `stream` (never raises for answer failures)."""
         return await self.dispatcher.handle(message, stream)
+
+    async def summarize_thread(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        """Summarize the thread `message` carries (`thread_messages`), from the thread alone, through `stream`."""
+        return await self.dispatcher.summarize(message, stream)
+
+    async def save_thread(self, message: IncomingMessage, *, permalink: str | None, place: str = "") -> FileOutcome:
+        """"Save to knowledge": store the thread `message` carries as a document of where it was said, if
+        its sender may upload there (as an upload: the same thread saved again replaces the earlier copy)."""
+        try:
+            document = thread_document(message.thread_messages, permalink=permalink, place=place)
+        except ValueError as exc:
+            return FileOutcome("thread", error=str(exc))
+
+        async def fetch() -> list[Attachment | FileOutcome]:
+            return [document]
+
+        [outcome] = await self.upload(names=[document.name], fetch=fetch, scope=upload_scope(message),
+                                      uploader=message.user, actor=message.actor)
+        return outcome
 
     async def forget(self, conversation_key: str) -> None:
         """Clear a thread's history."""

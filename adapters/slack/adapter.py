@@ -36,19 +36,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import Adapter
-from adapters.slack import reports, translate
+from adapters.slack import reports, threads, translate
 from adapters.slack.blocks import reason_blocks
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
+from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, ThreadMessage, Visibility
 from bot.core.visibility import upload_scope
 from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
 from bot.suggestions import PROMPTS_HEADING, thread_title
+from bot.threads import asks_for_summary
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +278,14 @@ class SlackAdapter(Adapter):
             await self._post(channel=message.channel, thread_ts=message.thread,
                              text="Ask me a question about this channel's documents, or attach files to add them.")
             return
+        if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+            # Asked inside a thread: what people said there is context (adapters/slack/threads.py).
+            said = await self._read_thread(message.channel, message.thread, bot_user_id=bot_user_id,
+                                           before_ts=str(event.get("ts") or "") or None)
+            message = replace(message, thread_messages=said)
         await self._remember_thread(message)
-        await self.answer(message, self._reply_stream(message))
+        summary = bool(message.thread_messages) and asks_for_summary(message.text)
+        await self.answer(message, self._reply_stream(message), summary=summary)
 
     def _reply_stream(self, message: IncomingMessage) -> SlackReplyStream:
         """The stream for an answer in `message`'s thread: Slack's text stream where it may be allowed."""
@@ -319,18 +326,78 @@ class SlackAdapter(Adapter):
             self._visibility.popitem(last=False)
         return visibility
 
-    async def answer(self, message: IncomingMessage, stream: SlackReplyStream) -> None:
-        """Run the dispatcher; whatever fails, the working state ends with a message."""
+    async def answer(self, message: IncomingMessage, stream: SlackReplyStream, *, summary: bool = False) -> None:
+        """Run the dispatcher (`summary`: summarize the message's thread instead); whatever fails, the working
+        state ends with a message."""
         self._answering.add(stream)
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
-            await self.teambot.commands.ask(message, stream)
+            if summary:
+                await self.teambot.commands.summarize_thread(message, stream)
+            else:
+                await self.teambot.commands.ask(message, stream)
         except Exception as exc:  # never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
         finally:
             self._answering.discard(stream)
+
+    # --- threads: context, "Summarize this thread", "Save to knowledge" --------------------------
+
+    async def _read_thread(self, channel: str, thread_ts: str, *, bot_user_id: str | None,
+                           before_ts: str | None = None) -> tuple[ThreadMessage, ...]:
+        """The thread's messages (adapters/slack/threads.py), or none when Slack would not say in time."""
+        try:
+            async with asyncio.timeout(threads.READ_TIMEOUT_S):
+                return await threads.read_thread(self.client, channel=channel, thread_ts=thread_ts,
+                                                 bot_user_id=bot_user_id, before_ts=before_ts)
+        except SlackApiError as exc:  # missing_scope, not_in_channel, ratelimited past the retries...
+            log.warning("could not read the thread", extra={"error": exc.response.get("error")})
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("could not read the thread", extra={"error": type(exc).__name__})
+        return ()
+
+    async def on_message_shortcut(self, *, body: dict[str, Any], bot_user_id: str | None) -> None:
+        """A message shortcut: "Summarize this thread" answers in the thread, "Save to knowledge" stores it."""
+        shortcut = threads.shortcut_from(body)
+        if shortcut is None:
+            return
+        if shortcut.callback_id == threads.SAVE_CALLBACK_ID:
+            await self._save_thread(shortcut, bot_user_id=bot_user_id)
+        elif shortcut.callback_id == threads.SUMMARIZE_CALLBACK_ID:
+            said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+            if not said:
+                await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                      text="I couldn't read anything to summarize in this thread.")
+                return
+            message = shortcut.message(said)
+            await self.answer(message, self._reply_stream(message), summary=True)
+
+    async def _save_thread(self, shortcut: threads.MessageShortcut, *, bot_user_id: str | None) -> None:
+        message = shortcut.message()
+        refusal = self.teambot.commands.upload_refusal(scope=upload_scope(message), actor=message.actor)
+        if refusal is not None:  # refused before the thread is even read
+            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                  text=f"Can't save this thread: {escape(refusal)}.")
+            return
+        said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+        if not said:
+            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                  text="I couldn't read this thread from Slack, so nothing was saved.")
+            return
+        permalink: str | None = None
+        try:
+            permalink = (await self.client.chat_getPermalink(channel=shortcut.channel,
+                                                             message_ts=shortcut.thread_ts)).get("permalink")
+        except SlackApiError as exc:  # saved without its link rather than not at all
+            log.warning("no permalink for the thread", extra={"error": exc.response.get("error")})
+        outcome = await self.teambot.commands.save_thread(replace(message, thread_messages=said),
+                                                          permalink=permalink, place=shortcut.place)
+        where = "the whole workspace's" if upload_scope(message).channel == "*" else "this channel's"
+        await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                              text=f"Saved to {where} knowledge:\n{outcome.line(escape)}" if outcome.result
+                              else f"Could not save this thread:\n{outcome.line(escape)}")
 
     # --- files ------------------------------------------------------------------------------
 

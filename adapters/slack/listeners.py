@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncAssistant, AsyncSetSug
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
+from adapters.slack.threads import SAVE_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
 from adapters.slack.translate import (
     ASSISTANT_EVENTS,
     FEEDBACK_ACTION_PREFIX,
@@ -26,6 +27,8 @@ from adapters.slack.translate import (
 
 EVENTS = ("app_mention", "message")
 """Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
+SHORTCUTS = (SUMMARIZE_CALLBACK_ID, SAVE_CALLBACK_ID)
+"""Message shortcuts: "Summarize this thread" and "Save to knowledge"."""
 
 
 class Handlers(Protocol):
@@ -51,6 +54,8 @@ class Handlers(Protocol):
 
     async def on_stop(self, *, body: dict[str, Any]) -> None: ...
 
+    async def on_message_shortcut(self, *, body: dict[str, Any], bot_user_id: str | None) -> None: ...
+
     async def on_assistant_thread(self, *, body: dict[str, Any],
                                   set_suggested_prompts: AsyncSetSuggestedPrompts) -> None: ...
 
@@ -74,6 +79,8 @@ class Registration:
     commands: tuple[str, ...]
     actions: tuple[str, ...]
     views: tuple[str, ...]
+    shortcuts: tuple[str, ...] = ()
+    """Callback ids of the message shortcuts (manifest.yml `features.shortcuts`)."""
 
 
 def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Registration:
@@ -122,6 +129,14 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     app.action(STOP_ACTION)(stop)
 
+    async def message_shortcut(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        handlers.spawn(handlers.on_message_shortcut(body=body, bot_user_id=context.bot_user_id),
+                       name="slack-shortcut")
+        await ack()
+
+    for callback_id in SHORTCUTS:
+        app.shortcut(callback_id)(message_shortcut)
+
     app.assistant(_assistant(handlers))
 
     return Registration(
@@ -129,6 +144,7 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
         commands=(commands.ask, commands.upload, commands.kb, commands.stats),
         actions=(FEEDBACK_ACTION_PREFIX + "*", REASON_ACTION, STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
+        shortcuts=SHORTCUTS,
     )
 
 

@@ -80,7 +80,8 @@ class AnswerLog(Protocol):
 class Answerer(Protocol):
     """What the dispatcher runs for each question: the agent's compiled graph.
 
-    Called with `{"question": str, "history": list[Turn], "scopes": list[Scope]}`, the run-time
+    Called with `{"question": str, "history": list[Turn], "scopes": list[Scope], "thread":
+    list[ThreadMessage]}`, the run-time
     context and `stream_mode=["custom", "updates", "values"]`; yields `("custom", {"delta": str})` for
     each piece of the answer, `("updates", {node: update})` as each step ends (what progress is shown
     from) and `("values", state)` with the state so far (`answer`, `citations`, `consulted`,

@@ -75,6 +75,20 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """One message of the thread a question is asked in, written by someone else than the bot.
+
+    Adapters fill these from the platform (Slack's `conversations.replies`), cleaned and bounded: the
+    agent reads them as a source beside the documents, and "summarize this thread" answers from them.
+    """
+
+    author: str
+    """Who wrote it, as the platform names them (a display name, or the user id when none is known)."""
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """One message addressed to the bot, free of platform specifics."""
 
@@ -96,6 +110,9 @@ class IncomingMessage:
     """False where the platform puts the conversation in no workspace of its own (every Discord DM is in
     the shared `dm` workspace): that workspace's other channels are strangers' conversations."""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    thread_messages: tuple[ThreadMessage, ...] = ()
+    """The thread's root and other people's earlier replies, oldest first (empty outside a thread, or when
+    the platform could not be read): context for the question, weighed like the documents."""
 
     @property
     def conversation_key(self) -> str:

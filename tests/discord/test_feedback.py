@@ -36,9 +36,10 @@ async def click(discord: FakeDiscord, custom_id: str, message: dict[str, Any], *
                 ) -> dict[str, Any]:
     """Click a button; the bot's response to the click (a callback)."""
     options = {"user_id": user_id} if user_id is not None else {}
-    interaction = await discord.component(custom_id, message=message, **options)
-    [response] = await discord.wait_for(lambda: discord.callbacks(interaction["token"]))
-    return response
+    interaction = await discord.click(custom_id, message_id=message["id"], **options)
+    [response] = await discord.wait_for(lambda: discord.responses_to(interaction))
+    answer: dict[str, Any] = response.json
+    return answer
 
 
 async def test_a_not_helpful_vote_with_a_reason_reaches_stats(discord_bot: DiscordHarness) -> None:
@@ -101,7 +102,8 @@ async def test_an_ask_command_answer_has_the_buttons_too(discord_bot: DiscordHar
     await upload_in_channel(discord_bot)
     ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": QUESTION}])
     await discord.wait_for(lambda: [c for c in discord.interaction_contents(ask["token"]) if "Sources" in c])
-    [edit] = [c for c in discord.calls if c.method == "PATCH" and f"/{ask['token']}/messages/@original" in c.path
-              and c.json.get("components")]
+    # The last edit of the answer's only message: the 👍/👎 replace the Stop button it had while written.
+    edit = [c for c in discord.calls if c.method == "PATCH" and f"/{ask['token']}/messages/@original" in c.path
+            and c.json.get("components")][-1]
     [[up, down]] = [row["components"] for row in edit.json["components"]]
     assert up["custom_id"].startswith("teambot:vote:up:") and down["custom_id"].startswith("teambot:vote:down:")
