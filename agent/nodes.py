@@ -55,7 +55,7 @@ def _citation(number: int, passage: Passage, snippet: str | None = None) -> Cita
     return Citation(
         number=number, source=chunk.source, location=chunk.location,
         snippet=snippet or _snippet(chunk.text), document_id=chunk.document_id, title=chunk.title,
-        url=chunk.url, updated_at=chunk.updated_at,
+        url=chunk.url, updated_at=chunk.updated_at, chunk_id=chunk.id,
     )
 
 

@@ -38,6 +38,7 @@ from bot.threads import thread_document
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
+    from bot.feedback import Reason, RedisFeedback, Vote
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +203,9 @@ class Commands:
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
                  dispatcher: Dispatcher, usage_stats: UsageStats | None = None,
-                 suggestions: PromptSuggestions | None = None) -> None:
+                 feedback: RedisFeedback | None = None, suggestions: PromptSuggestions | None = None) -> None:
         self.knowledge = knowledge
+        self.feedback = feedback
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
@@ -243,9 +245,44 @@ class Commands:
         """A thread's remembered turns, oldest first (raises when the history store is unavailable)."""
         return await self.dispatcher.recall(conversation_key)
 
-    async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
+    async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None,
+                              user: str = "", answer_id: str | None = None, link: str | None = None) -> Vote | None:
+        """Count a 👍 or 👎 (the adapter lets each person vote once per answer), and store it with the answer it
+        rates (`answer_id`, kept by the dispatcher) by `user` in `workspace`, with `link` to the message.
+
+        Returns the stored vote; None when only counted: the answer is unknown (too old, or from
+        another workspace) or Redis failed.
+        """
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
+        if self.feedback is None or answer_id is None or workspace is None:
+            return None
+        try:
+            return await self.feedback.record_vote(platform=platform, workspace=workspace, user=user,
+                                                   answer_id=answer_id, helpful=helpful, link=link)
+        except Exception as exc:  # noqa: BLE001 - the vote is counted; _log_failure logs the trace
+            self._log_failure("storing a vote failed", exc)
+            return None
+
+    async def feedback_reason(self, *, platform: str, workspace: str, user: str, answer_id: str,
+                              reason: Reason) -> Vote | None:
+        """What `user` says was wrong with the answer they rated 👎; None when there is no such vote."""
+        if self.feedback is None:
+            return None
+        try:
+            return await self.feedback.set_reason(platform=platform, workspace=workspace, user=user,
+                                                  answer_id=answer_id, reason=reason)
+        except Exception as exc:  # noqa: BLE001 - a reason is optional; _log_failure logs the trace
+            self._log_failure("storing a feedback reason failed", exc)
+            return None
+
+    async def feedback_votes(self, *, days: int, platform: str | None = None, workspace: str | None = None,
+                             helpful: bool | None = None) -> list[Vote]:
+        """The votes of the last `days` days with the answers they rate, newest first (for admins: the
+        command line and the HTTP API, which are trusted; raises when Redis is unavailable)."""
+        if self.feedback is None:
+            return []
+        return await self.feedback.recent_votes(days=days, platform=platform, workspace=workspace, helpful=helpful)
 
     # --- the agent view ---
 

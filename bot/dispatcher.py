@@ -20,13 +20,14 @@ from agent.llm import describe_model_error
 from bot.core.errors import StoreUnavailable
 from bot.core.ports import (
     Answerer,
+    AnswerLog,
     HistoryStore,
     ReplyStream,
     ShowsProgress,
     Stoppable,
     UsageRecorder,
 )
-from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn, new_answer_id
 from bot.core.visibility import visible_scopes
 from bot.observability import Metrics, new_correlation_id
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 Summarizer = Callable[..., Coroutine[Any, Any, tuple[Reply, dict[str, int]]]]
 """`agent.summary.summarize_thread`: (thread messages, model, budget, on_delta) -> (summary, token usage)."""
 NO_SUMMARIES = "Thread summaries are not available here."
+SUMMARY_QUESTION = "Summarize this thread"
+"""The question a summary asked through a shortcut (no text of its own) is kept with, for the feedback reports."""
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +125,10 @@ class Dispatcher:
     def __init__(self, *, graph: Answerer, context: AgentContext, history: HistoryStore,
                  usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes,
                  metrics: Metrics | None = None, log_message_text: bool = False,
-                 summarizer: Summarizer | None = None) -> None:
+                 answers: AnswerLog | None = None, summarizer: Summarizer | None = None) -> None:
         self._summarizer = summarizer
         self._metrics = metrics
+        self._answers = answers
         self._log_message_text = log_message_text
         self._graph = graph
         self._context = context
@@ -170,7 +174,8 @@ class Dispatcher:
     async def summarize(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
         """Summarize the thread `message` carries (`thread_messages`) through `stream`, from the thread alone
         (`agent.summary`); in the thread's turn like answers, stoppable, counted as a question; never raises
-        for model failures."""
+        for model failures. A finished summary is kept for feedback like an answer (its 👍/👎 name it); a
+        shortcut's message has no text, so the feedback reports name it `SUMMARY_QUESTION`."""
         new_correlation_id(message.event_id)
         if not self._accepting or self._summarizer is None:
             reply = (Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
@@ -229,6 +234,8 @@ class Dispatcher:
             await self._record(message, reply, started, None, {}, error_kind=STOPPED_ERROR)
             return reply
         reply, usage = outcome[0]
+        asked = message if message.text.strip() else replace(message, text=SUMMARY_QUESTION)
+        reply = await self._keep_for_feedback(asked, reply, redis_ok=True)
         await self._finish(stream, reply)
         await self._record(message, reply, started, time.perf_counter() - started, usage)
         return reply
@@ -324,6 +331,7 @@ class Dispatcher:
         )
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
+        reply = await self._keep_for_feedback(message, reply, redis_ok=history_ok)
         await self._finish(stream, reply)
         if history_ok and state.get("answer", "").strip():  # an empty answer is no turn to remember
             try:
@@ -331,6 +339,24 @@ class Dispatcher:
             except (RedisError, OSError):
                 log.warning("could not save the turn")
         await self._record(message, reply, started, first_token_s, state.get("usage") or {})
+        return reply
+
+    async def _keep_for_feedback(self, message: IncomingMessage, reply: Reply, *, redis_ok: bool) -> Reply:
+        """`reply` with the id its 👍/👎 will name, kept first so a vote always finds it.
+
+        When it can't be kept (Redis down) it still gets its id: votes on it are then only counted. When
+        Redis just failed (`redis_ok` False: the history could not be read) the answer is not held up by
+        trying again.
+        """
+        if self._answers is None:
+            return reply
+        reply = replace(reply, answer_id=new_answer_id())
+        if not redis_ok:
+            return reply
+        try:
+            await self._answers.record_answer(message, reply)
+        except (RedisError, OSError):
+            log.warning("could not keep the answer for feedback")
         return reply
 
     @staticmethod

@@ -17,6 +17,7 @@ from discord import app_commands
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
+from adapters.discord.feedback import FeedbackButtons
 from adapters.discord.knowledge_menu import save_menu
 from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
@@ -25,6 +26,7 @@ from bot.commands import outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Report
 from bot.core.visibility import upload_scope
+from bot.feedback import ALREADY_RATED, REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class DiscordAdapter(Adapter):
         self.guild_ids = list(guild_ids or [])
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
+        self.feedback = FeedbackButtons(self)
         self.running = RunningAnswers()
         """Answers being written now, found by the message that shows their Stop button."""
 
@@ -117,6 +120,7 @@ class DiscordAdapter(Adapter):
         for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
         client.tree.add_command(save_menu(self.teambot))
+        self.feedback.register(client)  # buttons of answers sent before a restart still work
         try:
             if self.guild_ids:
                 for guild_id in self.guild_ids:
@@ -130,12 +134,41 @@ class DiscordAdapter(Adapter):
             log.warning("could not sync slash commands: %s", exc)
 
     def _stream(self, surface: ChannelSurface | InteractionSurface, *, asker: str) -> DiscordReplyStream:
-        """A stream for one answer, which `asker` (a user id) can stop."""
+        """A stream for one answer, which `asker` (a user id) can stop; its last message gets 👍/👎."""
         return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s, stopper=Stopper(asker=asker),
-                                  running=self.running)
+                                  running=self.running, feedback_view=self.feedback.vote_view)
 
     def _interaction_stream(self, surface: InteractionSurface) -> DiscordReplyStream:
         return self._stream(surface, asker=str(surface.interaction.user.id))
+
+    # --- feedback buttons (adapters.discord.feedback.FeedbackHandler) --------------------------------------
+
+    async def on_vote(self, interaction: discord.Interaction[Any], *, answer_id: str, helpful: bool) -> None:
+        """👍/👎 under an answer: counted once per person, stored with the answer; a 👎 is asked what was wrong."""
+        place = translate.interaction_message(interaction, text="")
+        message_id = interaction.message.id if interaction.message is not None else answer_id
+        if not await self.teambot.claims.claim(translate.PLATFORM, f"feedback:{message_id}:{place.user}",
+                                               ttl_s=THREAD_TTL_S):
+            await interaction.response.send_message(ALREADY_RATED, ephemeral=True)
+            return
+        vote = await self.teambot.commands.record_feedback(
+            platform=translate.PLATFORM, helpful=helpful, workspace=place.workspace, user=place.user,
+            answer_id=answer_id, link=interaction.message.jump_url if interaction.message is not None else None)
+        if vote is None or helpful:
+            await interaction.response.send_message(THANKS, ephemeral=True)
+            return
+        await interaction.response.send_message(REASON_PROMPT, ephemeral=True,
+                                                view=self.feedback.reason_view(answer_id, REASON_CHOICES))
+
+    async def on_reason(self, interaction: discord.Interaction[Any], *, answer_id: str, reason: str) -> None:
+        """The reason a 👎 voter picked: stored with their vote; the choice is replaced by a thanks."""
+        if not is_reason(reason):
+            await interaction.response.edit_message(content=THANKS, view=None)
+            return
+        place = translate.interaction_message(interaction, text="")
+        vote = await self.teambot.commands.feedback_reason(platform=translate.PLATFORM, workspace=place.workspace,
+                                                           user=place.user, answer_id=answer_id, reason=reason)
+        await interaction.response.edit_message(content=reason_thanks(reason, stored=vote is not None), view=None)
 
     # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
 

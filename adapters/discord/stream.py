@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import discord
@@ -320,8 +321,11 @@ class DiscordReplyStream:
 
     def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
                  limit: int = MESSAGE_LIMIT, stopper: Stopper | None = None,
-                 running: RunningAnswers | None = None) -> None:
+                 running: RunningAnswers | None = None,
+                 feedback_view: Callable[[str], discord.ui.View] | None = None) -> None:
         self.surface = surface
+        self._feedback_view = feedback_view
+        """The 👍/👎 buttons for an answer id, put under the answer's last message."""
         self.stopper = stopper
         """Who may stop the answer, if it can be stopped: its first message then carries a Stop button."""
         self.running = running if stopper is not None else None
@@ -370,8 +374,11 @@ class DiscordReplyStream:
         """Show the whole answer with its sources, split over as many messages as needed (no Stop any more)."""
         self._finished = True
         await self._stop_typing()
+        view = None  # a stopped or failed answer has no 👍/👎 (and no answer id)
+        if self._feedback_view is not None and reply.answer_id is not None and reply.mode != "error":
+            view = self._feedback_view(reply.answer_id)
         try:
-            await self._render(split_message(render_reply(reply), limit=self.limit))
+            await self._render(split_message(render_reply(reply), limit=self.limit), last_view=view)
         finally:
             self._forget_stop_button()  # even if the last edit failed: a later click says it no longer runs
 
@@ -382,21 +389,24 @@ class DiscordReplyStream:
         else:
             await self.stopper.stop_requested()
 
-    async def _render(self, pieces: list[str]) -> None:
-        """Make the posted messages show `pieces`: edit what changed, post what is new, drop the excess."""
+    async def _render(self, pieces: list[str], *, last_view: discord.ui.View | None = None) -> None:
+        """Make the posted messages show `pieces` (the last with `last_view`'s components): edit what changed,
+        post what is new, drop the excess."""
         for index, piece in enumerate(pieces):
+            view = last_view if index == len(pieces) - 1 else None
             if index < len(self._handles):
                 if index == 0 and self._finished and self._stop_message is not None:
-                    # The final edit of the first message also takes its Stop button away.
-                    await self.surface.edit(self._handles[0], piece, view=no_buttons())
+                    # The final edit of the first message also takes its Stop button away; when it is the
+                    # answer's last message too, the 👍/👎 buttons take its place.
+                    await self.surface.edit(self._handles[0], piece, view=view or no_buttons())
                     self._forget_stop_button()
                     self.pieces[0] = piece
-                elif self.pieces[index] != piece:
-                    await self.surface.edit(self._handles[index], piece)
+                elif self.pieces[index] != piece or view is not None:
+                    await self.surface.edit(self._handles[index], piece, view=view)
                     self.pieces[index] = piece
             else:
                 with_stop = index == 0 and not self._finished and self.running is not None
-                self._handles.append(await self.surface.post(piece, view=stop_button() if with_stop else None))
+                self._handles.append(await self.surface.post(piece, view=stop_button() if with_stop else view))
                 self.pieces.append(piece)
                 if with_stop:
                     self._show_stop_button(self.surface.message_id(self._handles[0]))

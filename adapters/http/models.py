@@ -103,6 +103,17 @@ class ScopeQuery(_Request):
     platform: Platform = DEFAULT_PLATFORM
 
 
+class FeedbackQuery(_Request):
+    """`?days=&rating=[&platform=&workspace=]`: which votes to list."""
+
+    days: Annotated[int, Field(strict=False, ge=1, le=400,
+                               description="How many days back, today included (in REPORT_TIMEZONE).")] = 7
+    rating: Annotated[Literal["helpful", "not_helpful", "all"], Field(
+        description="Only 👍 (`helpful`) or 👎 (`not_helpful`) votes.")] = "all"
+    platform: Annotated[Name | None, Field(description="With `workspace`: only that workspace's votes.")] = None
+    workspace: Annotated[Name | None, Field(description="A Slack team or Discord server id (with `platform`).")] = None
+
+
 def _spooled_file(value: object) -> Attachment:
     if not isinstance(value, Attachment):
         raise ValueError("not a file part")
@@ -231,6 +242,43 @@ class HistoryCleared(_Response):
     cleared: bool
 
 
+class CitedPassage(_Response):
+    number: Annotated[int, Field(ge=1, description="The `[n]` used in the answer.")]
+    source: Annotated[str, Field(description="File name.")]
+    location: Annotated[str, Field(description="Page, section, rows or lines.")]
+    document_id: str
+    chunk_id: Annotated[str, Field(description="The passage cited.")]
+
+
+class RatedAnswer(_Response):
+    id: str
+    scope: Scope
+    thread: str
+    visibility: Annotated[Literal["public", "private", "private_thread", "unknown"], Field(
+        description="Who can read where it was asked, as far as the platform said.")]
+    asker: Annotated[str, Field(description="A pseudonym (a hash), as in all usage data.")]
+    question: str
+    answer: Annotated[str, Field(description="The answer's text (its first 4000 characters).")]
+    mode: str
+    answered: bool
+    answered_at: Timestamp
+    citations: list[CitedPassage]
+
+
+class FeedbackVote(_Response):
+    rating: Literal["helpful", "not_helpful"]
+    reason: Annotated[Literal["outdated", "wrong_document", "missing", "other"] | None, Field(
+        description="What was wrong, as the voter picked it after a 👎 (optional).")] = None
+    voter: Annotated[str, Field(description="A pseudonym (a hash), as in all usage data.")]
+    voted_at: Timestamp
+    link: Annotated[str | None, Field(description="The rated message on its platform, when known.")] = None
+    answer: RatedAnswer
+
+
+class FeedbackList(_Response):
+    votes: Annotated[list[FeedbackVote], Field(description="Newest first.")]
+
+
 # --- validation errors, in one line ------------------------------------------------------------------------------
 
 
@@ -252,6 +300,10 @@ def one_line(error: ValidationError, *, field_kind: str = "field", subject: str 
         "extra_forbidden": f"unknown {field_kind} '{name}'",
         "string_type": f"'{name}' must be a string",
         "bool_type": f"'{name}' must be true or false",
+        "int_parsing": f"'{name}' must be a whole number",
+        "greater_than_equal": f"'{name}' must be at least {context.get('ge')}",
+        "less_than_equal": f"'{name}' must be at most {context.get('le')}",
+        "literal_error": f"'{name}' must be {context.get('expected')}",
         "string_too_short": f"'{name}' is required (a non-empty string)",
         "string_too_long": f"'{name}' is longer than {context.get('max_length')} characters",
         "string_pattern_mismatch": f"'{name}' {_PATTERN_RULES.get(context.get('pattern', ''), 'is not valid')}",

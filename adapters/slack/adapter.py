@@ -33,9 +33,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import Adapter
 from adapters.slack import reports, threads, translate
+from adapters.slack.blocks import reason_blocks
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
@@ -43,6 +45,7 @@ from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, ThreadMessage, Visibility
 from bot.core.visibility import upload_scope
+from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
 from bot.suggestions import PROMPTS_HEADING, thread_title
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
+SLACK_RESPONSE_HOSTS = ("hooks.slack.com",)
+"""Where Slack's `response_url`s point: nothing else is ever posted to."""
 VISIBILITY_CACHE_SIZE = 2000
 """Channels whose visibility (public or private) is remembered, least recently asked dropped first."""
 VISIBILITY_TTL_S = 3600.0
@@ -99,6 +104,7 @@ class SlackAdapter(Adapter):
             retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
         self._download_hosts = {*SLACK_FILE_HOSTS, urlsplit(api_url).hostname or ""}
+        self._response_hosts = {*SLACK_RESPONSE_HOSTS, urlsplit(api_url).hostname or ""}
         self._dedupe_ttl_s = dedupe_ttl_s
         self._update_interval_s = update_interval_s
         self._download_timeout_s = download_timeout_s
@@ -526,15 +532,53 @@ class SlackAdapter(Adapter):
     # --- feedback -------------------------------------------------------------------------------
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None:
+        """A 👍/👎 on an answer: counted once per person, stored with the answer; a 👎 is asked what was wrong."""
         feedback = translate.feedback_from_action(body)
         if feedback is None:
             return
         # One vote per person per answer, however often they click.
         if not await self._claim(f"feedback:{feedback.channel}:{feedback.message_ts}:{feedback.user}"):
             return
-        await self.teambot.commands.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
-                                                    workspace=translate.workspace_of(body))
-        await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
+        link = await self._permalink(channel=feedback.channel, ts=feedback.message_ts) if feedback.answer_id else None
+        vote = await self.teambot.commands.record_feedback(
+            platform=translate.PLATFORM, helpful=feedback.helpful, workspace=translate.workspace_of(body),
+            user=feedback.user, answer_id=feedback.answer_id, link=link)
+        if vote is None or vote.helpful:  # only counted (an answer not kept), or a 👍: nothing to ask
+            await self._ephemeral(channel=feedback.channel, user=feedback.user, text=THANKS)
+            return
+        try:  # the reason is optional: the offer is an ephemeral message with one button per reason
+            await self.client.chat_postEphemeral(
+                channel=feedback.channel, user=feedback.user, text=REASON_PROMPT,
+                blocks=reason_blocks(REASON_PROMPT, REASON_CHOICES, answer_id=vote.answer.answer_id))
+        except SlackApiError as exc:
+            log.warning("could not ask what was wrong: %s", exc.response.get("error"))
+
+    async def on_feedback_reason(self, *, body: dict[str, Any]) -> None:
+        """The reason a 👎 voter picked: stored with their vote; the offer is replaced by a thanks."""
+        choice = translate.reason_from_action(body)
+        if choice is None or not is_reason(choice.reason):
+            return
+        vote = await self.teambot.commands.feedback_reason(
+            platform=translate.PLATFORM, workspace=translate.workspace_of(body), user=choice.user,
+            answer_id=choice.answer_id, reason=choice.reason)
+        text = reason_thanks(choice.reason, stored=vote is not None)
+        if choice.response_url and urlsplit(choice.response_url).hostname in self._response_hosts:
+            try:
+                await AsyncWebhookClient(choice.response_url).send(text=text, replace_original=True)
+                return
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("could not replace the reason choice: %s", type(exc).__name__)
+        await self._ephemeral(channel=choice.channel, user=choice.user, text=text)
+
+    async def _permalink(self, *, channel: str, ts: str) -> str | None:
+        """The link to a message (`chat.getPermalink`), or None when Slack would not tell."""
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError as exc:
+            log.info("no permalink for a rated answer: %s", exc.response.get("error"))
+            return None
+        permalink = response.get("permalink")
+        return permalink if isinstance(permalink, str) else None
 
     async def on_stop(self, *, body: dict[str, Any]) -> None:
         """Stop on an answer being written: only its asker may stop it."""

@@ -17,7 +17,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
 from adapters.slack.threads import SAVE_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
-from adapters.slack.translate import ASSISTANT_EVENTS, FEEDBACK_ACTION_PREFIX, STOP_ACTION, UPLOAD_CALLBACK_ID
+from adapters.slack.translate import (
+    ASSISTANT_EVENTS,
+    FEEDBACK_ACTION_PREFIX,
+    REASON_ACTION,
+    STOP_ACTION,
+    UPLOAD_CALLBACK_ID,
+)
 
 EVENTS = ("app_mention", "message")
 """Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
@@ -43,6 +49,8 @@ class Handlers(Protocol):
     async def on_stats(self, *, command: dict[str, Any]) -> None: ...
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_feedback_reason(self, *, body: dict[str, Any]) -> None: ...
 
     async def on_stop(self, *, body: dict[str, Any]) -> None: ...
 
@@ -109,6 +117,12 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     app.action(re.compile("^" + re.escape(FEEDBACK_ACTION_PREFIX)))(feedback)
 
+    async def feedback_reason(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_feedback_reason(body=body), name="slack-feedback-reason")
+        await ack()
+
+    app.action(REASON_ACTION)(feedback_reason)
+
     async def stop(ack: AsyncAck, body: dict[str, Any]) -> None:
         handlers.spawn(handlers.on_stop(body=body), name="slack-stop")
         await ack()
@@ -128,7 +142,7 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
     return Registration(
         events=EVENTS + ASSISTANT_EVENTS,
         commands=(commands.ask, commands.upload, commands.kb, commands.stats),
-        actions=(FEEDBACK_ACTION_PREFIX + "*", STOP_ACTION),
+        actions=(FEEDBACK_ACTION_PREFIX + "*", REASON_ACTION, STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
         shortcuts=SHORTCUTS,
     )

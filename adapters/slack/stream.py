@@ -291,7 +291,7 @@ class SlackReplyStream:
             rest = _rest_of(reply.text, self._handed)
             if rest:
                 chunks.append({"type": "markdown_text", "text": escape(rest)})
-            blocks = source_blocks(reply) + ([feedback_block()] if reply.mode != "error" else [])
+            blocks = source_blocks(reply) + ([feedback_block(reply.answer_id)] if reply.mode != "error" else [])
         try:
             await stream.stop(chunks=chunks or None, blocks=blocks or None)
         except STREAM_FAILURES as exc:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.core.values import QuestionRecord, Reply, Report, Turn
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Report, Turn
 
 
 class ReplyStream(Protocol):
@@ -68,6 +68,13 @@ class UsageRecorder(Protocol):
 
     async def record_feedback(self, *, platform: str, helpful: bool, at: datetime | None = None,
                               workspace: str | None = None) -> None: ...
+
+
+class AnswerLog(Protocol):
+    """Where answers are kept for a while, so a 👍/👎 on one can say what it rated (`bot.feedback.RedisFeedback`)."""
+
+    async def record_answer(self, message: IncomingMessage, reply: Reply) -> None:
+        """Keep `reply` (which has its `answer_id`) to `message`; raise `RedisError`/`OSError` when it can't."""
 
 
 class Answerer(Protocol):

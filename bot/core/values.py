@@ -7,6 +7,7 @@ except through these values.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +129,11 @@ class IncomingMessage:
         return Actor(self.platform, self.user, frozenset(self.roles))
 
 
+def new_answer_id() -> str:
+    """A fresh id for an answer, short enough for any platform's button ids (hex: no separator in it)."""
+    return secrets.token_hex(10)
+
+
 def conversation_key(platform: str, workspace: str, channel: str, thread: str) -> str:
     """Build the conversation key; the parts must not contain ':' themselves except the thread."""
     return f"{platform}:{workspace}:{channel}:{thread}"
@@ -147,6 +153,8 @@ class Citation:
     """Where the document lives (its permalink or URL), if known: render it through `link`."""
     updated_at: float | None = None
     """When the document's content last changed (its ingestion time, epoch seconds), if known."""
+    chunk_id: str = ""
+    """The passage cited (its chunk's id), for feedback on answers; empty where it is not known."""
 
     def label(self) -> str:
         """`name (location)` or just `name`."""
@@ -189,6 +197,8 @@ class Reply:
     history_available: bool = True
     consulted: tuple[Citation, ...] = ()
     """Every passage the model was given, cited or not (numbered as in its prompt)."""
+    answer_id: str | None = None
+    """The id the answer is kept under for feedback (its 👍/👎 buttons carry it); None where it has none."""
 
     def sources_text(self) -> str:
         """Plain-text list of sources, one per line."""

@@ -169,6 +169,11 @@ async def test_summarize_this_thread_without_a_model_quotes_its_central_sentence
     assert "**U3**: The Falcon freeze starts Friday at 18:00" in text
     assert "quotes the thread's most central sentences" in text, "it says it is extractive"
     assert all("this thread" in line for line in sources)
+    final = slack.fake.final_update(answer.ts)
+    [feedback] = [b for b in final.params["blocks"] if b["type"] == "context_actions"]
+    answer_id = feedback["block_id"].partition(":")[2]
+    kept = await slack.teambot.feedback.answer(answer_id)
+    assert kept is not None and kept.question == "Summarize this thread", "a summary is rated like an answer"
 
 
 async def test_summarize_this_thread_with_a_model_sends_the_thread_and_cites_it(

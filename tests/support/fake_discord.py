@@ -71,6 +71,10 @@ class FakeDiscord:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Message id -> what the bot's message shows now (content and components), as Discord would send it back."""
+    interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Interaction token -> the interaction pushed (to answer its callbacks)."""
     _originals: dict[str, int] = field(default_factory=dict)
     """The message id of each interaction's original response, by interaction token."""
     history: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -110,6 +114,10 @@ class FakeDiscord:
     async def connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper's own bound
         """Wait until the client identified and got READY and GUILD_CREATE."""
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def expect_reconnect(self) -> None:
+        """Before a client connects again (a restart): `connected` then waits for that connection."""
+        self._ready.clear()
 
     async def _send(self, op: int, data: Any, event: str | None = None) -> None:
         assert self._ws is not None, "no gateway connection"
@@ -233,13 +241,18 @@ class FakeDiscord:
         data["resolved"] = {"messages": {target["id"]: target}}
         return await self.interact(2, data, channel_id=channel_id, user_id=user_id)
 
-    async def click(self, custom_id: str, *, message_id: str, channel_id: int = CHANNEL_ID,
+    async def click(self, custom_id: str, *, message_id: str, channel_id: int | None = None,
                     user_id: int = HUMAN_ID) -> dict[str, Any]:
         """Push a MESSAGE_COMPONENT interaction (type 3): a click on the button `custom_id` (component type 2) of
-        the bot's message `message_id`, which Discord sends whole, buttons included."""
-        message = self._bot_message(str(channel_id), self.shown(message_id), int(message_id))
-        message["components"] = self.buttons(message_id)
-        return await self.interact(3, {"custom_id": custom_id, "component_type": 2}, channel_id=channel_id,
+        the bot's message `message_id`, which Discord sends whole, buttons included, as `messages` holds it (an
+        id never sent here stands for a message a client sent before a restart). The click happens in
+        `channel_id`, by default the message's channel."""
+        known = self.messages.get(message_id)
+        message = dict(known) if known is not None else {
+            **self.message_payload("", channel_id=channel_id or CHANNEL_ID, author_id=BOT_ID, author_bot=True,
+                                   message_id=int(message_id)), "components": [], "flags": 0}
+        where = channel_id if channel_id is not None else int(message["channel_id"])
+        return await self.interact(3, {"custom_id": custom_id, "component_type": 2}, channel_id=where,
                                    user_id=user_id, message=message)
 
     def post(self, content: str, *, channel_id: int = CHANNEL_ID, author_id: int = HUMAN_ID,
@@ -283,9 +296,10 @@ class FakeDiscord:
                        message: dict[str, Any] | None = None) -> dict[str, Any]:
         """Push INTERACTION_CREATE of `interaction_type` with `data` by a server member; returns the payload."""
         interaction_id = next(self._ids)
-        channel_type = 11 if channel_id in self.threads else 0
-        channel = {"id": str(channel_id), "type": channel_type, "guild_id": str(GUILD_ID), "name": "c",
-                   "parent_id": str(CHANNEL_ID) if channel_type == 11 else None, "permissions": str((1 << 50) - 1)}
+        # A thread comes whole (owner, metadata), as Discord sends it: a restarted client has none cached.
+        channel = {**self.threads[channel_id], "permissions": str((1 << 50) - 1)} if channel_id in self.threads \
+            else {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "c", "parent_id": None,
+                  "permissions": str((1 << 50) - 1)}
         payload: dict[str, Any] = {
             "id": str(interaction_id), "application_id": str(APP_ID), "type": interaction_type,
             "token": f"tok{interaction_id}",
@@ -300,6 +314,7 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message
+        self.interactions[payload["token"]] = payload
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -349,9 +364,20 @@ class FakeDiscord:
                     return json.loads(await part.text())
         return None
 
-    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:
-        return {**self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
-                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)}
+    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None,
+                     body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The bot's message as Discord returns it, remembered in `messages`: an edit keeps what it leaves out
+        (components stay unless `components` is sent), as in Discord."""
+        message = self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
+                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)
+        known = self.messages.get(message["id"], {})
+        body = body or {}
+        if known and "content" not in body:
+            message["content"] = known["content"]
+        message["components"] = body.get("components", known.get("components", []))
+        message["flags"] = body.get("flags", known.get("flags", 0))
+        self.messages[message["id"]] = message
+        return message
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
@@ -393,20 +419,33 @@ class FakeDiscord:
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            message = self._bot_message(m.group(1), body.get("content", ""))
+            message = self._bot_message(m.group(1), body.get("content", ""), body=body)
             self.calls[-1].message_id = message["id"]
             return ok(message)
         if method == "PATCH" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
-            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2))))
+            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2)), body=body))
         if method == "DELETE" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
             return web.Response(status=204)
-        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)):
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
             data = body.get("data") or {}
-            return ok({"interaction": {"id": m.group(1), "type": 2,
-                                       "response_message_loading": body.get("type") == 5,
-                                       "response_message_ephemeral": bool(data.get("flags", 0) & 64)}})
+            answered: dict[str, Any] = {"interaction": {
+                "id": m.group(1), "type": 2, "response_message_loading": body.get("type") == 5,
+                "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
+            clicked = self.interactions.get(m.group(2), {}).get("message")
+            if body.get("type") == 4:  # a new message, ephemeral with flag 64
+                channel_id = self.interactions.get(m.group(2), {}).get("channel_id", str(CHANNEL_ID))
+                message = self._bot_message(channel_id, data.get("content", ""), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["interaction"]["response_message_id"] = message["id"]
+                answered["resource"] = {"type": 4, "message": message}
+            elif body.get("type") == 7 and clicked is not None:  # the clicked message, updated
+                message = self._bot_message(clicked["channel_id"], data.get("content", clicked["content"]),
+                                            int(clicked["id"]), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["resource"] = {"type": 7, "message": message}
+            return ok(answered)
         if (m := re.fullmatch(r"/webhooks/\d+/([^/]+)(?:/messages/(@original|\d+))?", path)) and method in (
                 "POST", "PATCH"):
             token, which = m.groups()
@@ -414,7 +453,7 @@ class FakeDiscord:
             message_id = (self._originals.setdefault(token, next(self._ids)) if which == "@original"
                           else next(self._ids) if which is None else int(which))
             self.calls[-1].message_id = str(message_id)
-            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id))
+            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id, body=body))
         if method == "DELETE" and path.startswith("/webhooks/"):
             return web.Response(status=204)
         return ok({"message": f"fake discord: no route {method} {path}", "code": 0}, status=404)
@@ -439,18 +478,11 @@ class FakeDiscord:
 
     def shown(self, message_id: str) -> str:
         """What a message of the bot shows now (its last content sent)."""
-        content = ""
-        for call in self.calls:
-            if call.message_id == message_id and isinstance(call.json, dict) and "content" in call.json:
-                content = call.json["content"]
-        return content
+        return str(self.messages.get(message_id, {}).get("content", ""))
 
     def buttons(self, message_id: str) -> list[dict[str, Any]]:
         """The component rows a message of the bot carries now (a send sets them, an edit may replace them)."""
-        rows: list[dict[str, Any]] = []
-        for call in self.calls:
-            if call.message_id == message_id and isinstance(call.json, dict) and "components" in call.json:
-                rows = call.json["components"]
+        rows: list[dict[str, Any]] = self.messages.get(message_id, {}).get("components", [])
         return rows
 
     def custom_ids(self, message_id: str) -> list[str]:

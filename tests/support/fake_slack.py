@@ -87,6 +87,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods (files.info) with GET
         app.router.add_get("/files/{id}/{name}", self._download)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/actions/{tail:.*}", self._response_url)
         self._runner, self.port = await serve_on_loopback(app)
         return self
 
@@ -108,6 +109,16 @@ class FakeSlack:
                 "permalink": f"https://example.slack.com/files/U1/{file_id}/{name}"}
         self.files[file_id] = info
         return info
+
+    def response_url(self, name: str) -> str:
+        """A `response_url` as interactions carry it, served here: what is posted to it is recorded as a
+        `response_url` call (its JSON as params)."""
+        return f"{self.base_url}/actions/{name}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("response_url", {**await request.json(), "_path": request.path}, time.monotonic(),
+                               result={"ok": True}))
+        return web.Response(text="ok")
 
     def add_thread(self, channel: str, messages: list[dict[str, Any]]) -> str:
         """A thread of `messages` (each at least `user` and `text`, optionally `ts`; the first is the root) in
@@ -208,6 +219,15 @@ class FakeSlack:
             if not (params.get("channel_id") and params.get("thread_ts") and "status" in params):
                 return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True}
+        if method == "chat.getPermalink":
+            if not (params.get("channel") and params.get("message_ts")):
+                return {"ok": False, "error": "invalid_arguments"}
+            # Slack's own form: the workspace's domain, the channel, the ts without its dot, and a reply's thread.
+            channel, ts = params["channel"], str(params["message_ts"])
+            thread = next((c.params.get("thread_ts") for c in self.messages() if c.ts == ts), None)
+            in_thread = f"?thread_ts={thread}&cid={channel}" if thread else ""
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}{in_thread}"}
         if method == "assistant.threads.setSuggestedPrompts":
             return _suggested_prompts_error(params) or {"ok": True}
         if method == "assistant.threads.setTitle":
