@@ -19,7 +19,14 @@ from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, query_terms, split_sentences
-from agent.thread import merge_passages, per_message_tokens, thread_chunks, thread_passages, with_thread_terms
+from agent.thread import (
+    THREAD_SOURCE,
+    merge_passages,
+    per_message_tokens,
+    thread_chunks,
+    thread_passages,
+    with_thread_terms,
+)
 from bot.core.values import Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -674,8 +681,11 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     for candidate in chosen:
         numbers.setdefault(candidate.p_index, len(numbers) + 1)
     lines = _render_quotes(chosen, numbers)
+    from_thread = all(passages[c.p_index].chunk.source == THREAD_SOURCE for c in chosen)
+    korean = _is_korean(state["question"])
     note = state["fallback_note"] if "fallback_note" in state else (
-        prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE)
+        (prompts.NO_MODEL_THREAD_NOTE_KO if korean else prompts.NO_MODEL_THREAD_NOTE) if from_thread
+        else (prompts.NO_MODEL_NOTE_KO if korean else prompts.NO_MODEL_NOTE))
     answer = "\n".join(lines) + ("\n\n" + note if note else "")
     citations = []
     for p_index, number in numbers.items():

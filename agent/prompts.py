@@ -30,6 +30,9 @@ DONT_KNOW_KO = (
 
 NO_MODEL_NOTE = "_No language model is configured, so this answer quotes your documents directly._"
 NO_MODEL_NOTE_KO = "_언어 모델이 설정되어 있지 않아 문서의 해당 부분을 그대로 인용했습니다._"
+# The same, when every quote comes from the thread the question was asked in, not from a document.
+NO_MODEL_THREAD_NOTE = "_No language model is configured, so this answer quotes this thread directly._"
+NO_MODEL_THREAD_NOTE_KO = "_언어 모델이 설정되어 있지 않아 이 스레드의 해당 부분을 그대로 인용했습니다._"
 
 # Model failures: the answer quotes the documents instead, and says why.
 MODEL_UNAVAILABLE_NOTE = "_No answer from the language model: {reason}. This answer quotes your documents directly._"

@@ -63,6 +63,7 @@ async def test_a_mention_in_a_thread_is_answered_from_what_people_said_there(
 
     assert "Friday at 18:00" in text, "the answer quotes the reply that holds it"
     assert "this thread" in sources[0] and "U3" in sources[0], "cited as the thread's message, with its author"
+    assert "quotes this thread directly" in text and "your documents" not in text, "it says where the quote is from"
     [read] = slack.fake.of("conversations.replies")
     assert (read.params["channel"], read.params["ts"]) == ("C1", root)
     assert float(read.params["latest"]) == float(MENTION_TS), "only what was said before the question"
