@@ -515,7 +515,8 @@ class SlackAdapter(Adapter):
         """`/stats [day|week|month]`: the usage figures its asker may see, shown to them only."""
         message = translate.message_from_command(command, thread="stats")
         answer = await self.teambot.commands.stats(message, message.text)
-        await self._ephemeral(channel=message.channel, user=message.user, text=to_mrkdwn(answer.markdown))
+        text = await asyncio.to_thread(to_mrkdwn, answer.markdown)  # a whole report: off the event loop
+        await self._ephemeral(channel=message.channel, user=message.user, text=text)
 
     # --- usage reports (bot.core.ports.ReportDestination) ----------------------------------------
 
