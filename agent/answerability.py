@@ -53,12 +53,15 @@ answers by about 0.07 more, but its scale belongs to the embedding model, so no 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from agent.records import Passage
+import numpy as np
+
+from agent.embeddings import Embedder
+from agent.records import Passage, section_heading
 from agent.retrieval import best_window, hangul_share, phrase_share
 from agent.text import lexical_tokens, split_sentences
 from bot.core.values import Scope
@@ -235,11 +238,47 @@ class Evidence:
     phrase: float
     kind: int
     """`kind_strength` of the passage's strongest sentence (2 when no kind is asked)."""
+    similarity: float | None = None
+    """The embedding model's cosine similarity of the passage's sentence most like the question (rule
+    2), or None when it was not measured."""
+    similarity_evidence: float = 0.0
+    """What that similarity adds (or takes away) under the model's calibration: 0 when not measured."""
 
     def total(self, rules: AnswerabilityRules) -> float:
-        """The three shares, weighted as `rules` say."""
+        """The three shares, weighted as `rules` say, and the similarity's evidence."""
         return (rules.words_weight * self.words + rules.window_weight * self.window
-                + rules.phrase_weight * self.phrase)
+                + rules.phrase_weight * self.phrase + self.similarity_evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarityCalibration:
+    """How one embedding model's similarity of a sentence to the question counts as evidence (rule 2).
+
+    Cosine similarities have a scale of their own per model: WordLlama gives an unrelated English
+    sentence about 0.3 and Korean text, which its English vocabulary cuts into a few shared pieces,
+    about 0.9. `neutral` is where a sentence's similarity neither adds nor takes away evidence.
+    """
+
+    neutral: float
+    neutral_korean: float | None = None
+    """`neutral` for a Korean question; None: the same as for any other."""
+    weight: float = 0.75
+    """Evidence per unit of similarity above (or below) `neutral`."""
+
+    def evidence(self, similarity: float, *, korean: bool) -> float:
+        """What a sentence of this `similarity` adds to a passage's evidence (negative below neutral)."""
+        neutral = self.neutral_korean if korean and self.neutral_korean is not None else self.neutral
+        return self.weight * (similarity - neutral)
+
+
+SIMILARITY_CALIBRATIONS: Mapping[str, SimilarityCalibration] = {
+    # The bundled model (agent.embeddings.WordLlamaEmbedder), tuned on the dev splits of SQuAD and
+    # KorQuAD (docs/benchmarks.md): the neutral points are where the bars of rule 1 (1.0 and 1.2)
+    # answer 96% of in-corpus dev questions with this evidence added.
+    "wordllama-l2-256": SimilarityCalibration(neutral=0.40, neutral_korean=0.86),
+}
+"""Calibrations by embedder name (`Embedder.name`). A model not listed adds no similarity evidence:
+an uncalibrated scale would move every decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +293,20 @@ class AnswerabilityRules:
     min_evidence_korean: float = 1.2
     """Korean words are matched by their character bigrams, which an unrelated passage shares more often."""
     window_terms: int = 25
+    similarity: Mapping[str, SimilarityCalibration] = field(default_factory=lambda: dict(SIMILARITY_CALIBRATIONS))
+    """Embedding models whose sentence similarity counts as evidence (rule 2), by embedder name."""
+
+    def calibration(self, embedder_name: str) -> SimilarityCalibration | None:
+        """How the named embedder's similarities count, or None when they do not."""
+        return self.similarity.get(embedder_name)
+
+    def calibrated(self, embedder_name: str, neutral: float | None) -> AnswerabilityRules:
+        """These rules with `neutral` as the named embedder's neutral similarity (for every language);
+        None keeps them as they are."""
+        if neutral is None:
+            return self
+        similarity = {**self.similarity, embedder_name: SimilarityCalibration(neutral=neutral)}
+        return replace(self, similarity=similarity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +316,8 @@ class Judgement:
     passages: list[Passage]
     kind: AnswerKind | None
     reason: str
-    """`answers`, or why not: `nothing_relevant`, `unknown_name`, `too_little_evidence`, `no_answer_of_kind`."""
+    """`answers`, or why not: `nothing_relevant`, `unknown_name`, `too_little_evidence`, `no_answer_of_kind`,
+    `number_not_found`."""
     evidence: list[Evidence] = field(default_factory=list)
 
     @property
@@ -296,14 +350,54 @@ def _sentences(passage: Passage) -> list[str]:
     return split_sentences(passage.chunk.text)
 
 
+async def sentence_similarities(embedder: Embedder, question: str, passages: Sequence[Passage], *,
+                                units_of: Callable[[Passage], Sequence[str]] = _sentences) -> dict[str, float]:
+    """For each passage (by chunk id), the cosine similarity to `question` of its unit most like it:
+    the sentence that answers reads like the question; a passage that merely shares its words, less.
+
+    A unit is read under its section's heading, as the index and the quotes read it: under
+    "Permissions", "Admins may add documents everywhere." is about permissions.
+    """
+    units = [(passage.chunk.id, _under_heading(passage, unit)) for passage in passages for unit in units_of(passage)]
+    if not units:
+        return {}
+    query = np.asarray(await embedder.embed_query(question), dtype=np.float32)
+    vectors = np.asarray(await embedder.embed_documents([unit for _, unit in units]), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(query) or 1.0)
+    cosines = vectors @ query / np.where(norms == 0, 1.0, norms)
+    best: dict[str, float] = {}
+    for (chunk_id, _), cosine in zip(units, cosines.tolist(), strict=True):
+        best[chunk_id] = max(best.get(chunk_id, -1.0), cosine)
+    return best
+
+
+def _under_heading(passage: Passage, unit: str) -> str:
+    heading = section_heading(passage.chunk.location)
+    return f"{heading}: {unit}" if heading else unit
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def holds_numbers(question: str, passage: Passage) -> bool:
+    """Whether every number the question names is in the passage (its text, title or heading), as a
+    number of its own: "1950" is not in "19500" (rule 4)."""
+    chunk = passage.chunk
+    text = f"{chunk.title}\n{chunk.location}\n{chunk.text}"
+    return all(re.search(rf"(?<!\d){number}(?!\d)", text) for number in dict.fromkeys(_DIGITS.findall(question)))
+
+
 def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min_relevance: float,
           units_of: Callable[[Passage], Sequence[str]] = _sentences, rules: AnswerabilityRules | None = None,
-          query: str | None = None) -> Judgement:
+          query: str | None = None, similarity: Mapping[str, float] | None = None,
+          calibration: SimilarityCalibration | None = None) -> Judgement:
     """Which of the retrieved `passages` answer `question` (see the module docstring for the rules).
 
     `query` is what was searched for when it differs from the question (a follow-up made
     standalone): its words are the ones weighed. `units_of` cuts a passage into what may be quoted
     (sentences, or lines of code and tables); `rarity` must know the terms of both texts.
+    `similarity` holds each passage's `sentence_similarities` (by chunk id), which count as
+    `calibration` says; without either, rule 1 alone weighs the evidence.
     """
     rules = rules or AnswerabilityRules()
     kind = asked_kind(query or question) or asked_kind(question)
@@ -313,13 +407,29 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
     if unknown_names(question, rarity):
         return Judgement([], kind, "unknown_name")
     words = question_words(query or question)
-    bar = rules.min_evidence_korean if hangul_share(question) > 0.3 else rules.min_evidence
+    korean = hangul_share(question) > 0.3
+    bar = rules.min_evidence_korean if korean else rules.min_evidence
     evidence = [weigh(p, words=words, rarity=rarity, kind=kind, question=question, units=units_of(p), rules=rules)
                 for p in relevant]
+    if similarity is not None and calibration is not None:
+        evidence = [_with_similarity(e, similarity.get(e.passage.chunk.id), calibration, korean=korean)
+                    for e in evidence]
     enough = [e for e in evidence if e.total(rules) >= bar]
     if not enough:
         return Judgement([], kind, "too_little_evidence", evidence)
     of_kind = [e for e in enough if e.kind > 0]
     if not of_kind:
         return Judgement([], kind, "no_answer_of_kind", evidence)
+    if korean:
+        of_kind = [e for e in of_kind if holds_numbers(query or question, e.passage)]
+        if not of_kind:
+            return Judgement([], kind, "number_not_found", evidence)
     return Judgement([e.passage for e in of_kind], kind, "answers", evidence)
+
+
+def _with_similarity(evidence: Evidence, similarity: float | None, calibration: SimilarityCalibration, *,
+                     korean: bool) -> Evidence:
+    if similarity is None:
+        return evidence
+    return replace(evidence, similarity=similarity,
+                   similarity_evidence=calibration.evidence(similarity, korean=korean))
