@@ -431,7 +431,7 @@ def _inputs(body: dict[str, object]) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
 
 
-# --- rule 4: a number the Korean question names ------------------------------------------------
+# --- rule 5: a number the Korean question names ------------------------------------------------
 
 async def test_a_korean_question_about_a_year_the_documents_do_not_mention_is_declined() -> None:
     # The work rules give 15 days "매년" (every year); they say nothing of 2019 in particular. A Korean
