@@ -83,7 +83,7 @@ import numpy as np
 from agent.embeddings import Embedder
 from agent.records import Passage, section_heading
 from agent.retrieval import best_window, hangul_share, phrase_share
-from agent.text import lexical_tokens, split_sentences
+from agent.text import is_function_word, lexical_tokens, split_sentences
 from bot.core.values import Scope
 
 _ABSENT = "\x00"
@@ -222,7 +222,7 @@ async def term_rarity(index: _IdfSource, terms: Iterable[str], scopes: Sequence[
 
 def question_words(text: str) -> list[tuple[str, ...]]:
     """The question's words as index terms: one term per English word, a Korean word's bigrams
-    together (see `weigh`)."""
+    together (see `weigh`); Korean function words are left out, as English stop words are."""
     words: list[tuple[str, ...]] = []
     after_how_many = False
     for word in text.split():
@@ -231,6 +231,8 @@ def question_words(text: str) -> list[tuple[str, ...]]:
         counter = after_how_many or (word.startswith("몇") and len(word) > 1)
         after_how_many = word == "몇"
         terms = tuple(lexical_tokens(word))
+        if is_function_word(terms):
+            continue
         if terms and terms not in words and not counter:
             words.append(terms)
     return words

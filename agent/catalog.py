@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS documents (
     platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
     source TEXT NOT NULL, title TEXT NOT NULL, content_hash TEXT NOT NULL,
     uploader TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
-    chunk_count INTEGER NOT NULL, size_bytes INTEGER NOT NULL, ingested_at REAL NOT NULL
+    chunk_count INTEGER NOT NULL, size_bytes INTEGER NOT NULL, ingested_at REAL NOT NULL,
+    url TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_scope ON documents (platform, workspace, channel);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -77,6 +78,13 @@ DROP TABLE IF EXISTS chunks_vocab;
 DROP TABLE IF EXISTS chunks_fts;
 """
 
+_DOCUMENT_COLUMNS = ("id, platform, workspace, channel, source, title, content_hash, uploader, note,"
+                     " chunk_count, size_bytes, ingested_at, url")
+"""`documents`' columns by name, in the order `_document` reads them: no query depends on the table's own order."""
+
+_ADDED_DOCUMENT_COLUMNS = {"url": "TEXT"}
+"""Columns `documents` gained after its first release: an older file gets them (NULL, "not known")."""
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateDetails:
@@ -111,6 +119,7 @@ class Catalog:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._migrate()
         self._db.executescript(_SCHEMA)
+        self._add_document_columns()
         self._lock = threading.Lock()
         self.path = path
         """The SQLite file."""
@@ -128,6 +137,22 @@ class Catalog:
                     self._db.execute("ROLLBACK")
                 raise
             self._db.execute("VACUUM")  # hand the dropped index's pages back to the file system
+
+    def _add_document_columns(self) -> None:
+        def missing() -> list[str]:
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+            return [name for name in _ADDED_DOCUMENT_COLUMNS if name not in present]
+
+        if not missing():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for name in missing():  # again, under the write lock: a replica may have added it meanwhile
+                self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {_ADDED_DOCUMENT_COLUMNS[name]}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     async def open(self) -> Catalog:
         """Recompute terms stored by an earlier tokenizer (the term outbox passes them on)."""
@@ -232,10 +257,10 @@ class Catalog:
         try:
             self._delete_rows(document.id)
             db.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (document.id, document.scope.platform, document.scope.workspace, document.scope.channel,
                  document.source, document.title, document.content_hash, document.uploader, document.note,
-                 document.chunk_count, document.size_bytes, document.ingested_at),
+                 document.chunk_count, document.size_bytes, document.ingested_at, document.url),
             )
             db.executemany(
                 "INSERT INTO chunks (id, document_id, ordinal, text, location, terms) VALUES (?,?,?,?,?,?)",
@@ -282,6 +307,14 @@ class Catalog:
         Returns the receipt of the vector write this owes (see `vector_writes_owed`).
         """
         return await self._write(self._replace_document, document, chunks, chunk_terms)
+
+    def _set_url(self, document_id: str, url: str | None) -> None:
+        with self._lock:
+            self._db.execute("UPDATE documents SET url = ? WHERE id = ?", (url, document_id))
+
+    async def set_url(self, document_id: str, url: str | None) -> None:
+        """Record where the document lives: no chunk, term or vector depends on it, so nothing else is owed."""
+        await asyncio.to_thread(self._set_url, document_id, url)
 
     async def delete_document(self, document_id: str) -> int | None:
         """Delete a document and its chunks; returns the receipt of the vector removal this owes
@@ -351,7 +384,7 @@ class Catalog:
         return DocumentInfo(
             id=row[0], scope=Scope(row[1], row[2], row[3]), source=row[4], title=row[5],
             content_hash=row[6], uploader=row[7], note=row[8], chunk_count=row[9],
-            size_bytes=row[10], ingested_at=row[11],
+            size_bytes=row[10], ingested_at=row[11], url=row[12],
         )
 
     def _documents(self, scopes: Sequence[Scope]) -> list[DocumentInfo]:
@@ -359,7 +392,7 @@ class Catalog:
             return []
         clause, params = _in_scopes(scopes, table="documents")
         rows = self._reader().execute(
-            f"SELECT * FROM documents WHERE {clause} ORDER BY source COLLATE NOCASE", params
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE {clause} ORDER BY source COLLATE NOCASE", params
         ).fetchall()
         return [self._document(row) for row in rows]
 
@@ -367,7 +400,9 @@ class Catalog:
         return await self._read(self._documents, list(scopes))
 
     def _get_document(self, document_id: str) -> DocumentInfo | None:
-        row = self._reader().execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        row = self._reader().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (document_id,)
+        ).fetchone()
         return self._document(row) if row else None
 
     async def get_document(self, document_id: str) -> DocumentInfo | None:
@@ -387,7 +422,7 @@ class Catalog:
             marks = ",".join("?" * len(batch))
             rows = self._reader().execute(
                 "SELECT c.id, c.document_id, c.ordinal, c.text, c.location, d.source, d.title,"
-                " d.platform, d.workspace, d.channel"
+                " d.platform, d.workspace, d.channel, d.url, d.ingested_at"
                 f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
                 batch,
             )
@@ -395,6 +430,7 @@ class Catalog:
                 found[row[0]] = Chunk(
                     id=row[0], document_id=row[1], ordinal=row[2], text=row[3], location=row[4],
                     source=row[5], title=row[6], scope=Scope(row[7], row[8], row[9]),
+                    url=row[10], updated_at=row[11],
                 )
         return found
 

@@ -18,7 +18,7 @@ from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, i
 from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
-from agent.text import lexical_tokens, split_sentences
+from agent.text import lexical_tokens, query_terms, split_sentences
 from bot.core.values import Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def _citation(number: int, passage: Passage, snippet: str | None = None) -> Cita
     return Citation(
         number=number, source=chunk.source, location=chunk.location,
         snippet=snippet or _snippet(chunk.text), document_id=chunk.document_id, title=chunk.title,
+        url=chunk.url, updated_at=chunk.updated_at,
     )
 
 
@@ -171,7 +172,7 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
     if state.get("broadened"):
         # The earlier question only helps find the topic: a passage must still speak to
         # this question's own words, or "what is the capital of Peru?" would get the last answer again.
-        own_terms = lexical_tokens(state["question"])
+        own_terms = query_terms(state["question"])
         idf = await retriever.index.idf(own_terms, state["scopes"])
         passages = [
             p for p in passages
@@ -608,8 +609,8 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     # Mobile" is the Mobile row, not the Data row that shares "primary" and "team".
     line_share = 0.75
     passages = _distinct(_relevant(state["passages"], context.min_relevance))[:3]
-    terms = lexical_tokens(state["search_query"])
-    question_terms = set(lexical_tokens(state["question"]))
+    terms = query_terms(state["search_query"])
+    question_terms = set(query_terms(state["question"]))
     idf = await context.retriever.index.idf(terms, state["scopes"])
     # "When ...?" is answered by a sentence with a time in it, "how many" by one with a number:
     # other sentences are not quoted, however many of the question's words they share.

@@ -43,6 +43,10 @@ class Chunk:
     location: str
     """Human location inside the document: `p. 3`, `§ Install > Linux`, `rows 1-40`, `lines 10-60`."""
     scope: Scope
+    url: str | None = None
+    """Where the document lives, if known (the catalog's; not in the vector store's metadata)."""
+    updated_at: float | None = None
+    """When the document last changed (its ingestion time), as the catalog has it."""
 
     def index_terms(self) -> list[str]:
         """What the lexical index holds for this chunk (see `index_terms`)."""

@@ -28,7 +28,7 @@ from itertools import pairwise
 from agent.embeddings import Embedder
 from agent.lexical_search import LexicalSearch
 from agent.records import Passage, chunk_id, document_of, section_heading
-from agent.text import lexical_tokens
+from agent.text import lexical_tokens, query_terms
 from agent.write_behind import WriteBehindVectorStore
 from bot.core.values import Scope
 
@@ -97,7 +97,7 @@ class HybridRetriever:
 
     async def retrieve(self, query: str, scopes: Sequence[Scope], *, k: int) -> list[Passage]:
         """Top `k` passages for `query`, best first, each with its coverage of the query."""
-        terms = lexical_tokens(query)
+        terms = query_terms(query)
         weights = self.weights
         limit = max(weights.candidates, k)
         dense = asyncio.ensure_future(self._dense(query, scopes, limit))

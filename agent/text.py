@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 TOKENIZER_VERSION = 2
@@ -113,6 +114,31 @@ def lexical_tokens(text: str) -> list[str]:
         elif run not in STOP_WORDS:
             tokens.append(_stem(run))
     return tokens
+
+
+# Korean words that carry a question's grammar, not its content: "할 수 있나요" (can I), "해야
+# 하나요" (must I), "그럼" (then). The index keeps them (a document's "할 수 있다" is text like any
+# other), but a question's search and its answerability weigh them no more than English stop words:
+# in a small knowledge base that never writes "수", they would count as rare words it lacks.
+KOREAN_FUNCTION_WORDS = frozenset(
+    "할 수 있 있나 있어 있을 있는 있다 없 없나 없어 없을 해야 하나 하는 하면 해 하 했 되 되나 돼 될 된 되는 "
+    "인가 건가 거 것 건 게 좀 혹시 그럼 그러면 그런데 그리고 그래서 그냥 제가 저는 저 저희 우리 내가 나 너".split()
+)
+
+
+def is_function_word(terms: Sequence[str]) -> bool:
+    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word."""
+    return len(terms) == 1 and terms[0] in KOREAN_FUNCTION_WORDS
+
+
+def query_terms(text: str) -> list[str]:
+    """A question's search terms: its index terms without Korean function words."""
+    terms: list[str] = []
+    for word in text.split():
+        tokens = lexical_tokens(word)
+        if not is_function_word(tokens):
+            terms.extend(tokens)
+    return terms
 
 
 _SENTENCE_END = re.compile(

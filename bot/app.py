@@ -37,6 +37,7 @@ from bot.redis_server import EmbeddedRedis
 from bot.reports.stats import UsageStats
 from bot.sandbox import ParserSandbox
 from bot.settings import Settings, prepare_data_dir
+from bot.suggestions import PromptSuggestions
 from bot.usage import RedisUsage
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ class Teambot:
         )
         #: Every chat command, once; adapters call it and only render.
         self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,
-                                 dispatcher=self.dispatcher, usage_stats=UsageStats(self.usage))
+                                 dispatcher=self.dispatcher, usage_stats=UsageStats(self.usage),
+                                 suggestions=PromptSuggestions(knowledge=self.knowledge, usage=self.usage))
         #: Answer-once claims and the threads the bot owns, for every platform.
         self.claims = Claims(self.redis)
         # The core's objects (models, clients, modules: about 250k of them) live as long as the

@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING
 
 from adapters.base import CollectingStream
 from adapters.console import translate as console
-from adapters.console.terminal import for_terminal
+from adapters.console.terminal import for_terminal, source_line
 from bot.core.errors import IngestError, StoreUnavailable
+from bot.core.links import safe_url
 from bot.core.values import Attachment, Scope
 
 if TYPE_CHECKING:
@@ -104,7 +106,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "answer": reply.text,
-            "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet} for c in reply.citations],
+            "citations": [{"source": c.source, "location": c.location, "snippet": c.snippet, "url": c.link,
+                           "updated_at": c.updated_at} for c in reply.citations],
             "consulted": [{"source": c.source, "location": c.location} for c in reply.consulted_only],
             "thread": args.thread,
             "answered": reply.answered,
@@ -113,7 +116,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(for_terminal(reply.text))
         if reply.citations:
-            print("\nSources:\n" + for_terminal(reply.sources_text()))
+            now = time.time()
+            print("\nSources:\n" + for_terminal("\n".join(source_line(c, now=now) for c in reply.citations)))
         if reply.consulted_text():
             print(for_terminal(reply.consulted_text()))
     return 1 if reply.error else 0
@@ -136,7 +140,7 @@ async def _docs(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{
             "id": d.id, "source": d.source, "title": d.title, "chunks": d.chunk_count, "bytes": d.size_bytes,
-            "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel,
+            "uploader": d.uploader, "ingested_at": d.ingested_at, "channel": d.scope.channel, "url": safe_url(d.url),
         } for d in listing.documents], ensure_ascii=False, indent=2))
     else:
         print(for_terminal(listing.text()))

@@ -33,6 +33,7 @@ from bot.core.values import (
 from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.reports.stats import StatsAnswer, UsageStats
+from bot.suggestions import PromptSuggestions, SuggestedPrompt
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
@@ -187,12 +188,14 @@ class Commands:
     """The commands every surface offers, over the parts they need."""
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
-                 dispatcher: Dispatcher, usage_stats: UsageStats | None = None) -> None:
+                 dispatcher: Dispatcher, usage_stats: UsageStats | None = None,
+                 suggestions: PromptSuggestions | None = None) -> None:
         self.knowledge = knowledge
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
         self.usage_stats = usage_stats
+        self.suggestions = suggestions
 
     # --- ask, forget, feedback ---
 
@@ -211,6 +214,20 @@ class Commands:
     async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
+
+    # --- the agent view ---
+
+    async def suggested_prompts(self, message: IncomingMessage, *, viewing: str | None = None) -> list[SuggestedPrompt]:
+        """Prompts to offer as the conversation `message` is in starts (see `bot.suggestions`: only what
+        its sender may see); `viewing` is the channel of the same workspace they are looking at. Empty
+        when there is nothing to suggest or the stores cannot be read (suggestions are never worth an error)."""
+        if self.suggestions is None:
+            return []
+        try:
+            return await self.suggestions.for_conversation(message, viewing=viewing)
+        except Exception as exc:  # noqa: BLE001 - a thread starts without suggestions; _log_failure logs the trace
+            self._log_failure("suggesting prompts failed", exc)
+            return []
 
     # --- usage statistics ---
 
@@ -319,7 +336,7 @@ class Commands:
                 continue
             try:
                 result = await self.knowledge.ingest(name=attachment.name, data=data, scope=scope,
-                                                     uploader=uploader, note=note)
+                                                     uploader=uploader, note=note, url=attachment.source_url)
                 outcomes.append(FileOutcome(attachment.name, result=result))
             except IngestError as exc:
                 outcomes.append(FileOutcome(attachment.name, error=str(exc)))

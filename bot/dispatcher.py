@@ -10,14 +10,21 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
 from agent.llm import describe_model_error
 from bot.core.errors import StoreUnavailable
-from bot.core.ports import Answerer, HistoryStore, ReplyStream, UsageRecorder
+from bot.core.ports import (
+    Answerer,
+    HistoryStore,
+    ReplyStream,
+    ShowsProgress,
+    Stoppable,
+    UsageRecorder,
+)
 from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn
 from bot.core.visibility import visible_scopes
 from bot.observability import Metrics, new_correlation_id
@@ -33,6 +40,56 @@ SHUTTING_DOWN_ERROR = "shutting down"
 HISTORY_UNAVAILABLE = (
     "_I can't reach my memory of this thread right now, so I answered without its earlier messages._"
 )
+STOPPED_NOTE = "_Stopped._"
+STOPPED_BEFORE_WRITING = "_Stopped before I wrote anything._"
+STOPPED_ERROR = "stopped"
+"""`Reply.error` (and the usage error kind) of an answer its reader stopped."""
+
+REWRITING = "Rewriting the question with the thread's context"
+SEARCHING = "Searching the documents"
+SEARCHING_AGAIN = "Searching again, with the thread's earlier question"
+
+
+def _documents(passages: list[Any]) -> str:
+    count = len({getattr(getattr(p, "chunk", None), "document_id", id(p)) for p in passages})
+    return f"{count} document{'s' if count != 1 else ''}"
+
+
+def progress_after(node: str, update: Any) -> str | None:
+    """What the agent does next once graph step `node` ended with `update` (a status line), or None."""
+    passages = (update.get("passages") if isinstance(update, dict) else None) or []
+    if node == "condense_question":
+        return SEARCHING
+    if node == "broaden_with_history":
+        return SEARCHING_AGAIN
+    if node == "retrieve" and passages:
+        return f"Reading {_documents(passages)}"
+    if node == "judge_answerability" and passages:
+        return f"Writing the answer from {_documents(passages)}"
+    return None
+
+
+async def run_unless_stopped(work: Coroutine[Any, Any, None], stream: ReplyStream) -> bool:
+    """Run `work` to its end, or until the stream's reader stops it: True if they did (then it is cancelled).
+
+    Failures of `work` propagate; so does cancellation of the caller (shutdown), which cancels `work` too.
+    """
+    if not isinstance(stream, Stoppable):
+        await work
+        return False
+    running = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stream.stop_requested())
+    try:
+        await asyncio.wait({running, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()
+            return False
+        return True
+    finally:
+        stop.cancel()
+        if not running.done():
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
 
 
 def describe_failure(error: BaseException) -> tuple[str, str]:
@@ -119,19 +176,29 @@ class Dispatcher:
         history, history_ok = await self._load_history(message.conversation_key)
         state: dict[str, Any] = {}
         text_so_far = ""
-        try:
+        rewrites = bool(history) and getattr(self._context, "chat_model", None) is not None
+        await self._show_progress(stream, REWRITING if rewrites else SEARCHING)
+
+        async def run_graph() -> None:
+            nonlocal state, text_so_far, first_token_s
             async for mode, payload in self._graph.astream(
                 {"question": message.text, "history": history, "scopes": self._scopes_for(message)},
                 context=self._context,
-                stream_mode=["custom", "values"],
+                stream_mode=["custom", "updates", "values"],
             ):
                 if mode == "custom" and isinstance(payload, dict) and payload.get("delta"):
                     if first_token_s is None:
                         first_token_s = time.perf_counter() - started
                     text_so_far += payload["delta"]
                     await stream.push(text_so_far=text_so_far, delta=payload["delta"])
+                elif mode == "updates" and isinstance(payload, dict):
+                    for node, update in payload.items():
+                        await self._show_progress(stream, progress_after(node, update))
                 elif mode == "values":
                     state = payload
+
+        try:
+            stopped = await run_unless_stopped(run_graph(), stream)
         except asyncio.CancelledError:
             # Shutting down mid-answer: end the "working" state with a reason instead of silence.
             reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
@@ -148,6 +215,15 @@ class Dispatcher:
                           error=reason, history_available=history_ok)
             await self._finish(stream, reply)
             await self._record(message, reply, started, first_token_s, {}, error_kind=kind)
+            return reply
+        if stopped:
+            # What was written stays, marked as cut short; it is no turn to remember.
+            written = text_so_far.strip()
+            reply = Reply(text=f"{written}\n\n{STOPPED_NOTE}" if written else STOPPED_BEFORE_WRITING,
+                          answered=False, mode="error", error=STOPPED_ERROR, history_available=history_ok)
+            await self._finish(stream, reply)
+            await self._record(message, reply, started, first_token_s, state.get("usage") or {},
+                               error_kind=STOPPED_ERROR)
             return reply
 
         reply = Reply(
@@ -168,6 +244,16 @@ class Dispatcher:
                 log.warning("could not save the turn")
         await self._record(message, reply, started, first_token_s, state.get("usage") or {})
         return reply
+
+    @staticmethod
+    async def _show_progress(stream: ReplyStream, status: str | None) -> None:
+        """Tell a stream that can show progress what the agent does now; a failure to show it is cosmetic."""
+        if status is None or not isinstance(stream, ShowsProgress):
+            return
+        try:
+            await stream.status(status)
+        except Exception:  # progress is decoration: the answer goes on
+            log.warning("could not show progress", exc_info=True)
 
     @staticmethod
     async def _finish(stream: ReplyStream, reply: Reply) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from agent.catalog import Catalog
@@ -27,6 +27,7 @@ from agent.write_behind import WriteBehindVectorStore
 from bot.chunking import ChunkingRules, Piece
 from bot.core.errors import IngestError
 from bot.core.labels import MAX_NAME_CHARS, clean_label
+from bot.core.links import safe_url
 from bot.core.values import DocumentInfo, Scope
 from bot.observability import Metrics
 from bot.parsers import ParseLimits
@@ -91,10 +92,16 @@ class KnowledgeBase:
             for ordinal, piece in enumerate(pieces)
         ]
 
-    async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "") -> IngestResult:
-        """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing."""
+    async def ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str = "",
+                     url: str | None = None) -> IngestResult:
+        """Add or replace one document; raises `IngestError` with a one-line reason and changes nothing.
+
+        `url` is where the document lives (citations link to it); one that is not a plain web address
+        (see `safe_url`) is not kept. Re-uploading the same content with a new URL updates it.
+        """
         try:
-            result = await self._ingest(name=name, data=data, scope=scope, uploader=uploader, note=note)
+            result = await self._ingest(name=name, data=data, scope=scope, uploader=uploader, note=note,
+                                        url=safe_url(url))
         except Exception:
             if self.metrics is not None:
                 self.metrics.observe_ingest(chunks=None)
@@ -103,7 +110,8 @@ class KnowledgeBase:
             self.metrics.observe_ingest(chunks=result.document.chunk_count)
         return result
 
-    async def _ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str) -> IngestResult:
+    async def _ingest(self, *, name: str, data: bytes, scope: Scope, uploader: str, note: str,
+                      url: str | None) -> IngestResult:
         source = document_name(name)
         if not source:
             raise IngestError("the file has no name")
@@ -119,7 +127,11 @@ class KnowledgeBase:
         async with lock:
             existing = await self.catalog.get_document(doc_id)
             if existing is not None and existing.content_hash == content_hash and not note:
-                return IngestResult(existing, "unchanged")
+                if url in (None, existing.url):
+                    return IngestResult(existing, "unchanged")
+                # Only the link moved: the content, and so when it last changed, stay as they are.
+                await self.catalog.set_url(doc_id, url)
+                return IngestResult(replace(existing, url=url), "replaced")
             await self.vectors.check_writable()
             parsed = await self.sandbox.read(source, data, limits=self.limits.parse, chunking=self._chunking)
             chunks = await asyncio.to_thread(
@@ -135,6 +147,7 @@ class KnowledgeBase:
             document = DocumentInfo(
                 id=doc_id, scope=scope, source=source, title=parsed.title, content_hash=content_hash,
                 uploader=uploader, chunk_count=len(chunks), size_bytes=len(data), ingested_at=time.time(), note=note,
+                url=url if url is not None else existing.url if existing is not None else None,
             )
 
             async def commit() -> None:

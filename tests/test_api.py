@@ -22,6 +22,7 @@ from bot.app import Teambot
 from bot.serve import build_web_app
 from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
+from tests.support.web_app import upload_form as _form
 from tests.support.web_app import web_app_client
 
 TOKEN = "api-test-token"
@@ -56,15 +57,6 @@ async def api_llm(make_settings: Callable[..., Settings], openai_server: FakeOpe
     async with Teambot(settings) as teambot:
         async with web_app_client(teambot) as client:
             yield client
-
-
-def _form(*files: tuple[str, bytes], **fields: str) -> aiohttp.FormData:
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, value)
-    for filename, data in files:
-        form.add_field("file", data, filename=filename, content_type="application/octet-stream")
-    return form
 
 
 async def _error(response: aiohttp.ClientResponse, status: int) -> str:

@@ -82,6 +82,9 @@ ANSWERS = [
     ("How do I roll back a deploy?", "team-handbook.md", "run `make rollback` with the release tag"),
     ("연차 휴가는 며칠인가요?", "근무-규정.md", "매년 15일의 연차 휴가"),
     ("재택근무는 일주일에 몇 번 가능한가요?", "근무-규정.md", "주 2회까지"),
+    # "할 수 있나요" (can I) is grammar, not content: it once weighed as rare words no document holds.
+    ("재택근무는 일주일에 몇 번 할 수 있나요?", "근무-규정.md", "주 2회까지"),
+    ("연차는 며칠이야?", "근무-규정.md", "매년 15일의 연차 휴가"),
 ]
 NOT_QUOTED = {  # sentences beside the answer that do not answer the question
     "When is the deploy freeze?": ["make rollback", "release pipeline"],

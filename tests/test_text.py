@@ -38,3 +38,12 @@ def test_sentences_english_and_korean() -> None:
     assert english == ["The port is 8080.", "Use e.g. curl to test it.", "Done!"]
     korean = split_sentences("직원은 15일의 휴가를 받습니다. 신청은 3일 전에 합니다.")
     assert korean == ["직원은 15일의 휴가를 받습니다.", "신청은 3일 전에 합니다."]
+
+
+def test_a_korean_question_searches_without_its_grammar_words() -> None:
+    from agent.text import query_terms
+
+    # "할 수 있나요" (can I) and "해야 하나요" (must I) carry no content; the index still holds them.
+    assert query_terms("재택근무는 일주일에 몇 번 할 수 있나요?") == ["재택", "택근", "근무", "일주", "주일", "번"]
+    assert query_terms("그럼 신청은 언제까지 해야 하나요?") == ["신청"]
+    assert "수" in lexical_tokens("수 있다") and query_terms("What can I do?") == lexical_tokens("What can I do?")

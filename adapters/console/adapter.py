@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
@@ -15,7 +16,7 @@ from typing import TextIO
 
 from adapters.base import Adapter
 from adapters.console import translate
-from adapters.console.terminal import for_terminal
+from adapters.console.terminal import for_terminal, source_line
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Attachment, IncomingMessage, Reply, Scope
@@ -52,8 +53,9 @@ class ConsoleStream:
         self._write("\n")
         if reply.citations:
             self._write("Sources:\n")
+            now = time.time()
             for citation in reply.citations:
-                self._write(f"  [{citation.number}] {citation.label()}\n")
+                self._write(source_line(citation, now=now) + "\n")
         if reply.consulted_text():
             self._write(reply.consulted_text() + "\n")
         self._write("\n")

@@ -8,6 +8,7 @@ operator's terminal instead of being shown.
 from __future__ import annotations
 
 from bot.core.labels import is_hidden
+from bot.core.values import Citation
 
 _KEPT_CONTROLS = frozenset("\n\t")
 
@@ -17,3 +18,12 @@ def for_terminal(text: str) -> str:
     if text.isprintable():  # the common case, decided in C
         return text
     return "".join(char for char in text if char in _KEPT_CONTROLS or not is_hidden(char))
+
+
+def source_line(citation: Citation, *, now: float) -> str:
+    """`  [1] name (section) — updated 3 days ago`, and the document's URL on the next line when it has a
+    safe (http/https) one: terminals make a bare URL clickable. Not yet passed through `for_terminal`."""
+    line = f"  [{citation.number}] {citation.label()}"
+    if freshness := citation.freshness(now=now):
+        line += f" — {freshness}"
+    return f"{line}\n      {citation.link}" if citation.link else line

@@ -181,12 +181,27 @@ def split_message(text: str, *, limit: int = MESSAGE_LIMIT) -> list[str]:
     return _pack(units, limit=limit, joiner="\n\n")
 
 
-def sources_block(citations: tuple[Citation, ...]) -> str:
-    """The sources footer: one line per cited document with its page or section."""
+def source_name(citation: Citation) -> str:
+    """The document's name in bold, as a masked link `[**name**](<url>)` when it has a safe (http/https)
+    URL: the angle brackets keep Discord from embedding a preview, and `safe_url` lets no `>` or space
+    through that could end the link early."""
+    name = f"**{plain(citation.source)}**"
+    url = citation.link
+    return f"[{name}](<{url}>)" if url else name
+
+
+def sources_block(citations: tuple[Citation, ...], *, now: float | None = None) -> str:
+    """The sources footer: one line per cited document (linked where its URL is known) with its page
+    or section and how recently it changed."""
     if not citations:
         return ""
-    lines = [f"[{c.number}] **{plain(c.source)}**" + (f" — {plain(c.location)}" if c.location else "")
-             for c in citations]
+    moment = time.time() if now is None else now
+    lines = []
+    for c in citations:
+        details = [plain(c.location)] if c.location else []
+        if freshness := c.freshness(now=moment):
+            details.append(freshness)
+        lines.append(f"[{c.number}] {source_name(c)}" + (f" — {' · '.join(details)}" if details else ""))
     return "**Sources**\n" + "\n".join(lines)
 
 

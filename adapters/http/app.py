@@ -22,6 +22,7 @@ import hmac
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -204,8 +205,11 @@ class HttpApi:
 
     async def _upload_spooled(self, request: web.Request, spooled: list[Path]) -> web.Response:
         form = await self._read_form(request, spooled)
+        if form.url is not None and len(form.file) > 1:
+            raise ApiError(400, "'url' names one document: send one file with it")
+        files = [replace(file, source_url=form.url) for file in form.file] if form.url is not None else form.file
         # The HTTP API is a trusted caller: no per-user permission check.
-        outcomes = await self.core.commands.ingest(form.file, scope=translate.scope_of(form), uploader=form.uploader,
+        outcomes = await self.core.commands.ingest(files, scope=translate.scope_of(form), uploader=form.uploader,
                                                    note=form.note)
         results = translate.file_results(outcomes)
         if all(outcome.result is None for outcome in outcomes):

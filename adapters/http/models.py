@@ -22,8 +22,10 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.core.labels import MAX_NAME_CHARS
+from bot.core.links import MAX_URL_CHARS, safe_url
 from bot.core.values import Attachment
 
 DEFAULT_PLATFORM = "api"
@@ -49,6 +51,17 @@ ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200, patter
 DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Timestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 """A UTC time, written as `datetime.isoformat()` gives it (`...+00:00`)."""
+
+
+def _web_address(value: str) -> str:
+    if safe_url(value) is None:
+        raise PydanticCustomError("url_invalid", "not an http or https URL")
+    return value
+
+
+DocumentUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_URL_CHARS),
+                        AfterValidator(_web_address), Field(
+    description="Where the document lives (`http` or `https`): citations of it link there.")]
 
 
 class _Request(BaseModel):
@@ -106,6 +119,8 @@ class UploadForm(_Request):
     platform: Platform = DEFAULT_PLATFORM
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_FIELD_BYTES)] = ""
     uploader: Name = DEFAULT_USER
+    url: Annotated[DocumentUrl | None, Field(description=(
+        "Where the document lives (`http` or `https`), for one file only: citations of it link there."))] = None
     file: Annotated[list[UploadedFile], Field(
         min_length=1, max_length=MAX_FILES_PER_UPLOAD,
         description="One part per file, each with a filename (PDF, DOCX, Markdown, HTML, text, CSV).")]
@@ -143,6 +158,8 @@ class Citation(_Response):
     location: Annotated[str, Field(description="Page, section, rows or lines.")]
     snippet: str
     document_id: str
+    url: Annotated[str | None, Field(description="Where the document lives (http or https), if known.")] = None
+    updated_at: Annotated[Timestamp | None, Field(description="When the document last changed, if known.")] = None
 
 
 class AskResponse(_Response):
@@ -168,6 +185,7 @@ class Document(_Response):
     size_bytes: Annotated[int, Field(ge=0)]
     ingested_at: Timestamp
     note: str
+    url: Annotated[str | None, Field(description="Where the document lives (http or https), if known.")] = None
 
 
 class DocumentList(_Response):
@@ -235,5 +253,6 @@ def one_line(error: ValidationError, *, field_kind: str = "field", subject: str 
         "string_pattern_mismatch": f"'{name}' {_PATTERN_RULES.get(context.get('pattern', ''), 'is not valid')}",
         "too_short": f"'{name}' needs at least {context.get('min_length')} of them",
         "too_long": f"'{name}' takes at most {context.get('max_length')} of them",
+        "url_invalid": f"'{name}' must be an http:// or https:// URL",
     }
     return _single_line(messages.get(kind, f"'{name}': {first['msg']}"))

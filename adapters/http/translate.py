@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from adapters.http import models
 from bot.commands import FileOutcome
+from bot.core.links import safe_url
 from bot.core.values import WORKSPACE_WIDE, DocumentInfo, IncomingMessage, Reply, Scope, Turn
 from bot.core.values import Citation as CoreCitation  # `models.Citation` is its JSON shape
 
@@ -51,13 +52,14 @@ def document(info: DocumentInfo) -> models.Document:
         id=info.id, source=info.source, title=info.title,
         scope=models.Scope(platform=info.scope.platform, workspace=info.scope.workspace, channel=info.scope.channel),
         workspace_wide=info.scope.channel == WORKSPACE_WIDE, uploader=info.uploader, chunk_count=info.chunk_count,
-        size_bytes=info.size_bytes, ingested_at=_utc(info.ingested_at), note=info.note,
+        size_bytes=info.size_bytes, ingested_at=_utc(info.ingested_at), note=info.note, url=safe_url(info.url),
     )
 
 
 def _citation(citation: CoreCitation) -> models.Citation:
     return models.Citation(number=citation.number, source=citation.source, location=citation.location,
-                           snippet=citation.snippet, document_id=citation.document_id)
+                           snippet=citation.snippet, document_id=citation.document_id, url=citation.link,
+                           updated_at=_utc(citation.updated_at) if citation.updated_at is not None else None)
 
 
 def answer(reply: Reply, *, thread: str) -> models.AskResponse:

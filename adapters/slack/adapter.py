@@ -23,7 +23,8 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncSetSuggestedPrompts
+from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -37,13 +38,14 @@ from adapters.base import Adapter
 from adapters.slack import reports, translate
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
-from adapters.slack.stream import SlackReplyStream
+from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
 from bot.core.visibility import upload_scope
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
+from bot.suggestions import PROMPTS_HEADING, thread_title
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ class SlackAdapter(Adapter):
 
     def __init__(self, teambot: BotCore, *, web_app: web.Application | None, client: AsyncWebClient | None = None,
                  dedupe_ttl_s: int = 24 * 3600, update_interval_s: float = 1.0,
-                 download_timeout_s: float = 60.0) -> None:
+                 download_timeout_s: float = 60.0, native_streaming: bool = True) -> None:
         settings = teambot.settings
         if settings.slack_bot_token is None:
             raise SlackConfigError("SLACK_BOT_TOKEN is not set")
@@ -100,6 +102,10 @@ class SlackAdapter(Adapter):
         self._update_interval_s = update_interval_s
         self._download_timeout_s = download_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
+        self._native_streaming = native_streaming
+        self._streaming = StreamingAvailability()
+        self._answering: set[SlackReplyStream] = set()
+        """Answers being written, so a Stop click finds its own."""
         self._visibility: OrderedDict[tuple[str, str], tuple[float, Visibility]] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -266,9 +272,16 @@ class SlackAdapter(Adapter):
                              text="Ask me a question about this channel's documents, or attach files to add them.")
             return
         await self._remember_thread(message)
-        await self.answer(message, SlackReplyStream(client=self.client, channel=message.channel,
-                                                    thread_ts=message.thread,
-                                                    min_interval_s=self._update_interval_s))
+        await self.answer(message, self._reply_stream(message))
+
+    def _reply_stream(self, message: IncomingMessage) -> SlackReplyStream:
+        """The stream for an answer in `message`'s thread: Slack's text stream where it may be allowed."""
+        native = None
+        if self._native_streaming and message.user and self._streaming.allows(message.workspace, message.channel):
+            native = NativeStreaming(workspace=message.workspace, user=message.user, in_dm=message.is_dm,
+                                     availability=self._streaming)
+        return SlackReplyStream(client=self.client, channel=message.channel, thread_ts=message.thread,
+                                asker=message.user or None, native=native, min_interval_s=self._update_interval_s)
 
     async def channel_visibility(self, message: IncomingMessage) -> Visibility:
         """Who can read the message's channel: from the payload when it says, else `conversations.info`
@@ -302,6 +315,7 @@ class SlackAdapter(Adapter):
 
     async def answer(self, message: IncomingMessage, stream: SlackReplyStream) -> None:
         """Run the dispatcher; whatever fails, the working state ends with a message."""
+        self._answering.add(stream)
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
             await self.teambot.commands.ask(message, stream)
@@ -309,6 +323,8 @@ class SlackAdapter(Adapter):
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
+        finally:
+            self._answering.discard(stream)
 
     # --- files ------------------------------------------------------------------------------
 
@@ -379,7 +395,7 @@ class SlackAdapter(Adapter):
         # Decoded first: Slack may have escaped the command's text already, and it must not show twice-escaped.
         heading = f"<@{user}> asked: {escape(unescape(question))}"
         stream = SlackReplyStream(client=self.client, channel=channel, thread_ts=None, heading=heading,
-                                  min_interval_s=self._update_interval_s)
+                                  asker=user or None, min_interval_s=self._update_interval_s)
         try:
             await stream.working()
         except SlackApiError as exc:
@@ -451,6 +467,59 @@ class SlackAdapter(Adapter):
         await self.teambot.commands.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
                                                     workspace=translate.workspace_of(body))
         await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
+
+    async def on_stop(self, *, body: dict[str, Any]) -> None:
+        """Stop on an answer being written: only its asker may stop it."""
+        stop = translate.stop_from_action(body)
+        if stop is None:
+            return
+        stream = next((s for s in self._answering if (s.channel, s.ts) == (stop.channel, stop.message_ts)), None)
+        if stream is None or stream.finished:
+            return  # already done: the final message has no Stop button any more
+        if stream.asker is not None and stream.asker != stop.user:
+            await self._ephemeral(channel=stop.channel, user=stop.user,
+                                  text=f"Only <@{stream.asker}> can stop this answer.")
+            return
+        stream.request_stop(by=stop.user)
+
+    # --- the agent view ---------------------------------------------------------------------------
+
+    async def on_assistant_thread(self, *, body: dict[str, Any],
+                                  set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
+        """A conversation opened in the agent view (or the channel beside it changed): suggest prompts from
+        what its user may see (the command service decides which; nothing when there is nothing)."""
+        event_id = body.get("event_id")
+        if event_id and not await self._claim(f"event:{event_id}"):
+            return
+        thread = translate.assistant_thread_of(body)
+        if thread is None:
+            return
+        prompts = await self.teambot.commands.suggested_prompts(thread.place, viewing=thread.viewing)
+        if not prompts:
+            return
+        try:
+            await set_suggested_prompts(prompts=[prompt.as_json() for prompt in prompts], title=PROMPTS_HEADING)
+        except SlackApiError as exc:
+            log.warning("could not set suggested prompts: %s", exc.response.get("error"))
+
+    async def on_assistant_message(self, *, body: dict[str, Any], bot_user_id: str | None,
+                                   set_title: AsyncSetTitle) -> None:
+        """A user's message in an agent-view thread: its first question titles the thread; it is answered
+        like any other DM."""
+        event = body.get("event") or {}
+        if translate.route_event(event, bot_user_id=bot_user_id) == "dm" and event.get("thread_ts"):
+            message = translate.message_from_event(body, bot_user_id=bot_user_id)
+            title = thread_title(unescape(message.text))  # a title is plain text: `&amp;` would show as typed
+            # Once per thread, for as long as its history is kept: a later question leaves the title alone.
+            first = await self.teambot.claims.claim(
+                translate.PLATFORM, f"title:{message.workspace}:{message.channel}:{message.thread}",
+                ttl_s=self.settings.history_ttl_s)
+            if title and first:
+                try:
+                    await set_title(title)
+                except SlackApiError as exc:
+                    log.warning("could not title the thread: %s", exc.response.get("error"))
+        await self.on_event(body=body, bot_user_id=bot_user_id)
 
     # --- posting helpers --------------------------------------------------------------------------
 

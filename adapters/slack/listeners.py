@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncAssistant, AsyncSetSuggestedPrompts
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
-from adapters.slack.translate import FEEDBACK_ACTION_PREFIX, UPLOAD_CALLBACK_ID
+from adapters.slack.translate import ASSISTANT_EVENTS, FEEDBACK_ACTION_PREFIX, STOP_ACTION, UPLOAD_CALLBACK_ID
 
 EVENTS = ("app_mention", "message")
 """Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
@@ -39,6 +40,14 @@ class Handlers(Protocol):
     async def on_stats(self, *, command: dict[str, Any]) -> None: ...
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_stop(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_assistant_thread(self, *, body: dict[str, Any],
+                                  set_suggested_prompts: AsyncSetSuggestedPrompts) -> None: ...
+
+    async def on_assistant_message(self, *, body: dict[str, Any], bot_user_id: str | None,
+                                   set_title: AsyncSetTitle) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +102,41 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     app.action(re.compile("^" + re.escape(FEEDBACK_ACTION_PREFIX)))(feedback)
 
+    async def stop(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_stop(body=body), name="slack-stop")
+        await ack()
+
+    app.action(STOP_ACTION)(stop)
+
+    app.assistant(_assistant(handlers))
+
     return Registration(
-        events=EVENTS,
+        events=EVENTS + ASSISTANT_EVENTS,
         commands=(commands.ask, commands.upload, commands.kb, commands.stats),
-        actions=(FEEDBACK_ACTION_PREFIX + "*",),
+        actions=(FEEDBACK_ACTION_PREFIX + "*", STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
     )
+
+
+def _assistant(handlers: Handlers) -> AsyncAssistant:
+    """The agent view, through Bolt's `Assistant` middleware: a thread opened (or the channel beside it
+    changed) gets suggested prompts; a user's message in it is answered like any DM, and titles the thread.
+
+    The middleware takes every message in a DM's thread (without a bot id) before the `message` listener,
+    so those all come here; they are DMs like the others, and go the same way.
+    """
+    assistant = AsyncAssistant()
+
+    async def thread_opened(body: dict[str, Any], set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
+        handlers.spawn(handlers.on_assistant_thread(body=body, set_suggested_prompts=set_suggested_prompts),
+                       name="slack-assistant-thread")
+
+    async def user_message(body: dict[str, Any], context: AsyncBoltContext, set_title: AsyncSetTitle) -> None:
+        handlers.spawn(handlers.on_assistant_message(body=body, bot_user_id=context.bot_user_id, set_title=set_title),
+                       name="slack-assistant-message")
+
+    assistant.thread_started(thread_opened)
+    # Registered, so Bolt's default (saving the context in the thread's first bot message) never runs.
+    assistant.thread_context_changed(thread_opened)
+    assistant.user_message(user_message)
+    return assistant

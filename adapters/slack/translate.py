@@ -22,8 +22,14 @@ PLATFORM = "slack"
 _USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 FEEDBACK_ACTION_PREFIX = "teambot_feedback_"
+FEEDBACK_ACTION = FEEDBACK_ACTION_PREFIX + "buttons"
+"""The `feedback_buttons` element's action: its value says which button."""
+HELPFUL_VALUE = "helpful"
+NOT_HELPFUL_VALUE = "not_helpful"
 HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "helpful"
 NOT_HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "not_helpful"
+"""The two buttons answers had before `feedback_buttons`: clicks on older answers still count."""
+STOP_ACTION = "teambot_stop"
 UPLOAD_CALLBACK_ID = "teambot_upload"
 UPLOAD_FILES_BLOCK = "files"
 UPLOAD_NOTE_BLOCK = "note"
@@ -114,6 +120,7 @@ def attachments_of(files: Any) -> tuple[Attachment, ...]:
             url=file.get("url_private_download") or file.get("url_private"),
             size=file.get("size"),
             mime_type=file.get("mimetype"),
+            source_url=file.get("permalink") if isinstance(file.get("permalink"), str) else None,
         ))
     return tuple(result)
 
@@ -245,16 +252,85 @@ class Feedback:
 
 
 def feedback_from_action(body: Mapping[str, Any]) -> Feedback | None:
-    """A `block_actions` click on one of the answer's feedback buttons, or None."""
+    """A `block_actions` click on one of the answer's feedback buttons, or None.
+
+    `feedback_buttons` send one action id with the clicked button's value; the older answers'
+    two buttons each had their own action id.
+    """
     actions = body.get("actions") or []
     action = next((a for a in actions if str(a.get("action_id", "")).startswith(FEEDBACK_ACTION_PREFIX)), None)
     if action is None:
         return None
+    if action["action_id"] == FEEDBACK_ACTION:
+        if action.get("value") not in (HELPFUL_VALUE, NOT_HELPFUL_VALUE):
+            return None
+        helpful = action.get("value") == HELPFUL_VALUE
+    else:
+        helpful = action["action_id"] == HELPFUL_ACTION
+    channel, message_ts = _clicked_message(body)
+    return Feedback(helpful=helpful, user=_clicking_user(body), channel=channel, message_ts=message_ts)
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    user: str
+    channel: str
+    message_ts: str
+
+
+def stop_from_action(body: Mapping[str, Any]) -> StopRequest | None:
+    """A click on the Stop button of an answer being written, or None."""
+    if not any(a.get("action_id") == STOP_ACTION for a in body.get("actions") or []):
+        return None
+    channel, message_ts = _clicked_message(body)
+    return StopRequest(user=_clicking_user(body), channel=channel, message_ts=message_ts)
+
+
+def _clicking_user(body: Mapping[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _clicked_message(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(channel, ts) of the message whose button was clicked."""
     container = body.get("container") or {}
     message = body.get("message") or {}
-    return Feedback(
-        helpful=action["action_id"] == HELPFUL_ACTION,
-        user=str((body.get("user") or {}).get("id") or ""),
-        channel=str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
-        message_ts=str(container.get("message_ts") or message.get("ts") or ""),
-    )
+    return (str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+            str(container.get("message_ts") or message.get("ts") or ""))
+
+
+ASSISTANT_EVENTS = ("assistant_thread_started", "assistant_thread_context_changed")
+"""The agent view's events: a user opened a conversation with the app, or moved to another channel with it open."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantThread:
+    """A conversation in the app's agent view: the DM thread, and the channel its user is looking at."""
+
+    place: IncomingMessage
+    """Where the conversation is (the DM and its thread), as a message with no text."""
+    viewing: str | None
+    """The channel the user has open beside it, when Slack says and it is in the same workspace."""
+
+
+def assistant_thread_of(body: Mapping[str, Any]) -> AssistantThread | None:
+    """The conversation an `assistant_thread_started` / `..._context_changed` event is about; None if the
+    payload lacks its DM, thread or user."""
+    event = body.get("event") or {}
+    thread = event.get("assistant_thread") if isinstance(event, Mapping) else None
+    if not isinstance(thread, Mapping):
+        return None
+    channel, thread_ts, user = thread.get("channel_id"), thread.get("thread_ts"), thread.get("user_id")
+    if not (isinstance(channel, str) and channel and isinstance(thread_ts, str) and thread_ts
+            and isinstance(user, str) and user):
+        return None
+    workspace = workspace_of(body)
+    context = thread.get("context")
+    if not isinstance(context, Mapping):
+        context = {}
+    viewing = context.get("channel_id")
+    # A channel of another team (Slack Connect, an org's other workspace) is none of this workspace's.
+    if not isinstance(viewing, str) or not viewing or context.get("team_id") not in (None, workspace):
+        viewing = None
+    place = IncomingMessage(platform=PLATFORM, workspace=workspace, channel=channel, thread=thread_ts, user=user,
+                            text="", is_dm=True, visibility="private", event_id=body.get("event_id"))
+    return AssistantThread(place=place, viewing=viewing)

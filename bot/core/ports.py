@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.values import QuestionRecord, Reply, Report, Turn
 
@@ -24,6 +24,29 @@ class ReplyStream(Protocol):
 
     async def finish(self, reply: Reply) -> None:
         """Show the final answer (or the error it carries) and end the working state."""
+
+
+@runtime_checkable
+class ShowsProgress(Protocol):
+    """A `ReplyStream` that can also say what the agent is doing ("Searching the documents").
+
+    Optional: the dispatcher calls `status` only on streams that have it; the others show `working` alone.
+    """
+
+    async def status(self, text: str) -> None:
+        """The agent moved on to the step `text` describes (a short sentence, no markup)."""
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A `ReplyStream` whose reader can stop the answer (a Stop button).
+
+    Optional: the dispatcher races the answer against `stop_requested` on streams that have it, and
+    on a stop ends the answer with what was written so far.
+    """
+
+    async def stop_requested(self) -> None:
+        """Return once the reader asked to stop the answer (never returns if they don't)."""
 
 
 class HistoryStore(Protocol):
@@ -51,9 +74,10 @@ class Answerer(Protocol):
     """What the dispatcher runs for each question: the agent's compiled graph.
 
     Called with `{"question": str, "history": list[Turn], "scopes": list[Scope]}`, the run-time
-    context and `stream_mode=["custom", "values"]`; yields `("custom", {"delta": str})` for each
-    piece of the answer and `("values", state)` with the state so far (`answer`, `citations`,
-    `consulted`, `answered`, `mode`, `usage`).
+    context and `stream_mode=["custom", "updates", "values"]`; yields `("custom", {"delta": str})` for
+    each piece of the answer, `("updates", {node: update})` as each step ends (what progress is shown
+    from) and `("values", state)` with the state so far (`answer`, `citations`, `consulted`,
+    `answered`, `mode`, `usage`).
     """
 
     def astream(self, input: Any, /, *, context: Any, stream_mode: Any) -> AsyncIterator[Any]: ...

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from bot.core.links import safe_url, updated_ago
+
 WORKSPACE_WIDE = "*"
 """Channel value of knowledge visible in every channel of a workspace."""
 
@@ -66,6 +68,9 @@ class Attachment:
     size: int | None = None
     mime_type: str | None = None
     path: Path | None = None
+    source_url: str | None = None
+    """Where people open the file (Slack's permalink, a document's URL): what citations link to.
+    Not `url`, which is where the adapter downloads it from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +126,23 @@ class Citation:
     snippet: str
     document_id: str
     title: str | None = None
+    url: str | None = None
+    """Where the document lives (its permalink or URL), if known: render it through `link`."""
+    updated_at: float | None = None
+    """When the document's content last changed (its ingestion time, epoch seconds), if known."""
 
     def label(self) -> str:
         """`name (location)` or just `name`."""
         return f"{self.source} ({self.location})" if self.location else self.source
+
+    @property
+    def link(self) -> str | None:
+        """The document's URL if it is safe to show as a link (`http`/`https` only, see `safe_url`)."""
+        return safe_url(self.url)
+
+    def freshness(self, *, now: float) -> str:
+        """`updated N days ago` (or today, yesterday); empty when the document's time is unknown."""
+        return updated_ago(self.updated_at, now=now) if self.updated_at is not None else ""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -133,6 +151,8 @@ class Citation:
             "location": self.location,
             "snippet": self.snippet,
             "document_id": self.document_id,
+            "url": self.link,
+            "updated_at": self.updated_at,
         }
 
 
@@ -193,6 +213,8 @@ class DocumentInfo:
     size_bytes: int
     ingested_at: float
     note: str = ""
+    url: str | None = None
+    """Where the document lives (a Slack file's permalink, the URL an API upload named), if known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,8 @@ async def test_third_party_debug_logs_carry_no_question_or_document_text(
         openai_server.reply = "Team Kestrel carries the pager for the lighthouse cluster [1]."
         async with running_slack(settings, fake_slack) as slack:
             await slack.event(_mention_with_file(fake_slack, name="rota.md", data=ROTA, text=QUESTION))
-            placeholder = await fake_slack.wait_for(lambda: [
-                c for c in fake_slack.of("chat.postMessage") if c.params.get("text", "").startswith("_Looking")])
-            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder[0].ts))
+            [answer] = await fake_slack.wait_for(lambda: fake_slack.of("chat.startStream"))
+            await fake_slack.wait_for(lambda: fake_slack.final_update(answer.ts))
             await slack.adapter.idle()
 
             lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
@@ -59,7 +58,7 @@ async def test_third_party_debug_logs_carry_no_question_or_document_text(
             opted_in = capture_root_handler()
             await slack.event(_mention_with_file(fake_slack, name="rota2.md", data=ROTA, text=QUESTION,
                                                  event_id="EvEDGE2", ts="1700000301.000100"))
-            await fake_slack.wait_for(lambda: len(fake_slack.of("chat.postMessage")) >= 4)
+            await fake_slack.wait_for(lambda: len(fake_slack.messages()) >= 4)  # two upload notes, two answers
             await slack.adapter.idle()
             assert "Sending a request" in opted_in.getvalue() and "lighthouse" in opted_in.getvalue()
 

@@ -26,18 +26,20 @@ async def test_mention_is_answered_in_its_thread_with_sources_and_buttons(
     # Slack retries an event not acknowledged within 3 s: the answer must not be awaited before the ack.
     assert time.monotonic() - started < 3.0, "Slack needs its ack within 3 s"
 
-    [placeholder] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
-    assert placeholder.params["channel"] == "C1"
-    assert placeholder.params["thread_ts"] == "1700000000.000100"
-    assert placeholder.params["_auth"] == f"Bearer {BOT_TOKEN}"
-    final = await slack.fake.wait_for(lambda: slack.fake.final_update(placeholder.ts))
+    [answer] = await slack.fake.wait_for(lambda: slack.fake.messages())
+    assert answer.method == "chat.startStream", "a reply in a thread is streamed"
+    assert answer.params["channel"] == "C1"
+    assert answer.params["thread_ts"] == "1700000000.000100"
+    assert answer.params["_auth"] == f"Bearer {BOT_TOKEN}"
+    final = await slack.fake.wait_for(lambda: slack.fake.final_update(answer.ts))
 
     blocks = final.params["blocks"]
-    assert blocks[0]["text"]["text"] == "The web console listens on *port 8080* [1]."
+    assert blocks[0] == {"type": "markdown", "text": "The web console listens on **port 8080** [1]."}
     [sources] = [b for b in blocks if b["type"] == "context"]
-    assert sources["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux"
-    [actions] = [b for b in blocks if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions["elements"]] == ["teambot_feedback_helpful", "teambot_feedback_not_helpful"]
+    assert sources["elements"][0]["text"] == "*[1]* guide.md · § Deploy guide &gt; Linux · updated today"
+    [feedback] = [b for b in blocks if b["type"] == "context_actions"]
+    assert [(e["type"], e["positive_button"]["value"], e["negative_button"]["value"]) for e in feedback["elements"]] \
+        == [("feedback_buttons", "helpful", "not_helpful")]
     question = openai_server.chat_requests()[-1]["body"]["messages"][-1]["content"]
     assert "What is the default port of the web console?" in question
     assert "<@UBOT>" not in question, "the mention token is stripped at the edge"
@@ -54,9 +56,8 @@ async def test_follow_up_in_answered_thread_needs_no_mention_and_carries_history
     openai_server.requests.clear()
     openai_server.reply = "Run teambot-setup.exe [1]."
     await slack.event(payload("message_thread_reply"))
-    posts = await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postMessage")) == 2 and
-                                      slack.fake.of("chat.postMessage"))
-    assert posts[1].params["thread_ts"] == "1700000000.000100"
+    answers = await slack.fake.wait_for(lambda: len(slack.fake.messages()) == 2 and slack.fake.messages())
+    assert answers[1].params["thread_ts"] == "1700000000.000100"
     await slack.fake.wait_for(lambda: slack.fake.final_update("1700000002.000100"))
     contents = [m["content"] for r in openai_server.chat_requests() for m in r["body"]["messages"]]
     assert any("What is the default port of the web console?" in c for c in contents), "history reaches the model"
@@ -80,17 +81,21 @@ async def test_bots_itself_edits_and_deletions_are_ignored(slack: SlackHarness) 
         assert status == 200
     await asyncio.sleep(0.1)
     await slack.adapter.idle()
-    assert len(slack.fake.of("chat.postMessage")) == 1, "only the mention was answered"
+    assert len(slack.fake.messages()) == 1, "only the mention was answered"
 
 
 async def test_direct_message_is_answered_in_its_own_thread(slack: SlackHarness, openai_server: FakeOpenAI) -> None:
     await slack.seed_guide("*")  # a DM answers from the workspace-wide documents
     openai_server.reply = "Use make install [1]."
     await slack.event(payload("message_im"))
-    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
-    assert (post.params["channel"], post.params["thread_ts"]) == ("D1", "1700000100.000300")
+    [answer] = await slack.fake.wait_for(lambda: slack.fake.messages())
+    assert (answer.params["channel"], answer.params["thread_ts"]) == ("D1", "1700000100.000300")
     final = await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
-    assert final.params["blocks"][0]["text"]["text"] == "Use make install [1]."
+    assert final.params["blocks"][0] == {"type": "markdown", "text": "Use make install [1]."}
+    # The app's DM is its agent thread: the steps were its loading status, set before the answer began.
+    statuses = [c.params["status"] for c in slack.fake.of("assistant.threads.setStatus")]
+    assert statuses[0] == "Looking through the documents…" and "Searching the documents…" in statuses
+    assert slack.fake.calls.index(slack.fake.of("assistant.threads.setStatus")[-1]) < slack.fake.calls.index(answer)
 
 
 async def test_retried_delivery_is_answered_exactly_once(slack: SlackHarness) -> None:
@@ -107,7 +112,7 @@ async def test_retried_delivery_is_answered_exactly_once(slack: SlackHarness) ->
     await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"))
     await asyncio.sleep(0.1)
     await slack.adapter.idle()
-    assert len(slack.fake.of("chat.postMessage")) == 1
+    assert len(slack.fake.messages()) == 1
 
 
 async def test_bad_or_stale_signature_gets_401_and_nothing_happens(slack: SlackHarness) -> None:
@@ -135,10 +140,10 @@ async def test_model_failure_ends_the_working_state_with_a_plain_message(
 
 async def test_slack_429_is_honoured_with_retry_after(slack: SlackHarness) -> None:
     await slack.seed_guide()
-    slack.fake.rate_limit["chat.postMessage"] = 1
+    slack.fake.rate_limit["chat.startStream"] = 1
     await slack.event(payload("app_mention"))
     await slack.fake.wait_for(lambda: slack.fake.final_update("1700000001.000100"), timeout=15)
-    attempts = [c for c in slack.fake.calls if c.method == "chat.postMessage"]
+    attempts = [c for c in slack.fake.calls if c.method == "chat.startStream"]
     assert [c.status for c in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 1.0, "waited Retry-After before retrying"
 

@@ -28,6 +28,7 @@ async def test_file_attached_to_a_mention_is_downloaded_with_the_bot_token_and_i
     assert slack.fake.downloads == [{"id": "F1", "auth": f"Bearer {BOT_TOKEN}"}]
     [document] = await slack.teambot.knowledge.list_documents([C1])
     assert (document.source, document.uploader) == ("guide.md", "U1")
+    assert document.url == "https://example.slack.com/files/U1/F1/guide.md", "the file's permalink is kept"
 
 
 async def test_bad_file_is_reported_per_file_and_the_good_one_still_ingested(slack: SlackHarness) -> None:
@@ -92,7 +93,7 @@ async def test_ask_command_answers_in_the_channel(slack: SlackHarness, openai_se
     final = await slack.fake.wait_for(lambda: slack.fake.final_update(post.ts))
     heading, answer = final.params["blocks"][:2]
     assert "<@U1> asked: What is the default port" in heading["elements"][0]["text"]
-    assert answer["text"]["text"] == "Port 8080 [1]."
+    assert answer == {"type": "markdown", "text": "Port 8080 [1]."}
 
 
 async def test_kb_lists_and_deletes_the_channel_documents(slack: SlackHarness) -> None:
@@ -107,6 +108,15 @@ async def test_kb_lists_and_deletes_the_channel_documents(slack: SlackHarness) -
     assert await slack.teambot.knowledge.list_documents([C1]) == []
 
 
+async def _votes_once_thanked(slack: SlackHarness) -> tuple[int | None, int | None]:
+    """(helpful, not helpful) counted today, once the two voters were thanked."""
+    await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
+    await slack.adapter.idle()
+    day = next(k for k in await slack.teambot.redis.keys("teambot:usage:*:totals"))
+    totals = await slack.teambot.usage.day_totals(day.decode().split(":")[2])
+    return totals.get("helpful"), totals.get("not_helpful")
+
+
 async def test_feedback_click_is_recorded_once_per_person(slack: SlackHarness) -> None:
     click = payload("block_actions_feedback")
     assert (await slack.interaction(click))[0] == 200
@@ -116,12 +126,19 @@ async def test_feedback_click_is_recorded_once_per_person(slack: SlackHarness) -
     not_helpful["user"]["id"] = "U2"
     not_helpful["actions"][0]["action_id"] = "teambot_feedback_not_helpful"
     await slack.interaction(not_helpful)
-    await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
-    await slack.adapter.idle()
+    assert await _votes_once_thanked(slack) == (1, 1)
 
-    day = next(k for k in await slack.teambot.redis.keys("teambot:usage:*:totals"))
-    totals = await slack.teambot.usage.day_totals(day.decode().split(":")[2])
-    assert (totals.get("helpful"), totals.get("not_helpful")) == (1, 1)
+
+async def test_feedback_buttons_click_is_recorded_once_per_person(slack: SlackHarness) -> None:
+    """Answers carry Slack's `feedback_buttons`: one action, the value says 👍 or 👎."""
+    not_helpful = payload("block_actions_feedback_buttons")
+    assert (await slack.interaction(not_helpful))[0] == 200
+    await slack.interaction(not_helpful)  # the same person again: still one vote
+    helpful = payload("block_actions_feedback_buttons")
+    helpful["user"]["id"] = "U2"
+    helpful["actions"][0]["value"] = "helpful"
+    await slack.interaction(helpful)
+    assert await _votes_once_thanked(slack) == (1, 1)
 
 
 async def test_replayed_commands_and_submissions_run_once(slack: SlackHarness, openai_server: FakeOpenAI) -> None:

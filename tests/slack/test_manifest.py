@@ -15,7 +15,8 @@ from bot.settings import Settings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.channels": "channels:history",
-                "message.groups": "groups:history", "message.im": "im:history", "message.mpim": "mpim:history"}
+                "message.groups": "groups:history", "message.im": "im:history", "message.mpim": "mpim:history",
+                "assistant_thread_started": "assistant:write", "assistant_thread_context_changed": "assistant:write"}
 
 
 class _Inert:
@@ -49,3 +50,11 @@ def test_manifest_events_and_commands_match_the_listeners(make_settings: Callabl
     assert registration.actions and registration.views
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert isinstance(manifest["settings"]["socket_mode_enabled"], bool)
+
+
+def test_manifest_declares_the_agent_view_the_assistant_serves(make_settings: Callable[..., Settings]) -> None:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    registration = _registration(make_settings())
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= set(registration.events)
+    assert manifest["features"]["assistant_view"]["assistant_description"]
+    assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]

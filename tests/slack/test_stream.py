@@ -1,4 +1,5 @@
-"""The reply stream against the fake Web API: throttled partial updates, one tidy final message."""
+"""The reply stream against the fake Web API: throttled partial updates (edits or stream appends), one tidy
+final message."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.stream import SlackReplyStream
+from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.core.values import Citation, Reply
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
@@ -55,6 +56,30 @@ async def test_long_answers_are_split_into_sections_under_slacks_limit(fake_slac
                                                                        client: AsyncWebClient) -> None:
     stream = SlackReplyStream(client=client, channel="C1", thread_ts=None)
     await stream.working()
-    await stream.finish(Reply(text="\n".join(["line " * 20] * 100), mode="llm"))
+    # Over the `markdown` block's 12,000 characters: mrkdwn sections instead.
+    await stream.finish(Reply(text="\n".join(["line " * 20] * 150), mode="llm"))
     sections = [b for b in fake_slack.of("chat.update")[-1].params["blocks"] if b["type"] == "section"]
     assert len(sections) >= 2 and all(len(s["text"]["text"]) <= 3000 for s in sections)
+
+
+async def test_native_stream_appends_are_throttled_and_the_rest_comes_with_the_stop(
+        fake_slack: FakeSlack, client: AsyncWebClient) -> None:
+    now = [0.0]
+    native = NativeStreaming(workspace="T1", user="U1", in_dm=False, availability=StreamingAvailability())
+    stream = SlackReplyStream(client=client, channel="C1", thread_ts="1.0", native=native, min_interval_s=1.0,
+                              clock=lambda: now[0])
+    await stream.working()
+    await stream.status("Searching the documents")
+    text = ""
+    for i in range(30):  # 30 tokens over 3 seconds
+        now[0] += 0.1
+        text += f"w{i} "
+        await stream.push(text_so_far=text, delta=f"w{i} ")
+    texts = [c.params["chunks"] for c in fake_slack.of("chat.appendStream")]
+    written = [chunk for chunks in texts for chunk in chunks if chunk["type"] == "markdown_text"]
+    assert 2 <= len(written) <= 3
+
+    await stream.finish(Reply(text=text.strip(), mode="llm"))
+    [started] = fake_slack.of("chat.startStream")
+    assert fake_slack.streams[started.ts].text == text.strip(), "what was held back came with the stop"
+    assert fake_slack.final_update(started.ts) is not None

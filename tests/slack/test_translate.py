@@ -52,6 +52,7 @@ def test_files_of_a_mention_become_attachments_to_download() -> None:
     assert attachment.name == "guide.md" and attachment.data is None
     assert attachment.url == "https://files.slack.com/files-pri/T1-F1/download/guide.md"
     assert (attachment.size, attachment.mime_type) == (300, "text/markdown")
+    assert attachment.source_url == "https://example.slack.com/files/U1/F1/guide.md", "what citations link to"
     assert message.text == "here is the guide"
 
 
@@ -84,6 +85,22 @@ def test_feedback_click() -> None:
     assert feedback == translate.Feedback(helpful=True, user="U1", channel="C1", message_ts="1700000001.000100")
 
 
+def test_feedback_buttons_click_says_which_by_its_value() -> None:
+    click = payload("block_actions_feedback_buttons")
+    assert translate.feedback_from_action(click) == translate.Feedback(
+        helpful=False, user="U1", channel="C1", message_ts="1700000001.000100")
+    click["actions"][0]["value"] = "helpful"
+    assert translate.feedback_from_action(click).helpful is True  # type: ignore[union-attr]
+    click["actions"][0]["value"] = "something else"
+    assert translate.feedback_from_action(click) is None
+
+
+def test_stop_click() -> None:
+    assert translate.stop_from_action(payload("block_actions_stop")) == translate.StopRequest(
+        user="U1", channel="C1", message_ts="1700000001.000100")
+    assert translate.stop_from_action(payload("block_actions_feedback")) is None
+
+
 def test_ask_command_becomes_a_message() -> None:
     message = translate.message_from_command(payload("slash_command_ask"), thread="1700000009.000100")
     assert (message.channel, message.thread, message.text) == (
@@ -92,6 +109,41 @@ def test_ask_command_becomes_a_message() -> None:
 
 def test_markdown_becomes_mrkdwn() -> None:
     markdown = "## Setup\nRun **make install** and *then* see [docs](https://example.com/d).\n- a < b & c\n`**raw**`"
+    # The last line continues the list item (CommonMark's lazy continuation), so it is indented with it.
     assert to_mrkdwn(markdown) == (
-        "*Setup*\nRun *make install* and _then_ see <https://example.com/d|docs>.\n• a &lt; b &amp; c\n`**raw**`"
+        "*Setup*\nRun *make install* and _then_ see <https://example.com/d|docs>.\n• a &lt; b &amp; c\n  `**raw**`"
     )
+
+
+def test_emphasis_against_korean_particles_stays_emphasis() -> None:
+    # Slack only sees `*bold*` standing apart from the words around it; Korean attaches particles.
+    assert to_mrkdwn("**연차**는 15일입니다.") == "*연차*\u200b는 15일입니다."
+    assert to_mrkdwn("올해**연차**") == "올해\u200b*연차*"
+    # CommonMark alone would leave this one as `**…**`: punctuation inside, a letter outside.
+    assert to_mrkdwn("**마크다운(Markdown)**의 문법") == "*마크다운(Markdown)*\u200b의 문법"
+
+
+def test_a_table_becomes_an_aligned_code_block() -> None:
+    table = "| 종류 | 일수 |\n|---|---:|\n| 연차 | 15 |\n| sick leave | 10 |"
+    assert to_mrkdwn(table) == (
+        "```\n"
+        "종류       | 일수\n"  # Korean characters take two columns
+        "-----------+-----\n"
+        "연차       | 15\n"
+        "sick leave | 10\n"
+        "```"
+    )
+
+
+def test_a_quote_stays_a_quote() -> None:
+    assert to_mrkdwn("> 연차는 **15일**입니다\n> 병가는 10일\n\n그 외") == (
+        "> 연차는 *15일*\u200b입니다\n> 병가는 10일\n\n그 외"
+    )
+
+
+def test_a_link_whose_url_holds_parentheses_keeps_its_whole_url() -> None:
+    assert to_mrkdwn("[휴가 규정](https://wiki.example.com/Leave_(policy)) 참고") == (
+        "<https://wiki.example.com/Leave_(policy)|휴가 규정> 참고"
+    )
+    # Only web and mail links become links; anything else is shown, not followed.
+    assert to_mrkdwn("[x](javascript:alert(1)) [y](/relative)") == "[x](javascript:alert(1)) y (/relative)"

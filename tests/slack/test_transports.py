@@ -42,16 +42,16 @@ async def test_serve_answers_mention_follow_up_and_retry_exactly_once(
             mention = payload("app_mention")
             assert await post(mention) == 200
             assert await post(mention, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}) == 200
-            [placeholder] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
-            assert placeholder.params["thread_ts"] == "1700000000.000100"
-            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder.ts))
+            [answer] = await fake_slack.wait_for(lambda: fake_slack.messages())
+            assert answer.params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(answer.ts))
 
             assert await post(payload("message_thread_reply")) == 200
-            posts = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage")[1:])
-            assert posts[0].params["thread_ts"] == "1700000000.000100"
-            await fake_slack.wait_for(lambda: fake_slack.final_update(posts[0].ts))
+            answers = await fake_slack.wait_for(lambda: fake_slack.messages()[1:])
+            assert answers[0].params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(answers[0].ts))
             await asyncio.sleep(0.2)
-            assert len(fake_slack.of("chat.postMessage")) == 2, "the retry produced no second answer"
+            assert len(fake_slack.messages()) == 2, "the retry produced no second answer"
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
@@ -79,9 +79,9 @@ async def test_socket_mode_round_trip_over_a_loopback_websocket(
             assert fake_slack.socket_acks[0]["envelope_id"] == "env-1"
             # A redelivery after a reconnect carries the same event id: no second answer.
             await fake_slack.send_envelope({**envelope, "envelope_id": "env-2", "retry_attempt": 1})
-            [placeholder] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
-            assert placeholder.params["thread_ts"] == "1700000000.000100"
-            await fake_slack.wait_for(lambda: fake_slack.final_update(placeholder.ts))
+            [answer] = await fake_slack.wait_for(lambda: fake_slack.messages())
+            assert answer.params["thread_ts"] == "1700000000.000100"
+            await fake_slack.wait_for(lambda: fake_slack.final_update(answer.ts))
             await fake_slack.wait_for(lambda: len(fake_slack.socket_acks) == 2)
             await adapter.idle()
-            assert len(fake_slack.of("chat.postMessage")) == 1
+            assert len(fake_slack.messages()) == 1

@@ -3,6 +3,10 @@
 Point the bot's `SLACK_API_URL` at `api_url`. Behaviour is set per test:
 files it serves (`add_file`), methods answering 429 (`rate_limit`) or an
 error (`errors`). `wait_for` polls the recorded calls.
+
+Messages are checked as Slack checks them: Block Kit limits (`invalid_blocks`), and the text
+stream's rules (`chat.startStream` needs a thread and, outside DMs, its recipient; a stream Slack
+closed answers `message_not_in_streaming_state`; a message still streaming cannot be edited).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from tests.support.loopback import serve_on_loopback
 
+STOP_ACTION = "teambot_stop"
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-test"
 BOT_USER_ID = "UBOT"
@@ -53,6 +58,10 @@ class FakeSlack:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Channel id -> the channel object `conversations.info` answers (otherwise `channel_not_found`)."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    streams: dict[str, Stream] = field(default_factory=dict)
+    """Message ts -> the text stream that wrote it."""
+    stream_appends_allowed: int | None = None
+    """Appends a stream takes before Slack closes it (as it does after a few minutes); None: no limit."""
     port: int = 0
     _runner: web.AppRunner | None = None
     _ts: Any = field(default_factory=lambda: count(1))
@@ -89,7 +98,8 @@ class FakeSlack:
         self.file_bodies[file_id] = (data, content_type or mimetype)
         info = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
                 "url_private": f"{self.base_url}/files/{file_id}/{name}",
-                "url_private_download": f"{self.base_url}/files/{file_id}/{name}"}
+                "url_private_download": f"{self.base_url}/files/{file_id}/{name}",
+                "permalink": f"https://example.slack.com/files/U1/{file_id}/{name}"}
         self.files[file_id] = info
         return info
 
@@ -106,10 +116,20 @@ class FakeSlack:
             await asyncio.sleep(0.02)
         raise AssertionError(f"timed out; calls so far: {[(c.method, c.params) for c in self.calls]}")
 
+    def messages(self) -> list[Call]:
+        """Successful calls that created a message (`chat.postMessage`, `chat.startStream`), in order."""
+        return [c for c in self.calls if c.method in ("chat.postMessage", "chat.startStream")
+                and c.status == 200 and c.result.get("ok")]
+
     def final_update(self, ts: str) -> Call | None:
-        """The last `chat.update` of message `ts` that carries the finished answer's blocks."""
-        updates = [c for c in self.of("chat.update") if c.params.get("ts") == ts and c.params.get("blocks")]
+        """The last `chat.update` of message `ts` that carries the finished answer's blocks (no Stop button)."""
+        updates = [c for c in self.of("chat.update") if c.params.get("ts") == ts and c.params.get("blocks")
+                   and not _has_action(c.params["blocks"], STOP_ACTION) and c.result.get("ok")]
         return updates[-1] if updates else None
+
+    def expire_stream(self, ts: str) -> None:
+        """Slack closes a stream by itself (a few minutes after it started): later calls are refused."""
+        self.streams[ts].state = "expired"
 
     async def send_envelope(self, envelope: dict[str, Any]) -> None:
         """Push a Socket Mode envelope to every connected client."""
@@ -126,7 +146,8 @@ class FakeSlack:
         elif request.content_type == "application/json":
             params: dict[str, Any] = json.loads(raw or b"{}")
         else:
-            params = dict(parse_qsl(raw.decode()))
+            # Like Slack: arguments in the query string count too (slack_sdk sends some methods' there).
+            params = {**dict(request.query), **dict(parse_qsl(raw.decode()))}
             for key in ("blocks", "view"):
                 if isinstance(params.get(key), str):
                     params[key] = json.loads(params[key])
@@ -152,8 +173,27 @@ class FakeSlack:
             ts = f"1700000{next(self._ts):03d}.000100"
             return {"ok": True, "channel": params.get("channel"), "ts": ts,
                     "message": {"text": params.get("text"), "ts": ts, "bot_id": "BBOT"}}
+        if method in ("chat.postMessage", "chat.update", "chat.stopStream") and _invalid_blocks(params.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks"}
         if method == "chat.update":
+            stream = self.streams.get(str(params.get("ts")))
+            if stream is not None and stream.state == "streaming":
+                return {"ok": False, "error": "streaming_state_conflict"}
             return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts"), "text": params.get("text")}
+        if method == "chat.startStream":
+            return self._start_stream(params)
+        if method in ("chat.appendStream", "chat.stopStream"):
+            return self._continue_stream(method, params)
+        if method == "assistant.threads.setStatus":
+            if not (params.get("channel_id") and params.get("thread_ts") and "status" in params):
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True}
+        if method == "assistant.threads.setSuggestedPrompts":
+            return _suggested_prompts_error(params) or {"ok": True}
+        if method == "assistant.threads.setTitle":
+            if not (params.get("channel_id") and params.get("thread_ts") and params.get("title")):
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
         if method == "files.info":
@@ -169,6 +209,48 @@ class FakeSlack:
                 return {"ok": False, "error": "invalid_auth"}
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         return {"ok": True}
+
+    def _start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}  # streamed messages are replies
+        if not channel.startswith("D"):  # outside DMs Slack must know who the stream is for
+            if not params.get("recipient_team_id"):
+                return {"ok": False, "error": "missing_recipient_team_id"}
+            if not params.get("recipient_user_id"):
+                return {"ok": False, "error": "missing_recipient_user_id"}
+        error = _invalid_chunks(params)
+        if error:
+            return {"ok": False, "error": error}
+        ts = f"1700000{next(self._ts):03d}.000100"
+        stream = Stream(channel=channel, thread_ts=str(params["thread_ts"]))
+        stream.add(params)
+        self.streams[ts] = stream
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _continue_stream(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        stream = self.streams.get(str(params.get("ts")))
+        if stream is None or stream.channel != params.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        if stream.state != "streaming":
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        error = _invalid_chunks(params)
+        if error:
+            return {"ok": False, "error": error}
+        if method == "chat.appendStream" and self.stream_appends_allowed is not None:
+            if stream.appends >= self.stream_appends_allowed:
+                stream.state = "expired"
+                return {"ok": False, "error": "message_not_in_streaming_state"}
+            stream.appends += 1
+        stream.add(params)
+        if method == "chat.stopStream":
+            stream.state = "stopped"
+            stream.blocks = list(params.get("blocks") or [])
+            return {"ok": True, "channel": stream.channel, "ts": params["ts"],
+                    "message": {"text": stream.text, "ts": params["ts"], "bot_id": "BBOT", "type": "message"}}
+        return {"ok": True, "channel": stream.channel, "ts": params["ts"]}
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["id"]
@@ -191,3 +273,101 @@ class FakeSlack:
         finally:
             self._sockets.remove(ws)
         return ws
+
+
+@dataclass
+class Stream:
+    """A message being written through `chat.startStream` / `appendStream` / `stopStream`."""
+
+    channel: str
+    thread_ts: str
+    state: str = "streaming"
+    """`streaming`, `stopped` (by the app) or `expired` (closed by Slack)."""
+    appends: int = 0
+    text: str = ""
+    """The Markdown streamed so far."""
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task id -> its latest `task_update` (title and status replace, as in Slack)."""
+    block_chunks: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    """The blocks `chat.stopStream` put under the message."""
+
+    def add(self, params: dict[str, Any]) -> None:
+        self.text += params.get("markdown_text") or ""
+        for chunk in params.get("chunks") or []:
+            if chunk["type"] == "markdown_text":
+                self.text += chunk["text"]
+            elif chunk["type"] == "task_update":
+                self.tasks[chunk["id"]] = {**self.tasks.get(chunk["id"], {}), **chunk}
+            elif chunk["type"] == "blocks":
+                self.block_chunks.extend(chunk["blocks"])
+
+
+MARKDOWN_LIMIT = 12_000
+TEXT_LIMIT = 3000
+CHUNK_TYPES = {"markdown_text", "task_update", "plan_update", "blocks"}
+TASK_STATUSES = {"pending", "in_progress", "complete", "error"}
+BLOCK_TYPES = {"section", "context", "actions", "markdown", "context_actions", "header", "divider", "rich_text"}
+
+
+def _has_action(blocks: list[dict[str, Any]], action_id: str) -> bool:
+    return any(element.get("action_id") == action_id for block in blocks for element in block.get("elements", []))
+
+
+def _invalid_chunks(params: dict[str, Any]) -> str | None:
+    """Slack's answer to malformed stream content, or None."""
+    for chunk in params.get("chunks") or []:
+        kind = chunk.get("type")
+        if kind not in CHUNK_TYPES:
+            return "invalid_chunks"
+        if kind == "markdown_text" and len(chunk.get("text") or "") > MARKDOWN_LIMIT:
+            return "msg_too_long"
+        if kind == "task_update" and (not chunk.get("id") or not chunk.get("title")
+                                      or chunk.get("status") not in TASK_STATUSES):
+            return "invalid_chunks"
+        if kind == "blocks" and _invalid_blocks(chunk.get("blocks")):
+            return "invalid_blocks"
+    if len(params.get("markdown_text") or "") > MARKDOWN_LIMIT:
+        return "msg_too_long"
+    return None
+
+
+def _invalid_blocks(blocks: Any) -> bool:
+    """True where Slack would answer `invalid_blocks` (the limits teambot's messages come near)."""
+    if not blocks:
+        return False
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return True
+    markdown = 0
+    for block in blocks:
+        kind = block.get("type")
+        if kind not in BLOCK_TYPES:
+            return True
+        elements = block.get("elements") or []
+        if kind == "markdown":
+            markdown += len(block.get("text") or "")
+        elif kind == "section" and len(block["text"]["text"]) > TEXT_LIMIT:
+            return True
+        elif kind == "context" and (len(elements) > 10 or any(len(e.get("text", "")) > TEXT_LIMIT for e in elements)):
+            return True
+        elif kind == "context_actions" and (len(elements) > 5 or any(
+                e.get("type") not in ("feedback_buttons", "icon_button") for e in elements)):
+            return True
+        elif kind == "actions" and (len(elements) > 25 or any(e.get("type") == "feedback_buttons" for e in elements)):
+            return True
+    return markdown > MARKDOWN_LIMIT
+
+
+MAX_SUGGESTED_PROMPTS = 4
+
+
+def _suggested_prompts_error(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Slack's refusal of an `assistant.threads.setSuggestedPrompts` call, or None: a DM channel, and one
+    to four prompts, each with a `title` and a `message`."""
+    prompts = params.get("prompts")
+    if not params.get("channel_id"):
+        return {"ok": False, "error": "channel_not_found"}
+    if (not isinstance(prompts, list) or not 1 <= len(prompts) <= MAX_SUGGESTED_PROMPTS
+            or not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts)):
+        return {"ok": False, "error": "invalid_arguments"}
+    return None

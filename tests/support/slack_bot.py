@@ -98,11 +98,13 @@ def slack_settings(make_settings: Callable[..., Settings], fake: FakeSlack, open
 
 
 @asynccontextmanager
-async def running_slack(settings: Settings, fake: FakeSlack) -> AsyncIterator[SlackHarness]:
-    """A core and Slack adapter in HTTP mode for `settings`, served on a free loopback port."""
+async def running_slack(settings: Settings, fake: FakeSlack, **adapter_options: Any) -> AsyncIterator[SlackHarness]:
+    """A core and Slack adapter in HTTP mode for `settings`, served on a free loopback port
+    (`adapter_options` go to `SlackAdapter`, e.g. `update_interval_s=0` to show every piece at once)."""
     async with Teambot(settings) as teambot:
         web_app = build_web_app(teambot)
-        adapter = create_adapter(teambot, web_app=web_app)
+        adapter = (SlackAdapter(teambot, web_app=web_app, **adapter_options) if adapter_options
+                   else create_adapter(teambot, web_app=web_app))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         port = free_port()

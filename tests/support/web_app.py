@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Teambot
@@ -20,3 +21,13 @@ async def web_app_client(teambot: Teambot) -> AsyncIterator[TestClient]:
         yield client
     finally:
         await client.close()
+
+
+def upload_form(*files: tuple[str, bytes], **fields: str) -> aiohttp.FormData:
+    """An upload's `multipart/form-data`: the text `fields`, then one `file` part per (filename, bytes)."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for filename, data in files:
+        form.add_field("file", data, filename=filename, content_type="application/octet-stream")
+    return form
