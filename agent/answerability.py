@@ -245,7 +245,8 @@ def unknown_names(question: str, rarity: TermRarity) -> list[str]:
         if index == 0 or not word[:1].isupper() or word.casefold() in _NOT_A_NAME:
             continue
         terms = lexical_tokens(word)
-        if terms and all(t in rarity.unknown for t in terms):
+        # A courtesy word starting a sentence ("… freeze? Thanks!") is capitalised, not a name.
+        if terms and not is_function_word(terms) and all(t in rarity.unknown for t in terms):
             found.append(word)
     return found
 

@@ -7,8 +7,9 @@
                                     +--------------------------------------------------------+  first try in a
                                                                                                 thread with history)
 
-`judge_answerability` keeps only the passages that answer (agent/answerability.py): both answers
-see only those.
+`retrieve` also weighs the messages of the thread the question was asked in, as passages scored like
+the documents' (agent/thread.py). `judge_answerability` keeps only the passages that answer
+(agent/answerability.py): both answers see only those.
 """
 
 from __future__ import annotations

@@ -19,6 +19,14 @@ from agent.records import Passage
 from agent.retrieval import coverage, hangul_share, heading_terms
 from agent.state import AgentContext, AgentState
 from agent.text import lexical_tokens, query_terms, split_sentences
+from agent.thread import (
+    THREAD_SOURCE,
+    merge_passages,
+    per_message_tokens,
+    thread_chunks,
+    thread_passages,
+    with_thread_terms,
+)
 from bot.core.values import Citation, Turn
 
 log = logging.getLogger(__name__)
@@ -54,7 +62,7 @@ def _citation(number: int, passage: Passage, snippet: str | None = None) -> Cita
     return Citation(
         number=number, source=chunk.source, location=chunk.location,
         snippet=snippet or _snippet(chunk.text), document_id=chunk.document_id, title=chunk.title,
-        url=chunk.url, updated_at=chunk.updated_at,
+        url=chunk.url, updated_at=chunk.updated_at, chunk_id=chunk.id,
     )
 
 
@@ -169,6 +177,13 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
     context = runtime.context
     retriever = context.retriever
     passages = await retriever.retrieve(state["search_query"], state["scopes"], k=context.top_k)
+    if state.get("thread") and state["scopes"]:
+        # The thread's messages compete with the documents, scored the same way (agent/thread.py).
+        chunks = thread_chunks(state["thread"], scope=state["scopes"][0], max_tokens_each=per_message_tokens(
+            context_tokens=context.context_tokens, answer_tokens=context.max_answer_tokens))
+        said = await thread_passages(state["search_query"], chunks, index=retriever.index, scopes=state["scopes"],
+                                     weights=retriever.weights)
+        passages = merge_passages(passages, said, k=context.top_k, min_relevance=context.min_relevance)
     if state.get("broadened"):
         # The earlier question only helps find the topic: a passage must still speak to
         # this question's own words, or "what is the capital of Peru?" would get the last answer again.
@@ -191,7 +206,8 @@ async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext])
     question = state["question"]
     weighed = question if state.get("broadened") else state["search_query"]
     terms = lexical_tokens(weighed) + lexical_tokens(question)
-    rarity = await term_rarity(context.retriever.index, terms, state["scopes"])
+    rarity = with_thread_terms(await term_rarity(context.retriever.index, terms, state["scopes"]),
+                               state.get("thread") or [])
     passages = _distinct(state.get("passages") or [])
     # How like the question each passage's closest sentence reads, where the embedder is calibrated for it.
     embedder = context.retriever.embedder
@@ -671,8 +687,11 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     for candidate in chosen:
         numbers.setdefault(candidate.p_index, len(numbers) + 1)
     lines = _render_quotes(chosen, numbers)
+    from_thread = all(passages[c.p_index].chunk.source == THREAD_SOURCE for c in chosen)
+    korean = _is_korean(state["question"])
     note = state["fallback_note"] if "fallback_note" in state else (
-        prompts.NO_MODEL_NOTE_KO if _is_korean(state["question"]) else prompts.NO_MODEL_NOTE)
+        (prompts.NO_MODEL_THREAD_NOTE_KO if korean else prompts.NO_MODEL_THREAD_NOTE) if from_thread
+        else (prompts.NO_MODEL_NOTE_KO if korean else prompts.NO_MODEL_NOTE))
     answer = "\n".join(lines) + ("\n\n" + note if note else "")
     citations = []
     for p_index, number in numbers.items():

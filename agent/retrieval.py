@@ -6,14 +6,15 @@ cheap features computed from each chunk's indexed terms: weighted
 reciprocal-rank fusion of the two rankings, *coverage* (share of the question's
 IDF weight found in the chunk), the best *window* coverage (the question's words
 close together, as in the one sentence that answers it), adjacent query-term
-pairs found adjacent (*phrase*), the cosine similarity, the normalised BM25
-score, and the share found in the chunk's document title or section heading (*heading*, a
-field boost). Weights were tuned on the dev splits of SQuAD, KorQuAD and the docs set
-(see docs/benchmarks.md). A question whose every term is in a document's title is about
-the document as a whole: that document's first chunk gets a bonus (no dev question is of
-that kind, so this one is set by reasoning, not tuned; it changes no dev figure). Coverage
-is also kept on each passage: an absolute measure the agent uses to decide whether anything
-relevant was found at all.
+pairs found adjacent (*phrase*), the cosine similarity, and the share found in the chunk's
+document title or section heading (*heading*, a field boost). The BM25 score counts only
+through its rank: its size as well, on top of the rank and the coverage, cost questions at
+rank 1 on the dev splits. Weights were tuned on the dev splits of SQuAD, KorQuAD and the docs
+set (see docs/benchmarks.md, which also lists the features tried and dropped). A question
+whose every term is in a document's title is about the document as a whole: that document's
+first chunk gets a bonus (no dev question is of that kind, so this one is set by reasoning, not
+tuned; it changes no dev figure). Coverage is also kept on each passage: an absolute measure
+the agent uses to decide whether anything relevant was found at all.
 """
 
 from __future__ import annotations
@@ -56,8 +57,6 @@ class FusionWeights:
     """Share of the question's adjacent term pairs found adjacent in the chunk."""
     similarity: float = 1.0
     """Cosine similarity of the chunk to the question (scaled down for Korean like `dense`)."""
-    bm25: float = 0.5
-    """BM25 score relative to the best lexical hit."""
     common_term_share: float = 0.05
     """Terms found in more than this share of all chunks are left out of the BM25 query (not the scoring)."""
     max_search_terms: int = 16
@@ -223,8 +222,6 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
     dense_scale = (weights.dense_for_korean / weights.dense if weights.dense else 0.0) if korean else 1.0
     lexical_rank = {c: r for r, (c, _) in enumerate(lexical_hits)}
     dense_rank = {c: r for r, (c, _) in enumerate(dense_hits)}
-    bm25 = dict(lexical_hits)
-    top_bm25 = max(bm25.values(), default=0.0) or 1.0
     similarity = dict(dense_hits)
     floor = min(similarity.values(), default=0.0)
     rrf = weights.rrf_k
@@ -240,7 +237,6 @@ def rerank_scores(terms: Sequence[str], lexical_hits: Sequence[tuple[str, float]
         score = 0.0
         if candidate in lexical_rank:
             score += weights.lexical * rrf / (rrf + lexical_rank[candidate] + 1)
-            score += weights.bm25 * bm25[candidate] / top_bm25
         if candidate in dense_rank:
             score += weights.dense * dense_scale * rrf / (rrf + dense_rank[candidate] + 1)
         score += weights.similarity * dense_scale * similarity.get(candidate, floor)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 from agent.answerability import AnswerabilityRules
 from agent.records import Passage
 from agent.retrieval import HybridRetriever
-from bot.core.values import Citation, ReplyMode, Scope, Turn
+from bot.core.values import Citation, ReplyMode, Scope, ThreadMessage, Turn
 
 
 def add_usage(earlier: dict[str, int] | None, more: dict[str, int] | None) -> dict[str, int]:
@@ -25,6 +25,8 @@ class AgentState(TypedDict, total=False):
     question: str
     history: list[Turn]
     scopes: list[Scope]
+    thread: list[ThreadMessage]
+    """The thread's root and other people's earlier replies (agent/thread.py): searched beside the documents."""
     search_query: str
     """The question made standalone with the thread's history; what retrieval searches for."""
     broadened: bool

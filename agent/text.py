@@ -126,9 +126,16 @@ KOREAN_FUNCTION_WORDS = frozenset(
 )
 
 
+# English courtesy words (as `lexical_tokens` stems them), the counterpart of 감사합니다 and 좀: no
+# document says "please" or "thanks", so in a question they weighed as its rarest words and
+# "When is the deploy freeze, please?" was declined where the plain question was answered.
+ENGLISH_COURTESY_WORDS = frozenset("please pls plz thank thx ty hi hello hey ok okay".split())
+
+
 def is_function_word(terms: Sequence[str]) -> bool:
-    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word."""
-    return len(terms) == 1 and terms[0] in KOREAN_FUNCTION_WORDS
+    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word or an
+    English courtesy word: a question's grammar or manners, not its content."""
+    return len(terms) == 1 and (terms[0] in KOREAN_FUNCTION_WORDS or terms[0] in ENGLISH_COURTESY_WORDS)
 
 
 def query_terms(text: str) -> list[str]:

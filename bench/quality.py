@@ -83,10 +83,11 @@ async def _measure(system: Any, questions: list[Question], *, answers: bool, con
 
 
 async def evaluate(dataset: Dataset, questions: list[Question], *, concurrency: int = 4,
-                   systems: tuple[str, ...] = ("ours", "baseline")) -> dict[str, Any]:
-    """Ingest the full passage collection into each system, then measure `questions` against it."""
+                   systems: tuple[str, ...] = ("ours", "baseline"), retrieval_only: bool = False) -> dict[str, Any]:
+    """Ingest the full passage collection into each system, then measure `questions` against it
+    (with `retrieval_only`, the ranking alone: no replies, about half the time)."""
     embedder = WordLlamaEmbedder()
-    answers = any(q.answers for q in questions)
+    answers = not retrieval_only and any(q.answers for q in questions)
     report: dict[str, Any] = {"dataset": dataset.name, "passages": len(dataset.passages), "systems": {}}
     with tempfile.TemporaryDirectory(prefix="teambot-bench-") as tmp:
         for name in systems:
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default="ours,baseline")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--retrieval-only", action="store_true",
+                        help="measure the ranking only (recall, MRR), without replies: for tuning retrieval")
     args = parser.parse_args(argv)
 
     dataset = load(args.format, args.data)
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     if not questions:
         print("no questions selected", file=sys.stderr)
         return 2
-    report = asyncio.run(evaluate(dataset, questions, systems=tuple(args.systems.split(","))))
+    report = asyncio.run(evaluate(dataset, questions, systems=tuple(args.systems.split(",")),
+                                  retrieval_only=args.retrieval_only))
     report["selection"] = {"ids": str(args.ids) if args.ids else None,
                            "exclude_ids": str(args.exclude_ids) if args.exclude_ids else None,
                            "limit": args.limit, "seed": args.seed}

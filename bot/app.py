@@ -23,12 +23,14 @@ from agent.lexical_search import LexicalSearch
 from agent.llm import build_chat_model, build_model_http_client
 from agent.retrieval import HybridRetriever
 from agent.state import AgentContext
+from agent.summary import summarize_thread
 from agent.term_sync import TermIndexSync
 from agent.write_behind import WriteBehindVectorStore
 from bot.claims import Claims
 from bot.commands import Commands
 from bot.core.visibility import Permissions
 from bot.dispatcher import Dispatcher
+from bot.feedback import RedisFeedback
 from bot.history import RedisHistory
 from bot.knowledge import IngestLimits, KnowledgeBase
 from bot.observability import Metrics
@@ -156,6 +158,8 @@ class Teambot:
         self.retriever = HybridRetriever(index=self.lexical, vectors=self.vectors, embedder=self.embedder)
         self.history = RedisHistory(self.redis, max_turns=settings.history_max_turns, ttl_s=settings.history_ttl_s)
         self.usage = RedisUsage.from_settings(self.redis, settings)
+        #: Answers kept to be rated, and the votes on them.
+        self.feedback = RedisFeedback.from_settings(self.redis, settings)
         self.agent_context = AgentContext(
             retriever=self.retriever,
             chat_model=build_configured_chat_model(settings, http_client=model_http_client),
@@ -168,11 +172,13 @@ class Teambot:
         )
         self.dispatcher = Dispatcher(
             graph=build_graph(), context=self.agent_context, history=self.history, usage=self.usage,
-            metrics=self.metrics, log_message_text=settings.log_message_text,
+            metrics=self.metrics, log_message_text=settings.log_message_text, answers=self.feedback,
+            summarizer=summarize_thread,
         )
         #: Every chat command, once; adapters call it and only render.
         self.commands = Commands(knowledge=self.knowledge, usage=self.usage, permissions=self.permissions,
-                                 dispatcher=self.dispatcher, usage_stats=UsageStats(self.usage),
+                                 dispatcher=self.dispatcher, feedback=self.feedback,
+                                 usage_stats=UsageStats(self.usage, feedback=self.feedback),
                                  suggestions=PromptSuggestions(knowledge=self.knowledge, usage=self.usage))
         #: Answer-once claims and the threads the bot owns, for every platform.
         self.claims = Claims(self.redis)

@@ -1,4 +1,4 @@
-"""The `teambot` command: ingest, ask, docs, chat, stats, serve.
+"""The `teambot` command: ingest, ask, docs, chat, stats, feedback, serve.
 
 Errors end with a non-zero exit code and one line on stderr, never a traceback.
 
@@ -161,10 +161,29 @@ async def _stats(settings: Settings, args: argparse.Namespace) -> int:
     from bot.reports import render_text, stats_report  # noqa: PLC0415
     from bot.reports.store import open_usage  # noqa: PLC0415
 
-    async with open_usage(settings) as usage:
-        report = await stats_report(usage, kind=args.period, now=datetime.now(UTC))
+    async with open_usage(settings) as data:
+        report = await stats_report(data.usage, kind=args.period, now=datetime.now(UTC), feedback=data.feedback)
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json
           else for_terminal(render_text(report)))
+    return 0
+
+
+async def _feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.feedback import vote_line, vote_summary  # noqa: PLC0415
+    from bot.reports.store import open_usage  # noqa: PLC0415
+
+    if (args.platform is None) != (args.workspace is None):
+        raise CliError("--platform and --workspace go together (a workspace is one platform's)")
+    helpful = None if args.rating == "all" else args.rating == "helpful"
+    async with open_usage(settings) as data:
+        votes = await data.feedback.recent_votes(days=args.days, platform=args.platform, workspace=args.workspace,
+                                            helpful=helpful)
+    if args.json:
+        print(json.dumps([vote_summary(vote) for vote in votes], ensure_ascii=False, indent=2))
+    elif not votes:
+        print(f"No votes in the last {args.days} days.")
+    else:
+        print("\n".join(for_terminal(vote_line(vote)) for vote in votes))
     return 0
 
 
@@ -213,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--period", choices=("day", "week", "month"), default="week", help="default: week")
     stats.add_argument("--json", action="store_true", help="print the numbers as JSON")
     stats.set_defaults(run=_stats)
+
+    feedback = commands.add_parser("feedback", help="the votes on answers (for the operator: every workspace)")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
+    votes = feedback_commands.add_parser(
+        "list", help="votes of the last days, newest first, with the question, the documents cited and why")
+    votes.add_argument("--days", type=int, default=7, choices=range(1, 401), metavar="N",
+                       help="how many days back, today included (default: 7)")
+    votes.add_argument("--rating", choices=("not_helpful", "helpful", "all"), default="all",
+                       help="only 👎 (not_helpful) or 👍 (helpful) votes (default: all)")
+    votes.add_argument("--platform", help="only this platform's workspace (with --workspace)")
+    votes.add_argument("--workspace", help="only this workspace (Slack team, Discord server id)")
+    votes.add_argument("--json", action="store_true", help="print the votes as JSON")
+    feedback.set_defaults(run=_feedback)
 
     serve = commands.add_parser("serve", help="run the bot on every configured platform")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default: TEAMBOT_HTTP_PORT)")

@@ -34,9 +34,11 @@ from bot.core.visibility import Permissions, upload_scope, visible_scopes
 from bot.knowledge import IngestResult, KnowledgeBase, document_name
 from bot.reports.stats import StatsAnswer, UsageStats
 from bot.suggestions import PromptSuggestions, SuggestedPrompt
+from bot.threads import thread_document
 
 if TYPE_CHECKING:
     from bot.dispatcher import Dispatcher
+    from bot.feedback import Reason, RedisFeedback, Vote
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,18 @@ class DeleteDocument:
 DocumentsRequest = ListDocuments | DeleteDocument | DocumentsUsage
 
 
+_CLOSING_QUOTE = {'"': '"', "'": "'", "“": "”", "‘": "’"}
+"""Quotes a name may be put in: straight, or as phones and Macs type them by default (curly)."""
+
+
+def _unquoted(name: str) -> str:
+    """`name` without a pair of quotes around it (and, as before, without stray `"` at its ends)."""
+    name = name.strip()
+    if len(name) >= 2 and _CLOSING_QUOTE.get(name[0]) == name[-1]:
+        name = name[1:-1].strip()
+    return name.strip('"')
+
+
 def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
     """The words after the documents command (`command`, e.g. Slack's `/kb`): nothing or `list`,
     `delete NAME-OR-ID`, or `help`; anything else is answered with the usage."""
@@ -168,7 +182,7 @@ def parse_documents_command(words: str, *, command: str) -> DocumentsRequest:
     if not parts or parts[0].lower() in ("list", "ls"):
         return ListDocuments()
     if parts[0].lower() in ("delete", "remove", "rm"):
-        reference = parts[1].strip().strip('"') if len(parts) > 1 else ""
+        reference = _unquoted(parts[1]) if len(parts) > 1 else ""
         return DeleteDocument(reference) if reference else DocumentsUsage(
             command, "say which document to delete: its name or id")
     if parts[0].lower() == "help":
@@ -189,8 +203,9 @@ class Commands:
 
     def __init__(self, *, knowledge: KnowledgeBase, usage: UsageRecorder | None, permissions: Permissions,
                  dispatcher: Dispatcher, usage_stats: UsageStats | None = None,
-                 suggestions: PromptSuggestions | None = None) -> None:
+                 feedback: RedisFeedback | None = None, suggestions: PromptSuggestions | None = None) -> None:
         self.knowledge = knowledge
+        self.feedback = feedback
         self.usage = usage
         self.permissions = permissions
         self.dispatcher = dispatcher
@@ -203,6 +218,25 @@ class Commands:
         """Answer `message` through `stream` (never raises for answer failures)."""
         return await self.dispatcher.handle(message, stream)
 
+    async def summarize_thread(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        """Summarize the thread `message` carries (`thread_messages`), from the thread alone, through `stream`."""
+        return await self.dispatcher.summarize(message, stream)
+
+    async def save_thread(self, message: IncomingMessage, *, permalink: str | None, place: str = "") -> FileOutcome:
+        """"Save to knowledge": store the thread `message` carries as a document of where it was said, if
+        its sender may upload there (as an upload: the same thread saved again replaces the earlier copy)."""
+        try:
+            document = thread_document(message.thread_messages, permalink=permalink, place=place)
+        except ValueError as exc:
+            return FileOutcome("thread", error=str(exc))
+
+        async def fetch() -> list[Attachment | FileOutcome]:
+            return [document]
+
+        [outcome] = await self.upload(names=[document.name], fetch=fetch, scope=upload_scope(message),
+                                      uploader=message.user, actor=message.actor)
+        return outcome
+
     async def forget(self, conversation_key: str) -> None:
         """Clear a thread's history."""
         await self.dispatcher.forget(conversation_key)
@@ -211,9 +245,44 @@ class Commands:
         """A thread's remembered turns, oldest first (raises when the history store is unavailable)."""
         return await self.dispatcher.recall(conversation_key)
 
-    async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None) -> None:
+    async def record_feedback(self, *, platform: str, helpful: bool, workspace: str | None = None,
+                              user: str = "", answer_id: str | None = None, link: str | None = None) -> Vote | None:
+        """Count a 👍 or 👎 (the adapter lets each person vote once per answer), and store it with the answer it
+        rates (`answer_id`, kept by the dispatcher) by `user` in `workspace`, with `link` to the message.
+
+        Returns the stored vote; None when only counted: the answer is unknown (too old, or from
+        another workspace) or Redis failed.
+        """
         if self.usage is not None:
             await self.usage.record_feedback(platform=platform, helpful=helpful, workspace=workspace)
+        if self.feedback is None or answer_id is None or workspace is None:
+            return None
+        try:
+            return await self.feedback.record_vote(platform=platform, workspace=workspace, user=user,
+                                                   answer_id=answer_id, helpful=helpful, link=link)
+        except Exception as exc:  # noqa: BLE001 - the vote is counted; _log_failure logs the trace
+            self._log_failure("storing a vote failed", exc)
+            return None
+
+    async def feedback_reason(self, *, platform: str, workspace: str, user: str, answer_id: str,
+                              reason: Reason) -> Vote | None:
+        """What `user` says was wrong with the answer they rated 👎; None when there is no such vote."""
+        if self.feedback is None:
+            return None
+        try:
+            return await self.feedback.set_reason(platform=platform, workspace=workspace, user=user,
+                                                  answer_id=answer_id, reason=reason)
+        except Exception as exc:  # noqa: BLE001 - a reason is optional; _log_failure logs the trace
+            self._log_failure("storing a feedback reason failed", exc)
+            return None
+
+    async def feedback_votes(self, *, days: int, platform: str | None = None, workspace: str | None = None,
+                             helpful: bool | None = None) -> list[Vote]:
+        """The votes of the last `days` days with the answers they rate, newest first (for admins: the
+        command line and the HTTP API, which are trusted; raises when Redis is unavailable)."""
+        if self.feedback is None:
+            return []
+        return await self.feedback.recent_votes(days=days, platform=platform, workspace=workspace, helpful=helpful)
 
     # --- the agent view ---
 

@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -19,18 +20,25 @@ from agent.llm import describe_model_error
 from bot.core.errors import StoreUnavailable
 from bot.core.ports import (
     Answerer,
+    AnswerLog,
     HistoryStore,
     ReplyStream,
     ShowsProgress,
     Stoppable,
     UsageRecorder,
 )
-from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Scope, Turn, new_answer_id
 from bot.core.visibility import visible_scopes
 from bot.observability import Metrics, new_correlation_id
 
 if TYPE_CHECKING:
     from agent.state import AgentContext
+
+Summarizer = Callable[..., Coroutine[Any, Any, tuple[Reply, dict[str, int]]]]
+"""`agent.summary.summarize_thread`: (thread messages, model, budget, on_delta) -> (summary, token usage)."""
+NO_SUMMARIES = "Thread summaries are not available here."
+SUMMARY_QUESTION = "Summarize this thread"
+"""The question a summary asked through a shortcut (no text of its own) is kept with, for the feedback reports."""
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +100,13 @@ async def run_unless_stopped(work: Coroutine[Any, Any, None], stream: ReplyStrea
             await asyncio.gather(running, return_exceptions=True)
 
 
+def stopped_reply(written: str) -> Reply:
+    """The reply to an answer its reader stopped: what was written so far, marked as cut short."""
+    written = written.strip()
+    return Reply(text=f"{written}\n\n{STOPPED_NOTE}" if written else STOPPED_BEFORE_WRITING,
+                 answered=False, mode="error", error=STOPPED_ERROR)
+
+
 def describe_failure(error: BaseException) -> tuple[str, str]:
     """(kind, one-line message for the user) for an exception raised while answering."""
     if isinstance(error, StoreUnavailable):
@@ -109,8 +124,11 @@ class Dispatcher:
 
     def __init__(self, *, graph: Answerer, context: AgentContext, history: HistoryStore,
                  usage: UsageRecorder, scopes_for: Callable[[IncomingMessage], list[Scope]] = visible_scopes,
-                 metrics: Metrics | None = None, log_message_text: bool = False) -> None:
+                 metrics: Metrics | None = None, log_message_text: bool = False,
+                 answers: AnswerLog | None = None, summarizer: Summarizer | None = None) -> None:
+        self._summarizer = summarizer
         self._metrics = metrics
+        self._answers = answers
         self._log_message_text = log_message_text
         self._graph = graph
         self._context = context
@@ -153,6 +171,94 @@ class Dispatcher:
         async with self._lock(message.conversation_key):
             return await self._answer(message, stream)
 
+    async def summarize(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        """Summarize the thread `message` carries (`thread_messages`) through `stream`, from the thread alone
+        (`agent.summary`); in the thread's turn like answers, stoppable, counted as a question; never raises
+        for model failures. A finished summary is kept for feedback like an answer (its 👍/👎 name it); a
+        shortcut's message has no text, so the feedback reports name it `SUMMARY_QUESTION`."""
+        new_correlation_id(message.event_id)
+        if not self._accepting or self._summarizer is None:
+            reply = (Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
+                     if self._accepting is False else Reply(text=NO_SUMMARIES, answered=False, mode="none"))
+            await self._finish(stream, reply)
+            return reply
+
+        async def in_order() -> Reply:
+            async with self._lock(message.conversation_key):
+                return await self._summarize(message, stream)
+
+        summary = asyncio.ensure_future(in_order())
+        self._in_flight.add(summary)
+        summary.add_done_callback(self._in_flight.discard)
+        return await summary
+
+    async def _summarize(self, message: IncomingMessage, stream: ReplyStream) -> Reply:
+        started = time.perf_counter()
+        summarize = self._summarizer
+        assert summarize is not None  # checked by `summarize`
+        await stream.working()
+        count = len(message.thread_messages)
+        await self._show_progress(stream, f"Reading {count} message{'s' if count != 1 else ''} of the thread")
+        written: list[str] = []
+        pushes: asyncio.Queue[str] = asyncio.Queue()
+        outcome: list[tuple[Reply, dict[str, int]]] = []
+
+        async def run() -> None:
+            async def show() -> None:
+                while True:
+                    delta = await pushes.get()
+                    written.append(delta)
+                    await stream.push(text_so_far="".join(written), delta=delta)
+
+            shower = asyncio.ensure_future(show())
+            try:
+                outcome.append(await summarize(
+                    message.thread_messages, chat_model=getattr(self._context, "chat_model", None),
+                    context_tokens=self._context.context_tokens, answer_tokens=self._context.max_answer_tokens,
+                    on_delta=pushes.put_nowait))
+            finally:  # pieces not shown yet are in the summary `finish` shows
+                shower.cancel()
+                await asyncio.gather(shower, return_exceptions=True)
+
+        stopped, failure = await self._run(run(), stream, doing="summary")
+        if failure is not None:
+            kind, reason = failure
+            reply = Reply(text=f"Sorry, I couldn't summarize this thread: {reason}", answered=False, mode="error",
+                          error=reason)
+            await self._finish(stream, reply)
+            await self._record(message, reply, started, None, {}, error_kind=kind)
+            return reply
+        if stopped:
+            reply = stopped_reply("".join(written))
+            await self._finish(stream, reply)
+            await self._record(message, reply, started, None, {}, error_kind=STOPPED_ERROR)
+            return reply
+        reply, usage = outcome[0]
+        asked = message if message.text.strip() else replace(message, text=SUMMARY_QUESTION)
+        reply = await self._keep_for_feedback(asked, reply, redis_ok=True)
+        await self._finish(stream, reply)
+        await self._record(message, reply, started, time.perf_counter() - started, usage)
+        return reply
+
+    async def _run(self, work: Coroutine[Any, Any, None], stream: ReplyStream, *,
+                   doing: str) -> tuple[bool, tuple[str, str] | None]:
+        """Run `work` (the `doing` of an answer) to its end or its reader's stop: (stopped, the kind and the
+        reason for the user of a failure, or None). Shutdown ends the stream with a notice and propagates."""
+        try:
+            return await run_unless_stopped(work, stream), None
+        except asyncio.CancelledError:
+            # Shutting down mid-answer: end the "working" state with a reason instead of silence.
+            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
+            await asyncio.shield(self._finish(stream, reply))
+            raise
+        except Exception as exc:  # every failure becomes a clear reply, never silence
+            kind, reason = describe_failure(exc)
+            if kind == "internal":
+                log.exception(f"{doing} failed", extra={"kind": kind})
+            else:  # an outside service failed the way `reason` says: one line, no traceback
+                log.warning(f"{doing} failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
+            return False, (kind, reason)
+
     async def _load_history(self, key: str) -> tuple[list[Turn], bool]:
         try:
             turns = await self._history.load(key)
@@ -182,7 +288,8 @@ class Dispatcher:
         async def run_graph() -> None:
             nonlocal state, text_so_far, first_token_s
             async for mode, payload in self._graph.astream(
-                {"question": message.text, "history": history, "scopes": self._scopes_for(message)},
+                {"question": message.text, "history": history, "scopes": self._scopes_for(message),
+                 "thread": list(message.thread_messages)},
                 context=self._context,
                 stream_mode=["custom", "updates", "values"],
             ):
@@ -197,19 +304,9 @@ class Dispatcher:
                 elif mode == "values":
                     state = payload
 
-        try:
-            stopped = await run_unless_stopped(run_graph(), stream)
-        except asyncio.CancelledError:
-            # Shutting down mid-answer: end the "working" state with a reason instead of silence.
-            reply = Reply(text=SHUTTING_DOWN, answered=False, mode="error", error=SHUTTING_DOWN_ERROR)
-            await asyncio.shield(self._finish(stream, reply))
-            raise
-        except Exception as exc:  # every failure becomes a clear reply, never silence
-            kind, reason = describe_failure(exc)
-            if kind == "internal":
-                log.exception("answer failed", extra={"kind": kind})
-            else:  # an outside service failed the way `reason` says: one line, no traceback
-                log.warning("answer failed", extra={"kind": kind, "error": type(exc).__name__, "reason": reason})
+        stopped, failure = await self._run(run_graph(), stream, doing="answer")
+        if failure is not None:
+            kind, reason = failure
             reply = Reply(text=f"Sorry, I couldn't answer: {reason}" + self._outage_notice(history_ok),
                           answered=False, mode="error",
                           error=reason, history_available=history_ok)
@@ -218,9 +315,7 @@ class Dispatcher:
             return reply
         if stopped:
             # What was written stays, marked as cut short; it is no turn to remember.
-            written = text_so_far.strip()
-            reply = Reply(text=f"{written}\n\n{STOPPED_NOTE}" if written else STOPPED_BEFORE_WRITING,
-                          answered=False, mode="error", error=STOPPED_ERROR, history_available=history_ok)
+            reply = replace(stopped_reply(text_so_far), history_available=history_ok)
             await self._finish(stream, reply)
             await self._record(message, reply, started, first_token_s, state.get("usage") or {},
                                error_kind=STOPPED_ERROR)
@@ -236,6 +331,7 @@ class Dispatcher:
         )
         if first_token_s is None:
             first_token_s = time.perf_counter() - started
+        reply = await self._keep_for_feedback(message, reply, redis_ok=history_ok)
         await self._finish(stream, reply)
         if history_ok and state.get("answer", "").strip():  # an empty answer is no turn to remember
             try:
@@ -243,6 +339,24 @@ class Dispatcher:
             except (RedisError, OSError):
                 log.warning("could not save the turn")
         await self._record(message, reply, started, first_token_s, state.get("usage") or {})
+        return reply
+
+    async def _keep_for_feedback(self, message: IncomingMessage, reply: Reply, *, redis_ok: bool) -> Reply:
+        """`reply` with the id its 👍/👎 will name, kept first so a vote always finds it.
+
+        When it can't be kept (Redis down) it still gets its id: votes on it are then only counted. When
+        Redis just failed (`redis_ok` False: the history could not be read) the answer is not held up by
+        trying again.
+        """
+        if self._answers is None:
+            return reply
+        reply = replace(reply, answer_id=new_answer_id())
+        if not redis_ok:
+            return reply
+        try:
+            await self._answers.record_answer(message, reply)
+        except (RedisError, OSError):
+            log.warning("could not keep the answer for feedback")
         return reply
 
     @staticmethod

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -201,8 +202,9 @@ class KnowledgeBase:
     async def find(self, scopes: Sequence[Scope], reference: str) -> DocumentInfo:
         """A document by id or by file name within `scopes`; raises `IngestError` if none or ambiguous."""
         documents = await self.list_documents(scopes)
+        wanted = _comparable_name(reference)
         matches = [d for d in documents if d.id == reference] or [
-            d for d in documents if d.source.lower() == reference.strip().lower()
+            d for d in documents if _comparable_name(d.source) == wanted
         ]
         if not matches:
             raise IngestError(f"no document named {reference!r} here")
@@ -223,6 +225,12 @@ class KnowledgeBase:
 
             await asyncio.shield(commit())
         return document
+
+
+def _comparable_name(name: str) -> str:
+    """A file name as a person types it: composed (a Mac uploads Korean names decomposed, NFD, which
+    look the same but differ code point by code point), case left out."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
 def _vector_write(document: DocumentInfo, chunks: Sequence[Chunk], embeddings: list[list[float]], *,

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         "", validation_alias=_env("DISCORD_GUILD_IDS"),
         description="Comma-separated guild ids to sync slash commands to at start; empty = global.",
     )
+    discord_message_content: bool = Field(
+        True, validation_alias=_env("DISCORD_MESSAGE_CONTENT"),
+        description="Ask for the privileged message content intent; false: read only mentions, replies to the "
+                    "bot, DMs, slash commands and context menus (no intent to enable in the Developer Portal).",
+    )
 
     # --- usage statistics and reports --------------------------------------------------
     usage_retention_days: int = Field(400, ge=1, le=3650, validation_alias=_env("TEAMBOT_USAGE_RETENTION_DAYS"))

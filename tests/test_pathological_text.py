@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from adapters.discord.render import tables_readable
 from adapters.discord.stream import split_message
 from adapters.slack import translate as slack_translate
 from adapters.slack.mrkdwn import to_mrkdwn
@@ -47,12 +48,17 @@ def _shapes(size: int) -> dict[str, str]:
         "abbreviations": repeat("e.g. "),
         "unclosed mentions": repeat("<@U1|"),
         "separator-less Korean": repeat("가"),
+        "pipes": repeat("|"),
+        "escaped pipes": repeat("\\|"),
+        "table rows": "| a | b |\n|---|---|\n" + repeat("| 1 | 2 |\n"),
+        "delimiter rows": repeat("|-|\n"),
     }
 
 
 FORMATTERS: dict[str, Callable[[str], object]] = {
     "slack mrkdwn": to_mrkdwn,
     "discord split": split_message,
+    "discord tables": tables_readable,
     "sentences": split_sentences,
     "lexical tokens": lexical_tokens,
     "slack mention": lambda text: slack_translate.strip_mention(text, bot_user_id="U1"),

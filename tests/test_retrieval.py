@@ -181,7 +181,7 @@ async def test_titles_and_section_headings_reach_the_reranker(teambot: Teambot) 
     await _ingest(teambot, "팀-규정.md", 규정)
     await _ingest(teambot, "on-call-contacts.csv", "team,primary\nPlatform,Ada Kim\n")
     only_headings = FusionWeights(lexical=0, dense=0, dense_for_korean=0, coverage=0, window=0, long_window=0,
-                                  phrase=0, similarity=0, bm25=0, document_lead=0, heading=1.0)
+                                  phrase=0, similarity=0, document_lead=0, heading=1.0)
     retriever = HybridRetriever(index=teambot.lexical, vectors=teambot.vectors, embedder=teambot.embedder,
                                 weights=only_headings)
     ranked = await retriever.retrieve("Who is on call this week?", [CHANNEL], k=2)
@@ -202,3 +202,17 @@ def test_a_documents_beginning_ranks_first_for_a_question_about_the_document_as_
     scores = rerank_scores(terms, lexical, dense, chunk_terms, idf, FusionWeights(), korean=False,
                            leads={"readme:0"}, headings=headings)
     assert max(scores, key=lambda chunk: scores[chunk][0]) == "readme:0"
+
+
+def test_the_lexical_search_counts_by_rank_not_by_the_size_of_its_score() -> None:
+    # Two searches that rank the same chunks in the same order, one with a far larger gap between
+    # their BM25 scores: the reranking is the same. The size of a BM25 score says how many rare words
+    # a chunk repeats, which the coverage and window features already weigh.
+    terms = lexical_tokens("When is the deploy freeze?")
+    idf = {t: 2.0 for t in terms}
+    chunk_terms = {"a:0": lexical_tokens("The deploy freeze starts on Friday."),
+                   "b:0": lexical_tokens("Deploy, deploy, deploy: the freeze of every deploy.")}
+    dense = [("a:0", 0.5), ("b:0", 0.4)]
+    close = rerank_scores(terms, [("b:0", 2.0), ("a:0", 1.9)], dense, chunk_terms, idf, FusionWeights(), korean=False)
+    apart = rerank_scores(terms, [("b:0", 9.0), ("a:0", 1.0)], dense, chunk_terms, idf, FusionWeights(), korean=False)
+    assert close == apart

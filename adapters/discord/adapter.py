@@ -17,12 +17,16 @@ from discord import app_commands
 from adapters.base import Adapter
 from adapters.discord import translate
 from adapters.discord.commands import build_commands, upload_attachments
+from adapters.discord.feedback import FeedbackButtons
+from adapters.discord.knowledge_menu import save_menu
 from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
+from adapters.discord.views import AnswerControls, RunningAnswers, Stopper
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
 from bot.core.values import Report
 from bot.core.visibility import upload_scope
+from bot.feedback import ALREADY_RATED, REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +36,18 @@ MESSAGE_CLAIM_TTL_S = 24 * 3600
 """How long a message stays claimed by the replica that answers it."""
 
 
-def intents() -> discord.Intents:
-    """Guilds, guild and DM messages, and the privileged message content intent (to read questions)."""
+def intents(*, message_content: bool = True) -> discord.Intents:
+    """Guilds, guild and DM messages, and (unless `message_content` is False) the privileged message content
+    intent, which lets the bot read follow-ups in its threads that do not mention it.
+
+    Without it Discord still sends the text of DMs, of messages that mention the bot and of replies to
+    its messages; other messages arrive with empty text (and no attachments).
+    """
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
-    wanted.message_content = True
+    wanted.message_content = message_content
     return wanted
 
 
@@ -46,9 +55,11 @@ class TeambotClient(discord.Client):
     """A discord.py client whose event handlers are given, not defined by decorators at import."""
 
     def __init__(self, *, on_message: Callable[[discord.Message], Awaitable[None]],
-                 setup: Callable[[TeambotClient], Awaitable[None]], **options: Any) -> None:
+                 setup: Callable[[TeambotClient], Awaitable[None]], message_content: bool = True,
+                 **options: Any) -> None:
         # No message of the bot pings anyone unless a send says otherwise.
-        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
+        super().__init__(intents=intents(message_content=message_content),
+                         allowed_mentions=discord.AllowedMentions.none(), **options)
         self.tree = app_commands.CommandTree(self)
         self._on_message = on_message
         self._setup = setup
@@ -66,18 +77,25 @@ class DiscordAdapter(Adapter):
     platform = translate.PLATFORM
 
     def __init__(self, teambot: BotCore, *, token: str, guild_ids: list[int] | None = None,
-                 edit_interval_s: float = 1.0) -> None:
+                 edit_interval_s: float = 1.0, message_content: bool = True) -> None:
         self.teambot = teambot
+        self.message_content = message_content
+        """Whether the bot reads every message it receives (the privileged intent) or only those Discord
+        shows it without: mentions, replies to it and DMs."""
         self.token = token
         self.guild_ids = list(guild_ids or [])
         self.edit_interval_s = edit_interval_s
         self.client: TeambotClient | None = None
+        self.feedback = FeedbackButtons(self)
+        self.running = RunningAnswers()
+        """Answers being written now, found by the message that shows their Stop button."""
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Log in and sync the slash commands; the gateway connects in `run`."""
-        self.client = TeambotClient(on_message=self.on_message, setup=self._setup)
+        self.client = TeambotClient(on_message=self.on_message, setup=self._setup,
+                                    message_content=self.message_content)
         try:
             await self.client.login(self.token)
         except BaseException:
@@ -95,9 +113,14 @@ class DiscordAdapter(Adapter):
             await self.client.close()
 
     async def _setup(self, client: TeambotClient) -> None:
-        """Register the slash commands and sync them: per guild (instant) or globally (slow to appear)."""
-        for command in build_commands(self.teambot, stream_factory=self._stream):
+        """Register the answer buttons and the slash commands, and sync the commands: per guild (instant) or
+        globally (slow to appear)."""
+        # Persistent: buttons of messages posted before a restart reach this handler too.
+        client.add_view(AnswerControls(self.running))
+        for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
+        client.tree.add_command(save_menu(self.teambot))
+        self.feedback.register(client)  # buttons of answers sent before a restart still work
         try:
             if self.guild_ids:
                 for guild_id in self.guild_ids:
@@ -110,8 +133,42 @@ class DiscordAdapter(Adapter):
             # Missing `applications.commands` scope or a wrong guild id: mentions and DMs still work.
             log.warning("could not sync slash commands: %s", exc)
 
-    def _stream(self, surface: ChannelSurface | InteractionSurface) -> DiscordReplyStream:
-        return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s)
+    def _stream(self, surface: ChannelSurface | InteractionSurface, *, asker: str) -> DiscordReplyStream:
+        """A stream for one answer, which `asker` (a user id) can stop; its last message gets 👍/👎."""
+        return DiscordReplyStream(surface, min_interval_s=self.edit_interval_s, stopper=Stopper(asker=asker),
+                                  running=self.running, feedback_view=self.feedback.vote_view)
+
+    def _interaction_stream(self, surface: InteractionSurface) -> DiscordReplyStream:
+        return self._stream(surface, asker=str(surface.interaction.user.id))
+
+    # --- feedback buttons (adapters.discord.feedback.FeedbackHandler) --------------------------------------
+
+    async def on_vote(self, interaction: discord.Interaction[Any], *, answer_id: str, helpful: bool) -> None:
+        """👍/👎 under an answer: counted once per person, stored with the answer; a 👎 is asked what was wrong."""
+        place = translate.interaction_message(interaction, text="")
+        message_id = interaction.message.id if interaction.message is not None else answer_id
+        if not await self.teambot.claims.claim(translate.PLATFORM, f"feedback:{message_id}:{place.user}",
+                                               ttl_s=THREAD_TTL_S):
+            await interaction.response.send_message(ALREADY_RATED, ephemeral=True)
+            return
+        vote = await self.teambot.commands.record_feedback(
+            platform=translate.PLATFORM, helpful=helpful, workspace=place.workspace, user=place.user,
+            answer_id=answer_id, link=interaction.message.jump_url if interaction.message is not None else None)
+        if vote is None or helpful:
+            await interaction.response.send_message(THANKS, ephemeral=True)
+            return
+        await interaction.response.send_message(REASON_PROMPT, ephemeral=True,
+                                                view=self.feedback.reason_view(answer_id, REASON_CHOICES))
+
+    async def on_reason(self, interaction: discord.Interaction[Any], *, answer_id: str, reason: str) -> None:
+        """The reason a 👎 voter picked: stored with their vote; the choice is replaced by a thanks."""
+        if not is_reason(reason):
+            await interaction.response.edit_message(content=THANKS, view=None)
+            return
+        place = translate.interaction_message(interaction, text="")
+        vote = await self.teambot.commands.feedback_reason(platform=translate.PLATFORM, workspace=place.workspace,
+                                                           user=place.user, answer_id=answer_id, reason=reason)
+        await interaction.response.edit_message(content=reason_thanks(reason, stored=vote is not None), view=None)
 
     # --- usage reports (bot.core.ports.ReportDestination) --------------------------------------------------
 
@@ -156,6 +213,10 @@ class DiscordAdapter(Adapter):
                                  owned_thread_parent=await self._owned_thread_parent(message))
         if where.action == "ignore":
             return
+        if not self.message_content and not message.content and not message.attachments:
+            # Without the intent a follow-up in our thread arrives empty unless it mentions or replies to
+            # the bot: nothing to answer, and no reason to tell the thread so after every message.
+            return
         if not await self._claim_message(message.id):
             return  # another replica (or a replayed gateway event) already took this message
         target: discord.abc.Messageable = message.channel
@@ -187,7 +248,7 @@ class DiscordAdapter(Adapter):
         if not incoming.text:
             await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
             return
-        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target)))
+        await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target), asker=incoming.user))
 
 
 def create_adapter(teambot: BotCore, *, web_app: object = None, edit_interval_s: float = 1.0) -> DiscordAdapter:
@@ -198,5 +259,5 @@ def create_adapter(teambot: BotCore, *, web_app: object = None, edit_interval_s:
         raise ValueError("DISCORD_TOKEN is not set")
     return DiscordAdapter(
         teambot, token=settings.discord_token.get_secret_value(), guild_ids=settings.discord_guild_id_list,
-        edit_interval_s=edit_interval_s,
+        edit_interval_s=edit_interval_s, message_content=settings.discord_message_content,
     )

@@ -1,4 +1,5 @@
-"""Slash commands: `/ask`, `/upload`, `/kb list|delete`, `/forget`, `/stats`, registered explicitly on a CommandTree.
+"""Slash commands (`/ask`, `/upload`, `/upload-everywhere`, `/kb list|delete`, `/forget`, `/stats`) and the
+message context menu, registered explicitly on a CommandTree.
 
 Each command defers first (Discord allows three seconds for the first
 response) and then reports through the deferred response.
@@ -14,6 +15,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import translate
+from adapters.discord.choices import document_choices
 from adapters.discord.stream import DiscordReplyStream, InteractionSurface, plain, split_message
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
@@ -72,8 +74,14 @@ async def reply_text(interaction: discord.Interaction[Any], text: str, *, epheme
         await interaction.followup.send(piece, ephemeral=ephemeral, allowed_mentions=discord.AllowedMentions.none())
 
 
+UPLOAD_EVERYWHERE = "upload-everywhere"
+"""The admins' upload to every channel of a server (hidden from members who cannot manage the server)."""
+ASK_ABOUT_THIS = "Ask teambot about this"
+"""The message context menu (right-click a message, Apps) that asks the message's words as a question."""
+
+
 def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
-                   ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group]:
+                   ) -> list[app_commands.Command[Any, Any, Any] | app_commands.Group | app_commands.ContextMenu]:
     """The bot's slash commands, bound to `teambot`; the adapter adds them to its tree."""
 
     @app_commands.command(name="ask", description="Ask a question about this channel's documents.")
@@ -84,16 +92,29 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         stream = stream_factory(InteractionSurface(interaction))
         await teambot.commands.ask(message, stream)
 
-    @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
-    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)",
-                           everywhere="Admins: make it available in every channel of this server")
-    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None,
-                     everywhere: bool = False) -> None:
+    async def add_file(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None, *,
+                       everywhere: bool) -> None:
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         scope = upload_scope(message).workspace_wide() if everywhere else upload_scope(message)
         outcomes = await upload_attachments(teambot, [file], scope=scope, actor=message.actor, note=note or "")
         await reply_text(interaction, outcomes_text(outcomes, plain))
+
+    @app_commands.command(name="upload", description="Add a file to this channel's knowledge.")
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
+    async def upload(interaction: discord.Interaction[Any], file: discord.Attachment, note: str | None = None) -> None:
+        await add_file(interaction, file, note, everywhere=False)
+
+    # Admins only, so its own command: Discord can hide a command from members (default_permissions; server
+    # admins can change who sees it under Integrations), never one option of a command. TEAMBOT_ADMINS still
+    # decides who may use it.
+    @app_commands.command(name=UPLOAD_EVERYWHERE, description="Admins: add a file to every channel of this server.")
+    @app_commands.describe(file="PDF, Word, Markdown, HTML or text file", note="What the file is about (optional)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def upload_everywhere(interaction: discord.Interaction[Any], file: discord.Attachment,
+                                note: str | None = None) -> None:
+        await add_file(interaction, file, note, everywhere=True)
 
     kb = app_commands.Group(name="kb", description="This channel's knowledge base.")
 
@@ -109,6 +130,14 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         await interaction.response.defer(thinking=True)
         message = translate.interaction_message(interaction, text="")
         await reply_text(interaction, (await teambot.commands.delete(message, document)).text(plain))
+
+    @kb_delete.autocomplete("document")
+    async def kb_delete_names(interaction: discord.Interaction[Any], typed: str) -> list[app_commands.Choice[str]]:
+        # Only what the user could delete from here: this channel's documents, and every channel's for admins.
+        message = translate.interaction_message(interaction, text="")
+        listing = await teambot.commands.list_documents(message)
+        manageable = set(teambot.commands.manageable_scopes(message))
+        return document_choices([d for d in listing.documents if d.scope in manageable], typed)
 
     @app_commands.command(name="forget", description="Forget this thread's conversation history.")
     async def forget(interaction: discord.Interaction[Any]) -> None:
@@ -128,4 +157,17 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
         answer = await teambot.commands.stats(message, period)
         await reply_text(interaction, answer.markdown, ephemeral=True)  # the report is Markdown, as Discord's
 
-    return [ask, upload, kb, forget, stats]
+    async def ask_about(interaction: discord.Interaction[Any], target: discord.Message) -> None:
+        # A context menu takes no input: the message's own words are the question, answered where it was asked.
+        bot_id = interaction.client.user.id if interaction.client.user is not None else 0
+        question = translate.strip_mention(target.content, bot_id)
+        if not question:
+            await interaction.response.send_message("That message has no text to ask about.", ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        message = translate.interaction_message(interaction, text=question)
+        await teambot.commands.ask(message, stream_factory(InteractionSurface(interaction)))
+
+    ask_about_menu = app_commands.ContextMenu(name=ASK_ABOUT_THIS, callback=ask_about)
+
+    return [ask, upload, upload_everywhere, kb, forget, stats, ask_about_menu]

@@ -11,10 +11,13 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import discord
 
+from adapters.discord.render import subtext, tables_readable
+from adapters.discord.views import RunningAnswers, Stopper, no_buttons, stop_button
 from bot.core.values import Citation, Reply
 
 log = logging.getLogger(__name__)
@@ -206,12 +209,14 @@ def sources_block(citations: tuple[Citation, ...], *, now: float | None = None) 
 
 
 def render_reply(reply: Reply) -> str:
-    """The full text of a finished reply: the answer, then its sources."""
-    text = reply.text.strip() or ("Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
+    """The full text of a finished reply: the answer (tables made readable), then its sources as subtext."""
+    text = tables_readable(reply.text.strip()) or (
+        "Sorry, I couldn't answer." if reply.error else "I have no answer to that.")
     sources = sources_block(reply.citations)
     if reply.consulted_only:
-        sources = (sources + "\n" if sources else "") + "-# " + plain(reply.consulted_text())
-    return f"{text}\n\n{sources}" if sources else text
+        sources = (sources + "\n" if sources else "") + plain(reply.consulted_text())
+    # Sources are small print under the answer (Discord's `-#` subtext), links and all.
+    return f"{text}\n\n{subtext(sources)}" if sources else text
 
 
 # --- where messages go ---------------------------------------------------------------------------------------
@@ -223,14 +228,22 @@ class Surface(Protocol):
     async def typing(self) -> None:
         """Show the typing indicator (for about ten seconds)."""
 
-    async def post(self, content: str) -> Any:
-        """Send a new message; returns something `edit`/`delete` accept."""
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
+        """Send a new message (with `view`'s components); returns something `edit`/`delete` accept."""
 
-    async def edit(self, handle: Any, content: str) -> None:
-        """Replace the content of a posted message."""
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
+        """Replace the content of a posted message (and its components with `view`'s, when given)."""
 
     async def delete(self, handle: Any) -> None:
         """Remove a posted message."""
+
+    def message_id(self, handle: Any) -> int | None:
+        """The Discord id of a posted message (None if unknown)."""
+
+
+def _with_view(view: discord.ui.View | None) -> dict[str, Any]:
+    """`view=` only when there is one: discord.py takes an edit's `view=None` as "remove the components"."""
+    return {"view": view} if view is not None else {}
 
 
 class ChannelSurface:
@@ -242,14 +255,17 @@ class ChannelSurface:
     async def typing(self) -> None:
         await self.channel.typing()
 
-    async def post(self, content: str) -> discord.Message:
-        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS)
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> discord.Message:
+        return await self.channel.send(content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
-    async def edit(self, handle: discord.Message, content: str) -> None:
-        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+    async def edit(self, handle: discord.Message, content: str, *, view: discord.ui.View | None = None) -> None:
+        await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: discord.Message) -> None:
         await handle.delete()
+
+    def message_id(self, handle: discord.Message) -> int | None:
+        return handle.id
 
 
 class InteractionSurface:
@@ -258,29 +274,37 @@ class InteractionSurface:
     def __init__(self, interaction: discord.Interaction[Any]) -> None:
         self.interaction = interaction
         self._original_used = False
+        self._original_id: int | None = None
 
     async def typing(self) -> None:
         # The deferred "is thinking…" state already shows that the bot is working.
         return None
 
-    async def post(self, content: str) -> Any:
+    async def post(self, content: str, *, view: discord.ui.View | None = None) -> Any:
         if not self._original_used:
             self._original_used = True
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            original = await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                                      **_with_view(view))
+            self._original_id = original.id
             return None  # None names the original response
-        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS)
+        return await self.interaction.followup.send(content, wait=True, allowed_mentions=_NO_MENTIONS,
+                                                    **_with_view(view))
 
-    async def edit(self, handle: Any, content: str) -> None:
+    async def edit(self, handle: Any, content: str, *, view: discord.ui.View | None = None) -> None:
         if handle is None:
-            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS)
+            await self.interaction.edit_original_response(content=content, allowed_mentions=_NO_MENTIONS,
+                                                          **_with_view(view))
         else:
-            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS)
+            await handle.edit(content=content, allowed_mentions=_NO_MENTIONS, **_with_view(view))
 
     async def delete(self, handle: Any) -> None:
         if handle is None:
             await self.interaction.delete_original_response()
         else:
             await handle.delete()
+
+    def message_id(self, handle: Any) -> int | None:
+        return self._original_id if handle is None else handle.id
 
 
 # --- the stream ------------------------------------------------------------------------------------------------
@@ -291,11 +315,23 @@ class DiscordReplyStream:
 
     Visible updates during streaming happen at most once per `min_interval_s`
     (Discord rate-limits edits; discord.py queues whatever still hits a limit).
+    With a `stopper`, the first message has a Stop button while the answer is written
+    (`adapters.discord.views`); the final edit takes it away.
     """
 
     def __init__(self, surface: Surface, *, min_interval_s: float = 1.0, typing_every_s: float = 8.0,
-                 limit: int = MESSAGE_LIMIT) -> None:
+                 limit: int = MESSAGE_LIMIT, stopper: Stopper | None = None,
+                 running: RunningAnswers | None = None,
+                 feedback_view: Callable[[str], discord.ui.View] | None = None) -> None:
         self.surface = surface
+        self._feedback_view = feedback_view
+        """The 👍/👎 buttons for an answer id, put under the answer's last message."""
+        self.stopper = stopper
+        """Who may stop the answer, if it can be stopped: its first message then carries a Stop button."""
+        self.running = running if stopper is not None else None
+        """Where the Stop button's handler finds this answer by its message id."""
+        self._stop_message: int | None = None
+        """The id of the message showing the Stop button, while it does."""
         self.min_interval_s = min_interval_s
         self.typing_every_s = typing_every_s
         self.limit = limit
@@ -304,6 +340,7 @@ class DiscordReplyStream:
         self._handles: list[Any] = []
         self._last_render = 0.0
         self._typing: asyncio.Task[None] | None = None
+        self._finished = False
 
     async def working(self) -> None:
         """Start the typing indicator, renewed until the first message appears."""
@@ -331,29 +368,64 @@ class DiscordReplyStream:
         if now - self._last_render < self.min_interval_s or not text_so_far.strip():
             return
         self._last_render = now
-        await self._render(split_message(text_so_far + " …", limit=self.limit))
+        await self._render(split_message(tables_readable(text_so_far) + " …", limit=self.limit))
 
     async def finish(self, reply: Reply) -> None:
-        """Show the whole answer with its sources, split over as many messages as needed."""
+        """Show the whole answer with its sources, split over as many messages as needed (no Stop any more)."""
+        self._finished = True
         await self._stop_typing()
-        await self._render(split_message(render_reply(reply), limit=self.limit))
+        view = None  # a stopped or failed answer has no 👍/👎 (and no answer id)
+        if self._feedback_view is not None and reply.answer_id is not None and reply.mode != "error":
+            view = self._feedback_view(reply.answer_id)
+        try:
+            await self._render(split_message(render_reply(reply), limit=self.limit), last_view=view)
+        finally:
+            self._forget_stop_button()  # even if the last edit failed: a later click says it no longer runs
 
-    async def _render(self, pieces: list[str]) -> None:
-        """Make the posted messages show `pieces`: edit what changed, post what is new, drop the excess."""
+    async def stop_requested(self) -> None:
+        """`bot.core.ports.Stoppable`: return once the asker pressed Stop (never, for an answer without one)."""
+        if self.stopper is None:
+            await asyncio.Future()  # pending until the dispatcher cancels it
+        else:
+            await self.stopper.stop_requested()
+
+    async def _render(self, pieces: list[str], *, last_view: discord.ui.View | None = None) -> None:
+        """Make the posted messages show `pieces` (the last with `last_view`'s components): edit what changed,
+        post what is new, drop the excess."""
         for index, piece in enumerate(pieces):
+            view = last_view if index == len(pieces) - 1 else None
             if index < len(self._handles):
-                if self.pieces[index] != piece:
-                    await self.surface.edit(self._handles[index], piece)
+                if index == 0 and self._finished and self._stop_message is not None:
+                    # The final edit of the first message also takes its Stop button away; when it is the
+                    # answer's last message too, the 👍/👎 buttons take its place.
+                    await self.surface.edit(self._handles[0], piece, view=view or no_buttons())
+                    self._forget_stop_button()
+                    self.pieces[0] = piece
+                elif self.pieces[index] != piece or view is not None:
+                    await self.surface.edit(self._handles[index], piece, view=view)
                     self.pieces[index] = piece
             else:
-                self._handles.append(await self.surface.post(piece))
+                with_stop = index == 0 and not self._finished and self.running is not None
+                self._handles.append(await self.surface.post(piece, view=stop_button() if with_stop else view))
                 self.pieces.append(piece)
+                if with_stop:
+                    self._show_stop_button(self.surface.message_id(self._handles[0]))
         while len(self._handles) > len(pieces):
             handle = self._handles.pop()
             self.pieces.pop()
             await self.surface.delete(handle)
         if self._handles:
             await self._stop_typing_soon()
+
+    def _show_stop_button(self, message_id: int | None) -> None:
+        if self.running is not None and self.stopper is not None and message_id is not None:
+            self._stop_message = message_id
+            self.running.add(message_id, self.stopper)
+
+    def _forget_stop_button(self) -> None:
+        if self.running is not None and self._stop_message is not None:
+            self.running.discard(self._stop_message)
+        self._stop_message = None
 
     async def _stop_typing_soon(self) -> None:
         # Posting a message ends Discord's typing indicator; stop renewing it.

@@ -12,7 +12,8 @@ when a request fails validation. The API goes through the command service like e
 answers are scoped as in chat, documents are listed, deleted and ingested by `bot.commands`.
 
 The token is an integration's credential, trusted like an admin: it may ask, upload and delete in
-any workspace and channel it names, including the workspace-wide scope (`channel: "*"`).
+any workspace and channel it names, including the workspace-wide scope (`channel: "*"`), and list
+the votes on answers (`GET /api/v1/feedback`).
 """
 
 from __future__ import annotations
@@ -253,6 +254,21 @@ class HttpApi:
         thread, key = self._conversation(request)
         await self.core.commands.forget(key)
         return json_response(models.HistoryCleared(thread=thread, cleared=True))
+
+    # --- feedback ---
+
+    async def list_feedback(self, request: web.Request) -> web.Response:
+        """The votes on answers, with the answers they rate (the token is trusted like an admin)."""
+        try:
+            query = models.FeedbackQuery.model_validate(dict(request.query))
+        except ValidationError as exc:
+            raise ApiError(400, models.one_line(exc, field_kind="query parameter")) from None
+        if (query.platform is None) != (query.workspace is None):
+            raise ApiError(400, "'platform' and 'workspace' go together (a workspace is one platform's)")
+        helpful = None if query.rating == "all" else query.rating == "helpful"
+        votes = await self.core.commands.feedback_votes(days=query.days, platform=query.platform,
+                                                        workspace=query.workspace, helpful=helpful)
+        return json_response(models.FeedbackList(votes=[translate.feedback_vote(vote) for vote in votes]))
 
     # --- the description ---
 

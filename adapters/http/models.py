@@ -39,16 +39,20 @@ MAX_FILENAME_CHARS = MAX_NAME_CHARS
 
 # Names end up inside scope and conversation keys joined by ':', so they may not contain one
 # (otherwise workspace "a:b" + channel "c" and workspace "a" + channel "b:c" would collide).
-NAME_PATTERN = r"^[^:\s]+$"
-THREAD_PATTERN = r"^\S+$"
-_PATTERN_RULES = {NAME_PATTERN: "may not contain ':' or spaces", THREAD_PATTERN: "may not contain spaces"}
+# Nor control or invisible characters: "W\u200b" would be a scope of its own that reads exactly like "W".
+_INVISIBLE = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+NAME_PATTERN = rf"^[^:\s{_INVISIBLE}]+$"
+THREAD_PATTERN = rf"^[^\s{_INVISIBLE}]+$"
+_PATTERN_RULES = {NAME_PATTERN: "may not contain ':', spaces or control characters",
+                  THREAD_PATTERN: "may not contain spaces or control characters"}
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NAME_PATTERN)]
 Channel = Annotated[Name, Field(description="Channel id; `*` is the workspace-wide scope.")]
 Platform = Annotated[Name, Field(
     description="Whose ids these are: `api` (default), or e.g. `slack` to act in a Slack channel.")]
 ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=THREAD_PATTERN)]
-DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+"""A document's id, or its file name (which may be as long as any stored name)."""
 Timestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 """A UTC time, written as `datetime.isoformat()` gives it (`...+00:00`)."""
 
@@ -97,6 +101,17 @@ class ScopeQuery(_Request):
     workspace: Name
     channel: Channel
     platform: Platform = DEFAULT_PLATFORM
+
+
+class FeedbackQuery(_Request):
+    """`?days=&rating=[&platform=&workspace=]`: which votes to list."""
+
+    days: Annotated[int, Field(strict=False, ge=1, le=400,
+                               description="How many days back, today included (in REPORT_TIMEZONE).")] = 7
+    rating: Annotated[Literal["helpful", "not_helpful", "all"], Field(
+        description="Only 👍 (`helpful`) or 👎 (`not_helpful`) votes.")] = "all"
+    platform: Annotated[Name | None, Field(description="With `workspace`: only that workspace's votes.")] = None
+    workspace: Annotated[Name | None, Field(description="A Slack team or Discord server id (with `platform`).")] = None
 
 
 def _spooled_file(value: object) -> Attachment:
@@ -227,6 +242,43 @@ class HistoryCleared(_Response):
     cleared: bool
 
 
+class CitedPassage(_Response):
+    number: Annotated[int, Field(ge=1, description="The `[n]` used in the answer.")]
+    source: Annotated[str, Field(description="File name.")]
+    location: Annotated[str, Field(description="Page, section, rows or lines.")]
+    document_id: str
+    chunk_id: Annotated[str, Field(description="The passage cited.")]
+
+
+class RatedAnswer(_Response):
+    id: str
+    scope: Scope
+    thread: str
+    visibility: Annotated[Literal["public", "private", "private_thread", "unknown"], Field(
+        description="Who can read where it was asked, as far as the platform said.")]
+    asker: Annotated[str, Field(description="A pseudonym (a hash), as in all usage data.")]
+    question: str
+    answer: Annotated[str, Field(description="The answer's text (its first 4000 characters).")]
+    mode: str
+    answered: bool
+    answered_at: Timestamp
+    citations: list[CitedPassage]
+
+
+class FeedbackVote(_Response):
+    rating: Literal["helpful", "not_helpful"]
+    reason: Annotated[Literal["outdated", "wrong_document", "missing", "other"] | None, Field(
+        description="What was wrong, as the voter picked it after a 👎 (optional).")] = None
+    voter: Annotated[str, Field(description="A pseudonym (a hash), as in all usage data.")]
+    voted_at: Timestamp
+    link: Annotated[str | None, Field(description="The rated message on its platform, when known.")] = None
+    answer: RatedAnswer
+
+
+class FeedbackList(_Response):
+    votes: Annotated[list[FeedbackVote], Field(description="Newest first.")]
+
+
 # --- validation errors, in one line ------------------------------------------------------------------------------
 
 
@@ -248,6 +300,10 @@ def one_line(error: ValidationError, *, field_kind: str = "field", subject: str 
         "extra_forbidden": f"unknown {field_kind} '{name}'",
         "string_type": f"'{name}' must be a string",
         "bool_type": f"'{name}' must be true or false",
+        "int_parsing": f"'{name}' must be a whole number",
+        "greater_than_equal": f"'{name}' must be at least {context.get('ge')}",
+        "less_than_equal": f"'{name}' must be at most {context.get('le')}",
+        "literal_error": f"'{name}' must be {context.get('expected')}",
         "string_too_short": f"'{name}' is required (a non-empty string)",
         "string_too_long": f"'{name}' is longer than {context.get('max_length')} characters",
         "string_pattern_mismatch": f"'{name}' {_PATTERN_RULES.get(context.get('pattern', ''), 'is not valid')}",

@@ -122,6 +122,16 @@ OPERATIONS: tuple[Operation, ...] = (
         responses={200: Response("Forgotten.", models.HistoryCleared), **_COMMON_ERRORS},
     ),
     Operation(
+        "get", f"{PREFIX}/feedback", "listFeedback", "list_feedback",
+        summary="The 👍/👎 votes on answers, newest first, each with the answer it rates.",
+        description="For admins (the token is trusted like one): every workspace, or one with `platform` and "
+                    "`workspace`. Each vote has its reason (after a 👎), a link to the rated message, and the "
+                    "answer: question, text, cited documents and passages, where it was asked. People appear "
+                    "as pseudonyms only.",
+        query=models.FeedbackQuery,
+        responses={200: Response("The votes.", models.FeedbackList), **_COMMON_ERRORS},
+    ),
+    Operation(
         "get", f"{PREFIX}/openapi.json", "openapi", "openapi",
         summary="This description (no token needed).", public=True,
         responses={200: Response("OpenAPI 3.1 document.",

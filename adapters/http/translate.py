@@ -15,6 +15,7 @@ from bot.commands import FileOutcome
 from bot.core.links import safe_url
 from bot.core.values import WORKSPACE_WIDE, DocumentInfo, IncomingMessage, Reply, Scope, Turn
 from bot.core.values import Citation as CoreCitation  # `models.Citation` is its JSON shape
+from bot.feedback import Vote
 
 PLATFORM = models.DEFAULT_PLATFORM
 
@@ -89,6 +90,23 @@ def file_result(outcome: FileOutcome) -> models.FileResult:
 
 def file_results(outcomes: Sequence[FileOutcome]) -> list[models.FileResult]:
     return [file_result(outcome) for outcome in outcomes]
+
+
+def feedback_vote(vote: Vote) -> models.FeedbackVote:
+    answer = vote.answer
+    return models.FeedbackVote(
+        rating="helpful" if vote.helpful else "not_helpful", reason=vote.reason, voter=vote.voter, voted_at=vote.at,
+        link=vote.link,
+        answer=models.RatedAnswer(
+            id=answer.answer_id,
+            scope=models.Scope(platform=answer.platform, workspace=answer.workspace, channel=answer.channel),
+            thread=answer.thread, visibility=answer.visibility, asker=answer.asker, question=answer.question,
+            answer=answer.answer, mode=answer.mode, answered=answer.answered, answered_at=answer.at,
+            citations=[models.CitedPassage(number=c.number, source=c.source, location=c.location,
+                                           document_id=c.document_id, chunk_id=c.chunk_id)
+                       for c in answer.citations],
+        ),
+    )
 
 
 def history(thread: str, turns: Sequence[Turn]) -> models.History:

@@ -33,24 +33,30 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.base import Adapter
-from adapters.slack import reports, translate
+from adapters.slack import reports, threads, translate
+from adapters.slack.blocks import reason_blocks
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
-from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, Visibility
+from bot.core.values import Actor, Attachment, IncomingMessage, Report, Scope, ThreadMessage, Visibility
 from bot.core.visibility import upload_scope
+from bot.feedback import REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
 from bot.httpbody import BodyTooLarge, read_body
 from bot.reports.stats import STATS_COMMAND
 from bot.suggestions import PROMPTS_HEADING, thread_title
+from bot.threads import asks_for_summary
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 SLACK_FILE_HOSTS = ("files.slack.com",)
+SLACK_RESPONSE_HOSTS = ("hooks.slack.com",)
+"""Where Slack's `response_url`s point: nothing else is ever posted to."""
 VISIBILITY_CACHE_SIZE = 2000
 """Channels whose visibility (public or private) is remembered, least recently asked dropped first."""
 VISIBILITY_TTL_S = 3600.0
@@ -98,6 +104,7 @@ class SlackAdapter(Adapter):
             retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
         self._download_hosts = {*SLACK_FILE_HOSTS, urlsplit(api_url).hostname or ""}
+        self._response_hosts = {*SLACK_RESPONSE_HOSTS, urlsplit(api_url).hostname or ""}
         self._dedupe_ttl_s = dedupe_ttl_s
         self._update_interval_s = update_interval_s
         self._download_timeout_s = download_timeout_s
@@ -271,8 +278,14 @@ class SlackAdapter(Adapter):
             await self._post(channel=message.channel, thread_ts=message.thread,
                              text="Ask me a question about this channel's documents, or attach files to add them.")
             return
+        if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+            # Asked inside a thread: what people said there is context (adapters/slack/threads.py).
+            said = await self._read_thread(message.channel, message.thread, bot_user_id=bot_user_id,
+                                           before_ts=str(event.get("ts") or "") or None)
+            message = replace(message, thread_messages=said)
         await self._remember_thread(message)
-        await self.answer(message, self._reply_stream(message))
+        summary = bool(message.thread_messages) and asks_for_summary(message.text)
+        await self.answer(message, self._reply_stream(message), summary=summary)
 
     def _reply_stream(self, message: IncomingMessage) -> SlackReplyStream:
         """The stream for an answer in `message`'s thread: Slack's text stream where it may be allowed."""
@@ -313,18 +326,78 @@ class SlackAdapter(Adapter):
             self._visibility.popitem(last=False)
         return visibility
 
-    async def answer(self, message: IncomingMessage, stream: SlackReplyStream) -> None:
-        """Run the dispatcher; whatever fails, the working state ends with a message."""
+    async def answer(self, message: IncomingMessage, stream: SlackReplyStream, *, summary: bool = False) -> None:
+        """Run the dispatcher (`summary`: summarize the message's thread instead); whatever fails, the working
+        state ends with a message."""
         self._answering.add(stream)
         try:
             message = replace(message, visibility=await self.channel_visibility(message))
-            await self.teambot.commands.ask(message, stream)
+            if summary:
+                await self.teambot.commands.summarize_thread(message, stream)
+            else:
+                await self.teambot.commands.ask(message, stream)
         except Exception as exc:  # never leave a placeholder hanging
             log.exception("answer failed")
             if not stream.finished:
                 await stream.fail(f"Sorry, I couldn't answer: something went wrong ({type(exc).__name__}).")
         finally:
             self._answering.discard(stream)
+
+    # --- threads: context, "Summarize this thread", "Save to knowledge" --------------------------
+
+    async def _read_thread(self, channel: str, thread_ts: str, *, bot_user_id: str | None,
+                           before_ts: str | None = None) -> tuple[ThreadMessage, ...]:
+        """The thread's messages (adapters/slack/threads.py), or none when Slack would not say in time."""
+        try:
+            async with asyncio.timeout(threads.READ_TIMEOUT_S):
+                return await threads.read_thread(self.client, channel=channel, thread_ts=thread_ts,
+                                                 bot_user_id=bot_user_id, before_ts=before_ts)
+        except SlackApiError as exc:  # missing_scope, not_in_channel, ratelimited past the retries...
+            log.warning("could not read the thread", extra={"error": exc.response.get("error")})
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("could not read the thread", extra={"error": type(exc).__name__})
+        return ()
+
+    async def on_message_shortcut(self, *, body: dict[str, Any], bot_user_id: str | None) -> None:
+        """A message shortcut: "Summarize this thread" answers in the thread, "Save to knowledge" stores it."""
+        shortcut = threads.shortcut_from(body)
+        if shortcut is None:
+            return
+        if shortcut.callback_id == threads.SAVE_CALLBACK_ID:
+            await self._save_thread(shortcut, bot_user_id=bot_user_id)
+        elif shortcut.callback_id == threads.SUMMARIZE_CALLBACK_ID:
+            said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+            if not said:
+                await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                      text="I couldn't read anything to summarize in this thread.")
+                return
+            message = shortcut.message(said)
+            await self.answer(message, self._reply_stream(message), summary=True)
+
+    async def _save_thread(self, shortcut: threads.MessageShortcut, *, bot_user_id: str | None) -> None:
+        message = shortcut.message()
+        refusal = self.teambot.commands.upload_refusal(scope=upload_scope(message), actor=message.actor)
+        if refusal is not None:  # refused before the thread is even read
+            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                  text=f"Can't save this thread: {escape(refusal)}.")
+            return
+        said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+        if not said:
+            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                                  text="I couldn't read this thread from Slack, so nothing was saved.")
+            return
+        permalink: str | None = None
+        try:
+            permalink = (await self.client.chat_getPermalink(channel=shortcut.channel,
+                                                             message_ts=shortcut.thread_ts)).get("permalink")
+        except SlackApiError as exc:  # saved without its link rather than not at all
+            log.warning("no permalink for the thread", extra={"error": exc.response.get("error")})
+        outcome = await self.teambot.commands.save_thread(replace(message, thread_messages=said),
+                                                          permalink=permalink, place=shortcut.place)
+        where = "the whole workspace's" if upload_scope(message).channel == "*" else "this channel's"
+        await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
+                              text=f"Saved to {where} knowledge:\n{outcome.line(escape)}" if outcome.result
+                              else f"Could not save this thread:\n{outcome.line(escape)}")
 
     # --- files ------------------------------------------------------------------------------
 
@@ -432,7 +505,8 @@ class SlackAdapter(Adapter):
         """`/kb` lists the channel's documents; `/kb delete NAME-OR-ID` deletes one."""
         channel, user = str(command["channel_id"]), str(command.get("user_id") or "")
         message = translate.message_from_command(command, thread="kb")
-        result = await self.teambot.commands.documents(message, command.get("text") or "",
+        # Decoded first: Slack sends the command's text with `&`, `<`, `>` escaped, and names are matched raw.
+        result = await self.teambot.commands.documents(message, unescape(command.get("text") or ""),
                                                        command=self.settings.slack_kb_command)
         text = result.text(escape)
         await self._ephemeral(channel=channel, user=user, text=text)
@@ -441,7 +515,8 @@ class SlackAdapter(Adapter):
         """`/stats [day|week|month]`: the usage figures its asker may see, shown to them only."""
         message = translate.message_from_command(command, thread="stats")
         answer = await self.teambot.commands.stats(message, message.text)
-        await self._ephemeral(channel=message.channel, user=message.user, text=to_mrkdwn(answer.markdown))
+        text = await asyncio.to_thread(to_mrkdwn, answer.markdown)  # a whole report: off the event loop
+        await self._ephemeral(channel=message.channel, user=message.user, text=text)
 
     # --- usage reports (bot.core.ports.ReportDestination) ----------------------------------------
 
@@ -458,15 +533,53 @@ class SlackAdapter(Adapter):
     # --- feedback -------------------------------------------------------------------------------
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None:
+        """A 👍/👎 on an answer: counted once per person, stored with the answer; a 👎 is asked what was wrong."""
         feedback = translate.feedback_from_action(body)
         if feedback is None:
             return
         # One vote per person per answer, however often they click.
         if not await self._claim(f"feedback:{feedback.channel}:{feedback.message_ts}:{feedback.user}"):
             return
-        await self.teambot.commands.record_feedback(platform=translate.PLATFORM, helpful=feedback.helpful,
-                                                    workspace=translate.workspace_of(body))
-        await self._ephemeral(channel=feedback.channel, user=feedback.user, text="Thanks for the feedback!")
+        link = await self._permalink(channel=feedback.channel, ts=feedback.message_ts) if feedback.answer_id else None
+        vote = await self.teambot.commands.record_feedback(
+            platform=translate.PLATFORM, helpful=feedback.helpful, workspace=translate.workspace_of(body),
+            user=feedback.user, answer_id=feedback.answer_id, link=link)
+        if vote is None or vote.helpful:  # only counted (an answer not kept), or a 👍: nothing to ask
+            await self._ephemeral(channel=feedback.channel, user=feedback.user, text=THANKS)
+            return
+        try:  # the reason is optional: the offer is an ephemeral message with one button per reason
+            await self.client.chat_postEphemeral(
+                channel=feedback.channel, user=feedback.user, text=REASON_PROMPT,
+                blocks=reason_blocks(REASON_PROMPT, REASON_CHOICES, answer_id=vote.answer.answer_id))
+        except SlackApiError as exc:
+            log.warning("could not ask what was wrong: %s", exc.response.get("error"))
+
+    async def on_feedback_reason(self, *, body: dict[str, Any]) -> None:
+        """The reason a 👎 voter picked: stored with their vote; the offer is replaced by a thanks."""
+        choice = translate.reason_from_action(body)
+        if choice is None or not is_reason(choice.reason):
+            return
+        vote = await self.teambot.commands.feedback_reason(
+            platform=translate.PLATFORM, workspace=translate.workspace_of(body), user=choice.user,
+            answer_id=choice.answer_id, reason=choice.reason)
+        text = reason_thanks(choice.reason, stored=vote is not None)
+        if choice.response_url and urlsplit(choice.response_url).hostname in self._response_hosts:
+            try:
+                await AsyncWebhookClient(choice.response_url).send(text=text, replace_original=True)
+                return
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("could not replace the reason choice: %s", type(exc).__name__)
+        await self._ephemeral(channel=choice.channel, user=choice.user, text=text)
+
+    async def _permalink(self, *, channel: str, ts: str) -> str | None:
+        """The link to a message (`chat.getPermalink`), or None when Slack would not tell."""
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except SlackApiError as exc:
+            log.info("no permalink for a rated answer: %s", exc.response.get("error"))
+            return None
+        permalink = response.get("permalink")
+        return permalink if isinstance(permalink, str) else None
 
     async def on_stop(self, *, body: dict[str, Any]) -> None:
         """Stop on an answer being written: only its asker may stop it."""

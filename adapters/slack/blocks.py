@@ -8,6 +8,7 @@ Everything the bot did not write itself is escaped (see `mrkdwn.escape`), in Mar
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
@@ -15,7 +16,9 @@ from adapters.slack.translate import (
     FEEDBACK_ACTION,
     HELPFUL_VALUE,
     NOT_HELPFUL_VALUE,
+    REASON_ACTION,
     STOP_ACTION,
+    block_id_for,
 )
 from bot.core.values import Citation, Reply
 
@@ -30,18 +33,37 @@ MAX_SOURCES = 10
 """Slack's maximum number of elements in a context block."""
 STOP_BLOCK_ID = "teambot_stop"
 FEEDBACK_BLOCK_ID = "teambot_feedback"
+REASON_BLOCK_ID = "teambot_why"
 
 
 def _sections(text: str) -> list[dict[str, Any]]:
     """Split mrkdwn into section blocks under Slack's per-block limit, preferring line breaks."""
     blocks = []
     while text:
-        piece = text[:SECTION_LIMIT]
-        if len(text) > SECTION_LIMIT and "\n" in piece[SECTION_LIMIT // 2:]:
-            piece = piece[: piece.rindex("\n")]
+        piece, text = _first_section(text)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-        text = text[len(piece):].lstrip("\n")
     return blocks
+
+
+def _first_section(text: str) -> tuple[str, str]:
+    """(what fits one section, the rest): cut at a line break, else between words, and never inside
+    a link (`<url|label>`) or an escape (`&lt;`), which the reader would see as raw markup."""
+    if len(text) <= SECTION_LIMIT:
+        return text, ""
+    piece = text[:SECTION_LIMIT]
+    for separator in ("\n", " "):
+        at = piece.rfind(separator, SECTION_LIMIT // 2)
+        if at > 0:
+            piece = piece[:at]
+            break
+    link = piece.rfind("<")
+    if link > 0 and link > piece.rfind(">"):
+        piece = piece[:link]
+    entity = piece.rfind("&")
+    if entity > 0 and ";" not in piece[entity:]:
+        piece = piece[:entity]
+    rest = text[len(piece):]
+    return piece, rest[1:] if rest.startswith(" ") else rest.lstrip("\n")
 
 
 def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
@@ -114,11 +136,11 @@ def source_blocks(reply: Reply, *, now: float | None = None) -> list[dict[str, A
     return blocks
 
 
-def feedback_block() -> dict[str, Any]:
-    """👍/👎 as Slack's `feedback_buttons` (one action; the value says which)."""
+def feedback_block(answer_id: str | None = None) -> dict[str, Any]:
+    """👍/👎 as Slack's `feedback_buttons` (one action; the value says which, the block id which answer)."""
     return {
         "type": "context_actions",
-        "block_id": FEEDBACK_BLOCK_ID,
+        "block_id": block_id_for(FEEDBACK_BLOCK_ID, answer_id),
         "elements": [{
             "type": "feedback_buttons",
             "action_id": FEEDBACK_ACTION,
@@ -128,6 +150,16 @@ def feedback_block() -> dict[str, Any]:
                                 "accessibility_label": "This answer was not helpful"},
         }],
     }
+
+
+def reason_blocks(prompt: str, reasons: Sequence[tuple[str, str]], *, answer_id: str) -> list[dict[str, Any]]:
+    """The optional "what was wrong" choice offered after a 👎: one button per reason (value: the reason)."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(prompt)}},
+        {"type": "actions", "block_id": block_id_for(REASON_BLOCK_ID, answer_id),
+         "elements": [{"type": "button", "action_id": REASON_ACTION, "value": reason,
+                       "text": {"type": "plain_text", "text": label}} for reason, label in reasons]},
+    ]
 
 
 def stop_block() -> dict[str, Any]:
@@ -154,7 +186,7 @@ def reply_blocks(reply: Reply, *, heading: str | None = None) -> list[dict[str, 
     """The final message: optional heading, the answer, sources, and feedback buttons (not on errors)."""
     blocks = [*heading_blocks(heading), *answer_blocks(reply.text), *source_blocks(reply)]
     if reply.mode != "error":
-        blocks.append(feedback_block())
+        blocks.append(feedback_block(reply.answer_id))
     return blocks
 
 

@@ -16,10 +16,19 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncAssistant, AsyncSetSug
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 
-from adapters.slack.translate import ASSISTANT_EVENTS, FEEDBACK_ACTION_PREFIX, STOP_ACTION, UPLOAD_CALLBACK_ID
+from adapters.slack.threads import SAVE_CALLBACK_ID, SUMMARIZE_CALLBACK_ID
+from adapters.slack.translate import (
+    ASSISTANT_EVENTS,
+    FEEDBACK_ACTION_PREFIX,
+    REASON_ACTION,
+    STOP_ACTION,
+    UPLOAD_CALLBACK_ID,
+)
 
 EVENTS = ("app_mention", "message")
 """Event types the app listens to (the manifest declares `message.*` for each conversation kind)."""
+SHORTCUTS = (SUMMARIZE_CALLBACK_ID, SAVE_CALLBACK_ID)
+"""Message shortcuts: "Summarize this thread" and "Save to knowledge"."""
 
 
 class Handlers(Protocol):
@@ -41,7 +50,11 @@ class Handlers(Protocol):
 
     async def on_feedback(self, *, body: dict[str, Any]) -> None: ...
 
+    async def on_feedback_reason(self, *, body: dict[str, Any]) -> None: ...
+
     async def on_stop(self, *, body: dict[str, Any]) -> None: ...
+
+    async def on_message_shortcut(self, *, body: dict[str, Any], bot_user_id: str | None) -> None: ...
 
     async def on_assistant_thread(self, *, body: dict[str, Any],
                                   set_suggested_prompts: AsyncSetSuggestedPrompts) -> None: ...
@@ -66,6 +79,8 @@ class Registration:
     commands: tuple[str, ...]
     actions: tuple[str, ...]
     views: tuple[str, ...]
+    shortcuts: tuple[str, ...] = ()
+    """Callback ids of the message shortcuts (manifest.yml `features.shortcuts`)."""
 
 
 def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Registration:
@@ -102,19 +117,34 @@ def register(app: AsyncApp, *, handlers: Handlers, commands: CommandNames) -> Re
 
     app.action(re.compile("^" + re.escape(FEEDBACK_ACTION_PREFIX)))(feedback)
 
+    async def feedback_reason(ack: AsyncAck, body: dict[str, Any]) -> None:
+        handlers.spawn(handlers.on_feedback_reason(body=body), name="slack-feedback-reason")
+        await ack()
+
+    app.action(REASON_ACTION)(feedback_reason)
+
     async def stop(ack: AsyncAck, body: dict[str, Any]) -> None:
         handlers.spawn(handlers.on_stop(body=body), name="slack-stop")
         await ack()
 
     app.action(STOP_ACTION)(stop)
 
+    async def message_shortcut(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        handlers.spawn(handlers.on_message_shortcut(body=body, bot_user_id=context.bot_user_id),
+                       name="slack-shortcut")
+        await ack()
+
+    for callback_id in SHORTCUTS:
+        app.shortcut(callback_id)(message_shortcut)
+
     app.assistant(_assistant(handlers))
 
     return Registration(
         events=EVENTS + ASSISTANT_EVENTS,
         commands=(commands.ask, commands.upload, commands.kb, commands.stats),
-        actions=(FEEDBACK_ACTION_PREFIX + "*", STOP_ACTION),
+        actions=(FEEDBACK_ACTION_PREFIX + "*", REASON_ACTION, STOP_ACTION),
         views=(UPLOAD_CALLBACK_ID,),
+        shortcuts=SHORTCUTS,
     )
 
 

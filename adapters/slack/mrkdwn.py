@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline.state_inline import Delimiter, StateInline
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 MAX_CONVERTED_CHARS = 10_000
@@ -28,7 +29,10 @@ linear but pure Python, takes about half a second for 10,000 characters of the w
 WORD_JOINER_BREAK = "\u200b"
 """Zero-width space: Slack sees a boundary there, a reader sees nothing."""
 LINK_SCHEMES = ("http://", "https://", "mailto:")
-
+MAX_INLINE_NESTING = 20
+"""Emphasis nested deeper than this is shown as its text. markdown-it bounds how deep blocks nest,
+not emphasis (`****…x…****` nests once per pair), and its syntax tree, like our renderer, recurses
+once per level: thousands of levels overflowed the stack."""
 
 
 def _is_wide(character: str) -> bool:
@@ -88,7 +92,10 @@ def unescape(text: str) -> str:
 def to_mrkdwn(markdown: str) -> str:
     """Convert Markdown to Slack mrkdwn; what Slack has no form for (tables) is laid out readably."""
     head, tail = _split_at_limit(markdown)
-    converted = _Renderer().blocks(SyntaxTreeNode(_PARSER.parse(head)).children)
+    tokens = _PARSER.parse(head)
+    for token in tokens:
+        _flatten_if_too_deep(token)
+    converted = _Renderer().blocks(SyntaxTreeNode(tokens).children)
     return converted + escape(tail)
 
 
@@ -97,6 +104,14 @@ def _split_at_limit(markdown: str) -> tuple[str, str]:
         return markdown, ""
     cut = markdown.rfind("\n", 0, MAX_CONVERTED_CHARS) + 1 or MAX_CONVERTED_CHARS
     return markdown[:cut], markdown[cut:]
+
+
+def _flatten_if_too_deep(token: Token) -> None:
+    """An inline run nested past `MAX_INLINE_NESTING` becomes one text token: its source, unformatted."""
+    if token.type == "inline" and token.children and max(c.level for c in token.children) > MAX_INLINE_NESTING:
+        text = Token("text", "", 0)
+        text.content = token.content
+        token.children = [text]
 
 
 class _Mark(str):

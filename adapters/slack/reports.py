@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import to_mrkdwn
@@ -19,5 +21,5 @@ async def upload_report(client: AsyncWebClient, *, channel: str, report: Report)
     SlackApiError on failure."""
     await client.files_upload_v2(
         channel=channel, file=report.chart_png, filename=report.chart_name, title=report.title,
-        alt_txt=report.chart_alt, initial_comment=to_mrkdwn(report.text),
+        alt_txt=report.chart_alt, initial_comment=await asyncio.to_thread(to_mrkdwn, report.text),
     )

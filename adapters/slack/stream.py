@@ -209,7 +209,10 @@ class SlackReplyStream:
     async def finish(self, reply: Reply) -> None:
         if self._chat_stream is not None:
             await self._close_stream(reply)
-        await self._show(text=fallback_text(reply), blocks=reply_blocks(reply, heading=self._heading))
+        # In a thread: an answer too long for a markdown block goes through the mrkdwn converter, pure
+        # Python that can take a noticeable part of a second on a long table; the event loop must not wait.
+        blocks = await asyncio.to_thread(reply_blocks, reply, heading=self._heading)
+        await self._show(text=fallback_text(reply), blocks=blocks)
 
     async def fail(self, text: str) -> None:
         """End the working state with a plain message (errors outside the dispatcher)."""
@@ -291,7 +294,7 @@ class SlackReplyStream:
             rest = _rest_of(reply.text, self._handed)
             if rest:
                 chunks.append({"type": "markdown_text", "text": escape(rest)})
-            blocks = source_blocks(reply) + ([feedback_block()] if reply.mode != "error" else [])
+            blocks = source_blocks(reply) + ([feedback_block(reply.answer_id)] if reply.mode != "error" else [])
         try:
             await stream.stop(chunks=chunks or None, blocks=blocks or None)
         except STREAM_FAILURES as exc:

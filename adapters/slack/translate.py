@@ -29,6 +29,10 @@ NOT_HELPFUL_VALUE = "not_helpful"
 HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "helpful"
 NOT_HELPFUL_ACTION = FEEDBACK_ACTION_PREFIX + "not_helpful"
 """The two buttons answers had before `feedback_buttons`: clicks on older answers still count."""
+REASON_ACTION = "teambot_why"
+"""The buttons offered after a 👎 (what was wrong): the value is the reason, the block id names the answer."""
+ANSWER_ID_SEPARATOR = ":"
+"""Between a block's own id and the id of the answer it is about (`teambot_feedback:<answer id>`)."""
 STOP_ACTION = "teambot_stop"
 UPLOAD_CALLBACK_ID = "teambot_upload"
 UPLOAD_FILES_BLOCK = "files"
@@ -249,6 +253,18 @@ class Feedback:
     user: str
     channel: str
     message_ts: str
+    answer_id: str | None = None
+    """The answer rated, named by the block the buttons are in (older answers' buttons name none)."""
+
+
+def block_id_for(block: str, answer_id: str | None) -> str:
+    """The id of a block about an answer: `block:answer_id` (Slack sends it back with each click)."""
+    return f"{block}{ANSWER_ID_SEPARATOR}{answer_id}" if answer_id else block
+
+
+def _answer_id_of(action: Mapping[str, Any]) -> str | None:
+    answer_id = str(action.get("block_id") or "").partition(ANSWER_ID_SEPARATOR)[2]
+    return answer_id if answer_id.isalnum() else None
 
 
 def feedback_from_action(body: Mapping[str, Any]) -> Feedback | None:
@@ -268,7 +284,32 @@ def feedback_from_action(body: Mapping[str, Any]) -> Feedback | None:
     else:
         helpful = action["action_id"] == HELPFUL_ACTION
     channel, message_ts = _clicked_message(body)
-    return Feedback(helpful=helpful, user=_clicking_user(body), channel=channel, message_ts=message_ts)
+    return Feedback(helpful=helpful, user=_clicking_user(body), channel=channel, message_ts=message_ts,
+                    answer_id=_answer_id_of(action))
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonChoice:
+    """What a 👎 voter says was wrong, picked from the buttons offered after their vote."""
+
+    reason: str
+    answer_id: str
+    user: str
+    channel: str
+    response_url: str | None
+    """Where the offer (an ephemeral message) is replaced by the thanks."""
+
+
+def reason_from_action(body: Mapping[str, Any]) -> ReasonChoice | None:
+    """A click on one of the "what was wrong" buttons, or None."""
+    action = next((a for a in body.get("actions") or [] if a.get("action_id") == REASON_ACTION), None)
+    answer_id = _answer_id_of(action) if action is not None else None
+    if action is None or answer_id is None:
+        return None
+    channel, _ = _clicked_message(body)
+    response_url = body.get("response_url")
+    return ReasonChoice(reason=str(action.get("value") or ""), answer_id=answer_id, user=_clicking_user(body),
+                        channel=channel, response_url=response_url if isinstance(response_url, str) else None)
 
 
 @dataclass(frozen=True, slots=True)

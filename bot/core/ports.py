@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from bot.core.values import QuestionRecord, Reply, Report, Turn
+from bot.core.values import IncomingMessage, QuestionRecord, Reply, Report, Turn
 
 
 class ReplyStream(Protocol):
@@ -70,10 +70,18 @@ class UsageRecorder(Protocol):
                               workspace: str | None = None) -> None: ...
 
 
+class AnswerLog(Protocol):
+    """Where answers are kept for a while, so a 👍/👎 on one can say what it rated (`bot.feedback.RedisFeedback`)."""
+
+    async def record_answer(self, message: IncomingMessage, reply: Reply) -> None:
+        """Keep `reply` (which has its `answer_id`) to `message`; raise `RedisError`/`OSError` when it can't."""
+
+
 class Answerer(Protocol):
     """What the dispatcher runs for each question: the agent's compiled graph.
 
-    Called with `{"question": str, "history": list[Turn], "scopes": list[Scope]}`, the run-time
+    Called with `{"question": str, "history": list[Turn], "scopes": list[Scope], "thread":
+    list[ThreadMessage]}`, the run-time
     context and `stream_mode=["custom", "updates", "values"]`; yields `("custom", {"delta": str})` for
     each piece of the answer, `("updates", {node: update})` as each step ends (what progress is shown
     from) and `("values", state)` with the state so far (`answer`, `citations`, `consulted`,

@@ -7,6 +7,7 @@ except through these values.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,20 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """One message of the thread a question is asked in, written by someone else than the bot.
+
+    Adapters fill these from the platform (Slack's `conversations.replies`), cleaned and bounded: the
+    agent reads them as a source beside the documents, and "summarize this thread" answers from them.
+    """
+
+    author: str
+    """Who wrote it, as the platform names them (a display name, or the user id when none is known)."""
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """One message addressed to the bot, free of platform specifics."""
 
@@ -95,6 +110,9 @@ class IncomingMessage:
     """False where the platform puts the conversation in no workspace of its own (every Discord DM is in
     the shared `dm` workspace): that workspace's other channels are strangers' conversations."""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    thread_messages: tuple[ThreadMessage, ...] = ()
+    """The thread's root and other people's earlier replies, oldest first (empty outside a thread, or when
+    the platform could not be read): context for the question, weighed like the documents."""
 
     @property
     def conversation_key(self) -> str:
@@ -109,6 +127,11 @@ class IncomingMessage:
     def actor(self) -> Actor:
         """The sender, for permission checks."""
         return Actor(self.platform, self.user, frozenset(self.roles))
+
+
+def new_answer_id() -> str:
+    """A fresh id for an answer, short enough for any platform's button ids (hex: no separator in it)."""
+    return secrets.token_hex(10)
 
 
 def conversation_key(platform: str, workspace: str, channel: str, thread: str) -> str:
@@ -130,6 +153,8 @@ class Citation:
     """Where the document lives (its permalink or URL), if known: render it through `link`."""
     updated_at: float | None = None
     """When the document's content last changed (its ingestion time, epoch seconds), if known."""
+    chunk_id: str = ""
+    """The passage cited (its chunk's id), for feedback on answers; empty where it is not known."""
 
     def label(self) -> str:
         """`name (location)` or just `name`."""
@@ -172,6 +197,8 @@ class Reply:
     history_available: bool = True
     consulted: tuple[Citation, ...] = ()
     """Every passage the model was given, cited or not (numbered as in its prompt)."""
+    answer_id: str | None = None
+    """The id the answer is kept under for feedback (its 👍/👎 buttons carry it); None where it has none."""
 
     def sources_text(self) -> str:
         """Plain-text list of sources, one per line."""

@@ -9,19 +9,28 @@ names everything.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.reports.periods import Period
 from bot.usage import DayUsage, RedisUsage, UsageScope, WorkspaceDay
+
+if TYPE_CHECKING:
+    from bot.feedback import RedisFeedback
 
 TOP = 5
 """Rows shown in the top channels / documents lists."""
 GAPS_SHOWN = 8
 """Unanswered questions listed in a report."""
+DOWNVOTED_SHOWN = 8
+"""Answers rated 👎 listed in a report."""
+_PLATFORM_LINK = re.compile(r"https://[^\s()<>|\[\]]+")
+"""A message link as the platforms give them (Slack permalinks, Discord jump URLs): nothing that could end a
+Markdown or mrkdwn link early, or start one."""
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -93,6 +102,18 @@ class DayCount:
 
 
 @dataclass(slots=True)
+class DownvotedAnswer:
+    """An answer rated 👎 in the period: its question, the documents it cited, why, and where to see it."""
+
+    question: str
+    documents: list[str]
+    votes: int = 0
+    reasons: list[str] = field(default_factory=list)
+    """What voters said was wrong (the reasons offered, never their own words), each once."""
+    link: str | None = None
+
+
+@dataclass(slots=True)
 class PeriodStats:
     """Everything a report says about one period."""
 
@@ -126,6 +147,16 @@ class PeriodStats:
     unnamed_unanswered: int = 0
     unnamed_citations: int = 0
     unnamed_channels: int = 0
+    downvoted: list[DownvotedAnswer] = field(default_factory=list)
+    """The answers rated 👎 (most recent first) whose channel this report's readers can see."""
+    downvoted_answers: int = 0
+    """Answers rated 👎 in the period, named or not."""
+    downvoted_documents: list[tuple[str, int]] = field(default_factory=list)
+    """The documents most often cited in the answers rated 👎 listed above."""
+    downvote_reasons: dict[str, int] = field(default_factory=dict)
+    """Why answers were rated 👎 (the offered reasons: counts only, from every counted channel)."""
+    unnamed_downvoted: int = 0
+    """Answers rated 👎 in channels this report's readers may not see: counted, never named."""
 
     @property
     def dont_know_share(self) -> float | None:
@@ -157,6 +188,7 @@ class UsageReport:
                                for d in s.per_day]
             data["top_channels"] = [{"channel": c, "questions": n} for c, n in s.top_channels]
             data["top_documents"] = [{"document": c, "citations": n} for c, n in s.top_documents]
+            data["downvoted_documents"] = [{"document": c, "answers": n} for c, n in s.downvoted_documents]
             data["dont_know_share"] = s.dont_know_share
             data["tokens"] = s.tokens
             return data
@@ -279,14 +311,55 @@ async def audience_stats(usage: RedisUsage, period: Period, audience: Audience) 
     return tally.finish(stats, priced=usage.priced)
 
 
-async def build_report(usage: RedisUsage, period: Period, *, audience: Audience | None = None) -> UsageReport:
+async def add_downvotes(stats: PeriodStats, feedback: RedisFeedback, *, audience: Audience | None) -> None:
+    """The period's answers rated 👎, as `audience` may see them (everything without one): named with their
+    question, documents and link only from the channels it may name, the others counted."""
+    if audience is None:
+        votes = await feedback.votes_on(stats.period.days())
+    else:  # nothing of another workspace or platform is read
+        votes = await feedback.votes_on(stats.period.days(), platform=audience.platform,
+                                        workspace=audience.workspace)
+    named: dict[str, DownvotedAnswer] = {}
+    unnamed: set[str] = set()
+    reasons: Counter[str] = Counter()
+    for vote in votes:  # newest first
+        answer = vote.answer
+        if vote.helpful or (audience is not None and not audience.counts(answer.scope)):
+            continue
+        if vote.reason:
+            reasons[vote.reason] += 1
+        if audience is not None and not audience.names(answer.scope):
+            unnamed.add(answer.answer_id)
+            continue
+        entry = named.setdefault(answer.answer_id, DownvotedAnswer(question=answer.question,
+                                                                   documents=answer.documents))
+        entry.votes += 1
+        if vote.reason and vote.reason not in entry.reasons:
+            entry.reasons.append(vote.reason)
+        if entry.link is None and vote.link and _PLATFORM_LINK.fullmatch(vote.link):
+            entry.link = vote.link
+    documents: Counter[str] = Counter(document for entry in named.values() for document in entry.documents)
+    stats.downvoted = list(named.values())[:DOWNVOTED_SHOWN]
+    stats.downvoted_answers = len(named) + len(unnamed)
+    stats.downvoted_documents = documents.most_common(TOP)
+    stats.downvote_reasons = dict(reasons.most_common())
+    stats.unnamed_downvoted = len(unnamed)
+
+
+async def build_report(usage: RedisUsage, period: Period, *, audience: Audience | None = None,
+                       feedback: RedisFeedback | None = None) -> UsageReport:
     """The report for `period`, compared with the period before it.
 
     With `audience`, only what it may see (see `Audience`); without, everything (the local operator).
+    With `feedback`, the answers rated 👎 and the documents they cite (of the period only).
     """
     if audience is None:
-        return UsageReport(current=await period_stats(usage, period),
-                           previous=await period_stats(usage, period.previous()), priced=usage.priced)
-    return UsageReport(current=await audience_stats(usage, period, audience),
-                       previous=await audience_stats(usage, period.previous(), audience), priced=usage.priced,
-                       scope=audience.describe())
+        report = UsageReport(current=await period_stats(usage, period),
+                             previous=await period_stats(usage, period.previous()), priced=usage.priced)
+    else:
+        report = UsageReport(current=await audience_stats(usage, period, audience),
+                             previous=await audience_stats(usage, period.previous(), audience),
+                             priced=usage.priced, scope=audience.describe())
+    if feedback is not None:
+        await add_downvotes(report.current, feedback, audience=audience)
+    return report

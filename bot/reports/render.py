@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bot.reports.aggregate import PeriodStats, UsageReport
+from bot.feedback import reason_label
+from bot.reports.aggregate import DownvotedAnswer, PeriodStats, UsageReport
 
 GAP_CHARS = 140
 
@@ -34,6 +35,19 @@ def _quote(question: str) -> str:
     return flat if len(flat) <= GAP_CHARS else flat[:GAP_CHARS - 1] + "…"
 
 
+def _downvoted(answer: DownvotedAnswer) -> str:
+    """One answer rated 👎: its question (literally, in a code span), why, the documents it cited, a link to it."""
+    parts = [f"`{_quote(answer.question)}`"]
+    if answer.votes > 1:
+        parts.append(f"{answer.votes} votes")
+    if answer.reasons:
+        parts.append("why: " + ", ".join(reason_label(reason) for reason in answer.reasons))
+    parts.append("documents: " + (", ".join(f"`{_quote(doc)}`" for doc in answer.documents) or "none"))
+    if answer.link:  # a platform's own message link (checked when aggregated), never a user's text
+        parts.append(f"[message]({answer.link})")
+    return " · ".join(parts)
+
+
 def render_text(report: UsageReport) -> str:
     """The report as Markdown: bold, bullet lists and code spans only, so every platform shows it well."""
     now, before = report.current, report.previous
@@ -48,8 +62,12 @@ def render_text(report: UsageReport) -> str:
     lines.append(f"Answered **{now.answered:,}** · don't know **{now.unanswered:,}** "
                  f"({_share(now.unanswered, now.questions)}, before {_share(before.unanswered, before.questions)})"
                  f" · errors **{now.errors:,}**")
-    lines.append(f"Feedback: helpful **{now.helpful:,}** ({_delta(now.helpful, before.helpful)}) · "
-                 f"not helpful **{now.not_helpful:,}** ({_delta(now.not_helpful, before.not_helpful)})")
+    feedback = (f"Feedback: helpful **{now.helpful:,}** ({_delta(now.helpful, before.helpful)}) · "
+                f"not helpful **{now.not_helpful:,}** ({_delta(now.not_helpful, before.not_helpful)})")
+    if now.downvote_reasons:  # the offered reasons, counted: never anyone's words
+        feedback += " · why: " + ", ".join(f"{reason_label(reason)} {count:,}"
+                                           for reason, count in now.downvote_reasons.items())
+    lines.append(feedback)
     lines.append(f"Latency: first words p50 {_seconds(now.first_token_p50_s)} / p95 {_seconds(now.first_token_p95_s)}"
                  f" · full answer p50 {_seconds(now.total_p50_s)} / p95 {_seconds(now.total_p95_s)}"
                  f" (before: p50 {_seconds(before.total_p50_s)})")
@@ -71,11 +89,18 @@ def render_text(report: UsageReport) -> str:
     listing("Most cited documents", [f"`{_quote(doc)}`: {count:,}" for doc, count in now.top_documents])
     # Users' words, shown literally: in a code span no platform turns them into links, mentions or emphasis.
     listing("Questions I could not answer (documents to add)", [f"`{_quote(q)}`" for q in now.gaps])
+    listing("Answers rated not helpful", [_downvoted(answer) for answer in now.downvoted])
+    listing("Documents cited in answers rated not helpful",
+            [f"`{_quote(doc)}`: {count:,}" for doc, count in now.downvoted_documents])
     if now.unnamed_questions:
         # Counted above, but their readers are not this report's: numbers only, no channel, text or document.
         lines.extend(["", f"Not named here: {now.unnamed_questions:,} questions ({now.unnamed_unanswered:,} not "
                           f"answered, {now.unnamed_citations:,} citations) in {now.unnamed_channels:,} "
                           "other or private channels."])
+    if now.unnamed_downvoted:  # the same: counted, never named
+        lines.extend([*([] if now.unnamed_questions else [""]),
+                      f"Not named here: {now.unnamed_downvoted:,} answers rated not helpful in other or private "
+                      "channels."])
     if not now.questions and not now.uploaded_documents:
         lines.extend(["", "No questions or uploads in this period."])
     return "\n".join(lines)

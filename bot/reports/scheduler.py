@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,6 +28,9 @@ from bot.reports.destinations import ReportChannel
 from bot.reports.periods import Period, PeriodKind, last_complete
 from bot.reports.render import render_chart, render_text
 from bot.usage import RedisUsage
+
+if TYPE_CHECKING:
+    from bot.feedback import RedisFeedback
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,10 @@ class ReportScheduler:
 
     def __init__(self, *, redis: aioredis.Redis, usage: RedisUsage, destinations: Sequence[ReportChannel],
                  cron: str, tz: tzinfo, kind: PeriodKind, grace: timedelta,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now, feedback: RedisFeedback | None = None) -> None:
         self._redis = redis
         self._usage = usage
+        self._feedback = feedback
         self.destinations = list(destinations)
         self.trigger = cron_trigger(cron, tz=tz)
         self.tz = tz
@@ -152,6 +157,6 @@ class ReportScheduler:
 
     async def render(self, period: Period, *, audience: Audience) -> Report:
         """`period`'s report for `audience`: title, text and chart."""
-        report = await build_report(self._usage, period, audience=audience)
+        report = await build_report(self._usage, period, audience=audience, feedback=self._feedback)
         chart = await asyncio.to_thread(render_chart, report.current)  # CPU-bound drawing off the loop
         return Report(title=f"Usage report · {period.label}", text=render_text(report), chart_png=chart)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.core.values import IncomingMessage
 from bot.reports import stats_report
@@ -19,6 +20,9 @@ from bot.reports.aggregate import Audience, UsageReport
 from bot.reports.periods import KINDS, PeriodKind
 from bot.reports.render import render_text
 from bot.usage import RedisUsage
+
+if TYPE_CHECKING:
+    from bot.feedback import RedisFeedback
 
 STATS_COMMAND = "/stats"
 DEFAULT_STATS_PERIOD: PeriodKind = "week"
@@ -64,8 +68,10 @@ class StatsAnswer:
 class UsageStats:
     """The figures of the period so far, compared with the whole previous one, as the asker may see them."""
 
-    def __init__(self, usage: RedisUsage, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, usage: RedisUsage, *, feedback: RedisFeedback | None = None,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
         self._usage = usage
+        self._feedback = feedback
         self._clock = clock
 
     async def answer(self, asker: IncomingMessage, period: str, *, is_admin: bool) -> StatsAnswer:
@@ -74,5 +80,5 @@ class UsageStats:
         if kind is None:
             return StatsAnswer(notice=USAGE_HINT)
         report = await stats_report(self._usage, kind=kind, now=self._clock(),
-                                    audience=stats_audience(asker, is_admin=is_admin))
+                                    audience=stats_audience(asker, is_admin=is_admin), feedback=self._feedback)
         return StatsAnswer(report)

@@ -1,20 +1,30 @@
-"""Open the usage counters without starting the whole core (for `teambot stats`)."""
+"""Open the usage data without starting the whole core (for `teambot stats` and `teambot feedback`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from bot.feedback import RedisFeedback
 from bot.redis_server import EmbeddedRedis
 from bot.settings import Settings, prepare_data_dir
 from bot.usage import RedisUsage
 
 
+@dataclass(frozen=True, slots=True)
+class UsageData:
+    """The usage counters, and the answers kept for feedback with the votes on them."""
+
+    usage: RedisUsage
+    feedback: RedisFeedback
+
+
 @asynccontextmanager
-async def open_usage(settings: Settings) -> AsyncIterator[RedisUsage]:
-    """`REDIS_URL`, or the embedded redis-server under the data directory, as `Teambot` would use."""
+async def open_usage(settings: Settings) -> AsyncIterator[UsageData]:
+    """The usage data, as `Teambot` keeps it: `REDIS_URL`, or the embedded redis-server under the data directory."""
     async with AsyncExitStack() as stack:
         url = settings.redis_url
         if url is None:
@@ -23,6 +33,6 @@ async def open_usage(settings: Settings) -> AsyncIterator[RedisUsage]:
             url = embedded.url
         client = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         try:
-            yield RedisUsage.from_settings(client, settings)
+            yield UsageData(RedisUsage.from_settings(client, settings), RedisFeedback.from_settings(client, settings))
         finally:
             await client.aclose()

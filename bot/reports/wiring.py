@@ -33,7 +33,7 @@ def attach_reports(teambot: Any, destinations: Sequence[ReportDestination], *,
                    clock: Callable[[], datetime] = _utc_now) -> ReportScheduler | None:
     """The scheduler posting to each destination's configured report channel; None when none is configured.
 
-    `teambot` is `bot.app.Teambot` (its settings, Redis and usage counters). Enter the returned
+    `teambot` is `bot.app.Teambot` (its settings, Redis, usage counters and feedback). Enter the returned
     scheduler after the destinations started: posting needs their connections.
     """
     settings: Settings = teambot.settings
@@ -44,4 +44,5 @@ def attach_reports(teambot: Any, destinations: Sequence[ReportDestination], *,
         return None
     return ReportScheduler(redis=teambot.redis, usage=teambot.usage, destinations=targets, cron=settings.report_cron,
                            tz=teambot.usage.tz, kind=settings.report_period,
-                           grace=timedelta(minutes=settings.report_grace_minutes), clock=clock)
+                           grace=timedelta(minutes=settings.report_grace_minutes), clock=clock,
+                           feedback=teambot.feedback)

@@ -61,8 +61,8 @@ async def test_document_names_are_escaped_and_no_message_mentions_anyone(discord
     await discord.message(f"{MENTION} Which pager rota covers the lighthouse cluster?", mention_bot=True)
     thread = await discord.wait_for(lambda: len(discord.thread_ids()) == 2 and discord.thread_ids()[-1])
     [answer] = await discord.wait_for(lambda: [c for c in discord.contents(thread) if "Sources" in c])
-    source_line = next(line for line in answer.splitlines() if line.startswith("[1] **"))
-    name = source_line.removeprefix("[1] **").split("**", 1)[0]
+    source_line = next(line for line in answer.splitlines() if line.startswith("-# [1] **"))
+    name = source_line.removeprefix("-# [1] **").split("**", 1)[0]
     assert shown(name) == SHOWN_NAME
     assert_inert(name)
 

@@ -17,6 +17,9 @@ from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
 from tests.support.openai_server import FakeOpenAI
 
+COMMANDS = ["Ask teambot about this", "Save to knowledge", "ask", "forget", "kb", "stats", "upload",
+            "upload-everywhere"]
+"""What the bot registers, sorted: slash commands and the message context menus."""
 DISCORD_PY_ENDPOINTS = ("https://discord.com/api/v10", yarl.URL("wss://gateway.discord.gg/"))
 
 
@@ -27,7 +30,7 @@ async def test_login_identify_and_guild_command_sync(discord_bot: DiscordHarness
     assert intents & (1 << 15), "the privileged message content intent must be requested"
     assert intents & (1 << 9) and intents & (1 << 12), "guild and DM messages"
     [sync] = discord.calls_to("PUT", rf"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
-    assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "stats", "upload"]
+    assert sorted(c["name"] for c in sync.json) == COMMANDS
     kb = next(c for c in sync.json if c["name"] == "kb")
     assert sorted(o["name"] for o in kb["options"]) == ["delete", "list"]
     assert not discord.calls_to("PUT", rf"/applications/{APP_ID}/commands"), "guild ids set: no global sync"
@@ -224,7 +227,7 @@ async def test_commands_sync_globally_without_guild_ids(make_settings: Callable[
                                                         run_discord: RunDiscord) -> None:
     async with run_discord(make_settings(discord_token="test-token")) as env:
         [sync] = env.discord.calls_to("PUT", rf"/applications/{APP_ID}/commands")
-        assert sorted(c["name"] for c in sync.json) == ["ask", "forget", "kb", "stats", "upload"]
+        assert sorted(c["name"] for c in sync.json) == COMMANDS
         assert not env.discord.calls_to("PUT", r"/applications/\d+/guilds/\d+/commands")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from adapters.discord.commands import UPLOAD_EVERYWHERE
 from bot.core.values import Scope
 from bot.settings import Settings
 from tests.support.discord_bot import RunDiscord
@@ -21,9 +22,8 @@ async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_s
         async def upload(*, roles: list[int], everywhere: bool = False) -> str:
             attachment = discord.attachment("guide.md", DEPLOY_GUIDE)
             options = [{"name": "file", "type": 11, "value": attachment["id"]}]
-            if everywhere:
-                options.append({"name": "everywhere", "type": 5, "value": True})
-            sent = await discord.slash("upload", options, attachments=[attachment], roles=roles)
+            sent = await discord.slash(UPLOAD_EVERYWHERE if everywhere else "upload", options,
+                                       attachments=[attachment], roles=roles)
             [report] = await discord.wait_for(lambda: discord.interaction_contents(sent["token"]))
             return report
 
@@ -37,3 +37,18 @@ async def test_uploads_need_the_editor_role_and_everywhere_needs_an_admin(make_s
         channel = Scope("discord", str(GUILD_ID), str(CHANNEL_ID))
         assert [d.source for d in await env.teambot.knowledge.list_documents([channel])] == ["guide.md"]
         assert await env.teambot.knowledge.list_documents([channel.workspace_wide()]) == []
+
+
+async def test_the_admins_upload_is_hidden_from_members_who_cannot_manage_the_server(
+        make_settings: Callable[..., Settings], run_discord: RunDiscord) -> None:
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID))
+    async with run_discord(settings) as env:
+        [sync] = env.discord.calls_to("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")
+        commands = {c["name"]: c for c in sync.json}
+        manage_guild = 1 << 5
+        assert commands[UPLOAD_EVERYWHERE]["default_member_permissions"] == manage_guild
+        assert commands[UPLOAD_EVERYWHERE]["contexts"] == [0], "servers only: a DM has no channels to share with"
+        assert [o["name"] for o in commands["upload"]["options"]] == ["file", "note"], "no admin-only option"
+        everyone = [name for name, c in commands.items() if c.get("default_member_permissions") is None]
+        assert sorted(everyone) == ["Ask teambot about this", "Save to knowledge", "ask", "forget", "kb", "stats",
+                                   "upload"]

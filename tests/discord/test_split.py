@@ -61,5 +61,5 @@ def test_sources_name_document_and_page_or_section() -> None:
     assert sources_block(citations) == ("**Sources**\n[1] **guide.pdf** — p. 3\n[2] **notes.md** — § Setup\n"
                                         "[3] **plain.txt**")
     assert render_reply(Reply(text="Answer [1].", citations=citations[:1])) == (
-        "Answer [1].\n\n**Sources**\n[1] **guide.pdf** — p. 3")
+        "Answer [1].\n\n-# **Sources**\n-# [1] **guide.pdf** — p. 3"), "sources are small print (subtext)"
     assert render_reply(Reply(text="No sources.")) == "No sources."

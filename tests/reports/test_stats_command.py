@@ -17,6 +17,7 @@ from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
 from bot.commands import Commands
 from bot.core.values import IncomingMessage, Report
+from bot.feedback import RedisFeedback
 from bot.reports.stats import UsageStats
 from bot.reports.wiring import attach_reports
 from bot.settings import Settings
@@ -94,7 +95,8 @@ async def test_the_scheduled_report_goes_to_each_platforms_configured_channel(
     settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret="secret", report_slack_channel="CREP")
     client = aioredis.from_url(redis_url)
     try:
-        core = SimpleNamespace(settings=settings, redis=client, usage=RedisUsage(client))
+        core = SimpleNamespace(settings=settings, redis=client, usage=RedisUsage(client),
+                               feedback=RedisFeedback(client))
         slack, discord = PostedReports("slack"), PostedReports("discord")
         fake = FakeAdapter(core)  # only its report contract is used
         scheduler = attach_reports(core, [slack, discord, fake])

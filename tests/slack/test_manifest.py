@@ -48,6 +48,13 @@ def test_manifest_events_and_commands_match_the_listeners(make_settings: Callabl
     assert {EVENT_SCOPES[event] for event in bot_events} <= scopes
     assert {"chat:write", "commands", "files:read", "files:write"} <= scopes
     assert registration.actions and registration.views
+
+    # Message shortcuts: each declared one is listened to, and reading a thread (conversations.replies)
+    # needs the history scope of every kind of conversation it can be used in.
+    shortcuts = manifest["features"]["shortcuts"]
+    assert sorted(s["callback_id"] for s in shortcuts) == sorted(registration.shortcuts)
+    assert all(s["type"] == "message" and len(s["name"]) <= 24 and len(s["description"]) <= 150 for s in shortcuts)
+    assert {"channels:history", "groups:history", "im:history", "mpim:history", "commands"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert isinstance(manifest["settings"]["socket_mode_enabled"], bool)
 

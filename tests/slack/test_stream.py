@@ -4,6 +4,7 @@ final message."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -83,3 +84,26 @@ async def test_native_stream_appends_are_throttled_and_the_rest_comes_with_the_s
     [started] = fake_slack.of("chat.startStream")
     assert fake_slack.streams[started.ts].text == text.strip(), "what was held back came with the stop"
     assert fake_slack.final_update(started.ts) is not None
+
+
+async def test_a_long_answer_is_converted_off_the_event_loop(fake_slack: FakeSlack, client: AsyncWebClient,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mrkdwn converter is pure Python and a long table takes it a noticeable part of a second: the
+    final message's blocks are built in a worker thread, so other conversations keep being answered."""
+    import threading
+
+    from adapters.slack import stream as stream_module
+
+    built_in: list[threading.Thread] = []
+    real = stream_module.reply_blocks
+
+    def spy(reply: Reply, **kwargs: Any) -> list[dict[str, Any]]:
+        built_in.append(threading.current_thread())
+        return real(reply, **kwargs)
+
+    monkeypatch.setattr(stream_module, "reply_blocks", spy)
+    stream = SlackReplyStream(client=client, channel="C1", thread_ts=None)
+    await stream.working()
+    await stream.finish(Reply(text="\n".join(["| a | b |", "|---|---|", *["| 1 | 2 |"] * 2000]), mode="llm"))
+    assert built_in and all(thread is not threading.main_thread() for thread in built_in)
+    assert fake_slack.of("chat.update")[-1].params["blocks"], "the converted answer was shown"

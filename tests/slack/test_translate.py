@@ -95,6 +95,27 @@ def test_feedback_buttons_click_says_which_by_its_value() -> None:
     assert translate.feedback_from_action(click) is None
 
 
+def test_feedback_buttons_name_their_answer_in_the_block_id() -> None:
+    click = payload("block_actions_feedback_buttons")
+    click["actions"][0]["block_id"] = "teambot_feedback:0123abcd"
+    assert translate.feedback_from_action(click).answer_id == "0123abcd"  # type: ignore[union-attr]
+    click["actions"][0]["block_id"] = "teambot_feedback:not an id!"
+    assert translate.feedback_from_action(click).answer_id is None, "only what the bot writes there"  # type: ignore[union-attr]
+
+
+def test_reason_click_names_the_reason_and_the_answer() -> None:
+    click = payload("block_actions_feedback_buttons")
+    click["response_url"] = "https://hooks.slack.com/actions/T1/2/abc"
+    click["actions"] = [{"type": "button", "action_id": "teambot_why", "block_id": "teambot_why:0123abcd",
+                         "value": "outdated"}]
+    assert translate.reason_from_action(click) == translate.ReasonChoice(
+        reason="outdated", answer_id="0123abcd", user="U1", channel="C1",
+        response_url="https://hooks.slack.com/actions/T1/2/abc")
+    assert translate.feedback_from_action(click) is None, "a reason is no vote"
+    click["actions"][0]["block_id"] = "teambot_why"
+    assert translate.reason_from_action(click) is None, "no answer named: nothing to attach it to"
+
+
 def test_stop_click() -> None:
     assert translate.stop_from_action(payload("block_actions_stop")) == translate.StopRequest(
         user="U1", channel="C1", message_ts="1700000001.000100")

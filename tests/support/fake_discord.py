@@ -32,6 +32,7 @@ HUMAN_ID = 120000000000000001
 OTHER_BOT_ID = 130000000000000001
 DM_CHANNEL_ID = 170000000000000001
 TIMESTAMP = "2025-01-01T00:00:00+00:00"
+MESSAGE_CONTENT_INTENT = 1 << 15
 
 
 def user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -70,6 +71,15 @@ class FakeDiscord:
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Message id -> what the bot's message shows now (content and components), as Discord would send it back."""
+    interactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Interaction token -> the interaction pushed (to answer its callbacks)."""
+    _originals: dict[str, int] = field(default_factory=dict)
+    """The message id of each interaction's original response, by interaction token."""
+    history: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Channel or thread id -> messages people posted there (`post`), oldest first: what
+    `GET /channels/{id}/messages` pages through and `GET /channels/{id}/messages/{id}` finds."""
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -104,6 +114,10 @@ class FakeDiscord:
     async def connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test helper's own bound
         """Wait until the client identified and got READY and GUILD_CREATE."""
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def expect_reconnect(self) -> None:
+        """Before a client connects again (a restart): `connected` then waits for that connection."""
+        self._ready.clear()
 
     async def _send(self, op: int, data: Any, event: str | None = None) -> None:
         assert self._ws is not None, "no gateway connection"
@@ -175,10 +189,23 @@ class FakeDiscord:
         return payload
 
     async def message(self, content: str, *, channel_id: int = CHANNEL_ID, **options: Any) -> dict[str, Any]:
-        """Push MESSAGE_CREATE as a human (by default) would cause it; returns the payload."""
+        """Push MESSAGE_CREATE as a human (by default) would cause it; returns the payload as sent.
+
+        Like Discord, a client that identified without the message content intent gets a server message's
+        `content`, `attachments`, `embeds` and `components` empty, unless the message mentions the bot or the
+        bot wrote it (DMs always come whole).
+        """
         payload = self.message_payload(content, channel_id=channel_id, **options)
+        if not self.reads_message_content and "guild_id" in payload and not payload["mentions"] \
+                and payload["author"]["id"] != str(BOT_ID):
+            payload.update(content="", attachments=[], embeds=[], components=[])
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
+
+    @property
+    def reads_message_content(self) -> bool:
+        """Whether the client identified with the privileged message content intent (1 << 15)."""
+        return self.identify is None or bool(self.identify["intents"] & MESSAGE_CONTENT_INTENT)
 
     def attachment(self, name: str, data: bytes | None, *, content_type: str = "text/plain") -> dict[str, Any]:
         """An attachment payload whose URL this server serves (or 404s when `data` is None)."""
@@ -193,26 +220,114 @@ class FakeDiscord:
                     attachments: list[dict[str, Any]] | None = None, roles: list[int] | None = None
                     ) -> dict[str, Any]:
         """Push INTERACTION_CREATE for a chat-input command; returns the payload (its `token`, `id`)."""
-        interaction_id = next(self._ids)
-        channel_type = 11 if channel_id in self.threads else 0
-        channel = {"id": str(channel_id), "type": channel_type, "guild_id": str(GUILD_ID), "name": "c",
-                   "parent_id": str(CHANNEL_ID) if channel_type == 11 else None, "permissions": str((1 << 50) - 1)}
-        data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1, "guild_id": str(GUILD_ID),
-                                "options": options or []}
+        data = self._command_data(name, command_type=1, options=options)
         if attachments:
             data["resolved"] = {"attachments": {a["id"]: a for a in attachments}}
-        payload = {
-            "id": str(interaction_id), "application_id": str(APP_ID), "type": 2, "token": f"tok{interaction_id}",
+        return await self.interact(2, data, channel_id=channel_id, roles=roles)
+
+    async def autocomplete(self, name: str, options: list[dict[str, Any]], *, channel_id: int = CHANNEL_ID,
+                           user_id: int = HUMAN_ID, roles: list[int] | None = None) -> dict[str, Any]:
+        """Push an APPLICATION_COMMAND_AUTOCOMPLETE interaction (type 4): `options` as for `slash`, the option
+        being typed marked `"focused": True`. The bot answers with callback type 8 and `data.choices`."""
+        return await self.interact(4, self._command_data(name, command_type=1, options=options),
+                                   channel_id=channel_id, user_id=user_id, roles=roles)
+
+    async def message_command(self, name: str, target: dict[str, Any], *, channel_id: int = CHANNEL_ID,
+                              user_id: int = HUMAN_ID) -> dict[str, Any]:
+        """Push a message context menu command (application command type 3) on `target`, a message payload:
+        Discord sends its id as `target_id` and the message itself in `resolved.messages`."""
+        data = self._command_data(name, command_type=3, options=None)
+        data["target_id"] = target["id"]
+        data["resolved"] = {"messages": {target["id"]: target}}
+        return await self.interact(2, data, channel_id=channel_id, user_id=user_id)
+
+    async def click(self, custom_id: str, *, message_id: str, channel_id: int | None = None,
+                    user_id: int = HUMAN_ID) -> dict[str, Any]:
+        """Push a MESSAGE_COMPONENT interaction (type 3): a click on the button `custom_id` (component type 2) of
+        the bot's message `message_id`, which Discord sends whole, buttons included, as `messages` holds it (an
+        id never sent here stands for a message a client sent before a restart). The click happens in
+        `channel_id`, by default the message's channel."""
+        known = self.messages.get(message_id)
+        message = dict(known) if known is not None else {
+            **self.message_payload("", channel_id=channel_id or CHANNEL_ID, author_id=BOT_ID, author_bot=True,
+                                   message_id=int(message_id)), "components": [], "flags": 0}
+        where = channel_id if channel_id is not None else int(message["channel_id"])
+        return await self.interact(3, {"custom_id": custom_id, "component_type": 2}, channel_id=where,
+                                   user_id=user_id, message=message)
+
+    def post(self, content: str, *, channel_id: int = CHANNEL_ID, author_id: int = HUMAN_ID,
+             author_bot: bool = False) -> dict[str, Any]:
+        """A message already in a channel's history (no gateway event: said before the test looks)."""
+        payload = self.message_payload(content, channel_id=channel_id, author_id=author_id, author_bot=author_bot)
+        self.history.setdefault(channel_id, []).append(payload)
+        return payload
+
+    async def start_thread(self, starter: dict[str, Any], name: str) -> int:
+        """A thread people started from `starter` (its id is the starter's, as on Discord), made known to
+        the client over the gateway; returns the thread's id."""
+        thread_id = int(starter["id"])
+        thread = {"id": str(thread_id), "guild_id": str(GUILD_ID), "parent_id": starter["channel_id"],
+                  "owner_id": str(HUMAN_ID), "name": name, "type": 11, "last_message_id": None,
+                  "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": TIMESTAMP, "locked": False}}
+        self.threads[thread_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread_id
+
+    async def message_menu(self, name: str, target: dict[str, Any], *, roles: list[int] | None = None
+                           ) -> dict[str, Any]:
+        """Push INTERACTION_CREATE for a message context menu used on `target`; returns the payload."""
+        data = self._command_data(name, command_type=3, options=None)
+        data["target_id"] = target["id"]
+        data["resolved"] = {"messages": {target["id"]: target}}
+        return await self.interact(2, data, channel_id=int(target["channel_id"]), roles=roles)
+
+    def _command_data(self, name: str, *, command_type: int, options: list[dict[str, Any]] | None
+                      ) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": command_type,
+                                "guild_id": str(GUILD_ID)}
+        if options is not None or command_type == 1:
+            data["options"] = options or []
+        return data
+
+    async def interact(self, interaction_type: int, data: dict[str, Any], *, channel_id: int = CHANNEL_ID,
+                       user_id: int = HUMAN_ID, roles: list[int] | None = None,
+                       message: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Push INTERACTION_CREATE of `interaction_type` with `data` by a server member; returns the payload."""
+        interaction_id = next(self._ids)
+        # A thread comes whole (owner, metadata), as Discord sends it: a restarted client has none cached.
+        channel = {**self.threads[channel_id], "permissions": str((1 << 50) - 1)} if channel_id in self.threads \
+            else {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "c", "parent_id": None,
+                  "permissions": str((1 << 50) - 1)}
+        payload: dict[str, Any] = {
+            "id": str(interaction_id), "application_id": str(APP_ID), "type": interaction_type,
+            "token": f"tok{interaction_id}",
             "version": 1, "guild_id": str(GUILD_ID), "channel_id": str(channel_id), "channel": channel,
-            "member": {"user": user(HUMAN_ID, "alice"), "roles": [str(r) for r in roles or []],
+            "member": {"user": user(user_id, "alice" if user_id == HUMAN_ID else f"user{user_id}"),
+                       "roles": [str(r) for r in roles or []],
                        "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0,
                        "permissions": str((1 << 50) - 1)},
             "app_permissions": str((1 << 50) - 1), "locale": "en-US", "guild_locale": "en-US",
             "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
             "attachment_size_limit": 25 * 1024 * 1024, "data": data,
         }
+        if message is not None:
+            payload["message"] = message
+        self.interactions[payload["token"]] = payload
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
+
+    def _history_page(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
+        """`GET /channels/{id}/messages`: newest first, `limit` of them, `before` or `after` a message id."""
+        messages = self.history.get(channel_id, [])
+        limit = int(query.get("limit", 50))
+        if "after" in query:
+            chosen = [m for m in messages if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            before = int(query.get("before", 1 << 63))
+            chosen = [m for m in messages if int(m["id"]) < before][-limit:]
+        return list(reversed(chosen))
 
     # --- REST ---------------------------------------------------------------------------------------------------
 
@@ -249,9 +364,20 @@ class FakeDiscord:
                     return json.loads(await part.text())
         return None
 
-    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None) -> dict[str, Any]:
-        return {**self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
-                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)}
+    def _bot_message(self, channel_id: str, content: str, message_id: int | None = None,
+                     body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The bot's message as Discord returns it, remembered in `messages`: an edit keeps what it leaves out
+        (components stay unless `components` is sent), as in Discord."""
+        message = self.message_payload(content, channel_id=int(channel_id), author_id=BOT_ID, author_bot=True,
+                                       guild=int(channel_id) != DM_CHANNEL_ID, message_id=message_id)
+        known = self.messages.get(message["id"], {})
+        body = body or {}
+        if known and "content" not in body:
+            message["content"] = known["content"]
+        message["components"] = body.get("components", known.get("components", []))
+        message["flags"] = body.get("flags", known.get("flags", 0))
+        self.messages[message["id"]] = message
+        return message
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
@@ -268,7 +394,10 @@ class FakeDiscord:
                        "verify_key": "00", "flags": 0, "rpc_origins": [], "team": None})
         if method == "PUT" and (m := re.fullmatch(r"/applications/\d+(?:/guilds/(\d+))?/commands", path)):
             return ok([{**command, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1",
-                        "guild_id": m.group(1), "default_member_permissions": None, "nsfw": False,
+                        "guild_id": m.group(1), "nsfw": False,
+                        # Discord answers with the permission bits as a string, whatever number was sent.
+                        "default_member_permissions": None if command.get("default_member_permissions") is None
+                        else str(command["default_member_permissions"]),
                         "description": command.get("description", ""), "type": command.get("type", 1)}
                        for command in body or []])
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
@@ -282,28 +411,49 @@ class FakeDiscord:
             # Like Discord: the creator also receives THREAD_CREATE over the gateway.
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
             return ok(thread, status=201)
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
+            return ok(self._history_page(int(m.group(1)), dict(request.query)))
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
+            found = [p for p in self.history.get(int(m.group(1)), []) if p["id"] == m.group(2)]
+            return ok(found[0]) if found else ok({"message": "Unknown Message", "code": 10008}, status=404)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            message = self._bot_message(m.group(1), body.get("content", ""))
+            message = self._bot_message(m.group(1), body.get("content", ""), body=body)
             self.calls[-1].message_id = message["id"]
             return ok(message)
         if method == "PATCH" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
-            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2))))
+            return ok(self._bot_message(m.group(1), body.get("content", ""), int(m.group(2)), body=body))
         if method == "DELETE" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             self.calls[-1].message_id = m.group(2)
             return web.Response(status=204)
-        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)):
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
             data = body.get("data") or {}
-            return ok({"interaction": {"id": m.group(1), "type": 2,
-                                       "response_message_loading": body.get("type") == 5,
-                                       "response_message_ephemeral": bool(data.get("flags", 0) & 64)}})
-        if (m := re.fullmatch(r"/webhooks/\d+/[^/]+(?:/messages/(@original|\d+))?", path)) and method in ("POST",
-                                                                                                         "PATCH"):
-            message_id = next(self._ids) if m.group(1) in (None, "@original") else int(m.group(1))
-            self.calls[-1].message_id = m.group(1) if m.group(1) == "@original" else str(message_id)
-            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id))
+            answered: dict[str, Any] = {"interaction": {
+                "id": m.group(1), "type": 2, "response_message_loading": body.get("type") == 5,
+                "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
+            clicked = self.interactions.get(m.group(2), {}).get("message")
+            if body.get("type") == 4:  # a new message, ephemeral with flag 64
+                channel_id = self.interactions.get(m.group(2), {}).get("channel_id", str(CHANNEL_ID))
+                message = self._bot_message(channel_id, data.get("content", ""), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["interaction"]["response_message_id"] = message["id"]
+                answered["resource"] = {"type": 4, "message": message}
+            elif body.get("type") == 7 and clicked is not None:  # the clicked message, updated
+                message = self._bot_message(clicked["channel_id"], data.get("content", clicked["content"]),
+                                            int(clicked["id"]), body=data)
+                self.calls[-1].message_id = message["id"]
+                answered["resource"] = {"type": 7, "message": message}
+            return ok(answered)
+        if (m := re.fullmatch(r"/webhooks/\d+/([^/]+)(?:/messages/(@original|\d+))?", path)) and method in (
+                "POST", "PATCH"):
+            token, which = m.groups()
+            # Like Discord: the original response is one message with one id, however often it is edited.
+            message_id = (self._originals.setdefault(token, next(self._ids)) if which == "@original"
+                          else next(self._ids) if which is None else int(which))
+            self.calls[-1].message_id = str(message_id)
+            return ok(self._bot_message(str(CHANNEL_ID), (body or {}).get("content", ""), message_id, body=body))
         if method == "DELETE" and path.startswith("/webhooks/"):
             return web.Response(status=204)
         return ok({"message": f"fake discord: no route {method} {path}", "code": 0}, status=404)
@@ -325,6 +475,24 @@ class FakeDiscord:
                 elif call.method == "DELETE":
                     shown.pop(call.message_id, None)
         return list(shown.values())
+
+    def shown(self, message_id: str) -> str:
+        """What a message of the bot shows now (its last content sent)."""
+        return str(self.messages.get(message_id, {}).get("content", ""))
+
+    def buttons(self, message_id: str) -> list[dict[str, Any]]:
+        """The component rows a message of the bot carries now (a send sets them, an edit may replace them)."""
+        rows: list[dict[str, Any]] = self.messages.get(message_id, {}).get("components", [])
+        return rows
+
+    def custom_ids(self, message_id: str) -> list[str]:
+        """The custom ids of the buttons a message of the bot carries now."""
+        return [c["custom_id"] for row in self.buttons(message_id) for c in row.get("components", [])
+                if "custom_id" in c]
+
+    def responses_to(self, interaction: dict[str, Any]) -> list[Call]:
+        """The bot's responses to one interaction (`POST /interactions/{id}/{token}/callback`)."""
+        return self.calls_to("POST", rf"/interactions/{interaction['id']}/[^/]+/callback")
 
     def interaction_contents(self, token: str) -> list[str]:
         """What the deferred response and each followup of one interaction finally show."""

@@ -4,6 +4,10 @@ Point the bot's `SLACK_API_URL` at `api_url`. Behaviour is set per test:
 files it serves (`add_file`), methods answering 429 (`rate_limit`) or an
 error (`errors`). `wait_for` polls the recorded calls.
 
+Threads (`add_thread`) are read with `conversations.replies` as Slack serves them: oldest first, the root
+included, `latest`/`oldest`/`inclusive` bounds, `limit` pages with a `next_cursor`; the bot's own replies
+join them. `chat.getPermalink` links any message.
+
 Messages are checked as Slack checks them: Block Kit limits (`invalid_blocks`), and the text
 stream's rules (`chat.startStream` needs a thread and, outside DMs, its recipient; a stream Slack
 closed answers `message_not_in_streaming_state`; a message still streaming cannot be edited).
@@ -60,6 +64,8 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     streams: dict[str, Stream] = field(default_factory=dict)
     """Message ts -> the text stream that wrote it."""
+    threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """(channel, root ts) -> the thread's messages, root first (`add_thread`)."""
     stream_appends_allowed: int | None = None
     """Appends a stream takes before Slack closes it (as it does after a few minutes); None: no limit."""
     port: int = 0
@@ -81,6 +87,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods (files.info) with GET
         app.router.add_get("/files/{id}/{name}", self._download)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/actions/{tail:.*}", self._response_url)
         self._runner, self.port = await serve_on_loopback(app)
         return self
 
@@ -102,6 +109,29 @@ class FakeSlack:
                 "permalink": f"https://example.slack.com/files/U1/{file_id}/{name}"}
         self.files[file_id] = info
         return info
+
+    def response_url(self, name: str) -> str:
+        """A `response_url` as interactions carry it, served here: what is posted to it is recorded as a
+        `response_url` call (its JSON as params)."""
+        return f"{self.base_url}/actions/{name}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("response_url", {**await request.json(), "_path": request.path}, time.monotonic(),
+                               result={"ok": True}))
+        return web.Response(text="ok")
+
+    def add_thread(self, channel: str, messages: list[dict[str, Any]]) -> str:
+        """A thread of `messages` (each at least `user` and `text`, optionally `ts`; the first is the root) in
+        `channel`, as people wrote it before the bot was asked; returns the root's ts."""
+        base = 1699990000
+        root_ts = str(messages[0].get("ts") or f"{base}.000100")
+        thread = []
+        for index, message in enumerate(messages):
+            ts = str(message.get("ts") or f"{base + 60 * index}.000100")
+            thread.append({"type": "message", **message, "ts": ts, "thread_ts": root_ts})
+        thread[0]["reply_count"] = len(thread) - 1
+        self.threads[(channel, root_ts)] = thread
+        return root_ts
 
     def of(self, method: str) -> list[Call]:
         """Successful calls of `method`, in order."""
@@ -171,6 +201,7 @@ class FakeSlack:
                     "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "BBOT"}
         if method == "chat.postMessage":
             ts = f"1700000{next(self._ts):03d}.000100"
+            self._join_thread(params, ts, text=str(params.get("text") or ""))
             return {"ok": True, "channel": params.get("channel"), "ts": ts,
                     "message": {"text": params.get("text"), "ts": ts, "bot_id": "BBOT"}}
         if method in ("chat.postMessage", "chat.update", "chat.stopStream") and _invalid_blocks(params.get("blocks")):
@@ -188,6 +219,15 @@ class FakeSlack:
             if not (params.get("channel_id") and params.get("thread_ts") and "status" in params):
                 return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True}
+        if method == "chat.getPermalink":
+            if not (params.get("channel") and params.get("message_ts")):
+                return {"ok": False, "error": "invalid_arguments"}
+            # Slack's own form: the workspace's domain, the channel, the ts without its dot, and a reply's thread.
+            channel, ts = params["channel"], str(params["message_ts"])
+            thread = next((c.params.get("thread_ts") for c in self.messages() if c.ts == ts), None)
+            in_thread = f"?thread_ts={thread}&cid={channel}" if thread else ""
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}{in_thread}"}
         if method == "assistant.threads.setSuggestedPrompts":
             return _suggested_prompts_error(params) or {"ok": True}
         if method == "assistant.threads.setTitle":
@@ -196,6 +236,14 @@ class FakeSlack:
             return {"ok": True}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000{next(self._ts):03d}.000200"}
+        if method == "conversations.replies":
+            return self._replies(params)
+        if method == "chat.getPermalink":
+            channel, ts = str(params.get("channel") or ""), str(params.get("message_ts") or "")
+            if not channel or not ts:
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}
         if method == "files.info":
             file = self.files.get(params.get("file", ""))
             return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
@@ -209,6 +257,31 @@ class FakeSlack:
                 return {"ok": False, "error": "invalid_auth"}
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         return {"ok": True}
+
+    def _join_thread(self, params: dict[str, Any], ts: str, *, text: str) -> None:
+        """The bot's reply becomes part of the thread it answers in, as in Slack."""
+        thread = self.threads.get((str(params.get("channel")), str(params.get("thread_ts"))))
+        if thread is not None:
+            thread.append({"type": "message", "user": BOT_USER_ID, "bot_id": "BBOT", "text": text, "ts": ts,
+                           "thread_ts": params["thread_ts"]})
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`conversations.replies`: the thread oldest first, within `oldest`/`latest`, a page of `limit`."""
+        thread = self.threads.get((str(params.get("channel")), str(params.get("ts"))))
+        if thread is None:
+            return {"ok": False, "error": "thread_not_found"}
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        latest = float(params["latest"]) if params.get("latest") else None
+        oldest = float(params["oldest"]) if params.get("oldest") else None
+        within = [m for m in thread
+                  if (latest is None or float(m["ts"]) < latest or (inclusive and float(m["ts"]) == latest))
+                  and (oldest is None or float(m["ts"]) > oldest or (inclusive and float(m["ts"]) == oldest))]
+        start = int(str(params.get("cursor") or "page:0").removeprefix("page:"))
+        limit = min(int(params.get("limit") or 1000), 1000)
+        page = within[start:start + limit]
+        more = start + limit < len(within)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": f"page:{start + limit}" if more else ""}}
 
     def _start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel") or "")
@@ -226,6 +299,7 @@ class FakeSlack:
             return {"ok": False, "error": error}
         ts = f"1700000{next(self._ts):03d}.000100"
         stream = Stream(channel=channel, thread_ts=str(params["thread_ts"]))
+        self._join_thread(params, ts, text=str(params.get("markdown_text") or ""))
         stream.add(params)
         self.streams[ts] = stream
         return {"ok": True, "channel": channel, "ts": ts}
