@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from adapters.base import CollectingStream
 from adapters.http import models, translate
 from adapters.http.errors import ApiError, error_response, json_response
-from adapters.http.health import MetricsText, Readiness, register_health
+from adapters.http.health import MetricsText, Readiness, SharedReadiness, register_health
 from adapters.http.multipart import FileLimit, read_form, remove_files
 from adapters.http.openapi import OPERATIONS, openapi_document
 from adapters.http.sse import SseReplyStream
@@ -289,8 +289,11 @@ def register_api(app: web.Application, core: BotCore) -> HttpApi:
 
 
 def create_web_app(core: BotCore, *, readiness: Readiness, metrics: MetricsText) -> web.Application:
-    """The shared aiohttp application: health, readiness, metrics and `/api/v1` (platforms add theirs)."""
+    """The shared aiohttp application: health, readiness, metrics and `/api/v1` (platforms add theirs).
+
+    `/readyz` runs `readiness` one check at a time, its result reused for `TEAMBOT_READINESS_CACHE` seconds."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    register_health(app, readiness=readiness, metrics=metrics)
+    register_health(app, readiness=SharedReadiness(readiness, ttl_s=core.settings.readiness_cache_s),
+                    metrics=metrics)
     register_api(app, core)
     return app
