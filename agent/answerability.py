@@ -28,6 +28,14 @@ answers a question when all of these hold:
    well it matches: "When is the all-hands meeting?" is not answered by "Most teams meet it here."
    Extraction quotes only sentences of the kind, and of those the clearest: a row that names
    someone answers "who is on call?" better than a sentence that mentions "the manager".
+4. **It answers the question, not the statements beside it** (`asked_part`). Of a message that
+   states something and asks ("Deploys are frozen on Fridays after 15:00. What is our parental leave
+   policy?"), the question sentences are what is asked: rules 1-3 apply to their words, and the
+   statements are context. They count too only where the question points back at them ("We use
+   Postgres. How do I back it up?", "… Is that right?"): then the whole message must pass as well.
+
+Questions are read in their `canonical` form (NFKC, without invisible characters), as the index
+reads documents: "Ｗｈｅｎ ｉｓ ｔｈｅ ｄｅ\u200bploy freeze？" asks what "When is the deploy freeze?" asks.
 
 Tuned with `python -m bench.answerability --use dev` (in-corpus questions about ingested
 articles, out-of-corpus questions about articles never ingested, asked of the same knowledge base;
@@ -54,13 +62,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
 from agent.records import Passage
-from agent.retrieval import best_window, hangul_share, phrase_share
-from agent.text import is_function_word, lexical_tokens, split_sentences
+from agent.retrieval import best_window, coverage, hangul_share, phrase_share
+from agent.text import canonical, is_function_word, lexical_tokens, split_message, split_sentences
 from bot.core.values import Scope
 
 _ABSENT = "\x00"
@@ -87,7 +95,9 @@ _ENGLISH_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
      AnswerKind.NUMBER),
     (re.compile(r"\bwhen\b|\b(?:what|which|in which|in what) (?:year|years|date|day|month|time|century|decade)\b",
                 re.IGNORECASE), AnswerKind.TIME),
-    (re.compile(r"^\W*(?:who|whom|whose)\b|\b(?:and|but|so) who\b"
+    # "who" starting a sentence, or after a dash or colon ("Hey - who...", "1. Who...", "Quick one: who..."),
+    # not inside one: "What did the engineer who joined say?" asks for what was said.
+    (re.compile(r"^\W*(?:who|whom|whose)\b|[-–—:]\s+(?:who|whom|whose)\b|\b(?:and|but|so) who\b"
                 r"|\b(?:which|what) (?:person|people|team|teams|company|companies|engineer|manager)\b",
                 re.IGNORECASE), AnswerKind.PERSON),
 )
@@ -101,9 +111,11 @@ _KOREAN_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
 
 def asked_kind(question: str) -> AnswerKind | None:
     """The kind of answer the question asks for, or None when it does not ask for one of the kinds
-    checked ("what", "why", "how do I" questions)."""
+    checked ("what", "why", "how do I" questions). Read from the question's `canonical` form, a
+    sentence at a time: "Ｗｈｅｎ" asks as "When" does, and so does "who" after a greeting ("Hi! Who…")."""
+    sentences = split_message(canonical(question))
     for pattern, kind in (*_ENGLISH_KINDS, *_KOREAN_KINDS):
-        if pattern.search(question):
+        if any(pattern.search(sentence) for sentence in sentences):
             return kind
     return None
 
@@ -159,6 +171,7 @@ def kind_strength(kind: AnswerKind | None, text: str, *, question: str = "") -> 
     """
     if kind is None:
         return 2
+    text, question = canonical(text), canonical(question)  # "Fri\u00addays", "１５：００" read as they show
     if kind is AnswerKind.TIME:
         return 2 if _TIME_WORDS.search(text) or _KOREAN_TIME.search(text) else 0
     if kind is AnswerKind.NUMBER:
@@ -202,7 +215,7 @@ def question_words(text: str) -> list[tuple[str, ...]]:
     together (see `weigh`); Korean function words are left out, as English stop words are."""
     words: list[tuple[str, ...]] = []
     after_how_many = False
-    for word in text.split():
+    for word in canonical(text).split():
         # The counter after 몇 ("몇 번", "몇 명", "몇번") belongs to the question word, like "many" in
         # "how many": the answer says "주 2회", not "번".
         counter = after_how_many or (word.startswith("몇") and len(word) > 1)
@@ -216,16 +229,79 @@ def question_words(text: str) -> list[tuple[str, ...]]:
 
 
 def unknown_names(question: str, rarity: TermRarity) -> list[str]:
-    """Capitalised words of the question (not its first word) that no visible chunk contains."""
+    """Capitalised words of the question that no visible chunk contains.
+
+    A sentence's first word is capitalised whatever it is ("We ship today. Freeze starts when?"), and
+    so is every word of a question written in capitals or title case ("WHEN IS THE DEPLOY FREEZE?"):
+    there capitals tell nothing, and no word is taken for a name.
+    """
+    sentences = [[word for word in re.findall(r"[\w'’.-]+", sentence) if any(c.isalnum() for c in word)]
+                 for sentence in split_sentences(canonical(question))]
+    lettered = [word for words in sentences for word in words if any(c.isalpha() for c in word)]
+    if len(lettered) > 1 and all(word[:1].isupper() for word in lettered):
+        return []
     found = []
-    for index, word in enumerate(re.findall(r"[\w'’.-]+", question)):
-        if index == 0 or not word[:1].isupper() or word.casefold() in _NOT_A_NAME:
-            continue
-        terms = lexical_tokens(word)
-        # A courtesy word starting a sentence ("… freeze? Thanks!") is capitalised, not a name.
-        if terms and not is_function_word(terms) and all(t in rarity.unknown for t in terms):
-            found.append(word)
+    for words in sentences:
+        for word in words[1:]:
+            if not word[:1].isupper() or word.casefold() in _NOT_A_NAME:
+                continue
+            terms = lexical_tokens(word)
+            # A courtesy word starting a sentence ("… freeze? Thanks!") is capitalised, not a name.
+            if terms and not is_function_word(terms) and all(t in rarity.unknown for t in terms):
+                found.append(word)
     return found
+
+
+# --- which sentences ask ------------------------------------------------------------------------
+
+_ASKS = re.compile(r"\?[\s\"'”’)\]*_`]*$")
+# Words that point back at what the message said before the question: "We use Postgres. How do I back
+# it up?" asks about Postgres.
+_REFERS_BACK = frozenset("it its itself this that these those they them their there such".split())
+_KOREAN_REFERS_BACK = ("그것", "그거", "그게", "그걸", "이것", "이거", "이게", "이걸", "저것", "저거", "거기",
+                       "그곳", "그때", "그분", "그런", "이런", "그렇", "이렇")
+# Words that ask whether the statement before them holds ("… Is that right?", "… 맞나요?"): the
+# statement is what is asked about, as `lexical_tokens` makes them.
+_CONFIRMING = frozenset("right true correct accurate valid wrong sure still case".split())
+# The first bigram of 맞나요, 맞습니까, 맞는지, 사실인가요, 틀렸나요, 정확한가요...
+_KOREAN_CONFIRMING = frozenset(
+    "맞나 맞아 맞죠 맞지 맞는 맞습 맞을 맞니 맞은 사실 정말 진짜 틀렸 틀린 틀리 정확 유효".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AskedPart:
+    """The sentences of a message that ask, beside others that state something."""
+
+    text: str
+    words: list[tuple[str, ...]]
+    """`question_words` of `text`, without words that only ask whether a statement holds ("right", "true")."""
+    refers_back: bool
+    """The question points at the statements ("How do I back it up?", "Is that right?"): they belong to it."""
+
+
+def asked_part(message: str) -> AskedPart | None:
+    """The question sentences of a message that also states something, or None when the whole message
+    asks (one sentence, questions only, or nothing ending in a question mark).
+
+    "Deploys are frozen on Fridays after 15:00. What is our parental leave policy?" asks about parental
+    leave: the documents holding the pasted sentence do not answer it. A greeting or thanks beside the
+    question states nothing.
+    """
+    sentences = split_message(canonical(message))
+    asking = [sentence for sentence in sentences if _ASKS.search(sentence)]
+    stating = [sentence for sentence in sentences if not _ASKS.search(sentence) and question_words(sentence)]
+    if not asking or not stating:
+        return None
+    text = " ".join(asking)
+    words = [word for word in question_words(text) if not _confirming(word)]
+    said = re.findall(r"[\w'’]+", text.casefold())
+    refers_back = not words or any(w in _REFERS_BACK or w.startswith(_KOREAN_REFERS_BACK) for w in said)
+    return AskedPart(text=text, words=words, refers_back=refers_back)
+
+
+def _confirming(terms: tuple[str, ...]) -> bool:
+    return bool(terms) and (len(terms) == 1 and terms[0] in _CONFIRMING or terms[0] in _KOREAN_CONFIRMING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,17 +385,36 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
     (sentences, or lines of code and tables); `rarity` must know the terms of both texts.
     """
     rules = rules or AnswerabilityRules()
-    kind = asked_kind(query or question) or asked_kind(question)
-    relevant = [p for p in passages if p.coverage >= min_relevance]
+    asked = asked_part(question)
+    # Of a message that states something and asks, the question sentences say what is asked; the
+    # statements are context. They count only where the question points back at them ("… back it up?").
+    kind = asked_kind(asked.text) if asked else asked_kind(query or question) or asked_kind(question)
+    alone = asked if asked is not None and not asked.refers_back else None
+    if alone is None:
+        relevant = [p for p in passages if p.coverage >= min_relevance]
+    else:  # retrieval measured coverage of the whole message; what is asked is the question sentences
+        asked_terms = [t for word in alone.words for t in word]
+        covering = [replace(p, coverage=coverage(asked_terms, p.chunk.index_terms(), rarity.idf)) for p in passages]
+        relevant = [p for p in covering if p.coverage >= min_relevance]
     if not relevant:
         return Judgement([], kind, "nothing_relevant")
-    if unknown_names(question, rarity):
+    if unknown_names(alone.text if alone else question, rarity):
         return Judgement([], kind, "unknown_name")
-    words = question_words(query or question)
+    # The question sentences' own words must be covered, however well the statements beside them are:
+    # a pasted sentence the documents hold does not make an unrelated question answered.
+    checks = [asked.words] if asked and asked.words else []
+    if alone is None:
+        checks.append(question_words(query or question))
     bar = rules.min_evidence_korean if hangul_share(question) > 0.3 else rules.min_evidence
-    evidence = [weigh(p, words=words, rarity=rarity, kind=kind, question=question, units=units_of(p), rules=rules)
-                for p in relevant]
-    enough = [e for e in evidence if e.total(rules) >= bar]
+    evidence: list[Evidence] = []
+    candidates = relevant
+    for words in checks:
+        weighed = [weigh(p, words=words, rarity=rarity, kind=kind, question=question, units=units_of(p), rules=rules)
+                   for p in candidates]
+        evidence = evidence or weighed
+        candidates = [e.passage for e in weighed if e.total(rules) >= bar]
+    passing = {id(p) for p in candidates}
+    enough = [e for e in evidence if id(e.passage) in passing]
     if not enough:
         return Judgement([], kind, "too_little_evidence", evidence)
     of_kind = [e for e in enough if e.kind > 0]

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
-from agent.answerability import AnswerKind, judge, kind_strength, term_rarity
+from agent.answerability import AnswerKind, asked_part, judge, kind_strength, term_rarity
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
 from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
@@ -619,8 +619,12 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     # Mobile" is the Mobile row, not the Data row that shares "primary" and "team".
     line_share = 0.75
     passages = _distinct(_relevant(state["passages"], context.min_relevance))[:3]
-    terms = query_terms(state["search_query"])
-    question_terms = set(query_terms(state["question"]))
+    # Of a message that states something and asks, the question sentences are what is asked: "We deploy
+    # from main. How do I roll back a deploy?" quotes the rollback, not the sentence about main. The
+    # statements count only where the question points back at them ("… How do I back it up?").
+    asked = asked_part(state["question"])
+    terms = query_terms(asked.text if asked and not asked.refers_back else state["search_query"])
+    question_terms = set(query_terms(asked.text if asked else state["question"]))
     idf = await context.retriever.index.idf(terms, state["scopes"])
     # "When ...?" is answered by a sentence with a time in it, "how many" by one with a number:
     # other sentences are not quoted, however many of the question's words they share.

@@ -14,9 +14,10 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
-index as other terms, and opening a knowledge index recomputes the terms it stored before."""
+index as other terms, and opening a knowledge index recomputes the terms it stored before.
+3: invisible characters inside a word no longer split it ("de\u00adploy" indexes as "deploy")."""
 
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _CJK = "\u3040-\u30ff\u4e00-\u9fff"
@@ -73,9 +74,28 @@ def _korean_stem(run: str) -> str:
     return run
 
 
+# Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt): invisible, and
+# inside a word they split it where a reader sees one word. Word processors put soft hyphens
+# (U+00AD) inside words, pasted web text zero-width spaces and joiners, editors a BOM. ICU's
+# NFKC_Casefold drops them the same way; Slack and Discord threads are read without them too
+# (`bot.threads.clean_message_text`).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+def canonical(text: str) -> str:
+    """`text` as its words are read: NFKC (full-width forms and ligatures as their plain letters) and
+    without invisible characters ("de\u200bploy" is "deploy"). Case is kept: a question's capitals
+    tell names (`agent.answerability`)."""
+    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+
+
 def normalize(text: str) -> str:
-    """NFKC and lower case: full-width forms, ligatures and case fold together."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """`canonical` and lower case: the one form both documents and questions are tokenized from."""
+    return canonical(text).lower()
 
 
 @lru_cache(maxsize=65536)
@@ -215,6 +235,31 @@ def split_sentences(text: str) -> list[str]:
     if "\n" in text:
         return [sentence for block in _heading_blocks(text) for sentence in _split_block(block)]
     return _split_block(text)
+
+
+# Chat is often written in lower case ("deploys are frozen. what about leave?"), and a question is
+# often joined to what comes before it by a semicolon or a dash ("… after 15:00 - what is …?").
+_LOWER_CASE_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[a-z])")
+_QUESTION_CLAUSE = re.compile(
+    r"\s*(?:;|\s[-–—]+)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|do|does|did|can|could"
+    r"|should|will|would)\b)",
+    re.IGNORECASE,
+)
+
+
+def split_message(text: str) -> list[str]:
+    """A chat message's sentences: `split_sentences`, also where a sentence ends before a word in lower
+    case, and a question apart from a clause joined to it by a semicolon or a dash."""
+    pieces: list[str] = []
+    for sentence in split_sentences(text):
+        start = 0
+        for match in _LOWER_CASE_SENTENCE.finditer(sentence):
+            if _ABBREVIATIONS.search(sentence[max(start, match.start() - _ABBREVIATION_WINDOW) : match.start()]):
+                continue  # "e.g. the ..." goes on
+            pieces.append(sentence[start : match.start()])
+            start = match.end()
+        pieces.append(sentence[start:])
+    return [clause.strip() for piece in pieces for clause in _QUESTION_CLAUSE.split(piece) if clause.strip()]
 
 
 def _split_block(text: str) -> list[str]:

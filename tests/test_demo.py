@@ -47,8 +47,8 @@ async def lines(*items: str) -> AsyncIterator[str]:
         yield item + "\n"
 
 
-@pytest.fixture
-async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
+async def ingest_demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
+    """`teambot` with what `make demo` ingests, uploaded through the console adapter."""
     monkeypatch.chdir(ROOT)  # the Makefile's paths are relative to the checkout
     ingests, _ = demo_recipe()
     for paths, channel in ingests:
@@ -57,6 +57,11 @@ async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
         await console.run()
         assert "✗" not in out.getvalue(), out.getvalue()
     return teambot
+
+
+@pytest.fixture
+async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
+    return await ingest_demo(teambot, monkeypatch)
 
 
 async def ask(teambot: Teambot, question: str, channel: str, thread: str | None = None) -> Reply:
