@@ -254,6 +254,16 @@ def unknown_names(question: str, rarity: TermRarity) -> list[str]:
 
 # --- which sentences ask ------------------------------------------------------------------------
 
+# A label before the question ("Q: …", "Question: …", "Quick question - …") says that a question
+# follows, not what it asks: no document says "question", so it weighed as the question's rarest word.
+_PREFACE = re.compile(r"^\W*(?:(?:a\s+)?quick\s+)?(?:q|question|query)\s*[:\-–—]+\s*(?=\S)", re.IGNORECASE)
+
+
+def question_text(message: str) -> str:
+    """The message as its question is read: `canonical`, without a label such as "Q:" before it."""
+    return _PREFACE.sub("", canonical(message), count=1)
+
+
 _ASKS = re.compile(r"\?[\s\"'”’)\]*_`]*$")
 # Words that point back at what the message said before the question: "We use Postgres. How do I back
 # it up?" asks about Postgres.
@@ -288,7 +298,7 @@ def asked_part(message: str) -> AskedPart | None:
     leave: the documents holding the pasted sentence do not answer it. A greeting or thanks beside the
     question states nothing.
     """
-    sentences = split_message(canonical(message))
+    sentences = split_message(question_text(message))
     asking = [sentence for sentence in sentences if _ASKS.search(sentence)]
     stating = [sentence for sentence in sentences if not _ASKS.search(sentence) and question_words(sentence)]
     if not asking or not stating:
@@ -385,6 +395,7 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
     (sentences, or lines of code and tables); `rarity` must know the terms of both texts.
     """
     rules = rules or AnswerabilityRules()
+    question, query = question_text(question), question_text(query) if query else None
     asked = asked_part(question)
     # Of a message that states something and asks, the question sentences say what is asked; the
     # statements are context. They count only where the question points back at them ("… back it up?").

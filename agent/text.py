@@ -237,28 +237,49 @@ def split_sentences(text: str) -> list[str]:
     return _split_block(text)
 
 
-# Chat is often written in lower case ("deploys are frozen. what about leave?"), and a question is
-# often joined to what comes before it by a semicolon or a dash ("… after 15:00 - what is …?").
-_LOWER_CASE_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[a-z])")
+# Chat is often written in lower case ("deploys are frozen. what about leave?"), a formal Korean
+# statement often ends in "니다" without a full stop, and a question is often joined to what comes
+# before it by a semicolon or a dash ("… after 15:00 - what is …?").
+_CHAT_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[a-z])|(?<=니다)\s+(?=\S)")
 _QUESTION_CLAUSE = re.compile(
     r"\s*(?:;|\s[-–—]+)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|do|does|did|can|could"
     r"|should|will|would)\b)",
     re.IGNORECASE,
 )
+# A line of a message ends a sentence after a blank line or sentence punctuation, or before a line that
+# starts as a new one does (a capital, a digit, markup): pasted log lines, a question under a pasted
+# paragraph. A line that runs on in lower case or in Korean is a sentence wrapped by hand.
+_LINE_ENDS_SENTENCE = tuple(".!?:;。！？")
+_LINE_STARTS_SENTENCE = re.compile(r"[A-Z0-9>#*`•-]")
+
+
+def _message_lines(text: str) -> list[str]:
+    lines: list[list[str]] = []
+    previous = ""
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if lines and previous and not previous.endswith(_LINE_ENDS_SENTENCE) and not _LINE_STARTS_SENTENCE.match(line):
+            lines[-1].append(line)
+        elif line:
+            lines.append([line])
+        previous = line
+    return [" ".join(parts) for parts in lines]
 
 
 def split_message(text: str) -> list[str]:
-    """A chat message's sentences: `split_sentences`, also where a sentence ends before a word in lower
-    case, and a question apart from a clause joined to it by a semicolon or a dash."""
+    """A chat message's sentences: `split_sentences` of each of its lines (a line that runs on in lower
+    case or in Korean continues the one before), cut also where a sentence ends before a word in lower
+    case or after a Korean "니다", and a question apart from a clause joined to it by a semicolon or a dash."""
     pieces: list[str] = []
-    for sentence in split_sentences(text):
-        start = 0
-        for match in _LOWER_CASE_SENTENCE.finditer(sentence):
-            if _ABBREVIATIONS.search(sentence[max(start, match.start() - _ABBREVIATION_WINDOW) : match.start()]):
-                continue  # "e.g. the ..." goes on
-            pieces.append(sentence[start : match.start()])
-            start = match.end()
-        pieces.append(sentence[start:])
+    for line in _message_lines(text):
+        for sentence in split_sentences(line):
+            start = 0
+            for match in _CHAT_SENTENCE_END.finditer(sentence):
+                if _ABBREVIATIONS.search(sentence[max(start, match.start() - _ABBREVIATION_WINDOW) : match.start()]):
+                    continue  # "e.g. the ..." goes on
+                pieces.append(sentence[start : match.start()])
+                start = match.end()
+            pieces.append(sentence[start:])
     return [clause.strip() for piece in pieces for clause in _QUESTION_CLAUSE.split(piece) if clause.strip()]
 
 

@@ -9,7 +9,9 @@ console adapter of the demo (`make demo`'s documents) as a user would.
 - "who" asked after a greeting or a list marker ("1. Who is ...") was not read as asking for someone.
 - A true sentence pasted before an unrelated question ("Deploys are frozen on Fridays after 15:00.
   What is our parental leave policy?") was answered with the pasted sentence, because the documents
-  hold it; in lower case, or joined by a dash or a semicolon, too.
+  hold it; in lower case, on a line of its own, joined by a dash or a semicolon, or in Korean without a
+  full stop after "니다", too. And a question under pasted log lines was weighed with the log's words.
+- A label before the question ("Q:", "Question:", "Quick question -") weighed as its rarest word.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ async def test_who_after_a_list_marker_or_a_greeting_asks_for_someone(
     "Deploys are frozen on Fridays after 15:00; what is our parental leave policy?",
     "Deploys are frozen on Fridays after 15:00.\n\nWhat is our parental leave policy?",
     "\"Deploys are frozen on Fridays after 15:00.\" What is our parental leave policy?",
+    "Deploys are frozen on Fridays after 15:00\nWhat is our parental leave policy?",
     # Pointing back at the pasted sentence does not make the question's own words unnecessary.
     "Deploys are frozen on Fridays after 15:00. Is that our parental leave policy?",
 ])
@@ -117,8 +120,10 @@ async def test_a_pasted_korean_sentence_does_not_answer_an_unrelated_question(
     demo_chat: tuple[Teambot, str],
 ) -> None:
     bot, chat = demo_chat
-    reply = await ask(bot, "재택근무는 주 2회까지 가능합니다. 육아 휴직은 며칠인가요?", chat)
-    assert not reply.answered and reply.text == prompts.DONT_KNOW_KO, reply.text
+    for message in ("재택근무는 주 2회까지 가능합니다. 육아 휴직은 며칠인가요?",
+                    "직원은 매년 15일의 연차 휴가를 받습니다 육아 휴직은 며칠인가요?"):
+        reply = await ask(bot, message, chat)
+        assert not reply.answered and reply.text == prompts.DONT_KNOW_KO, (message, reply.text)
 
 
 @pytest.mark.parametrize(("message", "fact", "source"), [
@@ -132,6 +137,12 @@ async def test_a_pasted_korean_sentence_does_not_answer_an_unrelated_question(
     ("Deploys are frozen on Fridays after 15:00 and during public holidays. Is that right?", FREEZE,
      "team-handbook.md"),
     ("When is the deploy freeze? Thanks!", FREEZE, "team-handbook.md"),
+    ("ERROR 2026-05-01 12:00:03 deploy failed: upstream timeout\n" * 20 + "How do I roll back a deploy?", ROLLBACK,
+     "team-handbook.md"),
+    # A line that runs on in lower case, or in Korean, is one sentence wrapped by hand.
+    ("When is the deploy\nfreeze?", FREEZE, "team-handbook.md"),
+    ("재택근무는 일주일에\n몇 번 가능한가요?", "주 2회까지", "근무-규정.md"),
+    ("저는 작년에 입사했습니다. 연차 휴가는 며칠인가요?", "매년 15일의 연차 휴가", "근무-규정.md"),
 ])
 async def test_a_question_beside_a_statement_is_answered_when_the_documents_answer_it(
     demo_chat: tuple[Teambot, str], message: str, fact: str, source: str,
@@ -140,6 +151,17 @@ async def test_a_question_beside_a_statement_is_answered_when_the_documents_answ
     reply = await ask(bot, message, chat)
     assert reply.answered and fact in reply.text, (message, reply.text)
     assert [c.source for c in reply.citations] == [source], (message, reply.text)
+
+
+@pytest.mark.parametrize("question", [
+    "Q: When is the deploy freeze?",
+    "Question: when is the deploy freeze?",
+    "Quick question - when is the deploy freeze?",
+])
+async def test_a_label_before_the_question_is_not_part_of_it(demo_chat: tuple[Teambot, str], question: str) -> None:
+    bot, chat = demo_chat
+    reply = await ask(bot, question, chat)
+    assert reply.answered and FREEZE in reply.text, reply.text
 
 
 def test_the_question_sentences_of_a_message() -> None:
