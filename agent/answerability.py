@@ -270,12 +270,17 @@ _ASKS = re.compile(r"\?[\s\"'”’)\]*_`]*$")
 _REFERS_BACK = frozenset("it its itself this that these those they them their there such".split())
 _KOREAN_REFERS_BACK = ("그것", "그거", "그게", "그걸", "이것", "이거", "이게", "이걸", "저것", "저거", "거기",
                        "그곳", "그때", "그분", "그런", "이런", "그렇", "이렇")
-# Words that ask whether the statement before them holds ("… Is that right?", "… 맞나요?"): the
-# statement is what is asked about, as `lexical_tokens` makes them.
-_CONFIRMING = frozenset("right true correct accurate valid wrong sure still case".split())
-# The first bigram of 맞나요, 맞습니까, 맞는지, 사실인가요, 틀렸나요, 정확한가요...
-_KOREAN_CONFIRMING = frozenset(
-    "맞나 맞아 맞죠 맞지 맞는 맞습 맞을 맞니 맞은 사실 정말 진짜 틀렸 틀린 틀리 정확 유효".split()
+# Words that ask about the statement before them rather than add to it: whether it holds ("… Is that
+# right?", "… 맞나요?") or for help with it ("I need the freeze dates. Any idea?", "… 아시는 분?"), as
+# `lexical_tokens` makes them. A question of only such words is about the statement.
+_ABOUT_THE_STATEMENT = frozenset(
+    "right true correct accurate valid wrong sure still case idea know help anyone anybody someone somebody "
+    "thought pointer advice suggestion tip clue hint explain tell".split()
+)
+# The first bigram of 맞나요, 맞습니까, 맞는지, 사실인가요, 틀렸나요, 정확한가요, 아시나요, 알려주세요...
+_KOREAN_ABOUT_THE_STATEMENT = frozenset(
+    "맞나 맞아 맞죠 맞지 맞는 맞습 맞을 맞니 맞은 사실 정말 진짜 틀렸 틀린 틀리 정확 유효 "
+    "아시 아는 알고 알려 도와 궁금 분".split()  # 아시는 분? (anyone who knows?)
 )
 
 
@@ -285,7 +290,7 @@ class AskedPart:
 
     text: str
     words: list[tuple[str, ...]]
-    """`question_words` of `text`, without words that only ask whether a statement holds ("right", "true")."""
+    """`question_words` of `text`, without words that only ask about the statements ("right", "any idea")."""
     refers_back: bool
     """The question points at the statements ("How do I back it up?", "Is that right?"): they belong to it."""
 
@@ -304,14 +309,15 @@ def asked_part(message: str) -> AskedPart | None:
     if not asking or not stating:
         return None
     text = " ".join(asking)
-    words = [word for word in question_words(text) if not _confirming(word)]
+    words = [word for word in question_words(text) if not _about_the_statement(word)]
     said = re.findall(r"[\w'’]+", text.casefold())
     refers_back = not words or any(w in _REFERS_BACK or w.startswith(_KOREAN_REFERS_BACK) for w in said)
     return AskedPart(text=text, words=words, refers_back=refers_back)
 
 
-def _confirming(terms: tuple[str, ...]) -> bool:
-    return bool(terms) and (len(terms) == 1 and terms[0] in _CONFIRMING or terms[0] in _KOREAN_CONFIRMING)
+def _about_the_statement(terms: tuple[str, ...]) -> bool:
+    return bool(terms) and (len(terms) == 1 and terms[0] in _ABOUT_THE_STATEMENT
+                            or terms[0] in _KOREAN_ABOUT_THE_STATEMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,23 +405,26 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
     asked = asked_part(question)
     # Of a message that states something and asks, the question sentences say what is asked; the
     # statements are context. They count only where the question points back at them ("… back it up?").
-    kind = asked_kind(asked.text) if asked else asked_kind(query or question) or asked_kind(question)
+    kind = (asked_kind(asked.text) if asked and asked.words
+            else asked_kind(query or question) or asked_kind(question))
     alone = asked if asked is not None and not asked.refers_back else None
+    # The question sentences' own words must be covered, however well the statements beside them are:
+    # a pasted sentence the documents hold does not make an unrelated question answered.
+    checks = [asked.words] if asked and asked.words else []
     if alone is None:
+        whole = question_words(query or question)
+        # "… Any idea?", "… Is that right?" ask about the statement: their words are not what is asked.
+        checks.append([word for word in whole if not _about_the_statement(word)] if asked else whole)
+    if asked is None:
         relevant = [p for p in passages if p.coverage >= min_relevance]
-    else:  # retrieval measured coverage of the whole message; what is asked is the question sentences
-        asked_terms = [t for word in alone.words for t in word]
+    else:  # retrieval measured coverage of the whole message, not of what it asks
+        asked_terms = [t for word in checks[-1] for t in word]
         covering = [replace(p, coverage=coverage(asked_terms, p.chunk.index_terms(), rarity.idf)) for p in passages]
         relevant = [p for p in covering if p.coverage >= min_relevance]
     if not relevant:
         return Judgement([], kind, "nothing_relevant")
     if unknown_names(alone.text if alone else question, rarity):
         return Judgement([], kind, "unknown_name")
-    # The question sentences' own words must be covered, however well the statements beside them are:
-    # a pasted sentence the documents hold does not make an unrelated question answered.
-    checks = [asked.words] if asked and asked.words else []
-    if alone is None:
-        checks.append(question_words(query or question))
     bar = rules.min_evidence_korean if hangul_share(question) > 0.3 else rules.min_evidence
     evidence: list[Evidence] = []
     candidates = relevant

@@ -626,7 +626,7 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     question = question_text(state["question"])
     asked = asked_part(question)
     terms = query_terms(asked.text if asked and not asked.refers_back else state["search_query"])
-    question_terms = set(query_terms(asked.text if asked else question))
+    question_terms = set(query_terms(asked.text if asked and asked.words else question))
     idf = await context.retriever.index.idf(terms, state["scopes"])
     # "When ...?" is answered by a sentence with a time in it, "how many" by one with a number:
     # other sentences are not quoted, however many of the question's words they share.

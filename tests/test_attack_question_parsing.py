@@ -107,6 +107,7 @@ async def test_who_after_a_list_marker_or_a_greeting_asks_for_someone(
     "Deploys are frozen on Fridays after 15:00\nWhat is our parental leave policy?",
     # Pointing back at the pasted sentence does not make the question's own words unnecessary.
     "Deploys are frozen on Fridays after 15:00. Is that our parental leave policy?",
+    "Deploys are frozen on Fridays after 15:00. Any idea about parental leave?",
 ])
 async def test_a_pasted_true_sentence_does_not_answer_an_unrelated_question(
     demo_chat: tuple[Teambot, str], message: str,
@@ -137,6 +138,11 @@ async def test_a_pasted_korean_sentence_does_not_answer_an_unrelated_question(
     ("Deploys are frozen on Fridays after 15:00 and during public holidays. Is that right?", FREEZE,
      "team-handbook.md"),
     ("When is the deploy freeze? Thanks!", FREEZE, "team-handbook.md"),
+    # A question that only asks for help with the statement is about the statement.
+    ("I need to know when the deploy freeze starts. Any idea?", FREEZE, "team-handbook.md"),
+    ("When is the deploy freeze. Any idea?", FREEZE, "team-handbook.md"),
+    ("Who is on call for the Data team. Anyone know?", DATA_ROW, "on-call-contacts.csv"),
+    ("재택근무는 일주일에 몇 번 가능합니까. 아시는 분?", "주 2회까지", "근무-규정.md"),
     ("ERROR 2026-05-01 12:00:03 deploy failed: upstream timeout\n" * 20 + "How do I roll back a deploy?", ROLLBACK,
      "team-handbook.md"),
     # A line that runs on in lower case, or in Korean, is one sentence wrapped by hand.
