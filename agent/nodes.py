@@ -12,7 +12,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
-from agent.answerability import AnswerKind, asked_part, judge, kind_strength, question_text, term_rarity
+from agent.answerability import (
+    AnswerKind,
+    asked_part,
+    judge,
+    kind_strength,
+    question_text,
+    sentence_similarities,
+    term_rarity,
+)
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
 from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
@@ -209,9 +217,19 @@ async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext])
     terms = lexical_tokens(weighed) + lexical_tokens(question)
     rarity = with_thread_terms(await term_rarity(context.retriever.index, terms, state["scopes"]),
                                state.get("thread") or [])
-    judgement = judge(question, _distinct(state.get("passages") or []), rarity=rarity,
-                      min_relevance=context.min_relevance, units_of=_unit_texts, query=weighed,
-                      rules=context.answerability)
+    passages = _distinct(state.get("passages") or [])
+    # How like the question each passage's closest sentence reads, where the embedder is calibrated for it.
+    embedder = context.retriever.embedder
+    calibration = context.answerability.calibration(embedder.name)
+    # A statement pasted beside the question reads exactly like the sentence it was copied from: what
+    # is compared is what the message asks (`agent.answerability.asked_part`).
+    asked = asked_part(question_text(question))
+    compared = asked.text if asked is not None and not asked.refers_back else weighed
+    similarity = await sentence_similarities(
+        embedder, compared, _relevant(passages, context.min_relevance), units_of=_unit_texts,
+    ) if calibration is not None else None
+    judgement = judge(question, passages, rarity=rarity, min_relevance=context.min_relevance, units_of=_unit_texts,
+                      query=weighed, rules=context.answerability, similarity=similarity, calibration=calibration)
     if not judgement.answers:
         log.info("the documents do not answer", extra={"reason": judgement.reason})
     return {"passages": judgement.passages, "answer_kind": judgement.kind.value if judgement.kind else "",

@@ -14,10 +14,11 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
 index as other terms, and opening a knowledge index recomputes the terms it stored before.
-3: invisible characters inside a word no longer split it ("de\u00adploy" indexes as "deploy")."""
+3: Latin accents folded ("Möngke" indexes as "mongke"). 4: invisible characters inside a word no
+longer split it ("de\u00adploy" indexes as "deploy")."""
 
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _CJK = "\u3040-\u30ff\u4e00-\u9fff"
@@ -84,18 +85,34 @@ _INVISIBLE = re.compile(
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
+# Latin (and Greek) letters with accents, or accents alone: only text holding one is decomposed to
+# drop them, and only the accents on a Latin or Greek letter go. Cyrillic's й keeps its breve, kana
+# its dakuten, and Hangul decomposes to jamo that the recomposition restores.
+_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f\u0386-\u03ce]")
+_ACCENTS = re.compile("(?<=[a-z\u03b1-\u03c9])[\u0300-\u036f]+")
+# Letters that are not a base letter plus an accent, folded as they are usually typed without them.
+_PLAIN_LATIN = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ð": "d", "đ": "d", "ħ": "h", "ł": "l",
+                              "þ": "th", "ı": "i"})
 
 
 def canonical(text: str) -> str:
     """`text` as its words are read: NFKC (full-width forms and ligatures as their plain letters) and
-    without invisible characters ("de\u200bploy" is "deploy"). Case is kept: a question's capitals
-    tell names (`agent.answerability`)."""
+    without invisible characters ("de\u200bploy" is "deploy"). Case and accents are kept: a
+    question's capitals tell names (`agent.answerability`)."""
+    if text.isascii():
+        return text
     return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
 
 
 def normalize(text: str) -> str:
-    """`canonical` and lower case: the one form both documents and questions are tokenized from."""
-    return canonical(text).lower()
+    """`canonical` and case folding (full-width forms, ligatures and case fold together), then Latin
+    accents dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the
+    reverse. The one form both documents and questions are tokenized from."""
+    text = canonical(text).casefold()
+    if text.isascii() or not _ACCENTED.search(text):
+        return text
+    text = _ACCENTS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", text).translate(_PLAIN_LATIN)
 
 
 @lru_cache(maxsize=65536)
