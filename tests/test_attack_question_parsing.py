@@ -27,8 +27,8 @@ from agent import prompts
 from agent.answerability import AnswerKind, TermRarity, asked_kind, asked_part, unknown_names
 from agent.text import TOKENIZER_VERSION, lexical_tokens
 from bot.app import Teambot
+from tests.support.demo import ask, demo_recipe, ingest_demo, lines
 from tests.support.indexed_documents import SALES, indexed_document, open_knowledge
-from tests.test_demo import ask, demo_recipe, ingest_demo, lines
 
 FREEZE = "Deploys are frozen on Fridays after 15:00"
 DATA_ROW = "team: Data; primary: Grace Lee"
