@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
-from agent.answerability import AnswerKind, judge, kind_strength, term_rarity
+from agent.answerability import AnswerKind, judge, kind_strength, sentence_similarities, term_rarity
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
 from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
@@ -208,9 +208,15 @@ async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext])
     terms = lexical_tokens(weighed) + lexical_tokens(question)
     rarity = with_thread_terms(await term_rarity(context.retriever.index, terms, state["scopes"]),
                                state.get("thread") or [])
-    judgement = judge(question, _distinct(state.get("passages") or []), rarity=rarity,
-                      min_relevance=context.min_relevance, units_of=_unit_texts, query=weighed,
-                      rules=context.answerability)
+    passages = _distinct(state.get("passages") or [])
+    # How like the question each passage's closest sentence reads, where the embedder is calibrated for it.
+    embedder = context.retriever.embedder
+    calibration = context.answerability.calibration(embedder.name)
+    similarity = await sentence_similarities(
+        embedder, weighed, _relevant(passages, context.min_relevance), units_of=_unit_texts,
+    ) if calibration is not None else None
+    judgement = judge(question, passages, rarity=rarity, min_relevance=context.min_relevance, units_of=_unit_texts,
+                      query=weighed, rules=context.answerability, similarity=similarity, calibration=calibration)
     if not judgement.answers:
         log.info("the documents do not answer", extra={"reason": judgement.reason})
     return {"passages": judgement.passages, "answer_kind": judgement.kind.value if judgement.kind else "",

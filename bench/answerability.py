@@ -1,7 +1,7 @@
 """Does the bot answer when its documents answer, and decline when they don't? Ours beside the baseline.
 
     python -m bench.answerability --data /work/shared/eval/squad-v1.1/dev-v1.1.json \
-        --split /work/shared/eval/splits/squad-v1.1-dev.txt --use dev --limit 200
+        --split /work/shared/eval/splits/squad-v1.1-dev.txt --use dev --limit 200 [--seeds 1-10]
 
 The articles of a SQuAD-layout set are divided, seeded, into two halves: one half is ingested
 (every paragraph a document, one scope), the other never is. Questions are taken from the chosen
@@ -126,21 +126,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--use", choices=["dev", "holdout"], default="dev")
     parser.add_argument("--limit", type=int, default=200, help="questions per half (seeded sample)")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--seeds", type=_seeds, default=None,
+                        help="several divisions of the articles, e.g. 1-10 or 6,1,2: each one's figures and their"
+                             " mean (the dev split is small: one division puts about 100 questions on each side)")
     parser.add_argument("--systems", default="ours,baseline")
     parser.add_argument("--show", action="store_true", help="list the wrongly declined and falsely answered ids")
     args = parser.parse_args(argv)
-    halves = divide(load_squad(args.data), split_ids=read_ids(args.split), use=args.use, limit=args.limit,
-                    seed=args.seed)
-    if not halves.in_corpus or not halves.out_of_corpus:
-        print("no questions selected", file=sys.stderr)
-        return 2
-    report = asyncio.run(measure(halves, systems=tuple(args.systems.split(","))))
-    if not args.show:
-        for measured in report["systems"].values():
-            measured.pop("declined_in_corpus")
-            measured.pop("answered_out_of_corpus")
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    dataset, split_ids = load_squad(args.data), read_ids(args.split)
+    reports = []
+    for seed in args.seeds or [args.seed]:
+        halves = divide(dataset, split_ids=split_ids, use=args.use, limit=args.limit, seed=seed)
+        if not halves.in_corpus or not halves.out_of_corpus:
+            print("no questions selected", file=sys.stderr)
+            return 2
+        report = asyncio.run(measure(halves, systems=tuple(args.systems.split(","))))
+        report["seed"] = seed
+        if not args.show:
+            for measured in report["systems"].values():
+                measured.pop("declined_in_corpus")
+                measured.pop("answered_out_of_corpus")
+        reports.append(report)
+    if args.seeds is None:
+        print(json.dumps(reports[0], indent=2, ensure_ascii=False))
+    else:
+        print(json.dumps({"runs": reports, "mean": mean_rates(reports)}, indent=2, ensure_ascii=False))
     return 0
+
+
+_RATES = ("answer_rate", "containment", "false_answer_rate")
+
+
+def mean_rates(reports: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each system's rates averaged over the runs (each run weighs the same, whatever its size)."""
+    systems = reports[0]["systems"] if reports else {}
+    return {name: {rate: sum(r["systems"][name][rate] for r in reports) / len(reports) for rate in _RATES}
+            for name in systems}
+
+
+def _seeds(text: str) -> list[int]:
+    """`1-10` or `6,1,2` -> the seeds, in that order."""
+    seeds: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, _, high = part.partition("-")
+        seeds += range(int(low), int(high) + 1) if high else [int(low)]
+    return seeds
 
 
 if __name__ == "__main__":

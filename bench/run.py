@@ -114,8 +114,8 @@ def render_answering(results: list[dict[str, Any]], limit: int) -> list[str]:
     lines += [
         "",
         "- *ours* declines when no passage answers (agent/answerability.py: rarity-weighted coverage of the"
-        " question's words, a name no document mentions, the kind of answer asked); the *baseline* never"
-        " declines while it has any chunk.",
+        " question's words, how like the question its closest sentence reads, a name no document mentions, the"
+        " kind of answer asked, a Korean question's numbers); the *baseline* never declines while it has any chunk.",
         "",
     ]
     return lines

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from agent.answerability import AnswerabilityRules
 from agent.catalog import Catalog
 from agent.chroma_store import ChromaStore
 from agent.embeddings import Embedder, OpenAICompatibleEmbedder, WordLlamaEmbedder
@@ -164,6 +165,7 @@ class Teambot:
             chat_model=build_configured_chat_model(settings, http_client=model_http_client),
             top_k=settings.top_k,
             min_relevance=settings.min_relevance,
+            answerability=AnswerabilityRules().calibrated(self.embedder.name, settings.answer_similarity_neutral),
             max_answer_tokens=settings.max_answer_tokens,
             max_condense_tokens=settings.max_condense_tokens,
             context_tokens=settings.model_context_tokens,

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         validation_alias=_env("TEAMBOT_MIN_RELEVANCE"),
         description="Share of the question's weighted terms the best passage must cover to be used.",
     )
+    answer_similarity_neutral: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        validation_alias=_env("TEAMBOT_ANSWER_SIMILARITY_NEUTRAL"),
+        description="Cosine similarity of a sentence to the question that counts neither for nor against an "
+                    "answer; unset = calibrated for the bundled model, not used with other embedding models.",
+    )
 
     # --- ingestion limits --------------------------------------------------------
     max_upload_mb: float = Field(20.0, gt=0, validation_alias=_env("TEAMBOT_MAX_UPLOAD_MB"))
@@ -187,7 +195,8 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @field_validator("openai_base_url", "redis_url", "chroma_host", "embedding_model", "price_per_1k_input",
-                     "price_per_1k_output", "report_slack_channel", "report_discord_channel", mode="before")
+                     "price_per_1k_output", "answer_similarity_neutral", "report_slack_channel",
+                     "report_discord_channel", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

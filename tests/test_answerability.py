@@ -5,26 +5,32 @@ answer them."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pytest
 
 from adapters.fake.adapter import FakeAdapter
 from agent import prompts
 from agent.answerability import (
+    SIMILARITY_CALIBRATIONS,
+    AnswerabilityRules,
     AnswerKind,
+    SimilarityCalibration,
     TermRarity,
     asked_kind,
     judge,
     kind_strength,
     question_words,
+    sentence_similarities,
     term_rarity,
     unknown_names,
 )
+from agent.embeddings import WordLlamaEmbedder
 from agent.records import Chunk, Passage
 from agent.text import lexical_tokens
 from bot.app import Teambot
 from bot.core.values import Scope
+from bot.settings import Settings
 from tests.support.openai_server import FakeOpenAI
 
 SCOPE = Scope("console", "local", "demo")
@@ -70,6 +76,30 @@ PHLOGISTON = (
     "that most common objects appear to become lighter and seem to lose something in the process. The fact "
     "that a substance like wood gains overall weight in burning was hidden by the buoyancy of the gaseous "
     "combustion products."
+)
+# SQuAD v1.1 dev: a paragraph that says "rational" and "form", about a prayer book, not about primes.
+WESLEY = (
+    "The common pattern comes from John Wesley, who wrote that \"there is no Liturgy in the world, either in "
+    "ancient or modern language, which breathes more of a solid, scriptural, rational piety, than the Common "
+    "Prayer of the Church of England.\" When the Methodists in America were separated from the Church of England, "
+    "John Wesley himself provided a revised version of The Book of Common Prayer called the Sunday Service of the "
+    "Methodists in North America. Wesley's Sunday Service has shaped the official liturgies of the Methodists ever "
+    "since."
+)
+# KorQuAD 1.0 dev: the paragraph that answers how many were expelled for the protest at Kyoto University.
+KYOTO_PROTEST = (
+    "한국 전쟁을 계기로 요시다 시게루 내각은 ‘스탈린주의자들과의 전쟁’을 빌미로 좌익을 탄압했으며 평화주의 운동과 "
+    "천황 비판 또한 엄격히 통제했다. 좌익 단체의 풍자잡지 《신소》는 나가사키현 사세보 시의 한 청년이 ‘쇼와 "
+    "천황의 사생아’라고 주장한 기사를 전했는데 요시다 총리는 쇼와 천황을 대신해 이들을 모두 고발했다. 이와 같은 "
+    "일본 정부의 탄압에도 불구하고, 쇼와 천황은 평화주의 시위에서 자신의 권위에 대한 평화주의자들의 도전에 "
+    "직면했다. 요시다 내각이 1951년 9월 8일에 샌프란시스코 강화조약과 미일 안보 조약에 조인한 뒤 같은 해 10월에 "
+    "쇼와 천황은 교토 지역을 행차하던 중 교토 대학을 찾았다. 교토 대학에서는 요시다 내각이 조인한 두 조약을 "
+    "반대하는 시위를 열고 있었다. 시위에 참여한 학생들은 “인간선언을 한” 천황에게 ‘공개 질의서’를 냈는데 그 "
+    "내용은 “우리는 일본이 단독 강화와 재무장을 하려는 과정에서, (쇼와) 당신이 예전과 같은 전쟁 이데올로기의 지주 "
+    "구실을 하고 있다고 본다”는 것이었다. 쇼와 천황이 교토 대학에 도착했을 때 2,000여명의 학생들은 천황을 "
+    "칭송하는 기미가요 대신 《평화의 노래》를 불렀고, 신문은 이것을 ‘불경한 행동’이라고 맹비난했다. 이 항의 "
+    "집회를 주도한 8명은 제적을 당했으며 시위에 참여한 학생들은 ‘멍청한 빨갱이’라는 비난에 시달렸다. 하지만 쇼와 "
+    "천황에 대한 반감이나 무관심을 보이면서 학생들의 평화주의적 시위를 옹호하는 사람들도 많았다."
 )
 # KorQuAD 1.0 dev: a paragraph about another politician's marriage, asked about Richard Nixon's.
 HAN_MYEONG_SOOK = (
@@ -274,3 +304,143 @@ async def test_a_model_is_given_only_the_passages_that_answer_and_none_when_noth
     declined = (await fake.say("When is the all-hands meeting?", thread="t2")).reply
     assert declined is not None and not declined.answered and declined.text == prompts.DONT_KNOW
     assert openai_server.chat_requests() == [], "the model is not asked when the documents do not answer"
+
+
+# --- rule 2: how like the question the passage's closest sentence reads ------------------------
+
+@pytest.fixture(scope="module")
+def wordllama() -> WordLlamaEmbedder:
+    return WordLlamaEmbedder()
+
+
+def test_the_bundled_model_is_calibrated_and_other_models_are_not() -> None:
+    rules = AnswerabilityRules()
+    assert rules.calibration("wordllama-l2-256") is SIMILARITY_CALIBRATIONS["wordllama-l2-256"]
+    assert rules.calibration("openai-text-embedding-3-small") is None
+    # A configured neutral point calibrates the model in use, for every language.
+    configured = rules.calibrated("openai-text-embedding-3-small", 0.3)
+    assert configured.calibration("openai-text-embedding-3-small") == SimilarityCalibration(neutral=0.3)
+    assert rules.calibrated("openai-text-embedding-3-small", None) is rules
+
+
+def test_similarity_above_the_neutral_point_adds_evidence_and_below_it_takes_some_away() -> None:
+    calibration = SimilarityCalibration(neutral=0.4, neutral_korean=0.86, weight=0.75)
+    assert calibration.evidence(0.6, korean=False) == pytest.approx(0.15)
+    assert calibration.evidence(0.2, korean=False) == pytest.approx(-0.15)
+    # WordLlama's vocabulary is English: Korean sentences all read alike to it, hence a higher neutral point.
+    assert calibration.evidence(0.9, korean=True) == pytest.approx(0.03)
+    assert SimilarityCalibration(neutral=0.4).evidence(0.9, korean=True) == pytest.approx(0.375)
+
+
+class RecordingEmbedder:
+    """Vectors from a table (unknown texts are the zero vector); remembers what it was asked."""
+
+    name = "recording"
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+        self.asked: list[str] = []
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.asked.extend(texts)
+        return [self.vectors.get(t, [0.0, 0.0]) for t in texts]
+
+    async def embed_query(self, text: str) -> list[float]:
+        self.asked.append(text)
+        return self.vectors.get(text, [0.0, 0.0])
+
+
+async def test_each_passage_counts_its_sentence_most_like_the_question_read_under_its_heading() -> None:
+    question = "How do permissions work?"
+    embedder = RecordingEmbedder({
+        question: [1.0, 0.0],
+        "Permissions: Admins may add documents everywhere.": [3.0, 4.0],  # cosine 0.6, whatever its length
+        "Permissions: Everyone else adds them in their own channel.": [0.0, 1.0],
+        "The bot answers in threads.": [-1.0, 0.0],
+    })
+    permissions = passage("Admins may add documents everywhere. Everyone else adds them in their own channel.",
+                          source="handbook.md", location="§ Permissions")
+    unrelated = passage("The bot answers in threads. It has no heading.", source="readme.md")
+
+    similarity = await sentence_similarities(embedder, question, [permissions, unrelated])
+
+    assert similarity == {permissions.chunk.id: pytest.approx(0.6), unrelated.chunk.id: pytest.approx(0.0)}
+    assert "Permissions: Admins may add documents everywhere." in embedder.asked
+    assert await sentence_similarities(embedder, question, []) == {}
+
+
+async def test_a_passage_that_shares_the_words_but_reads_unlike_the_question_does_not_answer(
+    wordllama: WordLlamaEmbedder,
+) -> None:
+    # SQuAD dev, out of corpus: "rational" and "form" are there, in a sentence about a prayer book.
+    # The words alone used to pass the bar; the sentence reads nothing like a question about primes.
+    question = "Of what form are rational primes?"
+    rarity = await measured_rarity(question, {"form": 101, "rational": 1, "prim": 1}, 1226)
+    found = passage(WESLEY, coverage=0.42)
+    assert judge(question, [found], rarity=rarity, min_relevance=0.3).answers
+
+    similarity = await sentence_similarities(wordllama, question, [found])
+    judgement = judge(question, [found], rarity=rarity, min_relevance=0.3, similarity=similarity,
+                      calibration=SIMILARITY_CALIBRATIONS[wordllama.name])
+    assert not judgement.answers and judgement.reason == "too_little_evidence"
+    assert judgement.evidence[0].similarity == pytest.approx(similarity[found.chunk.id])
+
+
+async def test_a_sentence_that_reads_like_the_question_answers_where_the_words_fall_just_short(
+    wordllama: WordLlamaEmbedder,
+) -> None:
+    # KorQuAD dev, in corpus: "이 항의 집회를 주도한 8명은 제적을 당했으며" answers it; the question's other
+    # words ("사람", "연") are not in the paragraph, and the words alone fell just short of the bar.
+    question = "교토 대학에서 항의 집회를 연 것으로 제적당한 사람은 몇 명인가?"
+    frequencies = {"교토": 4, "대학": 51, "항의": 13, "집회": 7, "연": 2, "것으": 82, "제적": 14, "당한": 21,
+                   "사람": 80, "명인": 5}
+    rarity = await measured_rarity(question, frequencies, 1000)
+    found = passage(KYOTO_PROTEST, coverage=0.49)
+    assert judge(question, [found], rarity=rarity, min_relevance=0.3).reason == "too_little_evidence"
+
+    similarity = await sentence_similarities(wordllama, question, [found])
+    judgement = judge(question, [found], rarity=rarity, min_relevance=0.3, similarity=similarity,
+                      calibration=SIMILARITY_CALIBRATIONS[wordllama.name])
+    assert judgement.answers, judgement.evidence
+
+
+async def test_an_embedding_model_without_a_calibration_is_not_asked_about_sentences(
+    make_settings: Callable[..., Settings], openai_server: FakeOpenAI,
+) -> None:
+    """Its similarities have an unknown scale: it is asked about the question for retrieval only. Given a
+    neutral point (TEAMBOT_ANSWER_SIMILARITY_NEUTRAL), it is asked about the passages' sentences too."""
+    sentence = "Deploys are frozen"
+    for neutral, sentences_embedded in ((None, False), (0.0, True)):
+        settings = make_settings(openai_base_url=openai_server.base_url, openai_api_key="sk-test",
+                                 chat_model="fake-model", embedding_model="fake-embedder", model_max_retries=0,
+                                 answer_similarity_neutral=neutral)
+        async with Teambot(settings) as bot:
+            fake = FakeAdapter(bot)
+            await fake.upload("team-handbook.md", HANDBOOK)
+            openai_server.requests.clear()
+            openai_server.reply = "Deploys are frozen on Fridays after 15:00 [1]."
+            reply = (await fake.say("When is the deploy freeze?")).reply
+            assert reply is not None and reply.answered
+            embedded = [text for request in openai_server.requests if request["path"].endswith("/embeddings")
+                        for text in _inputs(request["body"])]
+            assert any(sentence in text for text in embedded) is sentences_embedded, embedded
+
+
+def _inputs(body: dict[str, object]) -> list[str]:
+    value = body.get("input")
+    return [value] if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
+
+
+# --- rule 5: a number the Korean question names ------------------------------------------------
+
+async def test_a_korean_question_about_a_year_the_documents_do_not_mention_is_declined() -> None:
+    # The work rules give 15 days "매년" (every year); they say nothing of 2019 in particular. A Korean
+    # number carries its counter ("2019년"), which alone matches any passage with a year in it.
+    corpus = [HANDBOOK_DEPLOYING, HANDBOOK_ON_CALL, ANNUAL_LEAVE, WORKING_FROM_HOME]
+    found = passage(ANNUAL_LEAVE, title="근무 규정", location="§ 근무 규정 > 연차 휴가")
+    question = "2019년 연차 휴가는 며칠이었나요?"
+    judgement = judge(question, [found], rarity=await rarity_in(question, corpus), min_relevance=0.3)
+    assert not judgement.answers and judgement.reason == "number_not_found"
+
+    question = "연차 휴가는 15일인가요?"
+    assert judge(question, [found], rarity=await rarity_in(question, corpus), min_relevance=0.3).answers
