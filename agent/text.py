@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
 index as other terms, and opening a knowledge index recomputes the terms it stored before."""
 
@@ -73,9 +73,24 @@ def _korean_stem(run: str) -> str:
     return run
 
 
+# Latin (and Greek) letters with accents, or accents alone: only text holding one is decomposed to
+# drop them, and only the accents on a Latin or Greek letter go. Cyrillic's й keeps its breve, kana
+# its dakuten, and Hangul decomposes to jamo that the recomposition restores.
+_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f\u0386-\u03ce]")
+_ACCENTS = re.compile("(?<=[a-z\u03b1-\u03c9])[\u0300-\u036f]+")
+# Letters that are not a base letter plus an accent, folded as they are usually typed without them.
+_PLAIN_LATIN = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ð": "d", "đ": "d", "ħ": "h", "ł": "l",
+                              "þ": "th", "ı": "i"})
+
+
 def normalize(text: str) -> str:
-    """NFKC and lower case: full-width forms, ligatures and case fold together."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC and case folding (full-width forms, ligatures and case fold together), then Latin accents
+    dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the reverse."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii() or not _ACCENTED.search(text):
+        return text
+    text = _ACCENTS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", text).translate(_PLAIN_LATIN)
 
 
 @lru_cache(maxsize=65536)

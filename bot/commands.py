@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+from redis.exceptions import RedisError
+
 from bot.core.errors import IngestError, PermissionDenied, StoreUnavailable
 from bot.core.ports import ReplyStream, UsageRecorder
 from bot.core.values import (
@@ -52,9 +54,12 @@ def as_typed(text: str) -> str:
 
 STORE_UNAVAILABLE = "the document store is unavailable right now"
 
-Failure = Literal["not_found", "denied", "unavailable", "internal"]
+Failure = Literal["not_found", "denied", "conflict", "unavailable", "internal"]
 """Why a command did not do what was asked, for surfaces that answer with a status (the HTTP API):
-the request named no single document there, the sender may not, a store is down, or our own bug."""
+the request named no single document (or answer) there, the sender may not, it was done already
+(a second vote), a store is down, or our own bug."""
+NO_SUCH_ANSWER = "no answer with this id here (never given in this channel, or too old to rate)"
+ALREADY_VOTED = "this user already rated this answer"
 
 
 def failure_reason(error: BaseException) -> str:
@@ -133,6 +138,15 @@ class Deletion:
         if self.document is not None:
             return f"Deleted {escape(self.document.source)} ({self.document.chunk_count} chunks)."
         return f"Could not delete: {escape(self.error or '')}."
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """The vote `rate_answer` stored, or the one-line reason it did not."""
+
+    vote: Vote | None = None
+    error: str | None = None
+    failure: Failure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +289,33 @@ class Commands:
         except Exception as exc:  # noqa: BLE001 - a reason is optional; _log_failure logs the trace
             self._log_failure("storing a feedback reason failed", exc)
             return None
+
+    async def rate_answer(self, *, scope: Scope, user: str, answer_id: str, helpful: bool,
+                          reason: Reason | None = None) -> Rating:
+        """A 👍/👎 (with its reason) from an integration on the answer `answer_id` given in `scope`: stored with the
+        answer and counted, once per person (a second vote changes nothing: "conflict").
+
+        An answer of another channel, workspace or platform is "not_found" exactly like one never given
+        or too old to rate, so a caller learns nothing about answers outside the scope it names.
+        """
+        if self.feedback is None:
+            return Rating(error="votes are not kept here", failure="unavailable")
+        try:
+            answer = await self.feedback.answer_in(scope, answer_id)
+            if answer is None:
+                return Rating(error=NO_SUCH_ANSWER, failure="not_found")
+            vote = await self.feedback.first_vote(answer, user=user, helpful=helpful, reason=reason)
+        except (RedisError, OSError) as exc:
+            self._log_failure("storing a vote failed", exc)
+            return Rating(error="votes can't be stored right now; try again", failure="unavailable")
+        if vote is None:
+            return Rating(error=ALREADY_VOTED, failure="conflict")
+        if self.usage is not None:
+            try:  # the vote is stored: the daily count missing it is no reason to say it failed
+                await self.usage.record_feedback(platform=scope.platform, helpful=helpful, workspace=scope.workspace)
+            except (RedisError, OSError) as exc:
+                self._log_failure("counting a vote failed", exc)
+        return Rating(vote=vote)
 
     async def feedback_votes(self, *, days: int, platform: str | None = None, workspace: str | None = None,
                              helpful: bool | None = None) -> list[Vote]:

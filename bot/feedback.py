@@ -12,6 +12,8 @@ or a listing reads whole days of one workspace only.
     await feedback.record_answer(message, reply)                 # the dispatcher, before showing it
     vote = await feedback.record_vote(platform=..., workspace=..., user=..., answer_id=..., helpful=False)
     await feedback.set_reason(platform=..., workspace=..., user=..., answer_id=..., reason="outdated")
+    answer = await feedback.answer_in(scope, answer_id)          # the HTTP API: one vote per person, with its reason
+    vote = await feedback.first_vote(answer, user=..., helpful=False, reason="outdated")
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from bot.core.values import IncomingMessage, Reply, Visibility
+from bot.core.values import IncomingMessage, Reply, Scope, Visibility
 from bot.usage import UsageScope, pseudonym, workspace_digest
 
 if TYPE_CHECKING:
@@ -229,6 +231,27 @@ class RedisFeedback:
         if answer is None or (answer.platform, answer.workspace) != (platform, workspace):
             return None
         return answer
+
+    async def answer_in(self, scope: Scope, answer_id: str) -> RatedAnswer | None:
+        """The answer kept under `answer_id` if it was given in `scope` (platform, workspace and channel), else
+        None: one asked elsewhere reads exactly like one never kept."""
+        answer = await self.answer(answer_id)
+        if answer is None or (answer.platform, answer.workspace, answer.channel) != (
+                scope.platform, scope.workspace, scope.channel):
+            return None
+        return answer
+
+    async def first_vote(self, answer: RatedAnswer, *, user: str, helpful: bool,
+                         reason: Reason | None = None) -> Vote | None:
+        """Store `user`'s vote (and its reason) on `answer`, a user of its platform, unless they already voted on
+        it: None then, and their earlier vote stays as it was."""
+        vote = Vote(answer=answer, voter=pseudonym(answer.platform, user), helpful=helpful, at=self._clock(),
+                    reason=reason)
+        # HSETNX: of two votes of one person at once, exactly one is stored.
+        if not await self._client.hsetnx(self._votes_key(answer.answer_id), vote.voter, vote.to_json()):
+            return None
+        await self._store(vote, index=True)
+        return vote
 
     async def record_vote(self, *, platform: str, workspace: str, user: str, answer_id: str, helpful: bool,
                           link: str | None = None) -> Vote | None:

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     http_host: str = Field("0.0.0.0", validation_alias=_env("TEAMBOT_HTTP_HOST"))
     http_port: int = Field(3000, ge=1, le=65535, validation_alias=_env("TEAMBOT_HTTP_PORT", "PORT"))
     shutdown_grace_s: float = Field(30.0, ge=0, validation_alias=_env("TEAMBOT_SHUTDOWN_GRACE"))
+    readiness_cache_s: float = Field(
+        2.0, ge=0, le=60, validation_alias=_env("TEAMBOT_READINESS_CACHE"),
+        description="Seconds a /readyz result is reused, so a flood of probes pings the dependencies once.",
+    )
     api_token: SecretStr | None = Field(
         None, validation_alias=_env("TEAMBOT_API_TOKEN"),
         description="Bearer token of the HTTP API under /api/v1; unset = the API is disabled.",

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
+
 from adapters.base import CollectingStream
 from adapters.fake.adapter import FakeAdapter
 from bot.app import Teambot
@@ -20,7 +22,7 @@ from bot.settings import Settings
 from bot.usage import pseudonym
 from tests.support.cli import cli_env, run_cli
 from tests.support.documents import DEPLOY_GUIDE
-from tests.support.web_app import web_app_client
+from tests.support.web_app import upload_form, web_app_client
 
 TOKEN = "api-test-token"
 QUESTION = "What is the default port of the web console?"
@@ -144,3 +146,61 @@ async def test_an_answer_given_while_redis_is_down_still_has_its_buttons(
                                                           answer_id=after.answer_id, helpful=False) is not None
     finally:
         await redis_server.stop()
+
+
+async def test_an_api_answer_is_rated_through_the_api_in_its_own_channel_only(
+        make_settings: Callable[..., Settings]) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    here = {"workspace": "W1", "channel": "ops"}
+    async with Teambot(make_settings(api_token=TOKEN)) as teambot, web_app_client(teambot) as client:
+        uploaded = await client.post("/api/v1/documents", headers=auth, data=upload_form(("guide.md", DEPLOY_GUIDE),
+                                                                                            **here))
+        assert uploaded.status == 200
+        answered = await client.post("/api/v1/ask", headers=auth, json={"question": QUESTION, **here})
+        answer_id = (await answered.json())["answer_id"]
+        streamed = await client.post("/api/v1/ask", headers=auth, json={"question": QUESTION, "stream": True, **here})
+        final = (await streamed.text()).rsplit("event: reply\ndata: ", 1)[1]
+        streamed_id = json.loads(final)["answer_id"]
+        assert answer_id and streamed_id and answer_id != streamed_id, "each answer carries its own id"
+
+        async def vote(answer: str, body: object, **where: str) -> aiohttp.ClientResponse:
+            return await client.post(f"/api/v1/answers/{answer}/feedback", params=where or here, headers=auth,
+                                     data=body if isinstance(body, bytes) else json.dumps(body).encode())
+
+        async def error(response: aiohttp.ClientResponse, status: int) -> str:
+            assert response.status == status, await response.text()
+            [line] = (await response.json())["error"].splitlines()
+            return line
+
+        down = await vote(answer_id, {"vote": "down", "reason": "outdated", "user": "ci"})
+        assert down.status == 200, await down.text()
+        stored = await down.json()
+        assert (stored["rating"], stored["reason"], stored["answer"]["id"]) == ("not_helpful", "outdated", answer_id)
+        assert stored["voter"] == pseudonym("api", "ci") and stored["answer"]["question"] == QUESTION
+        assert (await vote(streamed_id, {"vote": "up"})).status == 200
+
+        # One vote per person: a second one (even the other way) changes nothing.
+        assert "already rated" in await error(await vote(answer_id, {"vote": "up", "user": "ci"}), 409)
+
+        # Another channel, workspace or platform sees no such answer, exactly as for one never given.
+        unknown = await error(await vote("0" * 20, {"vote": "down"}), 404)
+        for elsewhere in ({"workspace": "W1", "channel": "board"}, {"workspace": "W2", "channel": "ops"},
+                          {**here, "platform": "slack"}):
+            assert await error(await vote(answer_id, {"vote": "down"}, **elsewhere), 404) == unknown
+
+        for malformed in (b"not json", b"[]", {}, {"vote": "sideways"}, {"vote": True},
+                          {"vote": "up", "reason": "outdated"}, {"vote": "down", "reason": "rude"},
+                          {"vote": "down", "comment": "x"}, {"vote": "down", "user": "a:b"}):
+            await error(await vote(answer_id, malformed), 400)
+        await error(await vote("a:b", {"vote": "down"}), 400)
+        await error(await vote(answer_id, b'{"vote": "down", "user": "' + b"x" * 5000 + b'"}'), 413)
+        await error(await client.post(f"/api/v1/answers/{answer_id}/feedback", params=here,
+                                      json={"vote": "down"}), 401)
+
+        listed = await client.get("/api/v1/feedback", headers=auth)
+        assert sorted((v["answer"]["id"], v["rating"], v.get("reason")) for v in (await listed.json())["votes"]) \
+            == sorted([(answer_id, "not_helpful", "outdated"), (streamed_id, "helpful", None)]), \
+            "the two votes, as first stored; nothing refused left a trace"
+        today = datetime.now(UTC).astimezone(teambot.usage.tz).date().isoformat()
+        totals = await teambot.usage.day_totals(today)
+        assert (totals.get("helpful"), totals.get("not_helpful")) == (1, 1), "each vote counted once"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.fake.adapter import FakeAdapter
+from adapters.http.health import SharedReadiness, register_health
 from bot.app import Teambot
 from bot.observability import configure_logging
 from bot.redis_server import EmbeddedRedis
@@ -52,6 +56,76 @@ async def test_readyz_reports_a_stopped_redis(make_settings: Callable[..., Setti
                 assert body["checks"]["redis"].startswith("unavailable")
                 assert body["checks"]["chroma"] == "ok"
                 assert body["checks"]["model"] == "not configured (extractive answers)"
+
+
+class GatedCheck:
+    """A readiness check that counts its runs and, while `gate` is closed, waits for it to open."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.state = "ok"
+
+    async def __call__(self) -> dict[str, str]:
+        self.runs += 1
+        self.started.set()
+        await self.gate.wait()
+        return {"redis": self.state}
+
+
+async def test_readiness_callers_share_the_check_in_flight_and_one_leaving_does_not_cancel_it() -> None:
+    check = GatedCheck()
+    readiness = SharedReadiness(check, ttl_s=0, clock=lambda: 100.0)  # no reuse: only the sharing counts
+    waiting = [asyncio.create_task(readiness()) for _ in range(10)]
+    await check.started.wait()  # every caller has run up to its wait by then (they were scheduled first)
+    assert not any(task.done() for task in waiting)
+    waiting[0].cancel()  # a prober hangs up mid-check
+    await asyncio.sleep(0)
+    check.gate.set()
+    results = await asyncio.gather(*waiting[1:])
+    assert results == [{"redis": "ok"}] * 9 and waiting[0].cancelled()
+    assert check.runs == 1, "ten callers at once, one check"
+    assert await readiness() == {"redis": "ok"} and check.runs == 2, "with no reuse, the next caller checks again"
+
+
+async def test_a_flood_of_readyz_probes_pings_once_per_cache_period() -> None:
+    now = [1000.0]
+    check = GatedCheck()
+    check.gate.set()
+    app = web.Application()
+    register_health(app, readiness=SharedReadiness(check, ttl_s=2.0, clock=lambda: now[0]), metrics=lambda: b"")
+    async with TestClient(TestServer(app)) as client:
+        statuses = [r.status for r in await asyncio.gather(*(client.get("/readyz") for _ in range(25)))]
+        assert statuses == [200] * 25 and check.runs == 1
+        now[0] += 1.9
+        assert (await client.get("/readyz")).status == 200 and check.runs == 1, "reused within 2 s"
+        check.state = "unavailable (ConnectionError)"
+        now[0] += 0.2
+        down = await client.get("/readyz")
+        assert down.status == 503 and check.runs == 2, "checked again once the result is 2 s old"
+        assert (await down.json())["checks"] == {"redis": "unavailable (ConnectionError)"}
+        for _ in range(5):
+            assert (await client.get("/readyz")).status == 503
+        assert check.runs == 2, "a failing result is reused too: an outage is no reason to ping harder"
+
+
+async def test_the_served_readyz_shares_its_pings(make_settings: Callable[..., Settings],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Teambot(make_settings(readiness_cache_s=60)) as teambot:
+        pings = 0
+        ping = teambot.redis.ping
+
+        async def counted_ping() -> object:
+            nonlocal pings
+            pings += 1
+            return await ping()
+
+        monkeypatch.setattr(teambot.redis, "ping", counted_ping)
+        async with web_app_client(teambot) as client:
+            responses = await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+            assert [r.status for r in responses] == [200] * 20
+            assert pings == 1, "twenty probes, one Redis ping"
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ when a request fails validation. The API goes through the command service like e
 answers are scoped as in chat, documents are listed, deleted and ingested by `bot.commands`.
 
 The token is an integration's credential, trusted like an admin: it may ask, upload and delete in
-any workspace and channel it names, including the workspace-wide scope (`channel: "*"`), and list
-the votes on answers (`GET /api/v1/feedback`).
+any workspace and channel it names, including the workspace-wide scope (`channel: "*"`), list
+the votes on answers (`GET /api/v1/feedback`), and rate an answer given in the channel it names
+(`POST /api/v1/answers/{id}/feedback`; an answer of another channel is not found).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
 from adapters.base import CollectingStream
 from adapters.http import models, translate
 from adapters.http.errors import ApiError, error_response, json_response
-from adapters.http.health import MetricsText, Readiness, register_health
+from adapters.http.health import MetricsText, Readiness, SharedReadiness, register_health
 from adapters.http.multipart import FileLimit, read_form, remove_files
 from adapters.http.openapi import OPERATIONS, openapi_document
 from adapters.http.sse import SseReplyStream
@@ -51,15 +53,19 @@ MAX_BODY_BYTES = 1024 * 1024
 the others read with their own smaller bounds); it guards any route added later."""
 MAX_ASK_BODY_BYTES = 64 * 1024
 """An ask body: a question of at most 8000 characters (6 bytes each, JSON-escaped) and a few short names."""
+MAX_VOTE_BODY_BYTES = 4 * 1024
+"""A vote body: a vote, a reason and a user name."""
 SPOOL_DIRECTORY = "uploads-in-progress"
 """Under the data dir: uploaded files while their request is handled (removed when it ends)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Body = TypeVar("Body", bound=BaseModel)
 
 _DOCUMENT_ID = TypeAdapter(models.DocumentId)
 _THREAD_ID = TypeAdapter(models.ThreadId)
+_ANSWER_ID = TypeAdapter(models.AnswerId)
 # How a command's failure reads over HTTP: the request named nothing there, may not, or a store (or we) failed.
-_FAILURE_STATUS = {"not_found": 404, "denied": 403, "unavailable": 503, "internal": 500}
+_FAILURE_STATUS = {"not_found": 404, "denied": 403, "conflict": 409, "unavailable": 503, "internal": 500}
 
 
 def _query(request: web.Request) -> models.ScopeQuery:
@@ -125,21 +131,23 @@ class HttpApi:
         guarded_handler.__doc__ = handler.__doc__
         return guarded_handler
 
-    # --- ask ---
-
-    async def _ask_request(self, request: web.Request) -> models.AskRequest:
+    @staticmethod
+    async def _json_body(request: web.Request, model: type[Body], *, limit: int) -> Body:
+        """The request's JSON body, read within `limit` bytes and validated as `model`."""
         try:
-            raw = await read_body(request, limit=MAX_ASK_BODY_BYTES)
+            raw = await read_body(request, limit=limit)
         except BodyTooLarge as exc:
             raise ApiError(413, str(exc)) from None
         try:
-            return models.AskRequest.model_validate_json(raw)
+            return model.model_validate_json(raw)
         except ValidationError as exc:
             raise ApiError(400, models.one_line(exc)) from None
 
+    # --- ask ---
+
     async def ask(self, request: web.Request) -> web.StreamResponse:
         """Answer a question in a channel (JSON, or Server-Sent Events when streaming)."""
-        ask = await self._ask_request(request)
+        ask = await self._json_body(request, models.AskRequest, limit=MAX_ASK_BODY_BYTES)
         # A new conversation gets a fresh thread id; the client sends it back to follow up.
         thread = ask.thread or translate.new_thread()
         message = translate.ask_message(ask, thread=thread)
@@ -270,6 +278,20 @@ class HttpApi:
                                                         workspace=query.workspace, helpful=helpful)
         return json_response(models.FeedbackList(votes=[translate.feedback_vote(vote) for vote in votes]))
 
+    async def rate_answer(self, request: web.Request) -> web.Response:
+        """A 👍/👎 on an answer given in the channel the query names, once per person (as chat's buttons)."""
+        place = _query(request)
+        answer_id = _path_value(request, _ANSWER_ID)
+        vote = await self._json_body(request, models.VoteRequest, limit=MAX_VOTE_BODY_BYTES)
+        if vote.reason is not None and vote.vote == "up":
+            raise ApiError(400, "'reason' goes with a 'down' vote only")
+        rating = await self.core.commands.rate_answer(scope=translate.scope_of(place), user=vote.user,
+                                                      answer_id=answer_id, helpful=vote.vote == "up",
+                                                      reason=vote.reason)
+        if rating.vote is None:
+            raise ApiError(_FAILURE_STATUS[rating.failure or "internal"], rating.error or "not stored")
+        return json_response(translate.feedback_vote(rating.vote))
+
     # --- the description ---
 
     async def openapi(self, _: web.Request) -> web.Response:
@@ -289,8 +311,11 @@ def register_api(app: web.Application, core: BotCore) -> HttpApi:
 
 
 def create_web_app(core: BotCore, *, readiness: Readiness, metrics: MetricsText) -> web.Application:
-    """The shared aiohttp application: health, readiness, metrics and `/api/v1` (platforms add theirs)."""
+    """The shared aiohttp application: health, readiness, metrics and `/api/v1` (platforms add theirs).
+
+    `/readyz` runs `readiness` one check at a time, its result reused for `TEAMBOT_READINESS_CACHE` seconds."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    register_health(app, readiness=readiness, metrics=metrics)
+    register_health(app, readiness=SharedReadiness(readiness, ttl_s=core.settings.readiness_cache_s),
+                    metrics=metrics)
     register_api(app, core)
     return app

@@ -1,11 +1,14 @@
 """`/healthz`, `/readyz` and `/metrics`, for orchestrators and Prometheus.
 
 The checks and the metrics are the core's (`bot.observability`); the wiring hands them in, so
-this module knows only how to serve them.
+this module knows only how to serve them. `/readyz` needs no credential, so its checks are shared
+(`SharedReadiness`): one at a time, each result reused for a moment, whoever asks and however often.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -19,6 +22,40 @@ MetricsText = Callable[[], bytes]
 
 def is_ready(checks: dict[str, str]) -> bool:
     return all(state == "ok" or state.startswith("not configured") for state in checks.values())
+
+
+class SharedReadiness:
+    """A `Readiness` that runs at most one check at a time and reuses its result for `ttl_s` seconds.
+
+    Callers arriving while a check runs wait for that check instead of starting their own; a result
+    (ready or not) answers every caller until `ttl_s` seconds after it came in (`clock` seconds). So a
+    flood of unauthenticated `/readyz` probes costs one round of pings per `ttl_s`, not one per probe.
+    """
+
+    def __init__(self, check: Readiness, *, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._check = check
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._result: dict[str, str] | None = None
+        self._checked_at = 0.0
+        self._running: asyncio.Task[dict[str, str]] | None = None
+
+    async def __call__(self) -> dict[str, str]:
+        """Each dependency's state, from the last check if it is recent enough, else from a (shared) new one."""
+        if self._result is not None and self._clock() - self._checked_at < self._ttl_s:
+            return dict(self._result)
+        if self._running is None:
+            self._running = asyncio.create_task(self._run(), name="readiness-check")
+        # Shielded: a prober hanging up must not cancel the check the others are waiting for.
+        return dict(await asyncio.shield(self._running))
+
+    async def _run(self) -> dict[str, str]:
+        try:
+            result = await self._check()
+            self._result, self._checked_at = result, self._clock()
+            return result
+        finally:
+            self._running = None
 
 
 def register_health(app: web.Application, *, readiness: Readiness, metrics: MetricsText) -> None:

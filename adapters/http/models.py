@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from bot.core.labels import MAX_NAME_CHARS
 from bot.core.links import MAX_URL_CHARS, safe_url
 from bot.core.values import Attachment
+from bot.feedback import Reason
 
 DEFAULT_PLATFORM = "api"
 DEFAULT_USER = "api"
@@ -43,8 +44,10 @@ MAX_FILENAME_CHARS = MAX_NAME_CHARS
 _INVISIBLE = r"\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 NAME_PATTERN = rf"^[^:\s{_INVISIBLE}]+$"
 THREAD_PATTERN = rf"^[^\s{_INVISIBLE}]+$"
+ANSWER_ID_PATTERN = r"^[0-9A-Za-z]+$"
 _PATTERN_RULES = {NAME_PATTERN: "may not contain ':', spaces or control characters",
-                  THREAD_PATTERN: "may not contain spaces or control characters"}
+                  THREAD_PATTERN: "may not contain spaces or control characters",
+                  ANSWER_ID_PATTERN: "is not an answer id (letters and digits)"}
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NAME_PATTERN)]
 Channel = Annotated[Name, Field(description="Channel id; `*` is the workspace-wide scope.")]
@@ -53,6 +56,8 @@ Platform = Annotated[Name, Field(
 ThreadId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=THREAD_PATTERN)]
 DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 """A document's id, or its file name (which may be as long as any stored name)."""
+AnswerId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ANSWER_ID_PATTERN)]
+"""An answer's `answer_id`, as `POST /ask` returned it."""
 Timestamp = Annotated[datetime, PlainSerializer(lambda moment: moment.isoformat(), return_type=str)]
 """A UTC time, written as `datetime.isoformat()` gives it (`...+00:00`)."""
 
@@ -93,6 +98,16 @@ class AskRequest(_Request):
     user: Annotated[Name, Field(description="Who asks, for usage statistics.")] = DEFAULT_USER
     stream: Annotated[bool, Field(
         description="Answer as Server-Sent Events (same as `Accept: text/event-stream`).")] = False
+
+
+class VoteRequest(_Request):
+    """A 👍 (`up`) or 👎 (`down`) on an answer, as the chat platforms' buttons give it."""
+
+    vote: Literal["up", "down"]
+    reason: Annotated[Reason | None, Field(
+        description="What was wrong, with a `down` vote only (the choices chat offers after a 👎).")] = None
+    user: Annotated[Name, Field(
+        description="Who votes: one vote per person per answer; kept as a pseudonym.")] = DEFAULT_USER
 
 
 class ScopeQuery(_Request):
@@ -187,6 +202,8 @@ class AskResponse(_Response):
     mode: Literal["llm", "extractive", "none"]
     history_available: Annotated[bool, Field(
         description="False when thread history could not be read (Redis down).")]
+    answer_id: Annotated[str | None, Field(description=(
+        "Rate the answer with `POST /api/v1/answers/{answer_id}/feedback` (in the channel it was asked in)."))] = None
 
 
 class Document(_Response):
@@ -267,7 +284,7 @@ class RatedAnswer(_Response):
 
 class FeedbackVote(_Response):
     rating: Literal["helpful", "not_helpful"]
-    reason: Annotated[Literal["outdated", "wrong_document", "missing", "other"] | None, Field(
+    reason: Annotated[Reason | None, Field(
         description="What was wrong, as the voter picked it after a 👎 (optional).")] = None
     voter: Annotated[str, Field(description="A pseudonym (a hash), as in all usage data.")]
     voted_at: Timestamp

@@ -132,6 +132,22 @@ OPERATIONS: tuple[Operation, ...] = (
         responses={200: Response("The votes.", models.FeedbackList), **_COMMON_ERRORS},
     ),
     Operation(
+        "post", f"{PREFIX}/answers/{{id}}/feedback", "rateAnswer", "rate_answer",
+        summary="Rate an answer 👍 (`up`) or 👎 (`down`, optionally with what was wrong), as chat's buttons do.",
+        description="`id` is the `answer_id` `POST /ask` returned; the query names the channel it was asked in. "
+                    "The vote is stored with the answer (the voter as a pseudonym) and counted in the usage "
+                    "reports, once per person: a second vote changes nothing (409). An answer asked in another "
+                    "channel is not found here, like one never given or too old to rate.",
+        query=models.ScopeQuery, path_parameters={"id": models.AnswerId}, body=models.VoteRequest,
+        responses={
+            200: Response("The stored vote, with the answer it rates.", models.FeedbackVote),
+            **_COMMON_ERRORS,
+            404: Response("No such answer in this channel (or too old to rate).", models.Error),
+            409: Response("This user already rated this answer; nothing changed.", models.Error),
+            413: Response("The body is over 4 KiB.", models.Error),
+        },
+    ),
+    Operation(
         "get", f"{PREFIX}/openapi.json", "openapi", "openapi",
         summary="This description (no token needed).", public=True,
         responses={200: Response("OpenAPI 3.1 document.",

@@ -73,6 +73,7 @@ def answer(reply: Reply, *, thread: str) -> models.AskResponse:
         citations=[_citation(citation) for citation in reply.citations],
         consulted=[_citation(citation) for citation in reply.consulted_only],
         thread=thread, answered=reply.answered, mode=mode, history_available=reply.history_available,
+        answer_id=reply.answer_id,
     )
 
 

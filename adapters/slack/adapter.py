@@ -348,15 +348,23 @@ class SlackAdapter(Adapter):
     async def _read_thread(self, channel: str, thread_ts: str, *, bot_user_id: str | None,
                            before_ts: str | None = None) -> tuple[ThreadMessage, ...]:
         """The thread's messages (adapters/slack/threads.py), or none when Slack would not say in time."""
+        said, _ = await self._read_thread_or_why(channel, thread_ts, bot_user_id=bot_user_id, before_ts=before_ts)
+        return said
+
+    async def _read_thread_or_why(self, channel: str, thread_ts: str, *, bot_user_id: str | None,
+                                  before_ts: str | None = None) -> tuple[tuple[ThreadMessage, ...], str | None]:
+        """The thread's messages, and when Slack refused them, its error code (`not_in_channel`, ...)."""
         try:
             async with asyncio.timeout(threads.READ_TIMEOUT_S):
                 return await threads.read_thread(self.client, channel=channel, thread_ts=thread_ts,
-                                                 bot_user_id=bot_user_id, before_ts=before_ts)
+                                                 bot_user_id=bot_user_id, before_ts=before_ts), None
         except SlackApiError as exc:  # missing_scope, not_in_channel, ratelimited past the retries...
-            log.warning("could not read the thread", extra={"error": exc.response.get("error")})
+            error = exc.response.get("error")
+            log.warning("could not read the thread", extra={"error": error})
+            return (), str(error) if error else None
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("could not read the thread", extra={"error": type(exc).__name__})
-        return ()
+        return (), None
 
     async def on_message_shortcut(self, *, body: dict[str, Any], bot_user_id: str | None) -> None:
         """A message shortcut: "Summarize this thread" answers in the thread, "Save to knowledge" stores it."""
@@ -366,10 +374,12 @@ class SlackAdapter(Adapter):
         if shortcut.callback_id == threads.SAVE_CALLBACK_ID:
             await self._save_thread(shortcut, bot_user_id=bot_user_id)
         elif shortcut.callback_id == threads.SUMMARIZE_CALLBACK_ID:
-            said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+            said, error = await self._read_thread_or_why(shortcut.channel, shortcut.thread_ts,
+                                                         bot_user_id=bot_user_id)
             if not said:
-                await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
-                                      text="I couldn't read anything to summarize in this thread.")
+                why = threads.unreadable_reason(error, shortcut=shortcut)
+                await self._tell_shortcut_user(shortcut, f"I can't summarize this thread: {why}." if why
+                                               else "I couldn't read anything to summarize in this thread.")
                 return
             message = shortcut.message(said)
             await self.answer(message, self._reply_stream(message), summary=True)
@@ -378,13 +388,13 @@ class SlackAdapter(Adapter):
         message = shortcut.message()
         refusal = self.teambot.commands.upload_refusal(scope=upload_scope(message), actor=message.actor)
         if refusal is not None:  # refused before the thread is even read
-            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
-                                  text=f"Can't save this thread: {escape(refusal)}.")
+            await self._tell_shortcut_user(shortcut, f"Can't save this thread: {escape(refusal)}.")
             return
-        said = await self._read_thread(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
+        said, error = await self._read_thread_or_why(shortcut.channel, shortcut.thread_ts, bot_user_id=bot_user_id)
         if not said:
-            await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
-                                  text="I couldn't read this thread from Slack, so nothing was saved.")
+            why = threads.unreadable_reason(error, shortcut=shortcut)
+            await self._tell_shortcut_user(shortcut, f"Nothing was saved: {why}." if why
+                                           else "I couldn't read this thread from Slack, so nothing was saved.")
             return
         permalink: str | None = None
         try:
@@ -395,9 +405,27 @@ class SlackAdapter(Adapter):
         outcome = await self.teambot.commands.save_thread(replace(message, thread_messages=said),
                                                           permalink=permalink, place=shortcut.place)
         where = "the whole workspace's" if upload_scope(message).channel == "*" else "this channel's"
-        await self._ephemeral(channel=shortcut.channel, user=shortcut.user,
-                              text=f"Saved to {where} knowledge:\n{outcome.line(escape)}" if outcome.result
-                              else f"Could not save this thread:\n{outcome.line(escape)}")
+        await self._tell_shortcut_user(shortcut, f"Saved to {where} knowledge:\n{outcome.line(escape)}"
+                                       if outcome.result else f"Could not save this thread:\n{outcome.line(escape)}")
+
+    async def _tell_shortcut_user(self, shortcut: threads.MessageShortcut, text: str) -> None:
+        """Tell whoever used `shortcut`, and only them: `chat.postEphemeral`, or where the bot may not post (a
+        channel it is not in) the shortcut's `response_url`, which Slack takes wherever the shortcut was used."""
+        try:
+            await self.client.chat_postEphemeral(channel=shortcut.channel, user=shortcut.user, text=text)
+            return
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+        url = shortcut.response_url
+        if url and urlsplit(url).hostname in self._response_hosts:
+            try:
+                sent = await AsyncWebhookClient(url, timeout=10).send(text=text, response_type="ephemeral")
+                if sent.status_code == 200:
+                    return
+                error = f"{error}, then {sent.status_code} {sent.body}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = f"{error}, then {type(exc).__name__}"
+        log.warning("could not tell the shortcut's user: %s", error)
 
     # --- files ------------------------------------------------------------------------------
 

@@ -133,6 +133,8 @@ class MessageShortcut:
     message_ts: str
     thread_ts: str
     """The thread's root: the message's `thread_ts`, or the message itself when it starts no thread yet."""
+    response_url: str | None = None
+    """Where Slack takes replies to the shortcut for 30 minutes, even in a channel the bot is not in."""
 
     def message(self, thread_messages: tuple[ThreadMessage, ...] = ()) -> IncomingMessage:
         """The shortcut as a message of its user in the thread (what the command service takes)."""
@@ -162,4 +164,21 @@ def shortcut_from(body: Mapping[str, Any]) -> MessageShortcut | None:
     return MessageShortcut(callback_id=str(body.get("callback_id") or ""), workspace=translate.workspace_of(body),
                            channel=str(channel["id"]), channel_name=str(channel.get("name") or ""),
                            user=str(user.get("id") or ""), message_ts=message_ts,
-                           thread_ts=str(message.get("thread_ts") or message_ts))
+                           thread_ts=str(message.get("thread_ts") or message_ts),
+                           response_url=body["response_url"] if isinstance(body.get("response_url"), str) else None)
+
+
+_OUTSIDE_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
+"""What Slack answers the bot about a conversation it is not a member of (public, or private and hidden)."""
+
+
+def unreadable_reason(error: str | None, *, shortcut: MessageShortcut) -> str | None:
+    """Why the thread a shortcut was used on could not be read, in words its user can act on; None when
+    Slack said nothing telling (a timeout, an outage, an empty thread)."""
+    if error in _OUTSIDE_CHANNEL:
+        if shortcut.message().is_dm or shortcut.channel_name.startswith("mpdm-"):  # no one can invite me there
+            return "I can't read direct messages I'm not part of"
+        return "I'm not in this channel, so I can't read it (invite me with `/invite @teambot`, then try again)"
+    if error == "missing_scope":
+        return "I'm not allowed to read this kind of conversation (a Slack admin can grant the permission)"
+    return None

@@ -135,6 +135,9 @@ async def test_slash_upload_then_ask(discord_bot: DiscordHarness) -> None:
     listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
     [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
     assert documents.startswith("guide.md · 2 chunks")
+    # As on Slack, the listing is for the one who asked: the channel is not filled with document lists.
+    [deferred] = discord.responses_to(listing)
+    assert (deferred.json.get("data") or {}).get("flags", 0) & 64, "ephemeral"
 
     delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                          "options": [{"name": "document", "type": 3, "value": "guide.md"}]}])

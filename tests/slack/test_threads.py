@@ -245,6 +245,43 @@ async def test_save_to_knowledge_is_refused_to_who_may_not_upload(
         assert await slack.teambot.knowledge.list_documents([Scope("slack", TEAM_ID, "C1")]) == []
 
 
+async def shortcut_answer(slack: SlackHarness, name: str, **changes: Any) -> str:
+    """Use the message shortcut of captured payload `name` (with `changes`); the one line its user was told
+    through the shortcut's `response_url`, ephemeral, once nothing could be posted in the channel."""
+    body = {**payload(name), "response_url": slack.fake.response_url(f"T1/{name}"), **changes}
+    await slack.interaction(body)
+    await slack.adapter.idle()
+    [told] = slack.fake.of("response_url")
+    slack.fake.calls.clear()
+    assert told.params["response_type"] == "ephemeral" and not told.params.get("replace_original")
+    [line] = told.params["text"].splitlines()
+    return line
+
+
+async def test_shortcuts_where_the_bot_is_not_a_member_tell_their_user_why(extractive_slack: SlackHarness) -> None:
+    slack = extractive_slack
+    root = slack.fake.add_thread("C1", FREEZE_THREAD)
+    for refusal in ("not_in_channel", "channel_not_found"):  # a public channel, a private one
+        slack.fake.not_joined["C1"] = refusal
+        told = await shortcut_answer(slack, "message_action_summarize")
+        assert told.startswith("I can't summarize this thread: I'm not in this channel") and "/invite" in told
+        told = await shortcut_answer(slack, "message_action_save")
+        assert told.startswith("Nothing was saved: I'm not in this channel") and "/invite" in told
+    assert await slack.teambot.knowledge.list_documents([Scope("slack", TEAM_ID, "C1")]) == []
+
+    slack.fake.threads[("D9", root)] = slack.fake.threads[("C1", root)]
+    slack.fake.not_joined["D9"] = "channel_not_found"
+    told = await shortcut_answer(slack, "message_action_summarize", channel={"id": "D9", "name": "directmessage"})
+    assert told == "I can't summarize this thread: I can't read direct messages I'm not part of."
+
+    # Where the bot is a member, its user is told in the channel as before, and the response_url is left alone.
+    del slack.fake.not_joined["C1"]
+    await slack.interaction({**payload("message_action_save"), "response_url": slack.fake.response_url("T1/ok")})
+    await slack.adapter.idle()
+    [told_here] = slack.fake.of("chat.postEphemeral")
+    assert "Saved to this channel's knowledge" in told_here.params["text"] and not slack.fake.of("response_url")
+
+
 async def test_a_summary_whose_model_is_down_quotes_the_thread_and_says_why(
         slack: SlackHarness, openai_server: FakeOpenAI) -> None:
     slack.fake.add_thread("C1", FREEZE_THREAD)

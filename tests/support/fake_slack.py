@@ -4,6 +4,10 @@ Point the bot's `SLACK_API_URL` at `api_url`. Behaviour is set per test:
 files it serves (`add_file`), methods answering 429 (`rate_limit`) or an
 error (`errors`). `wait_for` polls the recorded calls.
 
+Channels the bot is not a member of (`not_joined`) refuse it as Slack does: reading and posting there answer
+`not_in_channel` (public) or `channel_not_found` (private). A `response_url` (`response_url(name)`) takes
+JSON messages as Slack's do, anywhere: `text` or `blocks` required (`no_text`), five uses (`used_url`).
+
 Threads (`add_thread`) are read with `conversations.replies` as Slack serves them: oldest first, the root
 included, `latest`/`oldest`/`inclusive` bounds, `limit` pages with a `next_cursor`; the bot's own replies
 join them. `chat.getPermalink` links any message.
@@ -61,6 +65,9 @@ class FakeSlack:
     """Method -> Slack error code to answer with (`ok: false`)."""
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Channel id -> the channel object `conversations.info` answers (otherwise `channel_not_found`)."""
+    not_joined: dict[str, str] = field(default_factory=dict)
+    """Channel id -> what Slack answers the bot there, not being a member: `not_in_channel` (a public channel)
+    or `channel_not_found` (a private one), for every method that reads or posts messages."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     streams: dict[str, Stream] = field(default_factory=dict)
     """Message ts -> the text stream that wrote it."""
@@ -116,9 +123,24 @@ class FakeSlack:
         return f"{self.base_url}/actions/{name}"
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("response_url", {**await request.json(), "_path": request.path}, time.monotonic(),
-                               result={"ok": True}))
-        return web.Response(text="ok")
+        """A message posted to a `response_url`, answered as Slack answers: `ok`, or a 4xx with the error's name."""
+        try:
+            message = json.loads(await request.read())
+        except ValueError:
+            message = None
+        used = sum(1 for c in self.calls if c.method == "response_url" and c.params.get("_path") == request.path
+                   and c.status == 200)
+        if not isinstance(message, dict):
+            status, error, message = 400, "invalid_payload", {}
+        elif not (message.get("text") or message.get("blocks")):
+            status, error = 400, "no_text"
+        elif used >= RESPONSE_URL_USES:
+            status, error = 404, "used_url"
+        else:
+            status, error = 200, None
+        self.calls.append(Call("response_url", {**message, "_path": request.path}, time.monotonic(), status=status,
+                               result={"ok": error is None, **({"error": error} if error else {})}))
+        return web.Response(text=error or "ok", status=status)
 
     def add_thread(self, channel: str, messages: list[dict[str, Any]]) -> str:
         """A thread of `messages` (each at least `user` and `text`, optionally `ts`; the first is the root) in
@@ -191,6 +213,8 @@ class FakeSlack:
         self.calls.append(call)
         if method in self.errors:
             call.result = {"ok": False, "error": self.errors[method]}
+        elif method in MEMBER_METHODS and str(params.get("channel")) in self.not_joined:
+            call.result = {"ok": False, "error": self.not_joined[str(params["channel"])]}
         else:
             call.result = self._answer(method, params)
         return web.json_response(call.result)
@@ -377,6 +401,11 @@ class Stream:
                 self.block_chunks.extend(chunk["blocks"])
 
 
+RESPONSE_URL_USES = 5
+"""Messages a `response_url` takes (within its 30 minutes)."""
+MEMBER_METHODS = frozenset({"conversations.replies", "conversations.history", "chat.postMessage",
+                            "chat.postEphemeral", "chat.startStream"})
+"""Methods Slack refuses the bot in a channel it is not a member of."""
 MARKDOWN_LIMIT = 12_000
 TEXT_LIMIT = 3000
 CHUNK_TYPES = {"markdown_text", "task_update", "plan_update", "blocks"}
