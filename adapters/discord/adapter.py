@@ -122,7 +122,7 @@ class DiscordAdapter(Adapter):
         client.add_view(AnswerControls(self.running))
         for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
-        client.tree.add_command(save_menu(self.teambot))
+        client.tree.add_command(save_menu(self.teambot, message_content=self.message_content))
         for command in summarize_commands(self.teambot, stream_factory=self._interaction_stream,
                                           message_content=self.message_content):
             client.tree.add_command(command)

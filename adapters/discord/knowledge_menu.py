@@ -41,8 +41,16 @@ async def messages_to_save(message: discord.Message, *, bot_user_id: int | None)
     return await read_thread(thread, bot_user_id=bot_user_id, starter=starter)
 
 
-def save_menu(teambot: BotCore) -> app_commands.ContextMenu:
-    """The "Save to knowledge" message context menu, bound to `teambot`; the adapter adds it to its tree."""
+ONLY_THIS_MESSAGE = ("Only this message was saved: I run without Discord's message content intent, so the rest "
+                     "of the thread reaches me empty.")
+
+
+def save_menu(teambot: BotCore, *, message_content: bool = True) -> app_commands.ContextMenu:
+    """The "Save to knowledge" message context menu, bound to `teambot`; the adapter adds it to its tree.
+
+    Without the message content intent (`message_content` False) the thread's other messages would
+    arrive empty, but Discord still sends the text of the message the menu was used on: that one is saved.
+    """
 
     async def save(interaction: discord.Interaction[Any], message: discord.Message) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -53,8 +61,13 @@ def save_menu(teambot: BotCore) -> app_commands.ContextMenu:
             await reply_text(interaction, f"Can't save this: {refusal}.", ephemeral=True)
             return
         me = interaction.client.user.id if interaction.client.user else None
+        alone = not message_content and thread_of(message) is not None
         try:
-            said = await messages_to_save(message, bot_user_id=me)
+            if alone:
+                only = thread_message(message, bot_user_id=me)
+                said: tuple[ThreadMessage, ...] = (only,) if only is not None else ()
+            else:
+                said = await messages_to_save(message, bot_user_id=me)
         except discord.HTTPException as exc:  # no Read Message History here
             log.warning("could not read the thread to save: %s", exc)
             await reply_text(interaction, "I couldn't read this thread from Discord, so nothing was saved.",
@@ -68,6 +81,8 @@ def save_menu(teambot: BotCore) -> app_commands.ContextMenu:
         whose = "the whole server's" if scope.channel == "*" else "this channel's"
         text = (f"Saved to {whose} knowledge:\n{outcome.line(plain)}" if outcome.result
                 else f"Could not save this:\n{outcome.line(plain)}")
+        if outcome.result and alone:
+            text += "\n" + ONLY_THIS_MESSAGE
         await reply_text(interaction, text, ephemeral=True)
 
     return app_commands.ContextMenu(name=SAVE_TO_KNOWLEDGE, callback=save)
