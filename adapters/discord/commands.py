@@ -120,9 +120,10 @@ def build_commands(teambot: BotCore, *, stream_factory: StreamFactory
 
     @kb.command(name="list", description="List the documents this channel can answer from.")
     async def kb_list(interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(thinking=True)
+        # Only the asker sees the list (as Slack's /kb): changes (uploads, deletes) stay visible to all.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         message = translate.interaction_message(interaction, text="")
-        await reply_text(interaction, (await teambot.commands.list_documents(message)).text(plain))
+        await reply_text(interaction, (await teambot.commands.list_documents(message)).text(plain), ephemeral=True)
 
     @kb.command(name="delete", description="Delete a document of this channel (by name or id).")
     @app_commands.describe(document="The document's file name or id, as /kb list shows it")

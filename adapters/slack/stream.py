@@ -136,6 +136,8 @@ class SlackReplyStream:
         self._status = WORKING_TEXT
         """The placeholder's line (mrkdwn) when editing."""
         self._shown_status: str | None = None
+        self._thread_status_shown = True
+        """False once Slack refused the DM's loading status (no agent view, or a free plan)."""
         self._stop = asyncio.Event()
         self.stopped_by: str | None = None
         self.finished = False
@@ -154,10 +156,10 @@ class SlackReplyStream:
         if self.ts is not None:
             return
         if self._native is not None:
-            if self._native.in_dm:
-                await self._set_thread_status(WORKING_STATUS)
+            if self._native.in_dm and await self._set_thread_status(WORKING_STATUS):
                 return
-            # The steps follow as task updates (`status`); the stream opens with the Stop button.
+            # The steps follow as task updates (`status`); the stream opens with the Stop button. So
+            # too in a DM whose loading status Slack refuses: the asker must see at once that it works.
             if await self._open_stream([]):
                 return
         await self._post_placeholder()
@@ -168,7 +170,7 @@ class SlackReplyStream:
             return
         self._shown_status = text
         if self._native is not None:
-            if self._chat_stream is None and self._native.in_dm:
+            if self._chat_stream is None and self._native.in_dm and self._thread_status_shown:
                 await self._set_thread_status(text)
             elif self._chat_stream is not None:
                 chunks = []
@@ -300,14 +302,17 @@ class SlackReplyStream:
         except STREAM_FAILURES as exc:
             log.warning("could not stop the stream", extra={"error": _error_of(exc)})
 
-    async def _set_thread_status(self, text: str) -> None:
-        """The loading status under the thread (Slack clears it when the app replies)."""
+    async def _set_thread_status(self, text: str) -> bool:
+        """The loading status under the thread (Slack clears it when the app replies); False if refused."""
         assert self.thread_ts is not None
         try:
             await self._client.assistant_threads_setStatus(channel_id=self.channel, thread_ts=self.thread_ts,
                                                            status=f"{text}…")
         except STREAM_FAILURES as exc:
             log.info("thread status not shown", extra={"error": _error_of(exc)})
+            self._thread_status_shown = False
+            return False
+        return True
 
     # --- edits --------------------------------------------------------------------------------
 

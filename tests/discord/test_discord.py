@@ -17,8 +17,8 @@ from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
 from tests.support.openai_server import FakeOpenAI
 
-COMMANDS = ["Ask teambot about this", "Save to knowledge", "ask", "forget", "kb", "stats", "upload",
-            "upload-everywhere"]
+COMMANDS = ["Ask teambot about this", "Save to knowledge", "Summarize this thread", "ask", "forget", "kb", "stats",
+            "summarize", "upload", "upload-everywhere"]
 """What the bot registers, sorted: slash commands and the message context menus."""
 DISCORD_PY_ENDPOINTS = ("https://discord.com/api/v10", yarl.URL("wss://gateway.discord.gg/"))
 
@@ -135,6 +135,9 @@ async def test_slash_upload_then_ask(discord_bot: DiscordHarness) -> None:
     listing = await discord.slash("kb", [{"name": "list", "type": 1, "options": []}])
     [documents] = await discord.wait_for(lambda: discord.interaction_contents(listing["token"]))
     assert documents.startswith("guide.md · 2 chunks")
+    # As on Slack, the listing is for the one who asked: the channel is not filled with document lists.
+    [deferred] = discord.responses_to(listing)
+    assert (deferred.json.get("data") or {}).get("flags", 0) & 64, "ephemeral"
 
     delete = await discord.slash("kb", [{"name": "delete", "type": 1,
                                          "options": [{"name": "document", "type": 3, "value": "guide.md"}]}])

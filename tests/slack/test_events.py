@@ -211,3 +211,21 @@ async def test_malformed_requests_get_a_one_line_4xx_never_500(slack: SlackHarne
         _one_line_error(response, 400)
     await slack.adapter.idle()
     assert slack.fake.calls == []
+
+
+async def test_a_direct_message_whose_loading_status_slack_refuses_shows_the_steps_at_once(
+        slack: SlackHarness, openai_server: FakeOpenAI) -> None:
+    """Without the agent view (or on a plan without it) Slack refuses the DM's loading status: the
+    answer's stream opens at once with its steps and Stop, as in a channel thread, not at the first word."""
+    await slack.seed_guide("*")
+    openai_server.reply = "Use make install [1]."
+    slack.fake.errors["assistant.threads.setStatus"] = "access_denied"
+    await slack.event(payload("message_im"))
+    [start] = await slack.fake.wait_for(lambda: slack.fake.of("chat.startStream"))
+    final = await slack.fake.wait_for(lambda: slack.fake.final_update(start.ts))
+    assert final.params["blocks"][0] == {"type": "markdown", "text": "Use make install [1]."}
+    steps = [chunk["title"] for call in slack.fake.of("chat.appendStream")
+             for chunk in call.params.get("chunks") or [] if chunk["type"] == "task_update"]
+    assert "Searching the documents" in steps
+    assert len(slack.fake.of("assistant.threads.setStatus")) == 1, "a refused status is not asked for again"
+    await slack.adapter.idle()
