@@ -14,9 +14,11 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
-index as other terms, and opening a knowledge index recomputes the terms it stored before."""
+index as other terms, and opening a knowledge index recomputes the terms it stored before.
+3: Latin accents folded ("Möngke" indexes as "mongke"). 4: invisible characters inside a word no
+longer split it ("de\u00adploy" indexes as "deploy")."""
 
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _CJK = "\u3040-\u30ff\u4e00-\u9fff"
@@ -73,6 +75,16 @@ def _korean_stem(run: str) -> str:
     return run
 
 
+# Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt): invisible, and
+# inside a word they split it where a reader sees one word. Word processors put soft hyphens
+# (U+00AD) inside words, pasted web text zero-width spaces and joiners, editors a BOM. ICU's
+# NFKC_Casefold drops them the same way; Slack and Discord threads are read without them too
+# (`bot.threads.clean_message_text`).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 # Latin (and Greek) letters with accents, or accents alone: only text holding one is decomposed to
 # drop them, and only the accents on a Latin or Greek letter go. Cyrillic's й keeps its breve, kana
 # its dakuten, and Hangul decomposes to jamo that the recomposition restores.
@@ -83,10 +95,20 @@ _PLAIN_LATIN = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ð": "d", "đ"
                               "þ": "th", "ı": "i"})
 
 
+def canonical(text: str) -> str:
+    """`text` as its words are read: NFKC (full-width forms and ligatures as their plain letters) and
+    without invisible characters ("de\u200bploy" is "deploy"). Case and accents are kept: a
+    question's capitals tell names (`agent.answerability`)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+
+
 def normalize(text: str) -> str:
-    """NFKC and case folding (full-width forms, ligatures and case fold together), then Latin accents
-    dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the reverse."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    """`canonical` and case folding (full-width forms, ligatures and case fold together), then Latin
+    accents dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the
+    reverse. The one form both documents and questions are tokenized from."""
+    text = canonical(text).casefold()
     if text.isascii() or not _ACCENTED.search(text):
         return text
     text = _ACCENTS.sub("", unicodedata.normalize("NFD", text))
@@ -230,6 +252,52 @@ def split_sentences(text: str) -> list[str]:
     if "\n" in text:
         return [sentence for block in _heading_blocks(text) for sentence in _split_block(block)]
     return _split_block(text)
+
+
+# Chat is often written in lower case ("deploys are frozen. what about leave?"), a formal Korean
+# statement often ends in "니다" without a full stop, and a question is often joined to what comes
+# before it by a semicolon or a dash ("… after 15:00 - what is …?").
+_CHAT_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[a-z])|(?<=니다)\s+(?=\S)")
+_QUESTION_CLAUSE = re.compile(
+    r"\s*(?:;|\s[-–—]+)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|do|does|did|can|could"
+    r"|should|will|would)\b)",
+    re.IGNORECASE,
+)
+# A line of a message ends a sentence after a blank line or sentence punctuation, or before a line that
+# starts as a new one does (a capital, a digit, markup): pasted log lines, a question under a pasted
+# paragraph. A line that runs on in lower case or in Korean is a sentence wrapped by hand.
+_LINE_ENDS_SENTENCE = tuple(".!?:;。！？")
+_LINE_STARTS_SENTENCE = re.compile(r"[A-Z0-9>#*`•-]")
+
+
+def _message_lines(text: str) -> list[str]:
+    lines: list[list[str]] = []
+    previous = ""
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if lines and previous and not previous.endswith(_LINE_ENDS_SENTENCE) and not _LINE_STARTS_SENTENCE.match(line):
+            lines[-1].append(line)
+        elif line:
+            lines.append([line])
+        previous = line
+    return [" ".join(parts) for parts in lines]
+
+
+def split_message(text: str) -> list[str]:
+    """A chat message's sentences: `split_sentences` of each of its lines (a line that runs on in lower
+    case or in Korean continues the one before), cut also where a sentence ends before a word in lower
+    case or after a Korean "니다", and a question apart from a clause joined to it by a semicolon or a dash."""
+    pieces: list[str] = []
+    for line in _message_lines(text):
+        for sentence in split_sentences(line):
+            start = 0
+            for match in _CHAT_SENTENCE_END.finditer(sentence):
+                if _ABBREVIATIONS.search(sentence[max(start, match.start() - _ABBREVIATION_WINDOW) : match.start()]):
+                    continue  # "e.g. the ..." goes on
+                pieces.append(sentence[start : match.start()])
+                start = match.end()
+            pieces.append(sentence[start:])
+    return [clause.strip() for piece in pieces for clause in _QUESTION_CLAUSE.split(piece) if clause.strip()]
 
 
 def _split_block(text: str) -> list[str]:
