@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 4
+TOKENIZER_VERSION = 5
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
 index as other terms, and opening a knowledge index recomputes the terms it stored before.
 3: Latin accents folded ("Möngke" indexes as "mongke"). 4: invisible characters inside a word no
@@ -52,7 +52,8 @@ _KOREAN_QUESTION_WORDS = (
 _KOREAN_SUFFIXES = tuple(
     sorted(
         """입니다 습니다 합니다 됩니다 인가요 인가 인지 이다 이며 이고 에서는 에서도 에서 에게서 에게 한테 으로서
-        으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는 하고 하여 해서 해야 했다 한다
+        으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는지 되는지 한지 하는 하고 하여
+        해서 해야 했다 한다
         하다 된다 되는 되어 나요 까요 세요 가요 이에요 예요 에요 이야 이죠 이냐 일까요 일까 인데요 해요
         은 는 이 가 을 를 의 에 와 과 도 만 로 요 다""".split(),
         key=len,
@@ -161,6 +162,22 @@ KOREAN_FUNCTION_WORDS = frozenset(
     "할 수 있 있나 있어 있을 있는 있다 없 없나 없어 없을 해야 하나 하는 하면 해 하 했 되 되나 돼 될 된 되는 "
     "인가 건가 거 것 건 게 좀 혹시 그럼 그러면 그런데 그리고 그래서 그냥 제가 저는 저 저희 우리 내가 나 너".split()
 )
+# A polite or indirect question's manners, as people type them: "…며칠인지 궁금합니다" (I wonder),
+# "…알려 주세요" (please tell me), "…알고 싶어요" (I'd like to know), "…여쭤봐도 될까요?" (may I
+# ask), "…할 수 있는지" (whether I can). Listed as typed; they are recognised by the terms
+# `lexical_tokens` makes of them, so each ending the tokenizer strips is covered once.
+_KOREAN_REQUEST_FORMS = """
+    궁금 궁금합니다 궁금해요 궁금한데요 궁금해서요 궁금하네요 궁금해 궁금함
+    알려 알려줘 알려줘요 알려주세요 알려주실 알려주실래요 알려주시겠어요 알려주시면 알려주십시오
+    알려주시겠습니까 알려줄래
+    가르쳐 가르쳐줘 가르쳐주세요 가르쳐주실 가르쳐주시겠어요 말해 말해줘 말해주세요 말씀해주세요 말씀해 주실
+    설명해 설명해줘 설명해주세요 설명해주실 설명해주시겠어요
+    주세요 주실 주실래요 주시겠어요 주시면 주십시오 주시겠습니까 줘 줘요 줄래 줄래요
+    부탁 부탁드립니다 부탁드려요 부탁해요
+    알고 싶어 싶어요 싶습니다 싶은데요 싶은데
+    여쭤 여쭤봐도 여쭤봅니다 여쭤볼게요 여쭙니다 여쭈어
+    될까 될까요 되나요 될지 되는지 되죠 돼요 있는지 없는지 있을까 있을까요 없을까요 있을지 있나요 있습니까 있어요
+    """.split()
 
 
 # English courtesy words (as `lexical_tokens` stems them), the counterpart of 감사합니다 and 좀: no
@@ -170,9 +187,11 @@ ENGLISH_COURTESY_WORDS = frozenset("please pls plz thank thx ty hi hello hey ok 
 
 
 def is_function_word(terms: Sequence[str]) -> bool:
-    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word or an
-    English courtesy word: a question's grammar or manners, not its content."""
-    return len(terms) == 1 and (terms[0] in KOREAN_FUNCTION_WORDS or terms[0] in ENGLISH_COURTESY_WORDS)
+    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word, a
+    Korean request form or an English courtesy word: a question's grammar or manners, not its content."""
+    if len(terms) == 1 and (terms[0] in KOREAN_FUNCTION_WORDS or terms[0] in ENGLISH_COURTESY_WORDS):
+        return True
+    return tuple(terms) in _KOREAN_REQUEST_TERMS
 
 
 def query_terms(text: str) -> list[str]:
@@ -316,3 +335,6 @@ def _split_block(text: str) -> list[str]:
     if tail:
         pieces.append(tail)
     return pieces
+
+
+_KOREAN_REQUEST_TERMS = frozenset(tuple(lexical_tokens(form)) for form in _KOREAN_REQUEST_FORMS) - {()}
