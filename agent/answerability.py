@@ -280,6 +280,20 @@ def unknown_names(question: str, rarity: TermRarity) -> list[str]:
 # A label before the question ("Q: …", "Question: …", "Quick question - …") says that a question
 # follows, not what it asks: no document says "question", so it weighed as the question's rarest word.
 _PREFACE = re.compile(r"^\W*(?:(?:a\s+)?quick\s+)?(?:q|question|query)\s*[:\-–—]+\s*(?=\S)", re.IGNORECASE)
+# A request around the question ("Could you tell me when…", "Do you know who…", "I was wondering
+# if…") is its manners: no document says "wondering", so it weighed as a rare word the documents
+# lack, and "who" after "Do you know" was not read as asking for someone.
+_REQUEST = re.compile(
+    r"^\W*(?:(?:hi|hey|hello|please)\b[\s,!.:;–—-]*)*"
+    r"(?:(?:could|can|would|will)\s+(?:you|someone|anyone|somebody|anybody)\s+(?:please\s+)?"
+    r"(?:tell|show|let)\s+(?:me|us)(?:\s+know)?"
+    r"|(?:do|does)\s+(?:you|anyone|anybody|someone|somebody)\s+know"
+    r"|i\s+(?:was|am|'m|’m)\s+wondering|i\s+wonder"
+    r"|i(?:'d|’d|\s+would)\s+like\s+to\s+know|i\s+(?:want|need)\s+to\s+know"
+    r"|(?:please\s+)?(?:tell|let)\s+(?:me|us)\s+know|please\s+tell\s+(?:me|us))"
+    r"\b[\s,:]*(?:(?:if|whether)\b\s*)?(?=\w)",
+    re.IGNORECASE,
+)
 
 
 def question_text(message: str) -> str:
@@ -287,7 +301,7 @@ def question_text(message: str) -> str:
     in lower case if it is written all in capitals ("WHEN IS THE DEPLOY FREEZE?"): its capitals tell
     no names, and the embedding model reads shouted words as other words (similarity 0.19 instead of
     0.31 to the sentence that answers, under WordLlama)."""
-    text = _PREFACE.sub("", canonical(message), count=1)
+    text = _REQUEST.sub("", _PREFACE.sub("", canonical(message), count=1), count=1)
     # Every letter a capital, in two words or more: "SSO는?" or "VPN이 안 돼요" still name something.
     shouted = (all(char.isupper() for char in text if char.isalpha())
                and sum(any(char.isalpha() for char in word) for word in text.split()) > 1)
@@ -537,7 +551,11 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
         whole = question_words(query or question)
         # "… Any idea?", "… Is that right?" ask about the statement: their words are not what is asked.
         checks.append([word for word in whole if not _about_the_statement(word)] if asked else whole)
-    if asked is None:
+    when_verbs_left_out = False
+    if kind is AnswerKind.TIME:
+        lighter = [_without_when_verbs(words) for words in checks]
+        when_verbs_left_out, checks = lighter != checks, lighter
+    if asked is None and not when_verbs_left_out:
         relevant = [p for p in passages if p.coverage >= min_relevance]
     else:  # retrieval measured coverage of the whole message, not of what it asks
         asked_terms = [t for word in checks[-1] for t in word]
@@ -571,6 +589,17 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
         if not of_kind:
             return Judgement([], kind, "number_not_found", evidence)
     return Judgement([e.passage for e in of_kind], kind, "answers", evidence)
+
+
+# Verbs that ask "when" again in a "when" question: "When does the deploy freeze start?" asks when
+# the freeze is, and "Deploys are frozen on Fridays after 15:00" answers it without saying "start".
+# As `lexical_tokens` stems them.
+_WHEN_VERBS = frozenset("start begin began begun end finish happen occur occurr take place held due".split())
+
+
+def _without_when_verbs(words: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    kept = [word for word in words if not (len(word) == 1 and word[0] in _WHEN_VERBS)]
+    return kept or words
 
 
 def _with_similarity(evidence: Evidence, similarity: float | None, calibration: SimilarityCalibration, *,

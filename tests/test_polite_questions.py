@@ -1,13 +1,15 @@
-"""Korean teams ask politely and indirectly as often as directly: "…며칠인지 궁금합니다" (I wonder how
-many days…), "…알려 주세요" (please tell me…), "…알고 싶어요" (I'd like to know…). These endings are a
-question's manners, like "please" and "could you tell me", not its content: they must not count as
-rare words the documents lack, or the question is declined where its plain form is answered."""
+"""People ask politely and indirectly as often as directly: "Could you tell me when…", "Do you know
+who…", "…며칠인지 궁금합니다" (I wonder how many days…), "…알려 주세요" (please tell me…), "…알고
+싶어요" (I'd like to know…). These are a question's manners, not its content: they must not count as
+rare words the documents lack (the question declined where its plain form is answered), nor hide what
+kind of answer it asks for ("Do you know who…" asks for a person)."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent import prompts
+from agent.answerability import question_text
 from agent.text import query_terms
 from bot.app import Teambot
 from tests.support.demo import ask, demo_recipe, ingest_demo
@@ -53,3 +55,35 @@ async def test_a_polite_korean_question_the_documents_do_not_answer_is_still_dec
     teambot, chat = demo_chat
     reply = await ask(teambot, "육아 휴직은 며칠인지 알려주세요", chat)  # parental leave: not in the work rules
     assert not reply.answered and reply.text == prompts.DONT_KNOW_KO, reply.text
+
+
+ENGLISH = [
+    ("Could you tell me when the deploy freeze is?", "Deploys are frozen on Fridays after 15:00"),
+    ("I was wondering when the deploy freeze starts", "Deploys are frozen on Fridays after 15:00"),
+    # "start" asks "when" again: the handbook answers without the word.
+    ("When does the deploy freeze start?", "Deploys are frozen on Fridays after 15:00"),
+    ("Do you know who is on call for the Data team?", "team: Data; primary: Grace Lee"),
+    ("Can you let me know how to roll back a deploy?", "run `make rollback` with the release tag"),
+    ("Hi, does anyone know who is on call for the Data team?", "team: Data; primary: Grace Lee"),
+    ("Please tell me how to roll back a deploy", "run `make rollback` with the release tag"),
+]
+
+
+@pytest.mark.parametrize("question, plain", [
+    ("Could you tell me when the deploy freeze is?", "when the deploy freeze is?"),
+    ("Do you know who is on call for the Data team?", "who is on call for the Data team?"),
+    ("Hi, does anyone know if deploys are frozen on Fridays?", "deploys are frozen on Fridays?"),
+    ("I'd like to know how many days of annual leave I get", "how many days of annual leave I get"),
+    # Words of a request that are the question's content stay: "Tell me about the Falcon release."
+    ("Tell me about the Falcon release", "Tell me about the Falcon release"),
+])
+def test_an_english_request_is_read_as_the_question_it_makes(question: str, plain: str) -> None:
+    assert question_text(question) == plain
+
+
+@pytest.mark.parametrize("question, fact", ENGLISH)
+async def test_an_indirect_english_question_is_answered_as_its_plain_form_is(
+        demo_chat: tuple[Teambot, str], question: str, fact: str) -> None:
+    teambot, chat = demo_chat
+    reply = await ask(teambot, question, chat)
+    assert reply.answered and fact in reply.text, (question, reply.text)
