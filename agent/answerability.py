@@ -44,6 +44,14 @@ answers a question when all of these hold:
    is not answered by a paragraph on another World Cup: a Korean number carries its counter
    ("1950년"), and the counter alone matches any passage that gives a year. (On SQuAD dev the same
    rule in English declined as many right answers as wrong ones, so it is not applied there.)
+6. **It answers the question, not the statements beside it** (`asked_part`). Of a message that
+   states something and asks ("Deploys are frozen on Fridays after 15:00. What is our parental leave
+   policy?"), the question sentences are what is asked: rules 1-5 apply to their words, and the
+   statements are context. They count too only where the question points back at them ("We use
+   Postgres. How do I back it up?", "… Is that right?"): then the whole message must pass as well.
+
+Questions are read in their `canonical` form (NFKC, without invisible characters), as the index
+reads documents: "Ｗｈｅｎ ｉｓ ｔｈｅ ｄｅ\u200bploy freeze？" asks what "When is the deploy freeze?" asks.
 
 Tuned with `python -m bench.answerability --use dev --seeds 1-10` (in-corpus questions about ingested
 articles, out-of-corpus questions about articles never ingested, asked of the same knowledge base),
@@ -82,8 +90,8 @@ import numpy as np
 
 from agent.embeddings import Embedder
 from agent.records import Passage, section_heading
-from agent.retrieval import best_window, hangul_share, phrase_share
-from agent.text import is_function_word, lexical_tokens, split_sentences
+from agent.retrieval import best_window, coverage, hangul_share, phrase_share
+from agent.text import canonical, is_function_word, lexical_tokens, split_message, split_sentences
 from bot.core.values import Scope
 
 _ABSENT = "\x00"
@@ -110,7 +118,9 @@ _ENGLISH_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
      AnswerKind.NUMBER),
     (re.compile(r"\bwhen\b|\b(?:what|which|in which|in what) (?:year|years|date|day|month|time|century|decade)\b",
                 re.IGNORECASE), AnswerKind.TIME),
-    (re.compile(r"^\W*(?:who|whom|whose)\b|\b(?:and|but|so) who\b"
+    # "who" starting a sentence, or after a dash or colon ("Hey - who...", "1. Who...", "Quick one: who..."),
+    # not inside one: "What did the engineer who joined say?" asks for what was said.
+    (re.compile(r"^\W*(?:who|whom|whose)\b|[-–—:]\s+(?:who|whom|whose)\b|\b(?:and|but|so) who\b"
                 r"|\b(?:which|what) (?:person|people|team|teams|company|companies|engineer|manager)\b",
                 re.IGNORECASE), AnswerKind.PERSON),
 )
@@ -124,9 +134,11 @@ _KOREAN_KINDS: tuple[tuple[re.Pattern[str], AnswerKind], ...] = (
 
 def asked_kind(question: str) -> AnswerKind | None:
     """The kind of answer the question asks for, or None when it does not ask for one of the kinds
-    checked ("what", "why", "how do I" questions)."""
+    checked ("what", "why", "how do I" questions). Read from the question's `canonical` form, a
+    sentence at a time: "Ｗｈｅｎ" asks as "When" does, and so does "who" after a greeting ("Hi! Who…")."""
+    sentences = split_message(canonical(question))
     for pattern, kind in (*_ENGLISH_KINDS, *_KOREAN_KINDS):
-        if pattern.search(question):
+        if any(pattern.search(sentence) for sentence in sentences):
             return kind
     return None
 
@@ -182,6 +194,7 @@ def kind_strength(kind: AnswerKind | None, text: str, *, question: str = "") -> 
     """
     if kind is None:
         return 2
+    text, question = canonical(text), canonical(question)  # "Fri\u00addays", "１５：００" read as they show
     if kind is AnswerKind.TIME:
         return 2 if _TIME_WORDS.search(text) or _KOREAN_TIME.search(text) else 0
     if kind is AnswerKind.NUMBER:
@@ -225,7 +238,7 @@ def question_words(text: str) -> list[tuple[str, ...]]:
     together (see `weigh`); Korean function words are left out, as English stop words are."""
     words: list[tuple[str, ...]] = []
     after_how_many = False
-    for word in text.split():
+    for word in canonical(text).split():
         # The counter after 몇 ("몇 번", "몇 명", "몇번") belongs to the question word, like "many" in
         # "how many": the answer says "주 2회", not "번".
         counter = after_how_many or (word.startswith("몇") and len(word) > 1)
@@ -239,16 +252,116 @@ def question_words(text: str) -> list[tuple[str, ...]]:
 
 
 def unknown_names(question: str, rarity: TermRarity) -> list[str]:
-    """Capitalised words of the question (not its first word) that no visible chunk contains."""
+    """Capitalised words of the question that no visible chunk contains.
+
+    A sentence's first word is capitalised whatever it is ("We ship today. Freeze starts when?"), and
+    so is every word of a question written in capitals or title case ("WHEN IS THE DEPLOY FREEZE?"):
+    there capitals tell nothing, and no word is taken for a name.
+    """
+    sentences = [[word for word in re.findall(r"[\w'’.-]+", sentence) if any(c.isalnum() for c in word)]
+                 for sentence in split_sentences(canonical(question))]
+    lettered = [word for words in sentences for word in words if any(c.isalpha() for c in word)]
+    if len(lettered) > 1 and all(word[:1].isupper() for word in lettered):
+        return []
     found = []
-    for index, word in enumerate(re.findall(r"[\w'’.-]+", question)):
-        if index == 0 or not word[:1].isupper() or word.casefold() in _NOT_A_NAME:
-            continue
-        terms = lexical_tokens(word)
-        # A courtesy word starting a sentence ("… freeze? Thanks!") is capitalised, not a name.
-        if terms and not is_function_word(terms) and all(t in rarity.unknown for t in terms):
-            found.append(word)
+    for words in sentences:
+        for word in words[1:]:
+            if not word[:1].isupper() or word.casefold() in _NOT_A_NAME:
+                continue
+            terms = lexical_tokens(word)
+            # A courtesy word starting a sentence ("… freeze? Thanks!") is capitalised, not a name.
+            if terms and not is_function_word(terms) and all(t in rarity.unknown for t in terms):
+                found.append(word)
     return found
+
+
+# --- which sentences ask ------------------------------------------------------------------------
+
+# A label before the question ("Q: …", "Question: …", "Quick question - …") says that a question
+# follows, not what it asks: no document says "question", so it weighed as the question's rarest word.
+_PREFACE = re.compile(r"^\W*(?:(?:a\s+)?quick\s+)?(?:q|question|query)\s*[:\-–—]+\s*(?=\S)", re.IGNORECASE)
+# A request around the question ("Could you tell me when…", "Do you know who…", "I was wondering
+# if…") is its manners: no document says "wondering", so it weighed as a rare word the documents
+# lack, and "who" after "Do you know" was not read as asking for someone.
+_REQUEST = re.compile(
+    r"^\W*(?:(?:hi|hey|hello|please)\b[\s,!.:;–—-]*)*"
+    r"(?:(?:could|can|would|will)\s+(?:you|someone|anyone|somebody|anybody)\s+(?:please\s+)?"
+    r"(?:tell|show|let)\s+(?:me|us)(?:\s+know)?"
+    r"|(?:do|does)\s+(?:you|anyone|anybody|someone|somebody)\s+know"
+    r"|i\s+(?:was|am|'m|’m)\s+wondering|i\s+wonder"
+    r"|i(?:'d|’d|\s+would)\s+like\s+to\s+know|i\s+(?:want|need)\s+to\s+know"
+    r"|(?:please\s+)?(?:tell|let)\s+(?:me|us)\s+know|please\s+tell\s+(?:me|us))"
+    r"\b[\s,:]*(?:(?:if|whether)\b\s*)?(?=\w)",
+    re.IGNORECASE,
+)
+
+
+def question_text(message: str) -> str:
+    """The message as its question is read: `canonical`, without a label such as "Q:" before it, and
+    in lower case if it is written all in capitals ("WHEN IS THE DEPLOY FREEZE?"): its capitals tell
+    no names, and the embedding model reads shouted words as other words (similarity 0.19 instead of
+    0.31 to the sentence that answers, under WordLlama)."""
+    text = _REQUEST.sub("", _PREFACE.sub("", canonical(message), count=1), count=1)
+    # Every letter a capital, in two words or more: "SSO는?" or "VPN이 안 돼요" still name something.
+    shouted = (all(char.isupper() for char in text if char.isalpha())
+               and sum(any(char.isalpha() for char in word) for word in text.split()) > 1)
+    return text.lower() if shouted else text
+
+
+_ASKS = re.compile(r"\?[\s\"'”’)\]*_`]*$")
+# Words that point back at what the message said before the question: "We use Postgres. How do I back
+# it up?" asks about Postgres.
+_REFERS_BACK = frozenset("it its itself this that these those they them their there such".split())
+_KOREAN_REFERS_BACK = ("그것", "그거", "그게", "그걸", "이것", "이거", "이게", "이걸", "저것", "저거", "거기",
+                       "그곳", "그때", "그분", "그런", "이런", "그렇", "이렇")
+# Words that ask about the statement before them rather than add to it: whether it holds ("… Is that
+# right?", "… 맞나요?") or for help with it ("I need the freeze dates. Any idea?", "… 아시는 분?"), as
+# `lexical_tokens` makes them. A question of only such words is about the statement.
+_ABOUT_THE_STATEMENT = frozenset(
+    "right true correct accurate valid wrong sure still case idea know help anyone anybody someone somebody "
+    "thought pointer advice suggestion tip clue hint explain tell".split()
+)
+# The first bigram of 맞나요, 맞습니까, 맞는지, 사실인가요, 틀렸나요, 정확한가요, 아시나요, 알려주세요...
+_KOREAN_ABOUT_THE_STATEMENT = frozenset(
+    "맞나 맞아 맞죠 맞지 맞는 맞습 맞을 맞니 맞은 사실 정말 진짜 틀렸 틀린 틀리 정확 유효 "
+    "아시 아는 알고 알려 도와 궁금 분".split()  # 아시는 분? (anyone who knows?)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AskedPart:
+    """The sentences of a message that ask, beside others that state something."""
+
+    text: str
+    words: list[tuple[str, ...]]
+    """`question_words` of `text`, without words that only ask about the statements ("right", "any idea")."""
+    refers_back: bool
+    """The question points at the statements ("How do I back it up?", "Is that right?"): they belong to it."""
+
+
+def asked_part(message: str) -> AskedPart | None:
+    """The question sentences of a message that also states something, or None when the whole message
+    asks (one sentence, questions only, or nothing ending in a question mark).
+
+    "Deploys are frozen on Fridays after 15:00. What is our parental leave policy?" asks about parental
+    leave: the documents holding the pasted sentence do not answer it. A greeting or thanks beside the
+    question states nothing.
+    """
+    sentences = split_message(question_text(message))
+    asking = [sentence for sentence in sentences if _ASKS.search(sentence)]
+    stating = [sentence for sentence in sentences if not _ASKS.search(sentence) and question_words(sentence)]
+    if not asking or not stating:
+        return None
+    text = " ".join(asking)
+    words = [word for word in question_words(text) if not _about_the_statement(word)]
+    said = re.findall(r"[\w'’]+", text.casefold())
+    refers_back = not words or any(w in _REFERS_BACK or w.startswith(_KOREAN_REFERS_BACK) for w in said)
+    return AskedPart(text=text, words=words, refers_back=refers_back)
+
+
+def _about_the_statement(terms: tuple[str, ...]) -> bool:
+    return bool(terms) and (len(terms) == 1 and terms[0] in _ABOUT_THE_STATEMENT
+                            or terms[0] in _KOREAN_ABOUT_THE_STATEMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,31 +537,69 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
     `calibration` says; without either, rule 1 alone weighs the evidence.
     """
     rules = rules or AnswerabilityRules()
-    kind = asked_kind(query or question) or asked_kind(question)
-    relevant = [p for p in passages if p.coverage >= min_relevance]
+    question, query = question_text(question), question_text(query) if query else None
+    asked = asked_part(question)
+    # Of a message that states something and asks, the question sentences say what is asked; the
+    # statements are context. They count only where the question points back at them ("… back it up?").
+    kind = (asked_kind(asked.text) if asked and asked.words
+            else asked_kind(query or question) or asked_kind(question))
+    alone = asked if asked is not None and not asked.refers_back else None
+    # The question sentences' own words must be covered, however well the statements beside them are:
+    # a pasted sentence the documents hold does not make an unrelated question answered.
+    checks = [asked.words] if asked and asked.words else []
+    if alone is None:
+        whole = question_words(query or question)
+        # "… Any idea?", "… Is that right?" ask about the statement: their words are not what is asked.
+        checks.append([word for word in whole if not _about_the_statement(word)] if asked else whole)
+    when_verbs_left_out = False
+    if kind is AnswerKind.TIME:
+        lighter = [_without_when_verbs(words) for words in checks]
+        when_verbs_left_out, checks = lighter != checks, lighter
+    if asked is None and not when_verbs_left_out:
+        relevant = [p for p in passages if p.coverage >= min_relevance]
+    else:  # retrieval measured coverage of the whole message, not of what it asks
+        asked_terms = [t for word in checks[-1] for t in word]
+        covering = [replace(p, coverage=coverage(asked_terms, p.chunk.index_terms(), rarity.idf)) for p in passages]
+        relevant = [p for p in covering if p.coverage >= min_relevance]
     if not relevant:
         return Judgement([], kind, "nothing_relevant")
-    if unknown_names(question, rarity):
+    if unknown_names(alone.text if alone else question, rarity):
         return Judgement([], kind, "unknown_name")
-    words = question_words(query or question)
     korean = hangul_share(question) > 0.3
     bar = rules.min_evidence_korean if korean else rules.min_evidence
-    evidence = [weigh(p, words=words, rarity=rarity, kind=kind, question=question, units=units_of(p), rules=rules)
-                for p in relevant]
-    if similarity is not None and calibration is not None:
-        evidence = [_with_similarity(e, similarity.get(e.passage.chunk.id), calibration, korean=korean)
-                    for e in evidence]
-    enough = [e for e in evidence if e.total(rules) >= bar]
+    evidence: list[Evidence] = []
+    candidates = relevant
+    for words in checks:
+        weighed = [weigh(p, words=words, rarity=rarity, kind=kind, question=question, units=units_of(p), rules=rules)
+                   for p in candidates]
+        if similarity is not None and calibration is not None:
+            weighed = [_with_similarity(e, similarity.get(e.passage.chunk.id), calibration, korean=korean)
+                       for e in weighed]
+        evidence = evidence or weighed
+        candidates = [e.passage for e in weighed if e.total(rules) >= bar]
+    passing = {id(p) for p in candidates}
+    enough = [e for e in evidence if id(e.passage) in passing]
     if not enough:
         return Judgement([], kind, "too_little_evidence", evidence)
     of_kind = [e for e in enough if e.kind > 0]
     if not of_kind:
         return Judgement([], kind, "no_answer_of_kind", evidence)
     if korean:
-        of_kind = [e for e in of_kind if holds_numbers(query or question, e.passage)]
+        of_kind = [e for e in of_kind if holds_numbers(alone.text if alone else query or question, e.passage)]
         if not of_kind:
             return Judgement([], kind, "number_not_found", evidence)
     return Judgement([e.passage for e in of_kind], kind, "answers", evidence)
+
+
+# Verbs that ask "when" again in a "when" question: "When does the deploy freeze start?" asks when
+# the freeze is, and "Deploys are frozen on Fridays after 15:00" answers it without saying "start".
+# As `lexical_tokens` stems them.
+_WHEN_VERBS = frozenset("start begin began begun end finish happen occur occurr take place held due".split())
+
+
+def _without_when_verbs(words: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    kept = [word for word in words if not (len(word) == 1 and word[0] in _WHEN_VERBS)]
+    return kept or words
 
 
 def _with_similarity(evidence: Evidence, similarity: float | None, calibration: SimilarityCalibration, *,

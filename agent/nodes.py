@@ -12,7 +12,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime, get_runtime
 
 from agent import prompts
-from agent.answerability import AnswerKind, judge, kind_strength, sentence_similarities, term_rarity
+from agent.answerability import (
+    AnswerKind,
+    asked_part,
+    judge,
+    kind_strength,
+    question_text,
+    sentence_similarities,
+    term_rarity,
+)
 from agent.budget import ContextBudget, estimate_message_tokens, estimate_tokens, truncate_to_tokens
 from agent.llm import ContextOverflow, EmptyModelAnswer, describe_model_error, is_context_overflow, with_token_limit
 from agent.records import Passage
@@ -71,9 +79,10 @@ async def condense_question(state: AgentState, runtime: Runtime[AgentContext]) -
 
     The rewrite is bounded (TEAMBOT_MAX_CONDENSE_TOKENS) and checked to be a short query: small
     models answer the question instead ("The on-call team is a team of 12..."). A rewrite that is
-    not one falls back to the question plus the previous question's words.
+    not one falls back to the question plus the previous question's words. The question is searched
+    for as it is read (`question_text`: NFKC, no invisible characters, no "Q:" label before it).
     """
-    question = state["question"]
+    question = question_text(state["question"])
     history = state.get("history") or []
     model = runtime.context.chat_model
     if not history or model is None:
@@ -187,7 +196,7 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> AgentSt
     if state.get("broadened"):
         # The earlier question only helps find the topic: a passage must still speak to
         # this question's own words, or "what is the capital of Peru?" would get the last answer again.
-        own_terms = query_terms(state["question"])
+        own_terms = query_terms(question_text(state["question"]))
         idf = await retriever.index.idf(own_terms, state["scopes"])
         passages = [
             p for p in passages
@@ -212,8 +221,12 @@ async def judge_answerability(state: AgentState, runtime: Runtime[AgentContext])
     # How like the question each passage's closest sentence reads, where the embedder is calibrated for it.
     embedder = context.retriever.embedder
     calibration = context.answerability.calibration(embedder.name)
+    # A statement pasted beside the question reads exactly like the sentence it was copied from: what
+    # is compared is what the message asks (`agent.answerability.asked_part`).
+    asked = asked_part(question_text(question))
+    compared = asked.text if asked is not None and not asked.refers_back else weighed
     similarity = await sentence_similarities(
-        embedder, weighed, _relevant(passages, context.min_relevance), units_of=_unit_texts,
+        embedder, compared, _relevant(passages, context.min_relevance), units_of=_unit_texts,
     ) if calibration is not None else None
     judgement = judge(question, passages, rarity=rarity, min_relevance=context.min_relevance, units_of=_unit_texts,
                       query=weighed, rules=context.answerability, similarity=similarity, calibration=calibration)
@@ -625,8 +638,13 @@ async def extract_answer(state: AgentState, runtime: Runtime[AgentContext]) -> A
     # Mobile" is the Mobile row, not the Data row that shares "primary" and "team".
     line_share = 0.75
     passages = _distinct(_relevant(state["passages"], context.min_relevance))[:3]
-    terms = query_terms(state["search_query"])
-    question_terms = set(query_terms(state["question"]))
+    # Of a message that states something and asks, the question sentences are what is asked: "We deploy
+    # from main. How do I roll back a deploy?" quotes the rollback, not the sentence about main. The
+    # statements count only where the question points back at them ("… How do I back it up?").
+    question = question_text(state["question"])
+    asked = asked_part(question)
+    terms = query_terms(asked.text if asked and not asked.refers_back else state["search_query"])
+    question_terms = set(query_terms(asked.text if asked and asked.words else question))
     idf = await context.retriever.index.idf(terms, state["scopes"])
     # "When ...?" is answered by a sentence with a time in it, "how many" by one with a number:
     # other sentences are not quoted, however many of the question's words they share.

@@ -14,9 +14,11 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 5
 """Which rules `lexical_tokens` follows. Stored index terms carry it: bump it whenever a text would
-index as other terms, and opening a knowledge index recomputes the terms it stored before."""
+index as other terms, and opening a knowledge index recomputes the terms it stored before.
+3: Latin accents folded ("Möngke" indexes as "mongke"). 4: invisible characters inside a word no
+longer split it ("de\u00adploy" indexes as "deploy")."""
 
 _HANGUL = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f"
 _CJK = "\u3040-\u30ff\u4e00-\u9fff"
@@ -50,7 +52,8 @@ _KOREAN_QUESTION_WORDS = (
 _KOREAN_SUFFIXES = tuple(
     sorted(
         """입니다 습니다 합니다 됩니다 인가요 인가 인지 이다 이며 이고 에서는 에서도 에서 에게서 에게 한테 으로서
-        으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는 하고 하여 해서 해야 했다 한다
+        으로써 으로 로서 로써 부터 까지 마다 처럼 보다 이라고 이라는 라고 라는 하는지 되는지 한지 하는 하고 하여
+        해서 해야 했다 한다
         하다 된다 되는 되어 나요 까요 세요 가요 이에요 예요 에요 이야 이죠 이냐 일까요 일까 인데요 해요
         은 는 이 가 을 를 의 에 와 과 도 만 로 요 다""".split(),
         key=len,
@@ -73,6 +76,16 @@ def _korean_stem(run: str) -> str:
     return run
 
 
+# Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt): invisible, and
+# inside a word they split it where a reader sees one word. Word processors put soft hyphens
+# (U+00AD) inside words, pasted web text zero-width spaces and joiners, editors a BOM. ICU's
+# NFKC_Casefold drops them the same way; Slack and Discord threads are read without them too
+# (`bot.threads.clean_message_text`).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 # Latin (and Greek) letters with accents, or accents alone: only text holding one is decomposed to
 # drop them, and only the accents on a Latin or Greek letter go. Cyrillic's й keeps its breve, kana
 # its dakuten, and Hangul decomposes to jamo that the recomposition restores.
@@ -113,15 +126,25 @@ _MARK = _mark_class()
 _MARK_RUN = re.compile(f"([{_MARK}]{{{MAX_MARK_RUN}}})[{_MARK}]+")
 
 
-def normalize(text: str) -> str:
-    """NFKC and case folding (full-width forms, ligatures and case fold together), then Latin accents
-    dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the reverse.
-
-    Marks past the 30th in a row are dropped first (no text that people write has so many): they
-    split words like any mark, and accents on a Latin letter go anyway, so the terms stay the same."""
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):  # only there may marks pile up
+def canonical(text: str) -> str:
+    """`text` as its words are read: NFKC (full-width forms and ligatures as their plain letters) and
+    without invisible characters ("de\u200bploy" is "deploy"). Case and accents are kept: a
+    question's capitals tell names (`agent.answerability`)."""
+    if text.isascii():
+        return text
+    text = _INVISIBLE.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text):  # only there may marks pile up
+        # Marks past the 30th in a row go (no text that people write has so many): they split words like
+        # any mark, and accents on a Latin letter go anyway, so no term changes.
         text = _MARK_RUN.sub(r"\1", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", text)
+
+
+def normalize(text: str) -> str:
+    """`canonical` and case folding (full-width forms, ligatures and case fold together), then Latin
+    accents dropped: people type "Mongke" and "Gospic" for a document's "Möngke" and "Gospić", and the
+    reverse. The one form both documents and questions are tokenized from."""
+    text = canonical(text).casefold()
     if text.isascii() or not _ACCENTED.search(text):
         return text
     text = _ACCENTS.sub("", unicodedata.normalize("NFD", text))
@@ -174,6 +197,22 @@ KOREAN_FUNCTION_WORDS = frozenset(
     "할 수 있 있나 있어 있을 있는 있다 없 없나 없어 없을 해야 하나 하는 하면 해 하 했 되 되나 돼 될 된 되는 "
     "인가 건가 거 것 건 게 좀 혹시 그럼 그러면 그런데 그리고 그래서 그냥 제가 저는 저 저희 우리 내가 나 너".split()
 )
+# A polite or indirect question's manners, as people type them: "…며칠인지 궁금합니다" (I wonder),
+# "…알려 주세요" (please tell me), "…알고 싶어요" (I'd like to know), "…여쭤봐도 될까요?" (may I
+# ask), "…할 수 있는지" (whether I can). Listed as typed; they are recognised by the terms
+# `lexical_tokens` makes of them, so each ending the tokenizer strips is covered once.
+_KOREAN_REQUEST_FORMS = """
+    궁금 궁금합니다 궁금해요 궁금한데요 궁금해서요 궁금하네요 궁금해 궁금함
+    알려 알려줘 알려줘요 알려주세요 알려주실 알려주실래요 알려주시겠어요 알려주시면 알려주십시오
+    알려주시겠습니까 알려줄래
+    가르쳐 가르쳐줘 가르쳐주세요 가르쳐주실 가르쳐주시겠어요 말해 말해줘 말해주세요 말씀해주세요 말씀해 주실
+    설명해 설명해줘 설명해주세요 설명해주실 설명해주시겠어요
+    주세요 주실 주실래요 주시겠어요 주시면 주십시오 주시겠습니까 줘 줘요 줄래 줄래요
+    부탁 부탁드립니다 부탁드려요 부탁해요
+    알고 싶어 싶어요 싶습니다 싶은데요 싶은데
+    여쭤 여쭤봐도 여쭤봅니다 여쭤볼게요 여쭙니다 여쭈어
+    될까 될까요 되나요 될지 되는지 되죠 돼요 있는지 없는지 있을까 있을까요 없을까요 있을지 있나요 있습니까 있어요
+    """.split()
 
 
 # English courtesy words (as `lexical_tokens` stems them), the counterpart of 감사합니다 and 좀: no
@@ -183,9 +222,11 @@ ENGLISH_COURTESY_WORDS = frozenset("please pls plz thank thx ty hi hello hey ok 
 
 
 def is_function_word(terms: Sequence[str]) -> bool:
-    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word or an
-    English courtesy word: a question's grammar or manners, not its content."""
-    return len(terms) == 1 and (terms[0] in KOREAN_FUNCTION_WORDS or terms[0] in ENGLISH_COURTESY_WORDS)
+    """True when one word's index terms (`lexical_tokens` of the word) are a Korean function word, a
+    Korean request form or an English courtesy word: a question's grammar or manners, not its content."""
+    if len(terms) == 1 and (terms[0] in KOREAN_FUNCTION_WORDS or terms[0] in ENGLISH_COURTESY_WORDS):
+        return True
+    return tuple(terms) in _KOREAN_REQUEST_TERMS
 
 
 def query_terms(text: str) -> list[str]:
@@ -267,6 +308,52 @@ def split_sentences(text: str) -> list[str]:
     return _split_block(text)
 
 
+# Chat is often written in lower case ("deploys are frozen. what about leave?"), a formal Korean
+# statement often ends in "니다" without a full stop, and a question is often joined to what comes
+# before it by a semicolon or a dash ("… after 15:00 - what is …?").
+_CHAT_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[a-z])|(?<=니다)\s+(?=\S)")
+_QUESTION_CLAUSE = re.compile(
+    r"\s*(?:;|\s[-–—]+)\s+(?=(?:what|when|who|whom|whose|where|which|why|how|is|are|was|were|do|does|did|can|could"
+    r"|should|will|would)\b)",
+    re.IGNORECASE,
+)
+# A line of a message ends a sentence after a blank line or sentence punctuation, or before a line that
+# starts as a new one does (a capital, a digit, markup): pasted log lines, a question under a pasted
+# paragraph. A line that runs on in lower case or in Korean is a sentence wrapped by hand.
+_LINE_ENDS_SENTENCE = tuple(".!?:;。！？")
+_LINE_STARTS_SENTENCE = re.compile(r"[A-Z0-9>#*`•-]")
+
+
+def _message_lines(text: str) -> list[str]:
+    lines: list[list[str]] = []
+    previous = ""
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if lines and previous and not previous.endswith(_LINE_ENDS_SENTENCE) and not _LINE_STARTS_SENTENCE.match(line):
+            lines[-1].append(line)
+        elif line:
+            lines.append([line])
+        previous = line
+    return [" ".join(parts) for parts in lines]
+
+
+def split_message(text: str) -> list[str]:
+    """A chat message's sentences: `split_sentences` of each of its lines (a line that runs on in lower
+    case or in Korean continues the one before), cut also where a sentence ends before a word in lower
+    case or after a Korean "니다", and a question apart from a clause joined to it by a semicolon or a dash."""
+    pieces: list[str] = []
+    for line in _message_lines(text):
+        for sentence in split_sentences(line):
+            start = 0
+            for match in _CHAT_SENTENCE_END.finditer(sentence):
+                if _ABBREVIATIONS.search(sentence[max(start, match.start() - _ABBREVIATION_WINDOW) : match.start()]):
+                    continue  # "e.g. the ..." goes on
+                pieces.append(sentence[start : match.start()])
+                start = match.end()
+            pieces.append(sentence[start:])
+    return [clause.strip() for piece in pieces for clause in _QUESTION_CLAUSE.split(piece) if clause.strip()]
+
+
 def _split_block(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0  # where the sentence being built starts; text is sliced once per sentence (linear)
@@ -283,3 +370,6 @@ def _split_block(text: str) -> list[str]:
     if tail:
         pieces.append(tail)
     return pieces
+
+
+_KOREAN_REQUEST_TERMS = frozenset(tuple(lexical_tokens(form)) for form in _KOREAN_REQUEST_FORMS) - {()}

@@ -3,65 +3,18 @@ from samples/, and questions the samples do not cover get "I don't know" (not a 
 
 from __future__ import annotations
 
-import io
-import re
-import shlex
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adapters.base import CollectingStream
-from adapters.console import translate
-from adapters.console.adapter import ConsoleAdapter
 from agent import prompts
 from bot.app import Teambot
-from bot.core.values import Reply
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def demo_recipe() -> tuple[list[tuple[list[str], str]], str]:
-    """What `make demo` ingests into which channel, and the channel its chat opens on."""
-    makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
-    assert recipe is not None, "the Makefile has a demo target"
-    ingests, chat = [], None
-    for line in recipe.group(1).splitlines():
-        words = shlex.split(line.replace("$(BIN)/", ""))
-        if "teambot" not in words:
-            continue
-        command = words[words.index("teambot") + 1 :]
-        channel = command[command.index("--channel") + 1]
-        if command[0] == "ingest":
-            ingests.append(([w for w in command[1:] if not w.startswith("--") and w != channel], channel))
-        elif command[0] == "chat":
-            chat = channel
-    assert chat is not None, "make demo opens a chat"
-    return ingests, chat
-
-
-async def lines(*items: str) -> AsyncIterator[str]:
-    for item in items:
-        yield item + "\n"
+from tests.support.demo import ask, demo_recipe, ingest_demo
 
 
 @pytest.fixture
 async def demo(teambot: Teambot, monkeypatch: pytest.MonkeyPatch) -> Teambot:
-    monkeypatch.chdir(ROOT)  # the Makefile's paths are relative to the checkout
-    ingests, _ = demo_recipe()
-    for paths, channel in ingests:
-        out = io.StringIO()
-        console = ConsoleAdapter(teambot, channel=channel, lines=lines("/upload " + " ".join(paths), "/quit"), out=out)
-        await console.run()
-        assert "✗" not in out.getvalue(), out.getvalue()
-    return teambot
-
-
-async def ask(teambot: Teambot, question: str, channel: str, thread: str | None = None) -> Reply:
-    message = translate.to_message(question, channel=channel, thread=thread or question[:40])
-    return await teambot.dispatcher.handle(message, CollectingStream())
+    return await ingest_demo(teambot, monkeypatch)
 
 
 def test_the_demo_chat_opens_on_the_team_documents_alone() -> None:

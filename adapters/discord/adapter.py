@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from adapters.base import Adapter
-from adapters.discord import translate
+from adapters.discord import threads, translate
 from adapters.discord.commands import build_commands, upload_attachments
 from adapters.discord.feedback import FeedbackButtons
 from adapters.discord.knowledge_menu import save_menu
 from adapters.discord.reports import channel_server, send_report
 from adapters.discord.stream import ChannelSurface, DiscordReplyStream, InteractionSurface, plain, split_message
+from adapters.discord.summary_menu import summarize_commands
 from adapters.discord.views import AnswerControls, RunningAnswers, Stopper
 from bot.commands import outcomes_text
 from bot.core.ports import BotCore
-from bot.core.values import Report
+from bot.core.values import IncomingMessage, Report
 from bot.core.visibility import upload_scope
 from bot.feedback import ALREADY_RATED, REASON_CHOICES, REASON_PROMPT, THANKS, is_reason, reason_thanks
+from bot.threads import asks_for_summary
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,10 @@ class DiscordAdapter(Adapter):
         client.add_view(AnswerControls(self.running))
         for command in build_commands(self.teambot, stream_factory=self._interaction_stream):
             client.tree.add_command(command)
-        client.tree.add_command(save_menu(self.teambot))
+        client.tree.add_command(save_menu(self.teambot, message_content=self.message_content))
+        for command in summarize_commands(self.teambot, stream_factory=self._interaction_stream,
+                                          message_content=self.message_content):
+            client.tree.add_command(command)
         self.feedback.register(client)  # buttons of answers sent before a restart still work
         try:
             if self.guild_ids:
@@ -248,7 +254,27 @@ class DiscordAdapter(Adapter):
         if not incoming.text:
             await target.send("Ask me a question about this channel's documents, or attach a file to add it.")
             return
+        if isinstance(message.channel, discord.Thread):
+            await self._answer_in_thread(message.channel, message, incoming, me=me)
+            return
         await self.teambot.commands.ask(incoming, self._stream(ChannelSurface(target), asker=incoming.user))
+
+    async def _answer_in_thread(self, thread: discord.Thread, message: discord.Message, incoming: IncomingMessage,
+                                *, me: int) -> None:
+        """Asked inside a thread: what people said there before is context (adapters/discord/threads.py);
+        "summarize this thread" summarizes it, or says why it can't."""
+        said = await threads.thread_context(thread, bot_user_id=me, message_content=self.message_content,
+                                            before=message)
+        incoming = replace(incoming, thread_messages=said)
+        stream = self._stream(ChannelSurface(thread), asker=incoming.user)
+        if not asks_for_summary(incoming.text):
+            await self.teambot.commands.ask(incoming, stream)
+            return
+        refusal = threads.why_unreadable(thread, message_content=self.message_content)
+        if refusal is not None or not said:
+            await thread.send(refusal or threads.NOTHING_TO_SUMMARIZE)
+            return
+        await self.teambot.commands.summarize_thread(incoming, stream)
 
 
 def create_adapter(teambot: BotCore, *, web_app: object = None, edit_interval_s: float = 1.0) -> DiscordAdapter:

@@ -48,6 +48,12 @@ def mentions_user(message: discord.Message, user_id: int) -> bool:
     return any(user.id == user_id for user in message.mentions) or user_id in message.raw_mentions
 
 
+def replies_to_user(message: discord.Message, user_id: int) -> bool:
+    """True when the message is a reply to one of `user_id`'s messages (with or without a ping)."""
+    replied = message.reference.resolved if message.reference is not None else None
+    return isinstance(replied, discord.Message) and replied.author.id == user_id
+
+
 def strip_mention(text: str, user_id: int) -> str:
     """The text without the bot's own mention tokens, whitespace tidied."""
     return re.sub(_MENTION.format(id=user_id), " ", text).strip()
@@ -62,7 +68,8 @@ def locate(message: discord.Message, *, bot_user_id: int, owned_thread_parent: s
     author = message.author
     if author.bot or author.id == bot_user_id:
         return Where("ignore")
-    mentioned = mentions_user(message, bot_user_id)
+    # A reply to one of the bot's answers is addressed to it, even with the reply's ping turned off.
+    mentioned = mentions_user(message, bot_user_id) or replies_to_user(message, bot_user_id)
     channel = message.channel
     if message.guild is None:
         return Where("answer_here", workspace=DM_WORKSPACE, channel=str(channel.id), thread=str(channel.id),

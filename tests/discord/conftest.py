@@ -21,6 +21,16 @@ async def discord_bot(make_settings: Callable[..., Settings], run_discord: RunDi
 
 
 @pytest.fixture
+async def discord_bot_without_content(make_settings: Callable[..., Settings],
+                                      run_discord: RunDiscord) -> AsyncIterator[DiscordHarness]:
+    """Extractive mode, without the privileged message content intent (`DISCORD_MESSAGE_CONTENT=false`)."""
+    settings = make_settings(discord_token="test-token", discord_guild_ids=str(GUILD_ID),
+                             discord_message_content=False)
+    async with run_discord(settings) as env:
+        yield env
+
+
+@pytest.fixture
 async def discord_bot_llm(make_settings: Callable[..., Settings], openai_server: FakeOpenAI,
                           run_discord: RunDiscord) -> AsyncIterator[DiscordHarness]:
     """The model is the loopback OpenAI server."""

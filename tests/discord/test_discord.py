@@ -17,8 +17,8 @@ from tests.support.documents import DEPLOY_GUIDE
 from tests.support.fake_discord import APP_ID, BOT_ID, CHANNEL_ID, DM_CHANNEL_ID, GUILD_ID, OTHER_BOT_ID
 from tests.support.openai_server import FakeOpenAI
 
-COMMANDS = ["Ask teambot about this", "Save to knowledge", "ask", "forget", "kb", "stats", "upload",
-            "upload-everywhere"]
+COMMANDS = ["Ask teambot about this", "Save to knowledge", "Summarize this thread", "ask", "forget", "kb", "stats",
+            "summarize", "upload", "upload-everywhere"]
 """What the bot registers, sorted: slash commands and the message context menus."""
 DISCORD_PY_ENDPOINTS = ("https://discord.com/api/v10", yarl.URL("wss://gateway.discord.gg/"))
 

@@ -50,5 +50,5 @@ async def test_the_admins_upload_is_hidden_from_members_who_cannot_manage_the_se
         assert commands[UPLOAD_EVERYWHERE]["contexts"] == [0], "servers only: a DM has no channels to share with"
         assert [o["name"] for o in commands["upload"]["options"]] == ["file", "note"], "no admin-only option"
         everyone = [name for name, c in commands.items() if c.get("default_member_permissions") is None]
-        assert sorted(everyone) == ["Ask teambot about this", "Save to knowledge", "ask", "forget", "kb", "stats",
-                                   "upload"]
+        assert sorted(everyone) == ["Ask teambot about this", "Save to knowledge", "Summarize this thread", "ask",
+                                   "forget", "kb", "stats", "summarize", "upload"]

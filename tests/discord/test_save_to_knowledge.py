@@ -65,3 +65,21 @@ async def test_save_to_knowledge_is_refused_to_who_may_not_upload(
         assert "Can't save this" in told
         assert not env.discord.calls_to("GET", r"/channels/\d+/messages"), "refused before anything is read"
         assert await env.teambot.knowledge.list_documents([CHANNEL]) == []
+
+
+async def test_without_the_message_content_intent_the_message_itself_is_saved_and_the_user_told(
+        discord_bot_without_content: DiscordHarness) -> None:
+    """Discord sends the text of the message a menu is used on even without the intent; the rest of the
+    thread would arrive empty. So that message is saved, and the user is told why it is only that one."""
+    env = discord_bot_without_content
+    discord = env.discord
+    thread, reply = await _freeze_thread(env)
+    used = await discord.message_menu(SAVE, reply)
+    [told] = await discord.wait_for(lambda: discord.interaction_contents(used["token"]))
+    assert "Saved to this channel's knowledge" in told and "Only this message was saved" in told
+    assert not discord.calls_to("GET", rf"/channels/{thread}/messages"), "nothing read that would arrive empty"
+
+    ask = await discord.slash("ask", [{"name": "question", "type": 3, "value": "When does the Falcon freeze start?"}])
+    [answer] = await discord.wait_for(
+        lambda: [c for c in discord.interaction_contents(ask["token"]) if "Sources" in c])
+    assert "Friday at 18:00" in answer

@@ -74,5 +74,7 @@ async def upload_in_channel(env: DiscordHarness, name: str = "guide.md", data: b
     """Upload through a mention with an attachment and wait for the per-file report."""
     discord = env.discord
     attachment = discord.attachment(name, data)
+    earlier = set(discord.thread_ids())  # an earlier upload's report is not this one's
     await discord.message(MENTION, mention_bot=True, attachments=[attachment])
-    await discord.wait_for(lambda: any("✓" in c or "✗" in c for t in discord.thread_ids() for c in discord.contents(t)))
+    await discord.wait_for(lambda: any("✓" in c or "✗" in c for t in discord.thread_ids() if t not in earlier
+                                       for c in discord.contents(t)))

@@ -78,8 +78,12 @@ class FakeDiscord:
     _originals: dict[str, int] = field(default_factory=dict)
     """The message id of each interaction's original response, by interaction token."""
     history: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    """Channel or thread id -> messages people posted there (`post`), oldest first: what
-    `GET /channels/{id}/messages` pages through and `GET /channels/{id}/messages/{id}` finds."""
+    """Channel or thread id -> messages people posted there (`post`, `message`), oldest first: what
+    `GET /channels/{id}/messages` pages through (with the bot's own messages) and
+    `GET /channels/{id}/messages/{id}` finds."""
+    unreadable: set[int] = field(default_factory=set)
+    """Channels and threads whose history the bot may not read: `GET .../messages` answers 403 Missing Access
+    (as Discord does without View Channel, or in a private thread the bot is not in)."""
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -174,7 +178,10 @@ class FakeDiscord:
 
     def message_payload(self, content: str, *, channel_id: int, author_id: int = HUMAN_ID, guild: bool = True,
                         mention_bot: bool = False, attachments: list[dict[str, Any]] | None = None,
-                        author_bot: bool = False, message_id: int | None = None) -> dict[str, Any]:
+                        author_bot: bool = False, message_id: int | None = None,
+                        reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A message as Discord sends it; `reply_to`: the message it replies to (a reply, type 19, carries it
+        whole as `referenced_message`; whether the reply pings its author is `mentions`, as on Discord)."""
         author = user(author_id, f"user{author_id}", bot=author_bot)
         payload: dict[str, Any] = {
             "id": str(message_id or next(self._ids)), "channel_id": str(channel_id), "author": author,
@@ -186,6 +193,10 @@ class FakeDiscord:
         if guild:
             payload["guild_id"] = str(GUILD_ID)
             payload["member"] = {"roles": [], "joined_at": TIMESTAMP, "deaf": False, "mute": False, "flags": 0}
+        if reply_to is not None:
+            payload.update(type=19, referenced_message=reply_to, message_reference={
+                "type": 0, "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                **({"guild_id": str(GUILD_ID)} if guild else {})})
         return payload
 
     async def message(self, content: str, *, channel_id: int = CHANNEL_ID, **options: Any) -> dict[str, Any]:
@@ -196,10 +207,19 @@ class FakeDiscord:
         bot wrote it (DMs always come whole).
         """
         payload = self.message_payload(content, channel_id=channel_id, **options)
+        said = self.history.setdefault(channel_id, [])
+        if all(m["id"] != payload["id"] for m in said):  # a replayed event is one message
+            said.append(payload)
+        payload = self._as_the_bot_sees(payload)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    def _as_the_bot_sees(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """`payload` as Discord shows it to the bot, over the gateway and over REST alike: without the message
+        content intent a server message's words are empty unless it mentions the bot or the bot wrote it."""
         if not self.reads_message_content and "guild_id" in payload and not payload["mentions"] \
                 and payload["author"]["id"] != str(BOT_ID):
-            payload.update(content="", attachments=[], embeds=[], components=[])
-        await self.dispatch("MESSAGE_CREATE", payload)
+            return {**payload, "content": "", "attachments": [], "embeds": [], "components": []}
         return payload
 
     @property
@@ -318,16 +338,25 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    def _history_page(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
-        """`GET /channels/{id}/messages`: newest first, `limit` of them, `before` or `after` a message id."""
-        messages = self.history.get(channel_id, [])
+    def _history_page(self, channel_id: int, query: dict[str, str]) -> web.Response:
+        """`GET /channels/{id}/messages`, as Discord documents it: newest first, `limit` (1-100, default 50)
+        of them, `before` or `after` a message id (or the latest); people's messages and the bot's own; 403
+        Missing Access where the bot may not read; words hidden without the message content intent (ephemeral
+        messages are in no history)."""
+        if channel_id in self.unreadable:
+            return _json({"message": "Missing Access", "code": 50001}, status=403)
         limit = int(query.get("limit", 50))
+        if not 1 <= limit <= 100 or sum(k in query for k in ("before", "after", "around")) > 1:
+            return _json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        # The bot's messages too, as they show now; ephemeral ones are nobody's history.
+        bots = [m for m in self.messages.values() if m["channel_id"] == str(channel_id) and not m["flags"] & 64]
+        messages = sorted([*self.history.get(channel_id, []), *bots], key=lambda m: int(m["id"]))
         if "after" in query:
             chosen = [m for m in messages if int(m["id"]) > int(query["after"])][:limit]
         else:
             before = int(query.get("before", 1 << 63))
             chosen = [m for m in messages if int(m["id"]) < before][-limit:]
-        return list(reversed(chosen))
+        return _json([self._as_the_bot_sees(m) for m in reversed(chosen)])
 
     # --- REST ---------------------------------------------------------------------------------------------------
 
@@ -412,10 +441,11 @@ class FakeDiscord:
             await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
             return ok(thread, status=201)
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
-            return ok(self._history_page(int(m.group(1)), dict(request.query)))
+            return self._history_page(int(m.group(1)), dict(request.query))
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             found = [p for p in self.history.get(int(m.group(1)), []) if p["id"] == m.group(2)]
-            return ok(found[0]) if found else ok({"message": "Unknown Message", "code": 10008}, status=404)
+            return ok(self._as_the_bot_sees(found[0])) if found \
+                else ok({"message": "Unknown Message", "code": 10008}, status=404)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
             return web.Response(status=204)
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages", path)):
