@@ -83,6 +83,7 @@ class ChromaStore:
         self._collections: dict[str, Any] = {}
         self._write_lock = threading.Lock()
         self._max_batch = max(1, min(5000, client.get_max_batch_size()))
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @classmethod
     def persistent(cls, path: Path, *, embedder_name: str) -> ChromaStore:
@@ -204,5 +205,19 @@ class ChromaStore:
         return await self._call(self._count)
 
     async def ping(self) -> None:
-        """Raise `StoreUnavailable` if Chroma does not answer."""
+        """Raise `StoreUnavailable` if Chroma does not answer.
+
+        One heartbeat at a time: a caller may give up on it (`/readyz` waits 2 s), but its thread can't be
+        stopped, and a Chroma server that accepts connections and never answers holds it for good (its HTTP
+        client has no timeout). So later pings wait for the heartbeat still out instead of sending another:
+        a hanging server ties up one worker thread, not one per probe until none is left for anything else.
+        """
+        heartbeat = self._heartbeat
+        if heartbeat is None or heartbeat.done() or heartbeat.get_loop() is not asyncio.get_running_loop():
+            heartbeat = self._heartbeat = asyncio.create_task(self._beat(), name="chroma-heartbeat")
+            # Its failure is each waiter's to see; when all of them gave up, nobody is left to be told.
+            heartbeat.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(heartbeat)
+
+    async def _beat(self) -> None:
         await self._call(self._client.heartbeat)

@@ -31,6 +31,8 @@ from bot.core.values import IncomingMessage, Reply, Scope, Visibility
 from bot.usage import UsageScope, pseudonym, workspace_digest
 
 if TYPE_CHECKING:
+    from redis.asyncio.client import Pipeline
+
     from bot.settings import Settings
 
 Reason = Literal["outdated", "wrong_document", "missing", "other"]
@@ -247,11 +249,14 @@ class RedisFeedback:
         it: None then, and their earlier vote stays as it was."""
         vote = Vote(answer=answer, voter=pseudonym(answer.platform, user), helpful=helpful, at=self._clock(),
                     reason=reason)
-        # HSETNX: of two votes of one person at once, exactly one is stored.
-        if not await self._client.hsetnx(self._votes_key(answer.answer_id), vote.voter, vote.to_json()):
-            return None
-        await self._store(vote, index=True)
-        return vote
+        # One transaction: HSETNX stores exactly one of two votes of one person at once, and the vote never
+        # stays without its expiry and index (a connection lost halfway stores none of it). When the person
+        # voted already, the rest changes nothing: their vote keeps the answer as long, and is listed anyway.
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self._votes_key(answer.answer_id), vote.voter, vote.to_json())
+            self._keep(pipe, vote, index=True)
+            stored, *_ = await pipe.execute()
+        return vote if stored else None
 
     async def record_vote(self, *, platform: str, workspace: str, user: str, answer_id: str, helpful: bool,
                           link: str | None = None) -> Vote | None:
@@ -279,17 +284,21 @@ class RedisFeedback:
         return vote
 
     async def _store(self, vote: Vote, *, index: bool) -> None:
-        answer = vote.answer
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.hset(self._votes_key(answer.answer_id), vote.voter, vote.to_json())
-            pipe.expire(self._votes_key(answer.answer_id), self._retention_s)
-            # Rated: the answer is now kept as long as the vote on it.
-            pipe.expire(self._answer_key(answer.answer_id), self._retention_s)
-            if index:
-                for key in self._index_keys(vote.at.astimezone(self.tz).date(), answer.platform, answer.workspace):
-                    pipe.sadd(key, answer.answer_id)
-                    pipe.expire(key, self._retention_s)
+        async with self._client.pipeline(transaction=True) as pipe:  # never a vote without its expiry
+            pipe.hset(self._votes_key(vote.answer.answer_id), vote.voter, vote.to_json())
+            self._keep(pipe, vote, index=index)
             await pipe.execute()
+
+    def _keep(self, pipe: Pipeline, vote: Vote, *, index: bool) -> None:
+        """Queue on `pipe` what keeps a stored vote: its answer's expiry and, with `index`, the day's lists."""
+        answer = vote.answer
+        pipe.expire(self._votes_key(answer.answer_id), self._retention_s)
+        # Rated: the answer is now kept as long as the vote on it.
+        pipe.expire(self._answer_key(answer.answer_id), self._retention_s)
+        if index:
+            for key in self._index_keys(vote.at.astimezone(self.tz).date(), answer.platform, answer.workspace):
+                pipe.sadd(key, answer.answer_id)
+                pipe.expire(key, self._retention_s)
 
     # --- reading ---
 

@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.core.labels import MAX_NAME_CHARS
+from bot.core.labels import MAX_NAME_CHARS, clean_label
 from bot.core.links import MAX_URL_CHARS, safe_url
 from bot.core.values import Attachment
 from bot.feedback import Reason
@@ -299,6 +299,10 @@ class FeedbackList(_Response):
 # --- validation errors, in one line ------------------------------------------------------------------------------
 
 
+MAX_ECHOED_NAME_CHARS = 64
+"""Of a field name an error repeats: enough for any of ours, not a client's kilobytes."""
+
+
 def one_line(error: ValidationError, *, field_kind: str = "field", subject: str | None = None) -> str:
     """The first thing wrong in `error`, as one line for the client.
 
@@ -311,7 +315,8 @@ def one_line(error: ValidationError, *, field_kind: str = "field", subject: str 
         if kind == "json_invalid" and "recursion limit" in str(context.get("error", "")):
             return "the body is nested too deeply to be a JSON object we take"
         return "the body must be a JSON object"
-    name = ".".join(str(part) for part in first["loc"]) or str(subject)
+    # A field's name may be the client's own (an unknown key): echoed printable and short.
+    name = clean_label(".".join(str(part) for part in first["loc"]) or str(subject), max_chars=MAX_ECHOED_NAME_CHARS)
     messages = {
         "missing": f"'{name}' is required",
         "extra_forbidden": f"unknown {field_kind} '{name}'",

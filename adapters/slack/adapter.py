@@ -17,7 +17,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -40,6 +39,7 @@ from adapters.slack import reports, threads, translate
 from adapters.slack.blocks import reason_blocks
 from adapters.slack.listeners import CommandNames, Registration, register
 from adapters.slack.mrkdwn import escape, to_mrkdwn, unescape
+from adapters.slack.origins import SLACK_FILES_ORIGIN, SLACK_RESPONSE_ORIGIN, Origins
 from adapters.slack.stream import NativeStreaming, SlackReplyStream, StreamingAvailability
 from bot.commands import FileOutcome, outcomes_text
 from bot.core.ports import BotCore
@@ -54,9 +54,6 @@ from bot.threads import asks_for_summary
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-SLACK_FILE_HOSTS = ("files.slack.com",)
-SLACK_RESPONSE_HOSTS = ("hooks.slack.com",)
-"""Where Slack's `response_url`s point: nothing else is ever posted to."""
 VISIBILITY_CACHE_SIZE = 2000
 """Channels whose visibility (public or private) is remembered, least recently asked dropped first."""
 VISIBILITY_TTL_S = 3600.0
@@ -103,8 +100,9 @@ class SlackAdapter(Adapter):
             # Honour 429 Retry-After on every Web API call, on top of the default reconnects.
             retry_handlers=[AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
-        self._download_hosts = {*SLACK_FILE_HOSTS, urlsplit(api_url).hostname or ""}
-        self._response_hosts = {*SLACK_RESPONSE_HOSTS, urlsplit(api_url).hostname or ""}
+        # Only Slack's own origins (and the configured API's) get the bot token or a response_url post.
+        self._download_origins = Origins([SLACK_FILES_ORIGIN, api_url])
+        self._response_origins = Origins([SLACK_RESPONSE_ORIGIN, api_url])
         self._dedupe_ttl_s = dedupe_ttl_s
         self._update_interval_s = update_interval_s
         self._download_timeout_s = download_timeout_s
@@ -417,7 +415,7 @@ class SlackAdapter(Adapter):
         except SlackApiError as exc:
             error = exc.response.get("error")
         url = shortcut.response_url
-        if url and urlsplit(url).hostname in self._response_hosts:
+        if url is not None and self._response_origins.allows(url):
             try:
                 sent = await AsyncWebhookClient(url, timeout=10).send(text=text, response_type="ephemeral")
                 if sent.status_code == 200:
@@ -465,7 +463,7 @@ class SlackAdapter(Adapter):
         if attachment.size is not None and attachment.size > limit:
             return FileOutcome(attachment.name, error=f"too large ({attachment.size / 1048576:.1f} MB; "
                                                       f"the limit is {self.settings.max_upload_mb:g} MB)")
-        if attachment.url is None or urlsplit(attachment.url).hostname not in self._download_hosts:
+        if attachment.url is None or not self._download_origins.allows(attachment.url):
             return FileOutcome(attachment.name, error="the file has no download link from Slack")
         assert self._session is not None, "start() the adapter first"
         token = self.settings.slack_bot_token.get_secret_value()
@@ -591,7 +589,7 @@ class SlackAdapter(Adapter):
             platform=translate.PLATFORM, workspace=translate.workspace_of(body), user=choice.user,
             answer_id=choice.answer_id, reason=choice.reason)
         text = reason_thanks(choice.reason, stored=vote is not None)
-        if choice.response_url and urlsplit(choice.response_url).hostname in self._response_hosts:
+        if choice.response_url is not None and self._response_origins.allows(choice.response_url):
             try:
                 await AsyncWebhookClient(choice.response_url).send(text=text, replace_original=True)
                 return
