@@ -15,6 +15,8 @@ and reads through that queue too, so they see every write queued before them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -77,8 +79,21 @@ class ChromaStore:
     Every failure of Chroma surfaces as the kernel's `StoreUnavailable`.
     """
 
-    def __init__(self, client: Any, *, embedder_name: str) -> None:
+    def __init__(self, client: Any, *, embedder_name: str, call_timeout_s: float = 30.0,
+                 write_timeout_s: float = 300.0, max_calls: int = 8) -> None:
+        """`call_timeout_s` bounds a search, count or ping and `write_timeout_s` a batch of writes: Chroma's
+        HTTP client has no timeout, so a server that accepts connections and never answers would hold
+        the asker for good. At most `max_calls` worker threads wait on Chroma at once; a call Chroma never
+        answers keeps its thread (threads can't be stopped), so a hanging server holds `max_calls` threads,
+        not one per question until the bot has none left."""
+        if min(call_timeout_s, write_timeout_s) <= 0 or max_calls < 1:
+            raise ValueError("Chroma call bounds must be positive")
         self._client = client
+        self._call_timeout_s = call_timeout_s
+        self._write_timeout_s = write_timeout_s
+        self._max_calls = max_calls
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._prefix = f"tb-{embedder_name}"[:40].rstrip("-_.")
         self._collections: dict[str, Any] = {}
         self._write_lock = threading.Lock()
@@ -128,9 +143,36 @@ class ChromaStore:
         self._collections[scope.key] = found
         return found
 
-    async def _call(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
+    def _calls_of_this_loop(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots, self._slots_loop = asyncio.Semaphore(self._max_calls), loop
+        return self._slots
+
+    async def _call(self, function: Callable[[*_Args], _T], *args: *_Args, timeout_s: float | None = None) -> _T:
+        """`function(*args)` in a worker thread, within the call bounds (see `__init__`)."""
+        timeout = timeout_s or self._call_timeout_s
+        slots = self._calls_of_this_loop()
         try:
-            return await asyncio.to_thread(function, *args)
+            async with asyncio.timeout(timeout):
+                await slots.acquire()
+        except TimeoutError as exc:
+            raise StoreUnavailable("vector store error: Chroma is not answering (every call to it is waiting)") from exc
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        running = loop.run_in_executor(None, functools.partial(context.run, function, *args))
+
+        def done(finished: asyncio.Future[_T]) -> None:
+            # The slot is the thread's: it is free only when Chroma has answered, whoever still waits.
+            slots.release()
+            if not finished.cancelled():
+                finished.exception()  # retrieved: one nobody waits for any more is not logged as lost
+
+        running.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), timeout)
+        except TimeoutError as exc:
+            raise StoreUnavailable(f"vector store error: Chroma did not answer within {timeout:g} s") from exc
         except StoreUnavailable:
             raise
         except Exception as exc:  # surface any Chroma failure as one clear error type
@@ -139,7 +181,7 @@ class ChromaStore:
     async def write(self, batch: Sequence[VectorWrite]) -> None:
         """Apply these writes, as few Chroma calls as it takes: one delete and one `add` (or as many
         as Chroma's batch size needs) per scope."""
-        await self._call(self._write, batch)
+        await self._call(self._write, batch, timeout_s=self._write_timeout_s)
 
     def _write(self, batch: Sequence[VectorWrite]) -> None:
         by_scope: dict[str, list[VectorWrite]] = {}
