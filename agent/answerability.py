@@ -557,7 +557,7 @@ def judge(question: str, passages: Sequence[Passage], *, rarity: TermRarity, min
         when_verbs_left_out, checks = lighter != checks, lighter
     if asked is None and not when_verbs_left_out:
         relevant = [p for p in passages if p.coverage >= min_relevance]
-    else:  # retrieval measured coverage of the whole message, not of what it asks
+    else:  # retrieval measured coverage of the whole message (and of any "when" verb), not of what is weighed
         asked_terms = [t for word in checks[-1] for t in word]
         covering = [replace(p, coverage=coverage(asked_terms, p.chunk.index_terms(), rarity.idf)) for p in passages]
         relevant = [p for p in covering if p.coverage >= min_relevance]
